@@ -1,0 +1,326 @@
+//! Command handlers behind the CLI: each returns the text it prints (so tests can call them).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{Cli, Command, ExportFormat};
+use crate::exec::{run_experiment, RunOptions};
+use crate::spec::{self, Plan};
+use crate::store::runs::RunStatus;
+use crate::store::Store;
+
+/// Run a parsed command; returns what goes to stdout.
+pub fn dispatch(cli: Cli) -> Result<String> {
+    let home = cli.home.clone().unwrap_or_else(crate::store::home);
+    match cli.command {
+        Command::Plan { spec, sets, json } => plan(&spec, &sets, &home, json),
+        Command::Run { spec, only, sets, workers, dry_run, retry_failed, report_dir, no_report, json } => {
+            if dry_run {
+                return plan(&spec, &sets, &home, json);
+            }
+            let opts = RunOptions { spec, sets, only, workers: workers.max(1), retry_failed, home: home.clone() };
+            let (plan, summary) = run_experiment(&opts)?;
+            let mut out = String::new();
+            if !no_report {
+                let dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
+                let store = Store::open_home(&home)?;
+                crate::report::write_report(&store, &plan.experiment, &dir)?;
+                if !json {
+                    writeln!(out, "report: {}", dir.join("README.md").display())?;
+                }
+            }
+            if json {
+                return Ok(serde_json::to_string_pretty(&summary)? + "\n");
+            }
+            let mut head = format!(
+                "experiment {}: {} run(s) executed, {} already done, {} failed\n",
+                plan.experiment,
+                summary.executed.len(),
+                summary.already_done.len(),
+                summary.failed.len()
+            );
+            for (id, e) in &summary.failed {
+                writeln!(head, "  failed {id}: {}", e.lines().next().unwrap_or(""))?;
+            }
+            Ok(head + &out)
+        }
+        Command::Ls { experiment, status, json } => ls(&home, experiment.as_deref(), status.as_deref(), json),
+        Command::Show { run, json } => show(&home, &run, json),
+        Command::Diff { a, b } => diff(&home, &a, &b),
+        Command::Export { experiment, format } => export(&home, &experiment, format),
+        Command::Report { experiment, out } => {
+            let store = open_existing(&home)?;
+            let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&experiment));
+            let files = crate::report::write_report(&store, &experiment, &dir)?;
+            Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
+        }
+        Command::Synth { out, clips, seed, clip_seconds } => {
+            let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
+            cfg.clip_seconds = clip_seconds;
+            let s = crate::data::synth::generate(&out, &cfg)?;
+            Ok(format!("{}: {} train + {} test clips, {} event types\n", out.display(), s.train, s.test, s.event_types.len()))
+        }
+    }
+}
+
+fn open_existing(home: &Path) -> Result<Store> {
+    let db = home.join("acdc.db");
+    if !db.exists() {
+        bail!("{}: no store here yet (run an experiment first, or pass --home / set ACDC_HOME)", db.display());
+    }
+    Ok(Store::open(&db)?)
+}
+
+/// Render rows as an aligned text table.
+pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
+        s.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    out += &line(&w.iter().map(|n| "-".repeat(*n)).collect::<Vec<_>>());
+    for r in rows {
+        out += &line(r);
+    }
+    out
+}
+
+/// `acdc plan`: the grid as a table (statuses from the store when one exists).
+pub fn plan(spec_path: &Path, sets: &[String], home: &Path, json: bool) -> Result<String> {
+    let s = spec::load(spec_path, sets)?;
+    let plan = spec::expand(&s)?;
+    let statuses = statuses(&plan, home);
+    if json {
+        let runs: Vec<serde_json::Value> = plan
+            .runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "label": r.label, "name": r.name(), "run_id": r.run_id, "seed": r.seed,
+                    "init_from": r.config.init_from, "status": statuses.get(&r.run_id).cloned().unwrap_or_else(|| "new".into()),
+                    "config": serde_json::to_value(&r.config).unwrap_or_default(),
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({"experiment": plan.experiment, "varying": plan.varying, "runs": runs}))? + "\n");
+    }
+    Ok(plan_table(&plan, &statuses))
+}
+
+fn statuses(plan: &Plan, home: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let db = home.join("acdc.db");
+    if db.exists() {
+        if let Ok(store) = Store::open(&db) {
+            for r in &plan.runs {
+                if let Ok(rec) = store.run(&r.run_id) {
+                    out.insert(r.run_id.clone(), rec.status.as_str().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The plan table (stable text; guarded by a snapshot test).
+pub fn plan_table(plan: &Plan, statuses: &BTreeMap<String, String>) -> String {
+    let seeds: std::collections::BTreeSet<u64> = plan.runs.iter().map(|r| r.seed).collect();
+    let mut header = vec!["label".to_string(), "run id".to_string()];
+    header.extend(plan.varying.iter().cloned());
+    if seeds.len() > 1 {
+        header.push("seed".into());
+    }
+    header.push("init_from".into());
+    header.push("status".into());
+    let rows: Vec<Vec<String>> = plan
+        .runs
+        .iter()
+        .map(|r| {
+            let flat = spec::run_id::flatten(&r.config);
+            let mut row = vec![r.label.clone(), r.run_id.clone()];
+            for k in &plan.varying {
+                row.push(flat.get(k).map(show_json).unwrap_or_default());
+            }
+            if seeds.len() > 1 {
+                row.push(r.seed.to_string());
+            }
+            row.push(r.init_from_label.clone().unwrap_or_else(|| "-".into()));
+            row.push(statuses.get(&r.run_id).cloned().unwrap_or_else(|| "new".into()));
+            row
+        })
+        .collect();
+    let mut out = format!("experiment {}: {} run(s)\n", plan.experiment, plan.runs.len());
+    out += &table(&header, &rows);
+    out
+}
+
+/// A JSON value as a short cell.
+pub fn show_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -> Result<String> {
+    let store = open_existing(home)?;
+    let st = match status {
+        None => None,
+        Some(s) => Some(RunStatus::parse(s).with_context(|| format!("--status {s}: expected pending, running, done or failed"))?),
+    };
+    let runs = store.list_runs(experiment, st)?;
+    if json {
+        let v: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|(e, r)| serde_json::json!({"run_id": r.id, "name": e.as_ref().map(|e| e.name.clone()), "status": r.status.as_str(), "finished_at": r.finished_at, "error": r.error}))
+            .collect();
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
+    let header: Vec<String> = ["run id", "name", "status", "finished", "error"].iter().map(|s| s.to_string()).collect();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|(e, r)| {
+            vec![
+                r.id.clone(),
+                e.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| "-".into()),
+                r.status.as_str().into(),
+                r.finished_at.clone().unwrap_or_else(|| "-".into()),
+                r.error.as_deref().map(|e| e.lines().next().unwrap_or("").chars().take(80).collect()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(table(&header, &rows))
+}
+
+fn show(home: &Path, run: &str, json: bool) -> Result<String> {
+    let store = open_existing(home)?;
+    let id = store.resolve_run(run)?;
+    let r = store.run(&id)?;
+    let evals = store.evals(&id)?;
+    let stages = store.stages(&id)?;
+    let arts = store.artifacts(&id)?;
+    let config: serde_json::Value = serde_json::from_str(&r.config).unwrap_or_default();
+    if json {
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "run_id": id, "status": r.status.as_str(), "config": config, "created_at": r.created_at, "started_at": r.started_at,
+            "finished_at": r.finished_at, "host": r.worker_host, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
+            "acdc_version": r.acdc_version, "device": r.device, "error": r.error,
+            "stages": stages.iter().map(|(s, st, info)| serde_json::json!({"stage": s, "status": st, "info": serde_json::from_str::<serde_json::Value>(info).unwrap_or_default()})).collect::<Vec<_>>(),
+            "evals": evals, "artifacts": arts,
+        }))? + "\n");
+    }
+    let mut out = String::new();
+    writeln!(out, "run {id}  status {}", r.status.as_str())?;
+    writeln!(out, "created {}  started {}  finished {}", r.created_at, r.started_at.as_deref().unwrap_or("-"), r.finished_at.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "host {}  git {}{}  acdc {}  device {}",
+        r.worker_host.as_deref().unwrap_or("-"),
+        r.git_commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-"),
+        if r.git_dirty == Some(true) { " (dirty)" } else { "" },
+        r.acdc_version.as_deref().unwrap_or("-"),
+        r.device.as_deref().unwrap_or("-")
+    )?;
+    if let Some(e) = &r.error {
+        writeln!(out, "error: {e}")?;
+    }
+    writeln!(out, "\nstages:")?;
+    for (s, st, info) in &stages {
+        writeln!(out, "  {s:<8} {st:<8} {info}")?;
+    }
+    writeln!(out, "\nscores:")?;
+    for e in &evals {
+        writeln!(out, "  {:<28} {:<12} {:>10.4}  (n={})", e.task, e.metric, e.value, e.n)?;
+    }
+    writeln!(out, "\nartifacts:")?;
+    for a in &arts {
+        writeln!(out, "  {} {} {} bytes sha256 {}", a.kind, a.path, a.bytes, &a.sha256[..16])?;
+    }
+    writeln!(out, "\nconfig:\n{}", serde_json::to_string_pretty(&config)?)?;
+    Ok(out)
+}
+
+fn diff(home: &Path, a: &str, b: &str) -> Result<String> {
+    let store = open_existing(home)?;
+    let (ia, ib) = (store.resolve_run(a)?, store.resolve_run(b)?);
+    let ca: crate::spec::RunConfig = serde_json::from_str(&store.run(&ia)?.config).context("stored config")?;
+    let cb: crate::spec::RunConfig = serde_json::from_str(&store.run(&ib)?.config).context("stored config")?;
+    let (fa, fb) = (spec::run_id::flatten(&ca), spec::run_id::flatten(&cb));
+    let mut rows = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+    for k in keys {
+        let (va, vb) = (fa.get(k), fb.get(k));
+        if va != vb {
+            rows.push(vec![k.clone(), va.map(show_json).unwrap_or_default(), vb.map(show_json).unwrap_or_default(), String::new()]);
+        }
+    }
+    let ea: BTreeMap<String, f64> = store.evals(&ia)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+    let eb: BTreeMap<String, f64> = store.evals(&ib)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+    let mkeys: std::collections::BTreeSet<&String> = ea.keys().chain(eb.keys()).collect();
+    for k in mkeys {
+        let (va, vb) = (ea.get(k), eb.get(k));
+        let d = match (va, vb) {
+            (Some(x), Some(y)) => format!("{:+.4}", y - x),
+            _ => String::new(),
+        };
+        rows.push(vec![k.clone(), va.map(|v| format!("{v:.4}")).unwrap_or("-".into()), vb.map(|v| format!("{v:.4}")).unwrap_or("-".into()), d]);
+    }
+    let header = vec!["key".to_string(), ia, ib, "Δ (b − a)".to_string()];
+    Ok(table(&header, &rows))
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn export(home: &Path, experiment: &str, format: ExportFormat) -> Result<String> {
+    let store = open_existing(home)?;
+    let (_, _, varying) = store.experiment(experiment)?;
+    let rows = store.experiment_runs(experiment)?;
+    let mut records = Vec::new();
+    let mut metric_keys = std::collections::BTreeSet::new();
+    for r in &rows {
+        let run = store.run(&r.run_id)?;
+        let cfg: serde_json::Value = serde_json::from_str(&run.config).unwrap_or_default();
+        let evals: BTreeMap<String, f64> = store.evals(&r.run_id)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+        metric_keys.extend(evals.keys().cloned());
+        records.push((r.clone(), run, cfg, evals));
+    }
+    match format {
+        ExportFormat::Json => {
+            let v: Vec<serde_json::Value> = records
+                .iter()
+                .map(|(r, run, cfg, evals)| serde_json::json!({"label": r.label, "name": r.name, "run_id": r.run_id, "seed": r.seed, "status": run.status.as_str(), "config": cfg, "metrics": evals}))
+                .collect();
+            Ok(serde_json::to_string_pretty(&serde_json::json!({"experiment": experiment, "varying": varying, "runs": v}))? + "\n")
+        }
+        ExportFormat::Csv => {
+            let mut header = vec!["label".to_string(), "name".into(), "run_id".into(), "seed".into(), "status".into()];
+            header.extend(varying.iter().cloned());
+            header.extend(metric_keys.iter().cloned());
+            let mut out = header.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(",") + "\n";
+            for (r, run, cfg, evals) in &records {
+                let flat: crate::spec::RunConfig = serde_json::from_value(cfg.clone()).unwrap_or_default();
+                let flat = spec::run_id::flatten(&flat);
+                let mut cells = vec![r.label.clone(), r.name.clone(), r.run_id.clone(), r.seed.to_string(), run.status.as_str().to_string()];
+                cells.extend(varying.iter().map(|k| flat.get(k).map(show_json).unwrap_or_default()));
+                cells.extend(metric_keys.iter().map(|k| evals.get(k).map(|v| v.to_string()).unwrap_or_default()));
+                out += &(cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\n");
+            }
+            Ok(out)
+        }
+    }
+}

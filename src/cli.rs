@@ -1,0 +1,100 @@
+//! Command-line definitions (clap). Handlers live in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "acdc", version, about = "Audio-language model research: AC/DC experiments from TOML specs to paper tables")]
+pub struct Cli {
+    /// Store and run folder (default: $ACDC_HOME, else ./acdc-home).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the expanded grid of a spec: label, run id, the parameters that vary, status.
+    Plan {
+        spec: PathBuf,
+        /// Override a key: `--set train.steps=10` (value in TOML syntax).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a spec's grid and execute the runs that are not done, then render its report.
+    Run {
+        spec: PathBuf,
+        /// Only these rows (comma-separated labels), plus the rows they start from.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Worker processes sharing the store.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Show what would run, execute nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Execute failed runs again.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Where the report goes (default reports/<experiment>).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        #[arg(long, hide = true)]
+        no_report: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List runs.
+    Ls {
+        #[arg(long)]
+        experiment: Option<String>,
+        /// pending | running | done | failed
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything recorded about one run (id or unique prefix).
+    Show {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configuration and metric differences between two runs.
+    Diff { a: String, b: String },
+    /// An experiment's runs, configurations and scores as CSV or JSON on stdout.
+    Export {
+        experiment: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+    /// Render an experiment's report (markdown + plots) from the store alone.
+    Report {
+        experiment: String,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Generate the synthetic sound-scene dataset.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        clips: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 5.0)]
+        clip_seconds: f32,
+    },
+}

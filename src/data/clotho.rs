@@ -1,0 +1,94 @@
+//! Clotho-style caption tables: `file_name,caption_1,…,caption_5` (RFC 4180 CSV) plus an audio
+//! folder. Clotho v2.1 ships them as `clotho_captions_{development,validation,evaluation}.csv`; the
+//! synthetic world writes the same layout.
+
+use std::path::Path;
+
+use super::items::{CaptionItem, DataError};
+
+/// Split one CSV record (RFC 4180: quoted fields, doubled quotes). Records never span lines here.
+pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == '"' && at_start {
+            quoted = true;
+            at_start = false;
+        } else if c == ',' {
+            out.push(std::mem::take(&mut field));
+            at_start = true;
+        } else {
+            field.push(c);
+            at_start = false;
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".into());
+    }
+    out.push(field);
+    Ok(out)
+}
+
+/// Read a caption table; audio files are looked up in `audio_dir`.
+pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem>, DataError> {
+    let text = std::fs::read_to_string(csv).map_err(|e| DataError::Io { path: csv.into(), message: e.to_string() })?;
+    let mut lines = text.lines().enumerate();
+    let header = match lines.next() {
+        Some((_, h)) => split_csv_line(h.trim_start_matches('\u{feff}'))
+            .map_err(|m| DataError::Parse { path: csv.into(), line: 1, message: m })?,
+        None => return Err(DataError::Parse { path: csv.into(), line: 1, message: "empty file (expected a header)".into() }),
+    };
+    let file_col = header.iter().position(|h| h == "file_name").ok_or_else(|| DataError::Parse {
+        path: csv.into(),
+        line: 1,
+        message: format!("no `file_name` column in header {header:?}"),
+    })?;
+    let cap_cols: Vec<usize> = header.iter().enumerate().filter(|(_, h)| h.starts_with("caption")).map(|(i, _)| i).collect();
+    if cap_cols.is_empty() {
+        return Err(DataError::Parse { path: csv.into(), line: 1, message: "no caption_N columns".into() });
+    }
+    let mut items = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f = split_csv_line(line).map_err(|m| DataError::Parse { path: csv.into(), line: i + 1, message: m })?;
+        if f.len() != header.len() {
+            return Err(DataError::Parse {
+                path: csv.into(),
+                line: i + 1,
+                message: format!("{} fields, header has {}", f.len(), header.len()),
+            });
+        }
+        let name = &f[file_col];
+        let id = Path::new(name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| name.clone());
+        let captions: Vec<String> = cap_cols.iter().map(|&c| f[c].trim().to_string()).filter(|c| !c.is_empty()).collect();
+        items.push(CaptionItem { id, audio: audio_dir.join(name), captions });
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting() {
+        assert_eq!(split_csv_line(r#"a,"b, c","say ""hi""",d"#).unwrap(), vec!["a", "b, c", "say \"hi\"", "d"]);
+        assert!(split_csv_line(r#"a,"b"#).is_err());
+    }
+}

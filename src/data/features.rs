@@ -1,0 +1,101 @@
+//! Per-clip matrices (EAT input features or encoder outputs), extracted in parallel across cores.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::audio::decode::load_mono_16k;
+use crate::audio::fbank::{eat_features, FbankConfig};
+
+/// One `[rows, dim]` matrix per clip id, all the same shape.
+#[derive(Debug, Clone, Default)]
+pub struct ClipMatrices {
+    pub rows: usize,
+    pub dim: usize,
+    pub by_clip: HashMap<String, Vec<f32>>,
+}
+
+impl ClipMatrices {
+    /// Stack the matrices of `ids` into `[B, rows, dim]`.
+    pub fn batch(&self, ids: &[&str], device: &Device) -> Tensor<3> {
+        let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
+        for id in ids {
+            flat.extend_from_slice(&self.by_clip[*id]);
+        }
+        Tensor::from_data(TensorData::new(flat, [ids.len(), self.rows, self.dim]), device)
+    }
+}
+
+/// EAT input features `[frames, 128]` for each (clip id, audio path). Unreadable files are
+/// returned as (path, reason) instead. `target_frames = 0` pads every clip to the longest.
+pub fn extract(
+    clips: &[(String, PathBuf)],
+    target_frames: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> (ClipMatrices, Vec<(PathBuf, String)>) {
+    let cfg = FbankConfig::default();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let results: Vec<(String, Result<(Vec<f32>, usize), (PathBuf, String)>)> = std::thread::scope(|s| {
+        let chunk = clips.len().div_ceil(threads.max(1)).max(1);
+        let handles: Vec<_> = clips
+            .chunks(chunk)
+            .map(|part| {
+                let cfg = &cfg;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(id, path)| {
+                            let r = load_mono_16k(path)
+                                .map_err(|e| (path.clone(), e.to_string()))
+                                .map(|w| eat_features(&w, cfg, target_frames));
+                            progress(1);
+                            (id.clone(), r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("feature worker panicked")).collect()
+    });
+    let mut failures = Vec::new();
+    let mut ok = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(v) => ok.push((id, v)),
+            Err(f) => failures.push(f),
+        }
+    }
+    let bins = cfg.num_mel_bins;
+    let rows = if target_frames > 0 { target_frames } else { ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0) };
+    let mut by_clip = HashMap::with_capacity(ok.len());
+    for (id, (mut v, frames)) in ok {
+        if frames < rows {
+            // Natural-length mode: pad with the normalised value of a zero log-mel, as EAT pads before normalising.
+            let fill = 4.268f32 / (2.0 * 4.569);
+            v.resize(rows * bins, fill);
+        }
+        by_clip.insert(id, v);
+    }
+    (ClipMatrices { rows, dim: bins, by_clip }, failures)
+}
+
+impl ClipMatrices {
+    /// The matrices of `ids` concatenated on the host (for augmentation before upload).
+    pub fn clone_batch_host(&self, ids: &[&str]) -> Vec<f32> {
+        let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
+        for id in ids {
+            flat.extend_from_slice(&self.by_clip[*id]);
+        }
+        flat
+    }
+}
+
+/// What the adapter sees of each clip.
+#[derive(Debug, Clone, Copy)]
+pub enum AudioInput<'a> {
+    /// Precomputed outputs of the frozen encoder `[tokens, d_enc]`.
+    Encoded(&'a ClipMatrices),
+    /// EAT input features `[frames, 128]`; the encoder runs inside the step.
+    Features(&'a ClipMatrices),
+}
+

@@ -1,0 +1,34 @@
+//! Dataset items as every reader returns them.
+
+use std::path::PathBuf;
+
+/// A clip with its reference captions (AudioCaps, Clotho, WavCaps, synth).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptionItem {
+    /// Unique within the dataset split (the audio file's stem for file-based sets).
+    pub id: String,
+    pub audio: PathBuf,
+    pub captions: Vec<String>,
+}
+
+/// An audio question with its reference answer (AudioBench-style sets, synth QA).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QaItem {
+    pub id: String,
+    pub audio: PathBuf,
+    pub question: String,
+    pub answer: String,
+}
+
+/// Errors reading datasets; each names the file and, where there is one, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}:{line}: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, message: String },
+    #[error("dataset `{dataset}`: {message}")]
+    Dataset { dataset: String, message: String },
+    #[error("{count} audio file(s) missing or unreadable in {dataset}/{split}, first: {first}")]
+    BadAudio { dataset: String, split: String, count: usize, first: String },
+}

@@ -1,0 +1,11 @@
+//! Datasets: readers, the synthetic world, dataset mixes and audio features for items.
+
+pub mod aqa;
+pub mod clotho;
+pub mod features;
+pub mod items;
+pub mod mix;
+pub mod sources;
+pub mod synth;
+
+pub use items::{CaptionItem, DataError, QaItem};

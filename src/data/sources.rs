@@ -1,0 +1,100 @@
+//! Dataset names → items: where each dataset lives and how its splits are laid out.
+//!
+//! `synth` is generated on first use under `$ACDC_HOME/data/` (one copy per clips/seed/length,
+//! shared by all runs and safe with several workers). Real datasets are found through
+//! `data.roots.<name>` in the run configuration.
+
+use std::path::{Path, PathBuf};
+
+use super::items::{CaptionItem, DataError, QaItem};
+use super::synth::{self, SynthConfig};
+use crate::spec::schema::{DataConfig, SynthData};
+
+/// Datasets that have readers.
+pub const CAPTION_DATASETS: &[&str] = &["synth", "clotho"];
+pub const QA_DATASETS: &[&str] = &["synth"];
+
+/// Folder of a synthetic world.
+pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
+    home.join("data").join(format!("synth-c{}-s{}-d{}", s.clips, s.seed, s.clip_seconds))
+}
+
+/// Generate the synthetic world if it is not there yet; returns its folder.
+pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
+    let dir = synth_dir(home, s);
+    let done = dir.join("synth.json");
+    if done.exists() {
+        return Ok(dir);
+    }
+    let parent = dir.parent().unwrap_or(home).to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| DataError::Io { path: parent.clone(), message: e.to_string() })?;
+    let lock = dir.with_extension("lock");
+    loop {
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(_) if done.exists() => return Ok(dir),
+            Err(_) => {
+                // Another worker is generating; a lock older than 10 minutes is abandoned.
+                let age = std::fs::metadata(&lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                if age.map(|a| a.as_secs() > 600).unwrap_or(true) {
+                    let _ = std::fs::remove_dir(&lock);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+    let result = if done.exists() {
+        Ok(())
+    } else {
+        let mut cfg = SynthConfig::new(s.clips, s.seed);
+        cfg.clip_seconds = s.clip_seconds;
+        synth::generate(&dir, &cfg).map(|_| ()).map_err(|e| DataError::Dataset { dataset: "synth".into(), message: e.to_string() })
+    };
+    let _ = std::fs::remove_dir(&lock);
+    result.map(|_| dir)
+}
+
+fn root(cfg: &DataConfig, dataset: &str) -> Result<PathBuf, DataError> {
+    cfg.roots.get(dataset).map(PathBuf::from).ok_or_else(|| DataError::Dataset {
+        dataset: dataset.into(),
+        message: format!("no folder given: set `data.roots.{dataset} = \"/path/to/{dataset}\"`"),
+    })
+}
+
+fn unknown(dataset: &str, known: &[&str]) -> DataError {
+    DataError::Dataset { dataset: dataset.into(), message: format!("no reader for this dataset yet; readers: {}", known.join(", ")) }
+}
+
+/// The captioned clips of one split.
+pub fn caption_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Result<Vec<CaptionItem>, DataError> {
+    match dataset {
+        "synth" => {
+            let dir = ensure_synth(home, &cfg.synth)?;
+            let csv = dir.join(format!("captions_{split}.csv"));
+            if !csv.exists() {
+                return Err(DataError::Dataset { dataset: "synth".into(), message: format!("no split `{split}` (expected train or test)") });
+            }
+            super::clotho::read_captions_csv(&csv, &dir.join("audio").join(split))
+        }
+        "clotho" => {
+            let r = root(cfg, dataset)?;
+            super::clotho::read_captions_csv(&r.join(format!("clotho_captions_{split}.csv")), &r.join(split))
+        }
+        other => Err(unknown(other, CAPTION_DATASETS)),
+    }
+}
+
+/// The audio questions of one split.
+pub fn qa_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Result<Vec<QaItem>, DataError> {
+    match dataset {
+        "synth" => {
+            let dir = ensure_synth(home, &cfg.synth)?;
+            let p = dir.join(format!("qa_{split}.jsonl"));
+            if !p.exists() {
+                return Err(DataError::Dataset { dataset: "synth".into(), message: format!("no QA split `{split}` (expected train or test)") });
+            }
+            super::aqa::read_qa_jsonl(&p)
+        }
+        other => Err(unknown(other, QA_DATASETS)),
+    }
+}

@@ -1,0 +1,118 @@
+//! Batched autoregressive generation over a KV cache from prompt embeddings (text-only prompts
+//! or prompts with audio spliced in). Prompts are left-padded; `valid` marks real positions.
+
+use burn::tensor::{Int, Tensor, TensorData};
+
+use super::sampling::{choose, Sampling};
+use crate::model::llm::{AttnInputs, KvCache, Llama};
+use crate::rng::Rng;
+
+/// Generate up to `max_new` tokens per row; a row stops at the first id in `stops` (not returned).
+/// Row b draws from `rngs[b]`, so a row's output does not depend on what it is batched with.
+pub fn generate(
+    llm: &Llama,
+    prompt: Tensor<3>,
+    valid: &[Vec<bool>],
+    stops: &[u32],
+    max_new: usize,
+    sampling: &Sampling,
+    rngs: &mut [Rng],
+) -> Vec<Vec<u32>> {
+    assert_eq!(rngs.len(), valid.len(), "one RNG per row");
+    let device = prompt.device();
+    let b = valid.len();
+    let mut key_valid: Vec<Vec<bool>> = valid.to_vec();
+    let positions: Vec<Vec<usize>> = valid
+        .iter()
+        .map(|v| {
+            let mut p = 0;
+            v.iter().map(|&ok| if ok { p += 1; p - 1 } else { 0 }).collect()
+        })
+        .collect();
+    let mut next_pos: Vec<usize> = valid.iter().map(|v| v.iter().filter(|&&x| x).count()).collect();
+    let mut cache = KvCache::default();
+    let a = AttnInputs::new(&positions, &key_valid, 0, llm.head_dim, llm.rope_theta, &device);
+    let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
+    let t = h.dims()[1];
+    let mut logits = llm.logits(h.narrow(1, t - 1, 1));
+    let mut out = vec![Vec::new(); b];
+    let mut done = vec![false; b];
+    for _ in 0..max_new {
+        let v = logits.dims()[2];
+        let host: Vec<f32> = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
+        let mut next = Vec::with_capacity(b);
+        for row in 0..b {
+            if done[row] {
+                next.push(stops.first().copied().unwrap_or(0));
+                continue;
+            }
+            let tok = choose(&host[row * v..(row + 1) * v], sampling, &mut rngs[row]);
+            if stops.contains(&tok) {
+                done[row] = true;
+            } else {
+                out[row].push(tok);
+            }
+            next.push(tok);
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        for kv in key_valid.iter_mut() {
+            kv.push(true);
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(next.iter().map(|&x| x as i64).collect::<Vec<_>>(), [b, 1]), &device);
+        let pos: Vec<Vec<usize>> = next_pos.iter().map(|&p| vec![p]).collect();
+        next_pos.iter_mut().for_each(|p| *p += 1);
+        let a = AttnInputs::new(&pos, &key_valid, cache.len, llm.head_dim, llm.rope_theta, &device);
+        let h = llm.forward_hidden(llm.embed(ids), &a, Some(&mut cache));
+        logits = llm.logits(h);
+    }
+    out
+}
+
+/// Left-pad token sequences to one length: (ids `[B, T]`, valid mask).
+pub fn left_pad(rows: &[Vec<u32>], pad: u32) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
+    let t = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut valid = Vec::with_capacity(rows.len());
+    for r in rows {
+        let n = t - r.len();
+        let mut row = vec![pad; n];
+        row.extend_from_slice(r);
+        let mut v = vec![false; n];
+        v.extend(std::iter::repeat_n(true, r.len()));
+        ids.push(row);
+        valid.push(v);
+    }
+    (ids, valid)
+}
+
+/// Generate replies to prompts that each hold one audio clip: row b is
+/// `prompts[b].prefix · audio[b] · prompts[b].suffix`, left-padded to one length.
+pub fn generate_with_audio(
+    model: &crate::model::audio_llm::AudioLlm,
+    prompts: &[crate::text::prompt::AudioPrompt],
+    audio: Tensor<3>,
+    pad: u32,
+    stops: &[u32],
+    max_new: usize,
+    sampling: &Sampling,
+    rngs: &mut [Rng],
+) -> Vec<Vec<u32>> {
+    let a = audio.dims()[1];
+    let rows: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| {
+            let mut r = p.prefix.clone();
+            r.extend(std::iter::repeat_n(pad, a));
+            r.extend_from_slice(&p.suffix);
+            r
+        })
+        .collect();
+    let (ids, valid) = left_pad(&rows, pad);
+    let t = ids[0].len();
+    let audio_at: Vec<usize> = rows.iter().zip(prompts).map(|(r, p)| t - r.len() + p.prefix.len()).collect();
+    let batch = crate::model::audio_llm::SplicedBatch { ids, audio_at, valid: valid.clone() };
+    let embeds = model.splice(&batch, audio);
+    generate(&model.llm, embeds, &valid, stops, max_new, sampling, rngs)
+}

@@ -1,0 +1,7 @@
+//! Decoding: next-token choice and batched generation over a KV cache.
+
+pub mod generate;
+pub mod sampling;
+
+pub use generate::{generate, generate_with_audio, left_pad};
+pub use sampling::Sampling;

@@ -1,0 +1,966 @@
+//! Captioning metrics: BLEU-1..4, ROUGE-L and CIDEr-D, numerically equal to the
+//! reference Python implementations used by the captioning literature.
+//!
+//! What each function mirrors:
+//!
+//! * [`bleu`] — `pycocoevalcap/bleu/bleu_scorer.py` (pycocoevalcap 1.2) as called by
+//!   `pycocoevalcap/bleu/bleu.py`: `BleuScorer.compute_score(option='closest')`. Per-item
+//!   scores use the same `small = 1e-9` / `tiny = 1e-15` smoothing and per-item brevity
+//!   penalty; the corpus score is computed from n-gram counts and lengths summed over all items.
+//! * [`rouge_l`] — `pycocoevalcap/rouge/rouge.py`: LCS-based ROUGE-L with `beta = 1.2`, per
+//!   item from the maximum precision and maximum recall over the references; corpus = mean.
+//! * [`cider_d`] — CIDEr-D as in coco-caption's `pyciderevalcap/ciderD` and
+//!   `aac_metrics/functional/cider_d.py` (aac-metrics 0.6.0): n = 1..4, sigma = 6,
+//!   candidate tf-idf clipped by the reference tf-idf, gaussian length penalty, ×10,
+//!   document frequency over the evaluated references, `log(max(1, df))`. pycocoevalcap 1.2's
+//!   `Cider` class (`cider/cider_scorer.py`) implements this same CIDEr-D formula, and the
+//!   parity fixture checks that both agree. Quirks of the reference code are kept, notably that
+//!   the "length" used in the penalty is the number of *bigrams* of a sentence.
+//! * [`tokenize`] with [`CaptionTokenizer::Ptb`] — an approximation, in Rust, of
+//!   `pycocoevalcap/tokenizer/ptbtokenizer.py`, which runs Stanford CoreNLP 3.4.1's
+//!   `PTBTokenizer -preserveLines -lowerCase` and then drops the tokens in its `PUNCTUATIONS`
+//!   list. Note that `-lowerCase` also lower-cases `-LRB-`/`-RRB-`/... so that they do *not*
+//!   match the (upper-case) entries of `PUNCTUATIONS`: pycocoevalcap keeps `-lrb-`, `-rrb-`,
+//!   `-lsb-`, `-rsb-`, `-lcb-`, `-rcb-` tokens, and so does this module.
+//!
+//! The low-level functions take pre-tokenized sentences. pycocoevalcap sees a tokenized
+//! sentence as its tokens joined by single spaces and re-splits it (BLEU and CIDEr-D with
+//! Python's `str.split()`, ROUGE-L with `str.split(" ")`); this module does the same, so that
+//! odd tokens (empty strings, tokens containing spaces) are treated as pycocoevalcap would.
+//!
+//! Nothing in this module panics: empty candidates, empty references and empty inputs give
+//! the value pycocoevalcap gives where it defines one, and 0 otherwise.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Which tokenizer [`score_captions`] applies to candidates and references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptionTokenizer {
+    /// Approximation of pycocoevalcap's PTB tokenization (Stanford `PTBTokenizer
+    /// -preserveLines -lowerCase`, then removal of pycocoevalcap's `PUNCTUATIONS`).
+    Ptb,
+    /// Lower-case, replace every non-alphanumeric (Unicode-aware) char by a space, split on
+    /// whitespace.
+    Plain,
+}
+
+/// pycocoevalcap's `PUNCTUATIONS` list (`tokenizer/ptbtokenizer.py`), removed after PTB
+/// tokenization. Compared against the lower-cased tokens, exactly as pycocoevalcap does.
+pub const PTB_PUNCTUATIONS: &[&str] = &[
+    "''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--",
+    "...", ";",
+];
+
+/// Names of the metrics computed by [`score_captions`], as used in [`CaptionScores`].
+pub const METRICS: &[&str] = &["bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider_d"];
+
+/// One captioning example: a candidate caption and its reference captions.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CaptionItem {
+    /// Caller-chosen identifier, copied to [`ItemScores::id`].
+    pub id: String,
+    /// The generated caption.
+    pub candidate: String,
+    /// The reference (ground-truth) captions.
+    pub references: Vec<String>,
+}
+
+/// Corpus-level and per-item scores for every name in [`METRICS`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct CaptionScores {
+    /// Corpus scores (BLEU from summed counts; ROUGE-L and CIDEr-D as means over items).
+    pub corpus: BTreeMap<String, f64>,
+    /// Per-item scores, in input order.
+    pub items: Vec<ItemScores>,
+}
+
+/// Scores of one [`CaptionItem`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ItemScores {
+    /// The item's id.
+    pub id: String,
+    /// Metric name (see [`METRICS`]) to score.
+    pub scores: BTreeMap<String, f64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenization
+// ---------------------------------------------------------------------------------------------
+
+/// Tokenizes one caption with the chosen tokenizer. Never panics; may return no tokens.
+pub fn tokenize(text: &str, tok: CaptionTokenizer) -> Vec<String> {
+    match tok {
+        CaptionTokenizer::Plain => plain_tokenize(text),
+        CaptionTokenizer::Ptb => ptb_tokenize(text),
+    }
+}
+
+fn plain_tokenize(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let replaced: String = lower
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    replaced.split_whitespace().map(str::to_string).collect()
+}
+
+/// Python's `str.isspace()` (what `str.split()` splits on), close enough: Unicode White_Space
+/// plus the ASCII information separators U+001C..U+001F.
+fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python `" ".join(tokens).split()`.
+fn py_split_ws(tokens: &[String]) -> Vec<String> {
+    let joined = tokens.join(" ");
+    joined
+        .split(is_py_space)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Python `" ".join(tokens).split(" ")` (never empty: `"".split(" ") == [""]`).
+fn py_split_space(tokens: &[String]) -> Vec<String> {
+    let joined = tokens.join(" ");
+    joined.split(' ').map(str::to_string).collect()
+}
+
+fn ptb_tokenize(text: &str) -> Vec<String> {
+    let mut raw: Vec<String> = Vec::new();
+    let chunks: Vec<&str> = text
+        .split(|c: char| c.is_whitespace())
+        .filter(|c| !c.is_empty())
+        .collect();
+    for (k, chunk) in chunks.iter().enumerate() {
+        let chars: Vec<char> = chunk.chars().map(normalize_char).collect();
+        let before_number = chunks
+            .get(k + 1)
+            .and_then(|c| c.chars().next())
+            .is_some_and(|c| c.is_ascii_digit());
+        let start = raw.len();
+        lex_chunk(&chars, &mut raw);
+        // "No. 5": PTB keeps the period of "no"/"nos" before a number.
+        if before_number && raw.len() >= start + 2 {
+            let m = raw.len();
+            if raw[m - 1] == "." && ["no", "nos"].contains(&raw[m - 2].to_lowercase().as_str()) {
+                raw.pop();
+                raw[m - 2].push('.');
+            }
+        }
+    }
+    raw.into_iter()
+        .map(|t| t.to_lowercase())
+        .filter(|t| !t.is_empty() && !PTB_PUNCTUATIONS.contains(&t.as_str()))
+        .collect()
+}
+
+fn normalize_char(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' => '\'',
+        _ => c,
+    }
+}
+
+fn is_alnum(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Abbreviations that keep their final period (subset of PTBLexer's lists, lower-cased).
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "drs", "prof", "profs", "st", "ste", "jr", "sr", "etc", "vs", "inc",
+    "ft", "mt", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "capt", "co", "cos", "corp", "ltd", "gen", "gov", "govs", "sen", "sens", "rep", "reps",
+    "lt", "col", "sgt", "ave", "blvd", "rd", "mon", "tue", "tues", "wed", "thu", "thurs", "fri",
+    "rev", "maj", "cpl", "pvt", "adm", "hon", "pres", "dept", "univ", "esq", "bros", "messrs",
+    "mme", "mlle", "plc", "assn", "intl",
+];
+
+/// Contractions after an apostrophe that PTB splits off as their own token ("dog's" -> "'s").
+const APOS_SUFFIXES: &[&str] = &["s", "re", "ll", "ve", "m", "d"];
+
+fn lower(s: &[char]) -> String {
+    s.iter().collect::<String>().to_lowercase()
+}
+
+/// Length of the run of alphanumerics starting at `i`.
+fn alnum_run(chars: &[char], i: usize) -> usize {
+    chars[i.min(chars.len())..]
+        .iter()
+        .take_while(|c| is_alnum(**c))
+        .count()
+}
+
+/// Is `chars[i]` (an apostrophe) the start of a split-off contraction such as `'s` / `'ll`,
+/// ending a word? Returns its length in chars.
+fn apos_contraction_at(chars: &[char], i: usize) -> Option<usize> {
+    if chars.get(i) != Some(&'\'') {
+        return None;
+    }
+    let run = alnum_run(chars, i + 1);
+    if run == 0 {
+        return None;
+    }
+    let suffix = lower(&chars[i + 1..i + 1 + run]);
+    if APOS_SUFFIXES.contains(&suffix.as_str()) {
+        Some(run + 1)
+    } else {
+        None
+    }
+}
+
+fn lex_chunk(chars: &[char], out: &mut Vec<String>) {
+    let n = chars.len();
+    // URLs are kept whole (minus trailing punctuation).
+    let low = lower(chars);
+    if low.starts_with("http://") || low.starts_with("https://") || low.starts_with("www.") {
+        let mut end = n;
+        while end > 0 && ".,;:!?)]}\"'".contains(chars[end - 1]) {
+            end -= 1;
+        }
+        out.push(chars[..end].iter().collect());
+        lex_chunk(&chars[end..], out);
+        return;
+    }
+    let mut i = 0;
+    while i < n {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            '(' => {
+                out.push("-LRB-".into());
+                i += 1;
+            }
+            ')' => {
+                out.push("-RRB-".into());
+                i += 1;
+            }
+            '[' => {
+                out.push("-LSB-".into());
+                i += 1;
+            }
+            ']' => {
+                out.push("-RSB-".into());
+                i += 1;
+            }
+            '{' => {
+                out.push("-LCB-".into());
+                i += 1;
+            }
+            '}' => {
+                out.push("-RCB-".into());
+                i += 1;
+            }
+            '"' | '\u{201C}' | '\u{201D}' | '\u{00AB}' | '\u{00BB}' | '\u{2039}' | '\u{203A}' => {
+                out.push("''".into());
+                i += 1;
+            }
+            '`' => {
+                let run = chars[i..].iter().take_while(|c| **c == '`').count();
+                out.push(if run >= 2 { "``".into() } else { "`".into() });
+                i += run.min(2);
+            }
+            '\'' => i = lex_apostrophe(chars, i, out),
+            '.' if next.is_some_and(|d| d.is_ascii_digit()) => i = lex_word(chars, i, out),
+            '-' | '+' if next.is_some_and(|d| d.is_ascii_digit()) => i = lex_word(chars, i, out),
+            '@' if next.is_some_and(is_alnum) => i = lex_word(chars, i, out),
+            '#' if next.is_some_and(char::is_alphabetic) => i = lex_word(chars, i, out),
+            '.' => {
+                let run = chars[i..].iter().take_while(|c| **c == '.').count();
+                if run >= 3 {
+                    out.push("...".into());
+                } else {
+                    for _ in 0..run {
+                        out.push(".".into());
+                    }
+                }
+                i += run;
+            }
+            '\u{2026}' => {
+                out.push("...".into());
+                i += 1;
+            }
+            '-' => {
+                let run = chars[i..].iter().take_while(|c| **c == '-').count();
+                out.push(if run >= 2 { "--".into() } else { "-".into() });
+                i += run;
+            }
+            '\u{2013}' | '\u{2014}' | '\u{2015}' => {
+                out.push("--".into());
+                i += 1;
+            }
+            '!' | '?' => {
+                let run = chars[i..]
+                    .iter()
+                    .take_while(|c| **c == '!' || **c == '?')
+                    .count();
+                out.push(chars[i..i + run].iter().collect());
+                i += run;
+            }
+            '\u{00A3}' => {
+                out.push("#".into());
+                i += 1;
+            }
+            '\u{20AC}' => {
+                out.push("$".into());
+                i += 1;
+            }
+            '\u{00A2}' => {
+                out.push("cents".into());
+                i += 1;
+            }
+            '\u{00BD}' => {
+                out.push("1/2".into());
+                i += 1;
+            }
+            '\u{00BC}' => {
+                out.push("1/4".into());
+                i += 1;
+            }
+            '\u{00BE}' => {
+                out.push("3/4".into());
+                i += 1;
+            }
+            _ if is_alnum(c) || c == '_' => i = lex_word(chars, i, out),
+            // PTBTokenizer deletes untokenizable characters (e.g. emoji, controls).
+            _ if (c as u32) > 0xFFFF || c.is_control() => i += 1,
+            _ => {
+                out.push(c.to_string());
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Apostrophe not inside a word. Returns the next index.
+fn lex_apostrophe(chars: &[char], i: usize, out: &mut Vec<String>) -> usize {
+    let n = chars.len();
+    if chars.get(i + 1) == Some(&'\'') {
+        out.push("''".into());
+        return i + 2;
+    }
+    if let Some(len) = apos_contraction_at(chars, i) {
+        out.push(chars[i..i + len].iter().collect());
+        return i + len;
+    }
+    let run = alnum_run(chars, i + 1);
+    if run > 0 {
+        let word = lower(&chars[i + 1..i + 1 + run]);
+        // 'n'
+        if word == "n" && chars.get(i + 2) == Some(&'\'') {
+            out.push(chars[i..i + 3].iter().collect());
+            return i + 3;
+        }
+        // 'tis, 'twas -> 't is / 't was
+        if word == "tis" || word == "twas" {
+            out.push(chars[i..i + 2].iter().collect());
+            return i + 2;
+        }
+        // 'em, 'cause, 'til, '90s kept whole
+        // '90s (digits then "s"); a bare '10 is a quote followed by a number
+        let is_decade = run >= 2
+            && chars[i + 1..i + run].iter().all(|c| c.is_ascii_digit())
+            && chars[i + run].eq_ignore_ascii_case(&'s');
+        if word == "em" || word == "cause" || word == "til" || is_decade {
+            out.push(chars[i..i + 1 + run].iter().collect());
+            return i + 1 + run;
+        }
+    }
+    let _ = n;
+    out.push("'".into());
+    i + 1
+}
+
+/// Lexes a word-like token starting at `i` (alphanumeric, or a sign / dot followed by a
+/// digit). Returns the next index.
+fn lex_word(chars: &[char], i: usize, out: &mut Vec<String>) -> usize {
+    let n = chars.len();
+    let mut j = i + 1; // first char always belongs to the word
+    while j < n {
+        let c = chars[j];
+        if is_alnum(c) || c == '_' {
+            j += 1;
+            continue;
+        }
+        let prev = chars[j - 1];
+        let nxt = match chars.get(j + 1) {
+            Some(&x) => x,
+            None => break,
+        };
+        let ok = match c {
+            '-' => is_alnum(prev) && is_alnum(nxt),
+            '.' => is_alnum(prev) && is_alnum(nxt),
+            ',' | ':' => prev.is_ascii_digit() && nxt.is_ascii_digit(),
+            '/' => is_alnum(prev) && is_alnum(nxt),
+            '@' => is_alnum(prev) && is_alnum(nxt),
+            '&' => prev.is_uppercase() && nxt.is_uppercase(),
+            '\'' => {
+                if !(prev.is_alphabetic() && nxt.is_alphabetic())
+                    || apos_contraction_at(chars, j).is_some()
+                {
+                    false
+                } else if prev.eq_ignore_ascii_case(&'n')
+                    && j - 1 > i
+                    && nxt.eq_ignore_ascii_case(&'t')
+                    && alnum_run(chars, j + 1) == 1
+                {
+                    // "isn't" -> "is" + "n't"
+                    out_word(chars, i, j - 1, out);
+                    out.push(chars[j - 1..j + 2].iter().collect());
+                    return j + 2;
+                } else if nxt.eq_ignore_ascii_case(&'n') && chars.get(j + 2) == Some(&'\'') {
+                    false // rock'n'roll -> rock 'n' roll
+                } else if j - i == 1 && prev.eq_ignore_ascii_case(&'y') {
+                    // y'all -> y' all
+                    out.push(chars[i..j + 1].iter().collect());
+                    return j + 1;
+                } else {
+                    true
+                }
+            }
+            _ => false,
+        };
+        if ok {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    // "ol'" keeps its apostrophe
+    if j < n && chars[j] == '\'' && lower(&chars[i..j]) == "ol" && alnum_run(chars, j + 1) == 0 {
+        out.push(chars[i..j + 1].iter().collect());
+        return j + 1;
+    }
+    // "n't" at the end of the word without apostrophe inside: handled above.
+    out_word_with_period(chars, i, j, out)
+}
+
+/// Emits `chars[i..j]`, splitting special forms; decides whether a following period belongs to
+/// the word. Returns the next index.
+fn out_word_with_period(chars: &[char], i: usize, j: usize, out: &mut Vec<String>) -> usize {
+    // Times followed by letters: "2:30pm" -> "2:30" "pm"
+    let mut start = i;
+    if chars[i..j].contains(&':') {
+        if let Some(k) = (i..j).find(|&k| chars[k].is_alphabetic()) {
+            if k > i && chars[k - 1].is_ascii_digit() {
+                out_word(chars, i, k, out);
+                start = k;
+            }
+        }
+    }
+    if chars.get(j) == Some(&'.')
+        && chars.get(j + 1) != Some(&'.')
+        && period_attaches(&chars[start..j])
+    {
+        out_word(chars, start, j + 1, out);
+        return j + 1;
+    }
+    out_word(chars, start, j, out);
+    j
+}
+
+fn period_attaches(word: &[char]) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    // single letter: "b." / acronyms "u.s" "e.g" "a.m"
+    let is_acronym = word.iter().enumerate().all(|(k, c)| {
+        if k % 2 == 0 {
+            c.is_alphabetic()
+        } else {
+            *c == '.'
+        }
+    }) && word.len() % 2 == 1;
+    if is_acronym {
+        return true;
+    }
+    ABBREVIATIONS.contains(&lower(word).as_str())
+}
+
+/// Emits `chars[i..j]` as a word, applying PTB's whole-word splits (cannot, gonna, ...).
+fn out_word(chars: &[char], i: usize, j: usize, out: &mut Vec<String>) {
+    if j <= i {
+        return;
+    }
+    let w = &chars[i..j];
+    let l = lower(w);
+    let split_at = match l.as_str() {
+        "cannot" => Some(3),
+        "gonna" | "gotta" | "wanna" | "lemme" | "gimme" => Some(3),
+        _ => None,
+    };
+    match split_at {
+        Some(k) => {
+            out.push(w[..k].iter().collect());
+            out.push(w[k..].iter().collect());
+        }
+        None => out.push(w.iter().collect()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BLEU
+// ---------------------------------------------------------------------------------------------
+
+type NgramCounts = HashMap<Vec<String>, usize>;
+
+/// `precook`: n-gram counts for n = 1..=max_n, in first-occurrence order.
+fn ngram_counts(words: &[String], max_n: usize) -> (NgramCounts, Vec<Vec<String>>) {
+    let mut counts: NgramCounts = HashMap::new();
+    let mut order = Vec::new();
+    for k in 1..=max_n {
+        if words.len() < k {
+            break;
+        }
+        for i in 0..=(words.len() - k) {
+            let g = words[i..i + k].to_vec();
+            let e = counts.entry(g.clone()).or_insert(0);
+            if *e == 0 {
+                order.push(g);
+            }
+            *e += 1;
+        }
+    }
+    (counts, order)
+}
+
+/// BLEU-1..4 as pycocoevalcap's `Bleu(4).compute_score` (`BleuScorer`, option `'closest'`).
+///
+/// Returns `(corpus, per_item)`. Per-item scores include the `1e-15 / 1e-9` smoothing of the
+/// reference code (so an item with no matching 4-gram gets a tiny, not zero, BLEU-4); the
+/// corpus score uses n-gram matches, guesses and lengths summed over items. Items beyond the
+/// shorter of the two slices are ignored; an item with no references has reference length 0
+/// and no matches.
+pub fn bleu(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> ([f64; 4], Vec<[f64; 4]>) {
+    const N: usize = 4;
+    let small = 1e-9_f64;
+    let tiny = 1e-15_f64;
+    let mut per_item = Vec::new();
+    let mut total_guess = [0usize; N];
+    let mut total_correct = [0usize; N];
+    let mut total_testlen = 0usize;
+    let mut total_reflen = 0usize;
+    for (cand, item_refs) in cands.iter().zip(refs.iter()) {
+        // cook_refs
+        let mut reflens = Vec::new();
+        let mut maxcounts: NgramCounts = HashMap::new();
+        for r in item_refs {
+            let words = py_split_ws(r);
+            reflens.push(words.len());
+            let (counts, _) = ngram_counts(&words, N);
+            for (g, c) in counts {
+                let e = maxcounts.entry(g).or_insert(0);
+                if c > *e {
+                    *e = c;
+                }
+            }
+        }
+        // cook_test
+        let words = py_split_ws(cand);
+        let testlen = words.len();
+        let (counts, _) = ngram_counts(&words, N);
+        let mut guess = [0usize; N];
+        for (k, g) in guess.iter_mut().enumerate() {
+            *g = (testlen + 1).saturating_sub(k + 1);
+        }
+        let mut correct = [0usize; N];
+        for (g, c) in &counts {
+            let m = maxcounts.get(g).copied().unwrap_or(0);
+            correct[g.len() - 1] += m.min(*c);
+        }
+        // closest reference length: min over (|l - testlen|, l)
+        let reflen = reflens
+            .iter()
+            .map(|&l| (l.abs_diff(testlen), l))
+            .min()
+            .map(|(_, l)| l)
+            .unwrap_or(0);
+        total_testlen += testlen;
+        total_reflen += reflen;
+        let mut scores = [0.0f64; N];
+        let mut b = 1.0f64;
+        for k in 0..N {
+            total_guess[k] += guess[k];
+            total_correct[k] += correct[k];
+            b *= (correct[k] as f64 + tiny) / (guess[k] as f64 + small);
+            scores[k] = b.powf(1.0 / (k as f64 + 1.0));
+        }
+        let ratio = (testlen as f64 + tiny) / (reflen as f64 + small);
+        if ratio < 1.0 {
+            let bp = (1.0 - 1.0 / ratio).exp();
+            for s in scores.iter_mut() {
+                *s *= bp;
+            }
+        }
+        per_item.push(scores);
+    }
+    let mut corpus = [0.0f64; N];
+    let mut b = 1.0f64;
+    for k in 0..N {
+        b *= (total_correct[k] as f64 + tiny) / (total_guess[k] as f64 + small);
+        corpus[k] = b.powf(1.0 / (k as f64 + 1.0));
+    }
+    let ratio = (total_testlen as f64 + tiny) / (total_reflen as f64 + small);
+    if ratio < 1.0 {
+        let bp = (1.0 - 1.0 / ratio).exp();
+        for s in corpus.iter_mut() {
+            *s *= bp;
+        }
+    }
+    (corpus, per_item)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ROUGE-L
+// ---------------------------------------------------------------------------------------------
+
+fn lcs_len(a: &[String], b: &[String]) -> usize {
+    let (long, short) = if a.len() < b.len() { (b, a) } else { (a, b) };
+    let mut prev = vec![0usize; short.len() + 1];
+    let mut cur = vec![0usize; short.len() + 1];
+    for x in long {
+        for (j, y) in short.iter().enumerate() {
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[short.len()]
+}
+
+/// ROUGE-L as pycocoevalcap's `Rouge().compute_score` (`rouge/rouge.py`, beta = 1.2).
+///
+/// Per item: `prec = max_r LCS/|cand|`, `rec = max_r LCS/|ref|` (maxima taken separately),
+/// `F = (1+β²)·P·R / (R + β²·P)`, 0 if either is 0. Sentences are split with
+/// `str.split(" ")`, so an empty sentence is one empty token, as in the reference code
+/// (an empty candidate scores 1.0 against an empty reference). An item with no references
+/// scores 0 (pycocoevalcap asserts instead). Corpus = mean over items (0 for no items).
+pub fn rouge_l(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> (f64, Vec<f64>) {
+    let beta = 1.2_f64;
+    let mut scores = Vec::new();
+    for (cand, item_refs) in cands.iter().zip(refs.iter()) {
+        let tc = py_split_space(cand);
+        let mut prec_max = f64::NEG_INFINITY;
+        let mut rec_max = f64::NEG_INFINITY;
+        for r in item_refs {
+            let tr = py_split_space(r);
+            let l = lcs_len(&tr, &tc) as f64;
+            prec_max = prec_max.max(l / tc.len() as f64);
+            rec_max = rec_max.max(l / tr.len() as f64);
+        }
+        let s = if item_refs.is_empty() || prec_max == 0.0 || rec_max == 0.0 {
+            0.0
+        } else {
+            ((1.0 + beta.powi(2)) * prec_max * rec_max) / (rec_max + beta.powi(2) * prec_max)
+        };
+        scores.push(s);
+    }
+    (mean(&scores), scores)
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        0.0
+    } else {
+        pairwise_sum(xs) / xs.len() as f64
+    }
+}
+
+/// numpy's pairwise summation (blocks of 8 unrolled accumulators, 128-element leaves), so that
+/// means agree with `np.mean` to the last bit on typical sizes.
+fn pairwise_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for x in a {
+            res += *x;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for k in 0..8 {
+                r[k] += a[i + k];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += a[i];
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIDEr-D
+// ---------------------------------------------------------------------------------------------
+
+struct TfIdf {
+    vec: [HashMap<Vec<String>, f64>; 4],
+    order: [Vec<Vec<String>>; 4],
+    norm: [f64; 4],
+    length: usize,
+}
+
+fn counter_to_vec(
+    counts: &NgramCounts,
+    order: &[Vec<String>],
+    log_n_refs: f64,
+    df: &HashMap<Vec<String>, usize>,
+) -> TfIdf {
+    let mut out = TfIdf {
+        vec: Default::default(),
+        order: Default::default(),
+        norm: [0.0; 4],
+        length: 0,
+    };
+    for g in order {
+        let tf = counts.get(g).copied().unwrap_or(0);
+        let count = df.get(g).copied().unwrap_or(0);
+        let log_df = (count.max(1) as f64).ln();
+        let cur_n = g.len() - 1;
+        let v = tf as f64 * (log_n_refs - log_df);
+        out.vec[cur_n].insert(g.clone(), v);
+        out.order[cur_n].push(g.clone());
+        out.norm[cur_n] += v.powi(2);
+        if cur_n == 1 {
+            out.length += tf;
+        }
+    }
+    for x in out.norm.iter_mut() {
+        *x = x.sqrt();
+    }
+    out
+}
+
+/// CIDEr-D (metric key `cider_d`) as coco-caption's CiderD / aac-metrics' `cider_d` /
+/// pycocoevalcap 1.2 `Cider`
+/// (n = 4, sigma = 6, scale 10).
+///
+/// Document frequencies are counted over the references of the evaluated items (one count per
+/// item whose references contain the n-gram) and `log(N)` uses `N` = number of items, so
+/// scores depend on the whole evaluated set. Per item: mean over n of the mean over references
+/// of the clipped, length-penalised cosine similarity, ×10. Corpus = mean over items. An item
+/// with no references scores 0 (the reference code divides by zero); with a single item every
+/// tf-idf weight is 0 and so is every score (aac-metrics refuses fewer than 2 items).
+pub fn cider_d(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> (f64, Vec<f64>) {
+    const N: usize = 4;
+    let sigma = 6.0_f64;
+    let scale = 10.0_f64;
+    let m = cands.len().min(refs.len());
+    let cooked_refs: Vec<Vec<(NgramCounts, Vec<Vec<String>>)>> = refs[..m]
+        .iter()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| ngram_counts(&py_split_ws(r), N))
+                .collect()
+        })
+        .collect();
+    let cooked_cands: Vec<(NgramCounts, Vec<Vec<String>>)> = cands[..m]
+        .iter()
+        .map(|c| ngram_counts(&py_split_ws(c), N))
+        .collect();
+    let mut df: HashMap<Vec<String>, usize> = HashMap::new();
+    for rs in &cooked_refs {
+        let all: HashSet<&Vec<String>> = rs.iter().flat_map(|(c, _)| c.keys()).collect();
+        for g in all {
+            *df.entry(g.clone()).or_insert(0) += 1;
+        }
+    }
+    let log_n_refs = if m == 0 { 0.0 } else { (m as f64).ln() };
+    let mut scores = Vec::with_capacity(m);
+    for ((cc, co), rs) in cooked_cands.iter().zip(cooked_refs.iter()) {
+        if rs.is_empty() {
+            scores.push(0.0);
+            continue;
+        }
+        let cv = counter_to_vec(cc, co, log_n_refs, &df);
+        let mut sums = [0.0f64; N];
+        for (rc, ro) in rs {
+            let rv = counter_to_vec(rc, ro, log_n_refs, &df);
+            let delta = cv.length as f64 - rv.length as f64;
+            for (ni, sum) in sums.iter_mut().enumerate() {
+                let mut sim = 0.0f64;
+                for g in &cv.order[ni] {
+                    let c = cv.vec[ni][g];
+                    let r = rv.vec[ni].get(g).copied().unwrap_or(0.0);
+                    sim += c.min(r) * r;
+                }
+                if cv.norm[ni] != 0.0 && rv.norm[ni] != 0.0 {
+                    sim /= cv.norm[ni] * rv.norm[ni];
+                }
+                sim *= std::f64::consts::E.powf(-(delta.powi(2)) / (2.0 * sigma.powi(2)));
+                *sum += sim;
+            }
+        }
+        let avg = pairwise_sum(&sums) / N as f64 / rs.len() as f64;
+        scores.push(avg * scale);
+    }
+    (mean(&scores), scores)
+}
+
+// ---------------------------------------------------------------------------------------------
+// All metrics
+// ---------------------------------------------------------------------------------------------
+
+/// Tokenizes every candidate and reference with `tok` and computes all [`METRICS`].
+pub fn score_captions(items: &[CaptionItem], tok: CaptionTokenizer) -> CaptionScores {
+    let cands: Vec<Vec<String>> = items
+        .iter()
+        .map(|it| tokenize(&it.candidate, tok))
+        .collect();
+    let refs: Vec<Vec<Vec<String>>> = items
+        .iter()
+        .map(|it| it.references.iter().map(|r| tokenize(r, tok)).collect())
+        .collect();
+    let (b_corpus, b_items) = bleu(&cands, &refs);
+    let (r_corpus, r_items) = rouge_l(&cands, &refs);
+    let (c_corpus, c_items) = cider_d(&cands, &refs);
+    let mut corpus = BTreeMap::new();
+    for k in 0..4 {
+        corpus.insert(METRICS[k].to_string(), b_corpus[k]);
+    }
+    corpus.insert("rouge_l".to_string(), r_corpus);
+    corpus.insert("cider_d".to_string(), c_corpus);
+    let items_out = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let mut scores = BTreeMap::new();
+            for k in 0..4 {
+                scores.insert(METRICS[k].to_string(), b_items[i][k]);
+            }
+            scores.insert("rouge_l".to_string(), r_items[i]);
+            scores.insert("cider_d".to_string(), c_items[i]);
+            ItemScores {
+                id: it.id.clone(),
+                scores,
+            }
+        })
+        .collect();
+    CaptionScores {
+        corpus,
+        items: items_out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn plain_tokenizer() {
+        assert_eq!(
+            tokenize("A Dog's  bark—loud! Café", CaptionTokenizer::Plain),
+            vec!["a", "dog", "s", "bark", "loud", "café"]
+        );
+        assert!(tokenize("", CaptionTokenizer::Plain).is_empty());
+    }
+
+    #[test]
+    fn ptb_tokenizer_basics() {
+        let t = |s: &str| tokenize(s, CaptionTokenizer::Ptb).join(" ");
+        assert_eq!(
+            t("A dog's running, isn't it?"),
+            "a dog 's running is n't it"
+        );
+        assert_eq!(
+            t("I can't (really) do it."),
+            "i ca n't -lrb- really -rrb- do it"
+        );
+        assert_eq!(
+            t("A well-known 3,000-seat hall costs $4.50."),
+            "a well-known 3,000-seat hall costs $ 4.50"
+        );
+        assert_eq!(
+            t("in the U.S. at 10:30 a.m. etc."),
+            "in the u.s. at 10:30 a.m. etc."
+        );
+        assert_eq!(
+            t("hello!!! ok?! \"quoted\" 'single' -- — …"),
+            "hello !!! ok ?! quoted single"
+        );
+        assert_eq!(
+            t("cannot gonna y'all rock'n'roll 'em '90s"),
+            "can not gon na y' all rock 'n' roll 'em '90s"
+        );
+        assert!(tokenize("", CaptionTokenizer::Ptb).is_empty());
+        assert!(tokenize("...!?,", CaptionTokenizer::Ptb).len() <= 1);
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        let e: Vec<String> = vec![];
+        let (c, i) = bleu(std::slice::from_ref(&e), &[vec![]]);
+        assert!(c.iter().all(|x| x.is_finite()) && i.len() == 1);
+        let (c, i) = rouge_l(std::slice::from_ref(&e), &[vec![]]);
+        assert_eq!((c, i), (0.0, vec![0.0]));
+        let (c, i) = rouge_l(std::slice::from_ref(&e), &[vec![e.clone()]]);
+        assert_eq!((c, i), (1.0, vec![1.0]));
+        let (c, i) = cider_d(&[e.clone(), toks("a")], &[vec![], vec![e.clone()]]);
+        assert!(c.is_finite() && i.iter().all(|x| x.is_finite()));
+        let (c, _) = cider_d(&[], &[]);
+        assert_eq!(c, 0.0);
+        let s = score_captions(&[], CaptionTokenizer::Ptb);
+        assert!(s.items.is_empty());
+    }
+
+    #[test]
+    fn identical_candidate_bleu_is_one() {
+        let (c, _) = bleu(
+            &[toks("a dog barks at a cat")],
+            &[vec![toks("a dog barks at a cat")]],
+        );
+        for x in c {
+            assert!((x - 1.0).abs() < 1e-9);
+        }
+    }
+    #[test]
+    fn tokenizers_never_panic_on_odd_input() {
+        let alphabet: Vec<char> =
+            "aAnNtTsy'’`\".-–—…,;:!?()[]{}<>@#$£€¢½&/_+=*0123456789 \t\néß日😀\u{0301}\u{1c}İ"
+                .chars()
+                .collect();
+        let mut state: u64 = 0x2545F4914F6CDD1D;
+        for _ in 0..20000 {
+            let mut s = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 12) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                s.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let p = tokenize(&s, CaptionTokenizer::Ptb);
+            let q = tokenize(&s, CaptionTokenizer::Plain);
+            let refs = vec![vec![p.clone(), q.clone()], vec![q.clone()]];
+            let cands = vec![q, p];
+            let (b, _) = bleu(&cands, &refs);
+            let (r, _) = rouge_l(&cands, &refs);
+            let (c, _) = cider_d(&cands, &refs);
+            assert!(
+                b.iter().all(|x| x.is_finite()) && r.is_finite() && c.is_finite(),
+                "{s:?}"
+            );
+        }
+    }
+}

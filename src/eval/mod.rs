@@ -1,0 +1,6 @@
+//! Evaluation: captioning metrics equal to pycocoevalcap, QA token-F1 / exact match, and the
+//! evaluation stage that decodes and scores a trained model.
+
+pub mod caption_metrics;
+pub mod qa_metrics;
+pub mod run;

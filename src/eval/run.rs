@@ -1,0 +1,141 @@
+//! The evaluation stage: decode every evaluation item with the trained model and score it —
+//! captioning sets with BLEU-1..4, ROUGE-L and CIDEr-D (PTB-style tokenisation), QA sets with
+//! token-F1 and exact match. Every prediction is returned for the store.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::caption_metrics::{score_captions, CaptionItem as ScoredCaption, CaptionTokenizer};
+use super::qa_metrics::{exact_match, token_f1};
+use crate::data::features::AudioInput;
+use crate::data::{CaptionItem, QaItem};
+use crate::decode::{generate_with_audio, Sampling};
+use crate::model::audio_llm::AudioLlm;
+use crate::model::backbone::Backbone;
+use crate::rng::Rng;
+use crate::spec::RunConfig;
+use crate::store::records::{EvalScore, Prediction};
+use crate::text::prompt::{audio_prompt, stop_ids, AudioPrompt};
+
+/// One evaluation set, named `<dataset>_<split>`.
+#[derive(Debug, Clone)]
+pub enum EvalSet {
+    Aac { name: String, items: Vec<CaptionItem> },
+    Aqa { name: String, items: Vec<QaItem> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("evaluation `{task}`: {message}")]
+    Task { task: String, message: String },
+}
+
+/// Items decoded per forward pass.
+pub const EVAL_BATCH: usize = 16;
+
+fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &Device) -> Tensor<3> {
+    match audio {
+        AudioInput::Encoded(m) => model.project(m.batch(keys, device)),
+        AudioInput::Features(m) => {
+            let x = m.clone_batch_host(keys);
+            model.embed_audio(Tensor::from_data(TensorData::new(x, [keys.len(), m.rows, m.dim]), device))
+        }
+    }
+}
+
+fn decode_all(
+    model: &AudioLlm,
+    backbone: &Backbone,
+    cfg: &RunConfig,
+    audio: AudioInput<'_>,
+    rows: &[(String, AudioPrompt)],
+    task: &str,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<String>, EvalError> {
+    if cfg.decode.beams > 1 {
+        return Err(EvalError::Task {
+            task: task.into(),
+            message: format!("decode.beams = {} needs beam search, which is not implemented yet; set decode.beams = 1 (greedy)", cfg.decode.beams),
+        });
+    }
+    let stops = stop_ids(&backbone.tokenizer, &backbone.chat);
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+        let prompts: Vec<AudioPrompt> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        let a = audio_for(model, audio, &keys, device);
+        let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
+        let ids = generate_with_audio(model, &prompts, a, backbone.tokenizer.pad, &stops, cfg.decode.max_new_tokens, &Sampling::Greedy, &mut rngs);
+        out.extend(ids.iter().map(|r| backbone.tokenizer.decode(r).trim().to_string()));
+        progress(chunk.len());
+    }
+    Ok(out)
+}
+
+/// Evaluate one set; returns its scores and predictions.
+pub fn evaluate(
+    model: &AudioLlm,
+    backbone: &Backbone,
+    cfg: &RunConfig,
+    audio: AudioInput<'_>,
+    set: &EvalSet,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<(Vec<EvalScore>, Vec<Prediction>), EvalError> {
+    let tok = &backbone.tokenizer;
+    match set {
+        EvalSet::Aac { name, items } => {
+            let task = format!("{name}/aac");
+            let prompt = audio_prompt(tok, &backbone.chat, Some(&cfg.eval.caption_instruction))
+                .map_err(|e| EvalError::Task { task: task.clone(), message: e.to_string() })?;
+            let rows: Vec<(String, AudioPrompt)> = items.iter().map(|it| (it.audio.display().to_string(), prompt.clone())).collect();
+            let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
+            let scored: Vec<ScoredCaption> = items
+                .iter()
+                .zip(&outputs)
+                .map(|(it, o)| ScoredCaption { id: it.id.clone(), candidate: o.clone(), references: it.captions.clone() })
+                .collect();
+            let s = score_captions(&scored, CaptionTokenizer::Ptb);
+            let n = items.len() as i64;
+            let scores = s.corpus.iter().map(|(m, v)| EvalScore { task: task.clone(), metric: m.clone(), value: *v, n }).collect();
+            let preds = items
+                .iter()
+                .zip(outputs)
+                .map(|(it, o)| Prediction {
+                    task: task.clone(),
+                    item_id: it.id.clone(),
+                    prompt: cfg.eval.caption_instruction.clone(),
+                    output: o,
+                    references: it.captions.clone(),
+                })
+                .collect();
+            Ok((scores, preds))
+        }
+        EvalSet::Aqa { name, items } => {
+            let task = format!("{name}/aqa");
+            let mut rows = Vec::with_capacity(items.len());
+            for it in items {
+                let p = audio_prompt(tok, &backbone.chat, Some(&it.question))
+                    .map_err(|e| EvalError::Task { task: task.clone(), message: format!("{}: {e}", it.id) })?;
+                rows.push((it.audio.display().to_string(), p));
+            }
+            let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
+            let n = items.len().max(1) as f64;
+            let mut f1 = 0.0;
+            let mut em = 0.0;
+            let mut preds = Vec::with_capacity(items.len());
+            for (it, o) in items.iter().zip(outputs) {
+                let refs = vec![it.answer.clone()];
+                f1 += token_f1(&o, &refs);
+                em += exact_match(&o, &refs);
+                preds.push(Prediction { task: task.clone(), item_id: it.id.clone(), prompt: it.question.clone(), output: o, references: refs });
+            }
+            let cnt = items.len() as i64;
+            let scores = vec![
+                EvalScore { task: task.clone(), metric: "token_f1".into(), value: f1 / n, n: cnt },
+                EvalScore { task: task.clone(), metric: "exact_match".into(), value: em / n, n: cnt },
+            ];
+            Ok((scores, preds))
+        }
+    }
+}

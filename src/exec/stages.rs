@@ -1,0 +1,235 @@
+//! One run, stage by stage: data → targets → train → eval. Each stage is recorded in the store;
+//! a completed train or eval stage is skipped when the run is executed again, and an interrupted
+//! train stage resumes from its last checkpoint.
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::features::{extract, AudioInput, ClipMatrices};
+use crate::data::{sources, CaptionItem, QaItem};
+use crate::eval::run::{evaluate, EvalSet};
+use crate::model::backbone::{build_for_run, load_encoder, Backbone};
+use crate::spec::schema::MissingAudio;
+use crate::spec::RunConfig;
+use crate::store::Store;
+use crate::targets;
+use crate::train::checkpoint::load_trainable;
+use crate::train::trainer::final_weights;
+use crate::train::{train, TrainJob, TrainSource};
+
+/// A failed run's reason (stored as the run's error text).
+pub type StageResult<T> = Result<T, String>;
+
+fn bar(len: u64, msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>12} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg.to_string());
+    pb
+}
+
+fn take<T>(mut v: Vec<T>, max: usize) -> Vec<T> {
+    if max > 0 && v.len() > max {
+        v.truncate(max);
+    }
+    v
+}
+
+/// Everything a run reads: training items per source, evaluation sets, and the audio they use.
+struct RunData {
+    train: Vec<(String, f64, Vec<CaptionItem>)>,
+    eval: Vec<EvalSet>,
+}
+
+fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> StageResult<(RunData, ClipMatrices)> {
+    store.stage_start(run_id, "data").map_err(|e| e.to_string())?;
+    let mut train = Vec::new();
+    for s in &cfg.data.train {
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
+        train.push((format!("{}_{}", s.dataset, s.split), s.weight, take(items, s.max_items)));
+    }
+    let mut eval = Vec::new();
+    for s in &cfg.data.eval_aac {
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
+        eval.push(EvalSet::Aac { name: format!("{}_{}", s.dataset, s.split), items: take(items, s.max_items) });
+    }
+    for s in &cfg.data.eval_aqa {
+        let items: Vec<QaItem> = sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
+        eval.push(EvalSet::Aqa { name: format!("{}_{}", s.dataset, s.split), items: take(items, s.max_items) });
+    }
+    // Every distinct audio file, once.
+    let mut clips: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut push = |p: &std::path::PathBuf| {
+        let k = p.display().to_string();
+        if seen.insert(k.clone()) {
+            clips.push((k, p.clone()));
+        }
+    };
+    for (_, _, items) in &train {
+        items.iter().for_each(|i| push(&i.audio));
+    }
+    for s in &eval {
+        match s {
+            EvalSet::Aac { items, .. } => items.iter().for_each(|i| push(&i.audio)),
+            EvalSet::Aqa { items, .. } => items.iter().for_each(|i| push(&i.audio)),
+        }
+    }
+    let pb = bar(clips.len() as u64, "audio features");
+    pb.set_prefix(run_id.to_string());
+    let (feats, failures) = extract(&clips, cfg.encoder.target_frames, &|n| pb.inc(n as u64));
+    pb.finish_and_clear();
+    let first: Vec<String> = failures.iter().take(5).map(|(p, why)| format!("{}: {why}", p.display())).collect();
+    let info = serde_json::json!({
+        "clips": clips.len(), "unreadable": failures.len(), "first_unreadable": first,
+        "policy": format!("{:?}", cfg.data.missing_audio).to_lowercase(),
+    });
+    if !failures.is_empty() && cfg.data.missing_audio == MissingAudio::Error {
+        store.stage_finish(run_id, "data", false, &info).map_err(|e| e.to_string())?;
+        return Err(format!(
+            "{} audio file(s) missing or unreadable (data.missing_audio = \"error\"); first: {}",
+            failures.len(),
+            first.join("; ")
+        ));
+    }
+    // Skip policy: drop the items whose audio failed.
+    let bad: std::collections::BTreeSet<String> = failures.iter().map(|(p, _)| p.display().to_string()).collect();
+    for (_, _, items) in train.iter_mut() {
+        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
+    }
+    for s in eval.iter_mut() {
+        match s {
+            EvalSet::Aac { items, .. } => items.retain(|i| !bad.contains(&i.audio.display().to_string())),
+            EvalSet::Aqa { items, .. } => items.retain(|i| !bad.contains(&i.audio.display().to_string())),
+        }
+    }
+    store.stage_finish(run_id, "data", true, &info).map_err(|e| e.to_string())?;
+    Ok((RunData { train, eval }, feats))
+}
+
+/// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip.
+fn encode_all(cfg: &RunConfig, feats: &ClipMatrices, device: &Device) -> StageResult<ClipMatrices> {
+    let (_, enc) = load_encoder(&cfg.encoder.checkpoint, device).map_err(|e| e.to_string())?;
+    let keys: Vec<&String> = feats.by_clip.keys().collect();
+    let mut keys = keys;
+    keys.sort();
+    let mut out = ClipMatrices { rows: enc.num_tokens(feats.rows), dim: enc.embed_dim, by_clip: Default::default() };
+    let pb = bar(keys.len() as u64, "encoding (frozen EAT)");
+    for chunk in keys.chunks(16) {
+        let ids: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+        let x = feats.batch(&ids, device);
+        let y: Tensor<3> = enc.forward(x);
+        let v: Vec<f32> = y.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+        let per = out.rows * out.dim;
+        for (i, id) in ids.iter().enumerate() {
+            out.by_clip.insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
+        }
+        pb.inc(ids.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+/// Execute every stage of one run. `init_weights` are the trained weights of its `init_from` run.
+pub fn execute(store: &mut Store, run_id: &str, cfg: &RunConfig, home: &Path, init_weights: Option<std::path::PathBuf>) -> StageResult<()> {
+    let run_dir = store.run_dir(run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    std::fs::write(run_dir.join("config.json"), crate::spec::canonical_json(cfg)).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
+    let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
+    let (data, feats) = load_data(store, run_id, cfg, home)?;
+    let use_features = cfg.encoder.trainable || cfg.encoder.spec_augment;
+    let encoded = if use_features { None } else { Some(encode_all(cfg, &feats, &device)?) };
+    let audio = match &encoded {
+        Some(e) => AudioInput::Encoded(e),
+        None => AudioInput::Features(&feats),
+    };
+
+    // targets
+    store.stage_start(run_id, "targets").map_err(|e| e.to_string())?;
+    let mut sources = Vec::new();
+    let mut infos = Vec::new();
+    for (name, weight, items) in &data.train {
+        let pb = bar(0, &format!("targets {name}"));
+        pb.set_prefix(run_id.to_string());
+        let r = targets::build(store, &backbone, &cfg.targets, cfg.seed, items, &device, &mut |d, t| {
+            pb.set_length(t as u64);
+            pb.set_position(d as u64);
+        });
+        pb.finish_and_clear();
+        match r {
+            Ok((examples, info)) => {
+                infos.push(serde_json::json!({"source": name, "info": info}));
+                sources.push(TrainSource { name: name.clone(), examples, weight: *weight });
+            }
+            Err(e) => {
+                let _ = store.stage_finish(run_id, "targets", false, &serde_json::json!({"error": e.to_string()}));
+                return Err(e.to_string());
+            }
+        }
+    }
+    store.stage_finish(run_id, "targets", true, &serde_json::json!(infos)).map_err(|e| e.to_string())?;
+
+    // train
+    let weights = final_weights(&run_dir);
+    if store.stage_status(run_id, "train").map_err(|e| e.to_string())?.as_deref() != Some("done") || !weights.exists() {
+        store.stage_start(run_id, "train").map_err(|e| e.to_string())?;
+        let pb = bar(cfg.train.steps as u64, "training");
+        pb.set_prefix(run_id.to_string());
+        let job = TrainJob { run_id, cfg, backbone: &backbone, sources: &sources, audio, run_dir: &run_dir, init_from: init_weights };
+        let r = train(store, &job, &mut |s, _, loss| {
+            pb.set_position(s as u64);
+            pb.set_message(format!("training loss {loss:.3}"));
+        });
+        pb.finish_and_clear();
+        match r {
+            Ok(outcome) => {
+                store.put_artifact(run_id, &outcome.weights, "weights").map_err(|e| e.to_string())?;
+                store
+                    .stage_finish(run_id, "train", true, &serde_json::to_value(&outcome).unwrap_or_default())
+                    .map_err(|e| e.to_string())?;
+            }
+            Err(e) => {
+                let _ = store.stage_finish(run_id, "train", false, &serde_json::json!({"error": e.to_string()}));
+                return Err(e.to_string());
+            }
+        }
+    }
+
+    // eval
+    if store.stage_status(run_id, "eval").map_err(|e| e.to_string())?.as_deref() != Some("done") {
+        store.stage_start(run_id, "eval").map_err(|e| e.to_string())?;
+        let mut model = build_for_run(cfg, &backbone, &device).map_err(|e| e.to_string())?;
+        load_trainable(&mut model, &weights).map_err(|e| e.to_string())?;
+        let total: usize = data.eval.iter().map(|s| match s {
+            EvalSet::Aac { items, .. } => items.len(),
+            EvalSet::Aqa { items, .. } => items.len(),
+        }).sum();
+        let pb = bar(total as u64, "evaluating");
+        pb.set_prefix(run_id.to_string());
+        let mut summary = Vec::new();
+        for set in &data.eval {
+            let r = evaluate(&model, &backbone, cfg, audio, set, &device, &mut |n| pb.inc(n as u64));
+            match r {
+                Ok((scores, preds)) => {
+                    store.put_evals(run_id, &scores).map_err(|e| e.to_string())?;
+                    store.put_predictions(run_id, &preds).map_err(|e| e.to_string())?;
+                    summary.extend(scores);
+                }
+                Err(e) => {
+                    pb.finish_and_clear();
+                    let _ = store.stage_finish(run_id, "eval", false, &serde_json::json!({"error": e.to_string()}));
+                    return Err(e.to_string());
+                }
+            }
+        }
+        pb.finish_and_clear();
+        store.stage_finish(run_id, "eval", true, &serde_json::to_value(&summary).unwrap_or_default()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The AC/DC model: encoder → adapter → embeddings spliced into the LLM's prompt.
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use super::adapter::Adapter;
+use super::encoder::Eat;
+use super::llm::{AttnInputs, KvCache, Llama};
+
+#[derive(Module, Debug)]
+pub struct AudioLlm {
+    pub encoder: Eat,
+    pub adapter: Adapter,
+    pub llm: Llama,
+}
+
+/// A batch of token sequences with audio slots.
+///
+/// Row b holds `ids[b]` (already padded to one length; the ids at audio positions are ignored),
+/// its audio embeddings start at `audio_at[b]`, and `valid[b]` marks real (non-pad) positions.
+#[derive(Debug, Clone)]
+pub struct SplicedBatch {
+    pub ids: Vec<Vec<u32>>,
+    pub audio_at: Vec<usize>,
+    pub valid: Vec<Vec<bool>>,
+}
+
+impl SplicedBatch {
+    /// Rotary positions: count of valid tokens before each position (pads take 0).
+    pub fn positions(&self) -> Vec<Vec<usize>> {
+        self.valid
+            .iter()
+            .map(|v| {
+                let mut p = 0usize;
+                v.iter()
+                    .map(|&ok| {
+                        let here = if ok { p } else { 0 };
+                        if ok {
+                            p += 1;
+                        }
+                        here
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl AudioLlm {
+    /// Audio embeddings for encoder outputs `[B, N, d_enc]` → `[B, N/k, d_llm]`.
+    pub fn project(&self, encoded: Tensor<3>) -> Tensor<3> {
+        self.adapter.forward(encoded)
+    }
+
+    /// Audio embeddings straight from normalised fbank features `[B, frames, mel]`.
+    pub fn embed_audio(&self, feats: Tensor<3>) -> Tensor<3> {
+        self.adapter.forward(self.encoder.forward(feats))
+    }
+
+    /// Input embeddings for a batch: token embeddings with the audio rows spliced in.
+    pub fn splice(&self, batch: &SplicedBatch, audio: Tensor<3>) -> Tensor<3> {
+        let device = audio.device();
+        let b = batch.ids.len();
+        let t = batch.ids[0].len();
+        let flat: Vec<i64> = batch.ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device);
+        let mut x = self.llm.embed(ids);
+        let [_, a, d] = audio.dims();
+        for (row, &at) in batch.audio_at.iter().enumerate() {
+            let slice = audio.clone().narrow(0, row, 1);
+            x = x.slice_assign([row..row + 1, at..at + a, 0..d], slice);
+        }
+        x
+    }
+
+    /// Logits `[B, T, vocab]` for a spliced batch (training and scoring).
+    pub fn forward(&self, batch: &SplicedBatch, audio: Tensor<3>) -> Tensor<3> {
+        let device = audio.device();
+        let x = self.splice(batch, audio);
+        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, self.llm.head_dim, self.llm.rope_theta, &device);
+        self.llm.forward_embeds(x, &a, None)
+    }
+
+    /// Prefill a KV cache with a spliced prompt; returns the last position's logits `[B, vocab]`.
+    pub fn prefill(&self, batch: &SplicedBatch, audio: Tensor<3>, cache: &mut KvCache) -> Tensor<2> {
+        let device = audio.device();
+        let x = self.splice(batch, audio);
+        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, self.llm.head_dim, self.llm.rope_theta, &device);
+        let h = self.llm.forward_hidden(x, &a, Some(cache));
+        let t = h.dims()[1];
+        self.llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim(1)
+    }
+}

@@ -1,0 +1,105 @@
+//! Backbones: what a run's `backbone` key resolves to — tokenizer, chat format and LLM architecture
+//! with its weights. `builtin:tiny` is a Llama-architecture model at a tiny width with fixed-seed
+//! random weights and a byte-level BPE trained on the synthetic world's text (Llama-3 specials and
+//! chat format), materialised once under `$ACDC_HOME/models/builtin-tiny/`.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use super::encoder::{Eat, EatConfig};
+use super::llm::{Llama, LlamaConfig};
+use crate::text::tokenizer::TokenizerError;
+use crate::text::{ChatFormat, TextTokenizer};
+
+/// Seed of builtin:tiny's frozen weights (a backbone is one fixed model, whatever the run seed).
+pub const BUILTIN_TINY_SEED: u64 = 0x7197;
+/// Seed of builtin:tiny-eat's frozen weights.
+pub const BUILTIN_TINY_EAT_SEED: u64 = 0xEA7;
+/// Size of builtin:tiny's BPE vocabulary (specials included).
+pub const BUILTIN_TINY_VOCAB: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackboneError {
+    #[error("backbone `{id}`: {message}")]
+    Unsupported { id: String, message: String },
+    #[error("backbone `{id}`: {source}")]
+    Tokenizer { id: String, source: TokenizerError },
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+}
+
+/// A resolved backbone.
+#[derive(Debug, Clone)]
+pub struct Backbone {
+    pub id: String,
+    pub tokenizer: TextTokenizer,
+    pub chat: ChatFormat,
+    pub config: LlamaConfig,
+    /// Changes whenever the weights or tokenizer would (keys the targets cache).
+    pub fingerprint: String,
+}
+
+impl Backbone {
+    /// Resolve a backbone id. Only `builtin:tiny` is available until Hugging Face loading lands.
+    pub fn resolve(id: &str, home: &Path) -> Result<Backbone, BackboneError> {
+        match id {
+            "builtin:tiny" => {
+                let dir = home.join("models").join("builtin-tiny");
+                let tok_path = dir.join("tokenizer.json");
+                let tokenizer = if tok_path.exists() {
+                    TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?
+                } else {
+                    let corpus = crate::data::synth::text_corpus(400, 0, 5.0);
+                    let t = TextTokenizer::train_byte_level_bpe(&corpus, BUILTIN_TINY_VOCAB)
+                        .map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
+                    std::fs::create_dir_all(&dir).map_err(|e| BackboneError::Io { path: dir.clone(), message: e.to_string() })?;
+                    // Write then rename, so concurrent workers never read half a file.
+                    let tmp = dir.join(format!("tokenizer.json.{}", std::process::id()));
+                    t.save(&tmp).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
+                    std::fs::rename(&tmp, &tok_path).map_err(|e| BackboneError::Io { path: tok_path.clone(), message: e.to_string() })?;
+                    TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?
+                };
+                let config = super::builtin_tiny_llm(tokenizer.vocab_size());
+                let tok_json = tokenizer.inner.to_string(false).unwrap_or_default();
+                let fingerprint = crate::model::fingerprint(&[id, &format!("{config:?}"), &BUILTIN_TINY_SEED.to_string(), &tok_json]);
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint })
+            }
+            other => Err(BackboneError::Unsupported {
+                id: other.into(),
+                message: "loading Hugging Face checkpoints is not implemented yet; use `builtin:tiny`".into(),
+            }),
+        }
+    }
+
+    /// The LLM with its (frozen) weights.
+    pub fn load_llm(&self, device: &Device) -> Llama {
+        device.seed(BUILTIN_TINY_SEED);
+        self.config.init(device)
+    }
+}
+
+/// Resolve an encoder checkpoint: (config, model). Only `builtin:tiny-eat` until EAT loading lands.
+pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), BackboneError> {
+    match id {
+        "builtin:tiny-eat" => {
+            let cfg = super::builtin_tiny_eat();
+            device.seed(BUILTIN_TINY_EAT_SEED);
+            let m = cfg.init(device);
+            Ok((cfg, m))
+        }
+        other => Err(BackboneError::Unsupported {
+            id: other.into(),
+            message: "loading EAT checkpoints is not implemented yet; use `builtin:tiny-eat`".into(),
+        }),
+    }
+}
+
+/// The whole AC/DC model of a run on `device`: frozen backbone and encoder, fresh adapter (and
+/// LoRA factors in `lora` mode) initialised from the run's seed.
+pub fn build_for_run(cfg: &crate::spec::RunConfig, backbone: &Backbone, device: &Device) -> Result<super::audio_llm::AudioLlm, BackboneError> {
+    let llm = backbone.load_llm(device);
+    let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
+    let lora = (cfg.llm.mode == crate::spec::schema::LlmMode::Lora).then_some(&cfg.llm.lora);
+    Ok(super::assemble(llm, encoder, &eat_cfg, cfg.adapter.downsample, cfg.adapter.hidden, lora, cfg.seed, device))
+}

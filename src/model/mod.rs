@@ -1,0 +1,58 @@
+//! Models in burn: the Llama-family LLM, the EAT encoder, the adapter, LoRA, and their composition.
+
+pub mod adapter;
+pub mod audio_llm;
+pub mod backbone;
+pub mod device;
+pub mod encoder;
+pub mod llm;
+pub mod lora;
+
+use burn::tensor::Device;
+
+use adapter::AdapterConfig;
+use audio_llm::AudioLlm;
+use encoder::{Eat, EatConfig};
+use llm::{Llama, LlamaConfig};
+
+/// The `builtin:tiny` LLM architecture for a tokenizer of `vocab_size` ids.
+pub fn builtin_tiny_llm(vocab_size: usize) -> LlamaConfig {
+    LlamaConfig::new(vocab_size, 64, 176, 2, 4, 2).with_rope_theta(10000.0)
+}
+
+/// The `builtin:tiny-eat` encoder architecture (EAT at a tiny width).
+pub fn builtin_tiny_eat() -> EatConfig {
+    EatConfig::new(32, 2, 2)
+}
+
+/// Assemble an AC/DC model from a frozen LLM and encoder, with a fresh adapter (and LoRA factors
+/// when `lora` is given) initialised from `seed`.
+pub fn assemble(
+    llm: Llama,
+    encoder: Eat,
+    eat: &EatConfig,
+    downsample: usize,
+    hidden: usize,
+    lora: Option<&crate::spec::schema::LoraConfig>,
+    seed: u64,
+    device: &Device,
+) -> AudioLlm {
+    device.seed(seed);
+    let adapter = AdapterConfig::new(eat.embed_dim, llm.hidden_size()).with_downsample(downsample).with_hidden(hidden).init(device);
+    let llm = match lora {
+        Some(l) => llm.with_lora(&l.targets, l.rank, l.alpha, l.dropout, device),
+        None => llm,
+    };
+    AudioLlm { encoder, adapter, llm }
+}
+
+/// Short sha256 over parts (identity of weights/tokenizers for caches).
+pub fn fingerprint(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}

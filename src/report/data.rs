@@ -1,0 +1,268 @@
+//! Plain input data for report rendering.
+//!
+//! The store layer fills a [`ReportData`]; the renderers in this module tree
+//! ([`super::markdown`], [`super::plot`], [`super::render`]) only read it and never touch a
+//! database. All maps are `BTreeMap`s so that iteration order, and therefore every rendered
+//! byte, is deterministic.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to render the report of one experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportData {
+    /// Experiment name (as passed to `acdc report <experiment>`).
+    pub experiment: String,
+    /// Free-text description of the experiment (may be empty).
+    pub description: String,
+    /// Dotted config keys that differ between rows, e.g. `"targets.kind"`, `"llm.mode"`.
+    pub varying: Vec<String>,
+    /// Table rows, in display order.
+    pub rows: Vec<ReportRow>,
+    /// Metric keys, e.g. `"synth_test/aac/bleu_4"`; table columns and bar plots follow this order.
+    pub metric_order: Vec<String>,
+}
+
+/// One row of the report: one configuration (label + sweep point), possibly run with several seeds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportRow {
+    /// Display name, label plus sweep point, e.g. `"A2"` or `"T[targets.temperature=0.3]"`.
+    pub name: String,
+    /// The row's label in the experiment spec.
+    pub label: String,
+    /// Varying key -> displayed value.
+    pub params: BTreeMap<String, String>,
+    /// One run per seed (may be a single run).
+    pub runs: Vec<RunResult>,
+    /// Metric -> value reported in the paper. Keys are either full metric keys as in
+    /// [`ReportData::metric_order`] or short names (see [`ReportData::paper_metric_for`]).
+    pub paper: BTreeMap<String, f64>,
+}
+
+/// One training run (one seed) of a row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    /// Store id of the run.
+    pub run_id: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// `pending` | `running` | `done` | `failed`.
+    pub status: String,
+    /// Metric -> value.
+    pub metrics: BTreeMap<String, f64>,
+    /// `(step, training loss)` points.
+    pub loss_curve: Vec<(u64, f64)>,
+    /// `(step, validation loss)` points; may be empty.
+    pub val_curve: Vec<(u64, f64)>,
+    /// Error message of a failed run.
+    pub error: Option<String>,
+}
+
+/// Summary of one metric over the done runs of a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricStats {
+    /// Mean over the values.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); `None` when there is a single value.
+    pub std: Option<f64>,
+    /// Number of values the statistics are over.
+    pub n: usize,
+}
+
+impl RunResult {
+    /// Whether the run finished successfully (`status == "done"`).
+    pub fn is_done(&self) -> bool {
+        self.status == "done"
+    }
+
+    /// Whether the run failed (`status == "failed"`).
+    pub fn is_failed(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+impl ReportRow {
+    /// Finite values of `metric` over the done runs, in run order.
+    pub fn metric_values(&self, metric: &str) -> Vec<f64> {
+        self.runs
+            .iter()
+            .filter(|r| r.is_done())
+            .filter_map(|r| r.metrics.get(metric).copied())
+            .filter(|v| v.is_finite())
+            .collect()
+    }
+
+    /// Mean and sample std of `metric` over the done runs that have a (finite) value;
+    /// `None` when no done run has one.
+    pub fn metric_stats(&self, metric: &str) -> Option<MetricStats> {
+        let vals = self.metric_values(metric);
+        let n = vals.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = vals.iter().sum::<f64>() / n as f64;
+        let std = (n > 1).then(|| {
+            let ss: f64 = vals.iter().map(|v| (v - mean) * (v - mean)).sum();
+            (ss / (n - 1) as f64).sqrt()
+        });
+        Some(MetricStats { mean, std, n })
+    }
+
+    /// Number of runs with status `done`.
+    pub fn n_done(&self) -> usize {
+        self.runs.iter().filter(|r| r.is_done()).count()
+    }
+}
+
+impl ReportData {
+    /// Which metric of [`ReportData::metric_order`] a paper key refers to.
+    ///
+    /// A paper key matches a metric if it is equal to it, or if it is a unique `/`-suffix of
+    /// exactly one metric (e.g. `"aac/cider_d"` or `"cider_d"` for `"synth_test/aac/cider_d"`).
+    /// Keys matching no metric, or ambiguously several, return `None` (the markdown shows them
+    /// in extra `paper <key>` columns).
+    pub fn paper_metric_for(&self, paper_key: &str) -> Option<&str> {
+        if let Some(m) = self.metric_order.iter().find(|m| m.as_str() == paper_key) {
+            return Some(m);
+        }
+        let suffix = format!("/{paper_key}");
+        let mut hits = self.metric_order.iter().filter(|m| m.ends_with(&suffix));
+        match (hits.next(), hits.next()) {
+            (Some(m), None) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The paper value of `metric` for `row`, if the row has one (exact key preferred over a
+    /// suffix key, see [`ReportData::paper_metric_for`]).
+    pub fn paper_value(&self, row: &ReportRow, metric: &str) -> Option<f64> {
+        if let Some(v) = row.paper.get(metric) {
+            return Some(*v);
+        }
+        row.paper
+            .iter()
+            .find(|(k, _)| self.paper_metric_for(k) == Some(metric))
+            .map(|(_, v)| *v)
+    }
+
+    /// Paper keys (over all rows, sorted, deduplicated) that match no metric in `metric_order`.
+    pub fn unmatched_paper_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.paper.keys())
+            .filter(|k| self.paper_metric_for(k).is_none())
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// Shared test fixture: 4 rows (caption/dialogue × frozen/lora), two seeds on one row, a failed
+/// run, a running run, paper values on two rows.
+#[cfg(test)]
+pub(crate) fn fixture() -> ReportData {
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        id: &str,
+        seed: u64,
+        status: &str,
+        metrics: &[(&str, f64)],
+        scale: f64,
+        n_steps: u64,
+        val: bool,
+        error: Option<&str>,
+    ) -> RunResult {
+        let loss_curve = (0..=n_steps)
+            .map(|i| {
+                let s = i * 50;
+                (
+                    s,
+                    scale * (2.0 + 4.0 * (-(s as f64) / 300.0).exp()) + 0.05 * ((i % 3) as f64),
+                )
+            })
+            .collect();
+        let val_curve = if val {
+            (1..=n_steps / 4)
+                .map(|i| {
+                    let s = i * 200;
+                    (s, scale * (2.3 + 4.0 * (-(s as f64) / 300.0).exp()))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        RunResult {
+            run_id: id.to_string(),
+            seed,
+            status: status.to_string(),
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            loss_curve,
+            val_curve,
+            error: error.map(str::to_string),
+        }
+    }
+    let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let p = |pairs: &[(&str, f64)]| -> BTreeMap<String, f64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    const B: &str = "synth_test/aac/bleu_4";
+    const C: &str = "synth_test/aac/cider_d";
+    const F: &str = "synth_test/aqa/token_f1";
+    ReportData {
+        experiment: "table2_targets".to_string(),
+        description: "Caption vs dialogue targets, frozen LLM vs LoRA | small scale.".to_string(),
+        varying: vec!["targets.kind".to_string(), "llm.mode".to_string()],
+        metric_order: vec![B.to_string(), C.to_string(), F.to_string()],
+        rows: vec![
+            ReportRow {
+                name: "A1".to_string(),
+                label: "A1".to_string(),
+                params: m(&[("targets.kind", "caption"), ("llm.mode", "frozen")]),
+                runs: vec![
+                    run("r-a1-s0", 0, "done", &[(B, 0.1234), (C, 0.456), (F, 0.31)], 1.0, 40, true, None),
+                    run("r-a1-s1", 1, "done", &[(B, 0.1300), (C, 0.470), (F, 0.33)], 1.02, 40, true, None),
+                ],
+                paper: p(&[(B, 0.141), ("cider_d", 0.512), ("aqa_avg", 0.402)]),
+            },
+            ReportRow {
+                name: "A2".to_string(),
+                label: "A2".to_string(),
+                params: m(&[("targets.kind", "dialogue"), ("llm.mode", "frozen")]),
+                runs: vec![run("r-a2-s0", 0, "done", &[(B, 0.1012), (C, 12.5), (F, 0.52)], 0.9, 40, false, None)],
+                paper: p(&[(B, 0.098), (F, 0.55)]),
+            },
+            ReportRow {
+                name: "A3".to_string(),
+                label: "A3".to_string(),
+                params: m(&[("targets.kind", "caption"), ("llm.mode", "lora")]),
+                runs: vec![run(
+                    "r-a3-s0",
+                    0,
+                    "failed",
+                    &[],
+                    1.1,
+                    12,
+                    false,
+                    Some("CUDA out of memory | tried to allocate 2.00 GiB\nstack backtrace:\n  0: acdc::train"),
+                )],
+                paper: BTreeMap::new(),
+            },
+            ReportRow {
+                name: "A4".to_string(),
+                label: "A4".to_string(),
+                params: m(&[("targets.kind", "dialogue"), ("llm.mode", "lora")]),
+                runs: vec![run("r-a4-s0", 0, "running", &[], 0.8, 20, true, None)],
+                paper: BTreeMap::new(),
+            },
+        ],
+    }
+}

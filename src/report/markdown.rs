@@ -1,0 +1,336 @@
+//! Markdown rendering of a [`ReportData`]: one results table (ours beside the paper), the failed
+//! runs, and the figures.
+//!
+//! The output is a pure function of its input: no timestamps, no hash-map iteration.
+
+use std::fmt::Write as _;
+
+use super::data::{ReportData, ReportRow};
+
+/// A figure to embed in the markdown; file names are relative to the markdown file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    /// Title, used as alt text and heading.
+    pub title: String,
+    /// Relative file name of the PNG (embedded).
+    pub png: String,
+    /// Relative file name of the SVG (linked).
+    pub svg: String,
+}
+
+/// Placeholder for a missing value.
+const MISSING: &str = "—";
+/// Maximum length (in characters) of an error message in the failed-runs list.
+const MAX_ERROR_CHARS: usize = 200;
+
+/// Formats a number: `{:.4}` when |x| < 10, `{:.2}` otherwise; never prints `-0.0000`.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let s = if x.abs() < 10.0 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.2}")
+    };
+    strip_neg_zero(s)
+}
+
+/// Formats a signed difference (`+0.0123`, `-1.50`), same precision rule as [`fmt_num`].
+pub fn fmt_delta(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let s = if x.abs() < 10.0 {
+        format!("{x:+.4}")
+    } else {
+        format!("{x:+.2}")
+    };
+    // A tiny negative that rounds to zero: show it as +0.
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        format!("+{}", &s[1..])
+    } else {
+        s
+    }
+}
+
+fn strip_neg_zero(s: String) -> String {
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+/// Escapes text for use inside a markdown table cell (`|` and line breaks).
+pub fn escape_cell(s: &str) -> String {
+    s.replace('\r', "").replace('\n', " ").replace('|', "\\|")
+}
+
+/// Short column headers for the varying keys: the last dotted path segment, or the full key when
+/// that segment is shared with another varying key.
+pub fn short_headers(keys: &[String]) -> Vec<String> {
+    let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+    keys.iter()
+        .map(|k| {
+            let l = last(k);
+            if keys.iter().filter(|o| last(o) == l).count() > 1 {
+                k.clone()
+            } else {
+                l
+            }
+        })
+        .collect()
+}
+
+/// Renders the report markdown: heading, description, one table (`row` | varying keys | metrics,
+/// each followed by `paper` and `Δ` when any row has a paper value for it | `paper <key>` for
+/// paper values that match no metric | `runs` (done / total) | `run ids`), the failed runs with
+/// their errors, and a "Figures" section embedding each figure's PNG with a link to its SVG.
+///
+/// Metric cells are the mean over done runs that have a value, `mean ± std` (sample std) with
+/// more than one value, `—` when missing. `Δ` is ours − paper.
+pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", d.experiment.trim());
+    if !d.description.trim().is_empty() {
+        let _ = writeln!(out, "{}\n", d.description.trim());
+    }
+    let _ = writeln!(
+        out,
+        "_Generated from the store by `acdc report {}`._\n",
+        d.experiment.trim()
+    );
+
+    // Columns.
+    let metric_has_paper: Vec<bool> = d
+        .metric_order
+        .iter()
+        .map(|m| d.rows.iter().any(|r| d.paper_value(r, m).is_some()))
+        .collect();
+    let unmatched = d.unmatched_paper_keys();
+
+    let mut header: Vec<String> = vec!["row".to_string()];
+    header.extend(short_headers(&d.varying).iter().map(|h| escape_cell(h)));
+    for (m, has_paper) in d.metric_order.iter().zip(&metric_has_paper) {
+        header.push(escape_cell(m));
+        if *has_paper {
+            header.push("paper".to_string());
+            header.push("Δ".to_string());
+        }
+    }
+    for k in &unmatched {
+        header.push(escape_cell(&format!("paper {k}")));
+    }
+    header.push("runs".to_string());
+    header.push("run ids".to_string());
+
+    let mut align: Vec<&str> = vec!["---"; 1 + d.varying.len()];
+    align.extend(std::iter::repeat_n("---:", header.len() - align.len() - 2));
+    align.push("---:");
+    align.push("---");
+
+    let _ = writeln!(out, "## Results\n");
+    let _ = writeln!(
+        out,
+        "Metrics: mean over done runs (`mean ± std`, sample std, when there are several seeds); \
+         `paper` is the value reported in the paper, `Δ` = ours − paper.\n"
+    );
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}|", align.join("|"));
+    for row in &d.rows {
+        let cells = row_cells(d, row, &metric_has_paper, &unmatched);
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    if d.rows.is_empty() {
+        let _ = writeln!(out, "\n_No rows yet._");
+    }
+    out.push('\n');
+
+    // Failed runs.
+    let failed: Vec<_> = d
+        .rows
+        .iter()
+        .flat_map(|r| r.runs.iter().filter(|x| x.is_failed()).map(move |x| (r, x)))
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "## Failed runs\n");
+        for (row, run) in failed {
+            let msg = run
+                .error
+                .as_deref()
+                .map(first_line_truncated)
+                .unwrap_or_else(|| "(no error message)".to_string());
+            let _ = writeln!(
+                out,
+                "- `{}` (row {}, seed {}): {}",
+                run.run_id, row.name, run.seed, msg
+            );
+        }
+        out.push('\n');
+    }
+
+    // Figures.
+    if !figures.is_empty() {
+        let _ = writeln!(out, "## Figures\n");
+        for f in figures {
+            let _ = writeln!(out, "### {}\n", f.title);
+            let _ = writeln!(out, "![{}]({})\n", f.title.replace(']', "\\]"), f.png);
+            let _ = writeln!(out, "[SVG]({})\n", f.svg);
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn row_cells(
+    d: &ReportData,
+    row: &ReportRow,
+    metric_has_paper: &[bool],
+    unmatched: &[String],
+) -> Vec<String> {
+    let mut cells = vec![escape_cell(&row.name)];
+    for k in &d.varying {
+        cells.push(
+            row.params
+                .get(k)
+                .map(|v| escape_cell(v))
+                .unwrap_or_else(|| MISSING.to_string()),
+        );
+    }
+    for (m, has_paper) in d.metric_order.iter().zip(metric_has_paper) {
+        let stats = row.metric_stats(m);
+        cells.push(match stats {
+            Some(s) => match s.std {
+                Some(sd) => format!("{} ± {}", fmt_num(s.mean), fmt_num(sd)),
+                None => fmt_num(s.mean),
+            },
+            None => MISSING.to_string(),
+        });
+        if *has_paper {
+            let paper = d.paper_value(row, m);
+            cells.push(paper.map(fmt_num).unwrap_or_else(|| MISSING.to_string()));
+            cells.push(match (stats, paper) {
+                (Some(s), Some(p)) => fmt_delta(s.mean - p),
+                _ => MISSING.to_string(),
+            });
+        }
+    }
+    for k in unmatched {
+        cells.push(
+            row.paper
+                .get(k)
+                .map(|v| fmt_num(*v))
+                .unwrap_or_else(|| MISSING.to_string()),
+        );
+    }
+    cells.push(format!("{}/{}", row.n_done(), row.runs.len()));
+    let ids: Vec<String> = row
+        .runs
+        .iter()
+        .map(|r| {
+            if r.is_done() {
+                format!("`{}`", r.run_id)
+            } else {
+                format!("`{}` ({})", r.run_id, r.status)
+            }
+        })
+        .collect();
+    cells.push(if ids.is_empty() {
+        MISSING.to_string()
+    } else {
+        escape_cell(&ids.join(", "))
+    });
+    cells
+}
+
+/// First line of an error message, truncated to [`MAX_ERROR_CHARS`] characters (with `…`).
+fn first_line_truncated(e: &str) -> String {
+    let line = e
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > MAX_ERROR_CHARS {
+        let t: String = line.chars().take(MAX_ERROR_CHARS).collect();
+        format!("{t}…")
+    } else {
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::data::fixture;
+
+    fn figures() -> Vec<Figure> {
+        vec![
+            Figure {
+                title: "Training loss".into(),
+                png: "loss.png".into(),
+                svg: "loss.svg".into(),
+            },
+            Figure {
+                title: "synth_test/aac/bleu_4".into(),
+                png: "metric-synth_test-aac-bleu_4.png".into(),
+                svg: "metric-synth_test-aac-bleu_4.svg".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        let md = render_markdown(&fixture(), &figures());
+        insta::with_settings!({ prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("report_markdown_fixture", md);
+        });
+    }
+
+    #[test]
+    fn markdown_is_deterministic() {
+        let d = fixture();
+        assert_eq!(
+            render_markdown(&d, &figures()),
+            render_markdown(&d.clone(), &figures())
+        );
+    }
+
+    #[test]
+    fn formatting_rules() {
+        assert_eq!(fmt_num(0.12345), "0.1235");
+        assert_eq!(fmt_num(12.345), "12.35");
+        assert_eq!(fmt_num(-0.00001), "0.0000");
+        assert_eq!(fmt_delta(0.01), "+0.0100");
+        assert_eq!(fmt_delta(-12.0), "-12.00");
+        assert_eq!(fmt_delta(-0.00001), "+0.0000");
+        assert_eq!(escape_cell("a|b\nc"), "a\\|b c");
+        assert_eq!(
+            short_headers(&["a.kind".into(), "b.kind".into(), "llm.mode".into()]),
+            vec!["a.kind", "b.kind", "mode"]
+        );
+        let long = "x".repeat(300);
+        assert_eq!(
+            first_line_truncated(&format!("{long}\nsecond"))
+                .chars()
+                .count(),
+            201
+        );
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let d = ReportData {
+            experiment: "empty".into(),
+            description: String::new(),
+            varying: vec![],
+            rows: vec![],
+            metric_order: vec!["m".into()],
+        };
+        let md = render_markdown(&d, &[]);
+        assert!(md.contains("| row | m | runs | run ids |"));
+        assert!(md.contains("_No rows yet._"));
+    }
+}

@@ -1,0 +1,264 @@
+//! Grid expansion: named rows × sweep axes (× seeds), filtered, with `init_from` resolved.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{config_from, run_id, RunConfig, Spec, SpecError};
+
+/// One run of the expanded grid.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    /// The row label (`A1`, …, or `default` when the spec has no rows).
+    pub label: String,
+    /// The sweep point (axis → value), `seeds` excluded.
+    pub point: Vec<(String, toml::Value)>,
+    pub seed: u64,
+    pub config: RunConfig,
+    pub run_id: String,
+    /// The row this run starts from, if any.
+    pub init_from_label: Option<String>,
+    pub paper: BTreeMap<String, f64>,
+}
+
+impl PlannedRun {
+    /// `label` plus the sweep point, e.g. `A2[targets.temperature=0.3]` — seeds are not part of it,
+    /// so the runs of one name differ only in seed.
+    pub fn name(&self) -> String {
+        if self.point.is_empty() {
+            self.label.clone()
+        } else {
+            let p: Vec<String> = self.point.iter().map(|(k, v)| format!("{k}={}", show(v))).collect();
+            format!("{}[{}]", self.label, p.join(","))
+        }
+    }
+}
+
+/// A TOML value as a short string (strings without quotes).
+pub fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The expanded grid of one spec.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub experiment: String,
+    pub description: String,
+    pub runs: Vec<PlannedRun>,
+    /// Configuration keys (dotted) whose value differs between runs, `seed` excluded.
+    pub varying: Vec<String>,
+}
+
+/// Build `{a: {b: value}}` from `a.b`.
+pub fn nested(dotted: &str, value: toml::Value) -> toml::Table {
+    let mut node = value;
+    let parts: Vec<&str> = dotted.split('.').collect();
+    for p in parts.iter().rev() {
+        let mut t = toml::Table::new();
+        t.insert((*p).to_string(), node);
+        node = toml::Value::Table(t);
+    }
+    match node {
+        toml::Value::Table(t) => t,
+        _ => unreachable!(),
+    }
+}
+
+fn lookup<'a>(t: &'a serde_json::Value, dotted: &str) -> Option<&'a serde_json::Value> {
+    dotted.split('.').try_fold(t, |node, k| node.get(k))
+}
+
+fn values_equal(cfg_value: &serde_json::Value, want: &toml::Value) -> bool {
+    let want_json = serde_json::to_value(want).unwrap_or(serde_json::Value::Null);
+    match (cfg_value.as_f64(), want_json.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => cfg_value == &want_json,
+    }
+}
+
+fn matches(filter: &toml::Table, label: &str, cfg: &RunConfig) -> Result<bool, String> {
+    let json = serde_json::to_value(cfg).expect("RunConfig serialises");
+    for (k, want) in filter {
+        let ok = if k == "label" {
+            match want {
+                toml::Value::String(s) => s == label,
+                toml::Value::Array(a) => a.iter().any(|v| v.as_str() == Some(label)),
+                _ => false,
+            }
+        } else {
+            match lookup(&json, k) {
+                Some(v) => match want {
+                    toml::Value::Array(a) if !v.is_array() => a.iter().any(|w| values_equal(v, w)),
+                    w => values_equal(v, w),
+                },
+                None => return Err(format!("unknown key `{k}` (expected `label` or a configuration key such as `targets.kind`)")),
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Expand a spec into its runs.
+pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
+    let file: &Path = &spec.file;
+    let key_err = |key: String, message: String| SpecError::Key { file: file.to_path_buf(), key, message };
+
+    let rows: Vec<super::RowSpec> = if spec.rows.is_empty() {
+        vec![super::RowSpec {
+            label: "default".into(),
+            paper: BTreeMap::new(),
+            init_from: None,
+            description: String::new(),
+            overrides: toml::Table::new(),
+        }]
+    } else {
+        spec.rows.clone()
+    };
+
+    // Size check before enumerating anything.
+    let points: usize = spec.sweep.iter().map(|(_, v)| v.len()).product();
+    let size = rows.len().saturating_mul(points);
+    if size > spec.max_runs && spec.include.is_empty() && spec.exclude.is_empty() {
+        return Err(SpecError::TooLarge { file: file.to_path_buf(), size, max: spec.max_runs });
+    }
+    if size > spec.max_runs.saturating_mul(64) {
+        return Err(SpecError::TooLarge { file: file.to_path_buf(), size, max: spec.max_runs });
+    }
+
+    // Rows in dependency order (init_from sources first); cycles refused.
+    let mut order: Vec<usize> = Vec::new();
+    let mut state = vec![0u8; rows.len()]; // 0 new, 1 visiting, 2 done
+    fn visit(i: usize, rows: &[super::RowSpec], state: &mut [u8], order: &mut Vec<usize>, path: &mut Vec<String>) -> Result<(), String> {
+        if state[i] == 2 {
+            return Ok(());
+        }
+        path.push(rows[i].label.clone());
+        if state[i] == 1 {
+            return Err(path.join(" → "));
+        }
+        state[i] = 1;
+        if let Some(src) = &rows[i].init_from {
+            let j = rows.iter().position(|r| &r.label == src).expect("checked at load");
+            visit(j, rows, state, order, path)?;
+        }
+        state[i] = 2;
+        path.pop();
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..rows.len() {
+        visit(i, &rows, &mut state, &mut order, &mut Vec::new())
+            .map_err(|cycle| key_err(format!("runs.{}.init_from", rows[i].label), format!("init_from cycle: {cycle}")))?;
+    }
+
+    // Cartesian product of the sweep axes.
+    let mut grid: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (axis, values) in &spec.sweep {
+        let mut next = Vec::with_capacity(grid.len() * values.len());
+        for p in &grid {
+            for v in values {
+                let mut q = p.clone();
+                q.push((axis.clone(), v.clone()));
+                next.push(q);
+            }
+        }
+        grid = next;
+    }
+
+    // Runs per row, keyed for init_from lookup by (label, point incl. seed).
+    let mut by_row: BTreeMap<usize, Vec<PlannedRun>> = BTreeMap::new();
+    let mut index: BTreeMap<(String, String), String> = BTreeMap::new();
+    for &ri in &order {
+        let row = &rows[ri];
+        let mut out = Vec::new();
+        for point in &grid {
+            let mut over = row.overrides.clone();
+            for (axis, v) in point {
+                let key = if axis == "seeds" { "seed" } else { axis.as_str() };
+                super::load::deep_merge(&mut over, nested(key, v.clone()));
+            }
+            let ctx = format!("runs.{}", row.label);
+            let mut config = config_from(file, &ctx, &spec.defaults, &over)?;
+            let point_key = format!("{point:?}");
+            let init_from_label = row.init_from.clone();
+            if let Some(src) = &row.init_from {
+                let src_id = index.get(&(src.clone(), point_key.clone())).cloned().ok_or_else(|| {
+                    key_err(
+                        format!("runs.{}.init_from", row.label),
+                        format!("row `{src}` has no run at the same sweep point (filtered out?)"),
+                    )
+                })?;
+                config.init_from = Some(src_id);
+            }
+            let keep_inc = spec.include.is_empty()
+                || spec.include.iter().any(|f| matches(f, &row.label, &config).unwrap_or(false));
+            for (i, f) in spec.include.iter().chain(spec.exclude.iter()).enumerate() {
+                if let Err(m) = matches(f, &row.label, &config) {
+                    let which = if i < spec.include.len() { format!("include[{i}]") } else { format!("exclude[{}]", i - spec.include.len()) };
+                    return Err(key_err(which, m));
+                }
+            }
+            let excluded = spec.exclude.iter().any(|f| matches(f, &row.label, &config).unwrap_or(false));
+            let id = run_id(&config);
+            index.insert((row.label.clone(), point_key), id.clone());
+            if !keep_inc || excluded {
+                continue;
+            }
+            let seed = config.seed;
+            out.push(PlannedRun {
+                label: row.label.clone(),
+                point: point.iter().filter(|(k, _)| k != "seeds").cloned().collect(),
+                seed,
+                config,
+                run_id: id,
+                init_from_label,
+                paper: row.paper.clone(),
+            });
+        }
+        by_row.insert(ri, out);
+    }
+    // Present runs in the spec's row order (labels sorted as TOML tables are), then grid order.
+    let mut runs: Vec<PlannedRun> = Vec::new();
+    for i in 0..rows.len() {
+        runs.extend(by_row.remove(&i).unwrap_or_default());
+    }
+    // A kept run whose source was filtered out still needs that source: keep the dependency visible.
+    let kept: std::collections::BTreeSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
+    for r in &runs {
+        if let Some(src) = &r.config.init_from {
+            if !kept.contains(src) {
+                return Err(key_err(
+                    format!("runs.{}.init_from", r.label),
+                    format!("run {} starts from run {src} of row `{}`, which the include/exclude filters removed", r.run_id, r.init_from_label.clone().unwrap_or_default()),
+                ));
+            }
+        }
+    }
+    if runs.len() > spec.max_runs {
+        return Err(SpecError::TooLarge { file: file.to_path_buf(), size: runs.len(), max: spec.max_runs });
+    }
+    let varying = varying_keys(&runs);
+    Ok(Plan { experiment: spec.experiment.name.clone(), description: spec.experiment.description.clone(), runs, varying })
+}
+
+/// Keys whose values differ between runs (`seed` and `init_from` excluded).
+pub fn varying_keys(runs: &[PlannedRun]) -> Vec<String> {
+    let flats: Vec<_> = runs.iter().map(|r| super::run_id::flatten(&r.config)).collect();
+    let mut keys = Vec::new();
+    if let Some(first) = flats.first() {
+        for k in first.keys() {
+            if k == "seed" || k == "init_from" {
+                continue;
+            }
+            if flats.iter().any(|f| f.get(k) != first.get(k)) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}

@@ -1,0 +1,380 @@
+//! The run configuration: every key a run can set, with its documented default.
+//!
+//! A spec's `[defaults]` table, each `[runs.<LABEL>]` row and each sweep point are merged into one
+//! [`RunConfig`]. Unknown keys are errors (`deny_unknown_fields`). Defaults follow the reference facts
+//! in DESIGN.md (AC/DC + SLAM-AAC): temperature 0.7, LoRA r 8 / α 32 on q_proj + v_proj, adapter
+//! downsample 5 with hidden 2048, beam 4, at most 200 new tokens, 1000 warm-up steps.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One fully resolved run configuration. Its canonical JSON decides the run id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// The LLM: a Hugging Face model id or directory, or `builtin:tiny` (a seeded random
+    /// Llama-architecture model with a byte-level BPE tokenizer trained on the synthetic corpus).
+    pub backbone: String,
+    pub encoder: EncoderConfig,
+    pub adapter: AdapterConfig,
+    pub targets: TargetsConfig,
+    pub llm: LlmConfig,
+    pub data: DataConfig,
+    pub train: TrainConfig,
+    pub decode: DecodeConfig,
+    pub eval: EvalConfig,
+    /// Seed for model initialisation, data order, target sampling and augmentation.
+    pub seed: u64,
+    /// Where the run executes: `cpu` (burn flex), `cuda` (burn CUDA), `wgpu` (burn wgpu).
+    pub device: DeviceKind,
+    /// Run id of the run whose trained weights this run starts from (set by the spec's
+    /// `init_from = "<LABEL>"`; not written by hand).
+    pub init_from: Option<String>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            backbone: "meta-llama/Meta-Llama-3-8B-Instruct".into(),
+            encoder: EncoderConfig::default(),
+            adapter: AdapterConfig::default(),
+            targets: TargetsConfig::default(),
+            llm: LlmConfig::default(),
+            data: DataConfig::default(),
+            train: TrainConfig::default(),
+            decode: DecodeConfig::default(),
+            eval: EvalConfig::default(),
+            seed: 0,
+            device: DeviceKind::Cpu,
+            init_from: None,
+        }
+    }
+}
+
+/// Audio encoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncoderConfig {
+    /// EAT checkpoint: an HF model id/directory, or `builtin:tiny-eat` (seeded random EAT architecture).
+    pub checkpoint: String,
+    /// Train the encoder together with the adapter (open question 2).
+    pub trainable: bool,
+    /// Learning rate for encoder parameters when trainable (`0` = the adapter's `train.lr`).
+    pub lr: f64,
+    /// Fbank frames the encoder sees: pad with zeros or truncate to this many (EAT: 1024 ≈ 10 s);
+    /// `0` keeps the natural length.
+    pub target_frames: usize,
+    /// SpecAugment (2 time masks ≤ 64 frames, 2 frequency masks ≤ 8 bins) during training.
+    pub spec_augment: bool,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint: "worstchan/EAT-base_epoch30_finetune_AS2M".into(),
+            trainable: false,
+            lr: 0.0,
+            target_frames: 1024,
+            spec_augment: false,
+        }
+    }
+}
+
+/// The projector between encoder and LLM (SLAM-AAC's `EncoderProjectorConcat`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterConfig {
+    /// Consecutive encoder tokens stacked into one LLM embedding (k).
+    pub downsample: usize,
+    /// Hidden width of Linear(k·d_enc → hidden) → ReLU → Linear(hidden → d_llm).
+    pub hidden: usize,
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        Self { downsample: 5, hidden: 2048 }
+    }
+}
+
+/// What the adapter is trained to make the LLM say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The ground-truth caption (the baseline).
+    Caption,
+    /// The frozen LLM's own reply to the caption given as a user turn (AC/DC).
+    Dialogue,
+}
+
+/// Training-target generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetsConfig {
+    pub kind: TargetKind,
+    /// Sampling temperature of dialogue-continuation replies.
+    pub temperature: f64,
+    /// Nucleus (top-p) threshold of dialogue-continuation replies (1.0 = off).
+    pub top_p: f64,
+    /// Replies sampled per caption.
+    pub samples_per_caption: usize,
+    /// Longest reply in tokens.
+    pub max_new_tokens: usize,
+    /// The instruction placed after the audio for `caption` targets (dialogue rows use none).
+    pub caption_instruction: String,
+}
+
+impl Default for TargetsConfig {
+    fn default() -> Self {
+        Self {
+            kind: TargetKind::Dialogue,
+            temperature: 0.7,
+            top_p: 1.0,
+            samples_per_caption: 1,
+            max_new_tokens: 200,
+            caption_instruction: "Describe the audio in one sentence.".into(),
+        }
+    }
+}
+
+/// Whether the LLM stays frozen or gets LoRA adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmMode {
+    Frozen,
+    Lora,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    pub mode: LlmMode,
+    pub lora: LoraConfig,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self { mode: LlmMode::Frozen, lora: LoraConfig::default() }
+    }
+}
+
+/// LoRA hyper-parameters (PEFT semantics: scale = alpha / rank, dropout on the LoRA input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoraConfig {
+    pub rank: usize,
+    pub alpha: f64,
+    /// Projection names LoRA attaches to (`q_proj`, `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`).
+    pub targets: Vec<String>,
+    pub dropout: f64,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        Self { rank: 8, alpha: 32.0, targets: vec!["q_proj".into(), "v_proj".into()], dropout: 0.05 }
+    }
+}
+
+/// One training source of a dataset mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// Dataset name: `synth`, `audiocaps`, `clotho`, `wavcaps`, `clotho_aqa`, `audiocaps_qa`, `wavcaps_qa`.
+    pub dataset: String,
+    pub split: String,
+    /// Relative sampling weight in the mix.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// Use at most this many items of the source (0 = all).
+    #[serde(default)]
+    pub max_items: usize,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// One evaluation set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSet {
+    pub dataset: String,
+    pub split: String,
+    /// Evaluate at most this many items (0 = all).
+    #[serde(default)]
+    pub max_items: usize,
+}
+
+/// Missing or unreadable audio in a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingAudio {
+    /// The run fails, naming the first bad files.
+    Error,
+    /// Bad items are dropped; the count and first names are recorded with the run.
+    Skip,
+}
+
+/// The synthetic world `dataset = "synth"` refers to (generated on first use under `$ACDC_HOME/data/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynthData {
+    pub clips: usize,
+    pub seed: u64,
+    pub clip_seconds: f32,
+}
+
+impl Default for SynthData {
+    fn default() -> Self {
+        Self { clips: 200, seed: 0, clip_seconds: 5.0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// The training mix.
+    pub train: Vec<DataSource>,
+    /// Audio-captioning evaluation sets (scored with BLEU, ROUGE-L, CIDEr-D).
+    pub eval_aac: Vec<EvalSet>,
+    /// Audio-QA evaluation sets (token-F1 and exact match; an LLM judge where `eval.judge` names one).
+    pub eval_aqa: Vec<EvalSet>,
+    /// Where each real dataset lives on disk (dataset name → directory).
+    pub roots: BTreeMap<String, String>,
+    pub missing_audio: MissingAudio,
+    pub synth: SynthData,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            train: vec![DataSource { dataset: "audiocaps".into(), split: "train".into(), weight: 1.0, max_items: 0 }],
+            eval_aac: vec![EvalSet { dataset: "audiocaps".into(), split: "test".into(), max_items: 0 }],
+            eval_aqa: vec![
+                EvalSet { dataset: "clotho_aqa".into(), split: "test".into(), max_items: 0 },
+                EvalSet { dataset: "audiocaps_qa".into(), split: "test".into(), max_items: 0 },
+                EvalSet { dataset: "wavcaps_qa".into(), split: "test".into(), max_items: 0 },
+            ],
+            roots: BTreeMap::new(),
+            missing_audio: MissingAudio::Error,
+            synth: SynthData::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Linear warm-up, then linear decay to 0 at `steps`.
+    Linear,
+    /// Linear warm-up, then cosine decay to 0 at `steps`.
+    Cosine,
+    /// Linear warm-up, then constant.
+    Constant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    Bf16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NanPolicy {
+    /// Mark the run failed with the step and reason.
+    Fail,
+    /// Skip the update, count it, and go on.
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, β = (0.9, 0.999), ε = 1e-8).
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub warmup_steps: usize,
+    pub schedule: Schedule,
+    /// Micro-batches accumulated per optimizer step.
+    pub grad_accum: usize,
+    /// Global gradient-norm clip (`0` = off), as `torch.nn.utils.clip_grad_norm_`.
+    pub clip_norm: f64,
+    /// Save a resumable checkpoint every this many steps.
+    pub checkpoint_every: usize,
+    pub precision: Precision,
+    /// Record the loss etc. every this many steps.
+    pub log_every: usize,
+    pub nan_policy: NanPolicy,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 20_000,
+            batch_size: 4,
+            lr: 1e-4,
+            weight_decay: 0.01,
+            warmup_steps: 1000,
+            schedule: Schedule::Linear,
+            grad_accum: 1,
+            clip_norm: 1.0,
+            checkpoint_every: 1000,
+            precision: Precision::F32,
+            log_every: 10,
+            nan_policy: NanPolicy::Fail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Beam width at evaluation (1 = greedy).
+    pub beams: usize,
+    pub max_new_tokens: usize,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self { beams: 4, max_new_tokens: 200 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// The audio-QA judge: `none` (token-F1 and exact match only), or an engine such as
+    /// `openai:<model>` / `local:<model dir>` (AudioBench-style 0–5 rating).
+    pub judge: String,
+    /// Instruction given with the audio for captioning evaluation.
+    pub caption_instruction: String,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { judge: "none".into(), caption_instruction: "Describe the audio in one sentence.".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+    Wgpu,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+            DeviceKind::Wgpu => "wgpu",
+        }
+    }
+}

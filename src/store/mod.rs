@@ -1,0 +1,177 @@
+//! The SQLite store: every experiment, run, stage, metric, prediction, artifact and cached target.
+//!
+//! One file, `$ACDC_HOME/acdc.db` (default `./acdc-home/`), in WAL mode with a busy timeout so
+//! several worker processes share it. The schema is versioned (`schema::MIGRATIONS`).
+
+pub mod records;
+pub mod runs;
+pub mod schema;
+pub mod targets;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Store errors; each names the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {message}", path.display())]
+    Open { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Sql { path: PathBuf, source: rusqlite::Error },
+    #[error("{}: run `{id}` not found (run ids are 12 hex digits; `acdc ls` lists them)", path.display())]
+    UnknownRun { path: PathBuf, id: String },
+    #[error("{}: experiment `{name}` not found", path.display())]
+    UnknownExperiment { path: PathBuf, name: String },
+    #[error("{}: run prefix `{prefix}` is ambiguous: {candidates}", path.display())]
+    AmbiguousRun { path: PathBuf, prefix: String, candidates: String },
+}
+
+/// An open store.
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub path: PathBuf,
+}
+
+/// `$ACDC_HOME`, or `./acdc-home`.
+pub fn home() -> PathBuf {
+    std::env::var_os("ACDC_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("acdc-home"))
+}
+
+pub(crate) fn now_iso() -> String {
+    // RFC 3339 UTC from the system clock, without a date crate.
+    let secs = unix_now();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+// Howard Hinnant's days → civil date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `home`.
+    pub fn open_home(home: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(home).map_err(|e| StoreError::Open {
+            path: home.to_path_buf(),
+            message: format!("cannot create ACDC_HOME directory: {e}"),
+        })?;
+        Self::open(&home.join("acdc.db"))
+    }
+
+    /// Open (creating if needed) a store file and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+        // The first real read tells whether this is a database at all.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            message: format!("not an acdc store (SQLite could not read it: {e}); nothing was changed"),
+        })?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(sql)?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;").map_err(sql)?;
+        let target = schema::MIGRATIONS.len() as i64;
+        if version > target {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                message: format!("schema version {version} is newer than this acdc knows ({target}); upgrade acdc"),
+            });
+        }
+        if version < target {
+            if version > 0 {
+                // Refuse to migrate something that was not made by acdc.
+                let has_runs: i64 = conn
+                    .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'", [], |r| r.get(0))
+                    .map_err(sql)?;
+                if has_runs == 0 {
+                    return Err(StoreError::Open { path: path.to_path_buf(), message: "an SQLite file that is not an acdc store".into() });
+                }
+            } else {
+                let tables: i64 = conn
+                    .query_row("SELECT count(*) FROM sqlite_master WHERE type='table'", [], |r| r.get(0))
+                    .map_err(sql)?;
+                if tables > 0 {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        message: "an SQLite file with other tables, not an acdc store; nothing was changed".into(),
+                    });
+                }
+            }
+            for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+                let tx = conn.unchecked_transaction().map_err(sql)?;
+                tx.execute_batch(m).map_err(sql)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(sql)?;
+                tx.commit().map_err(sql)?;
+            }
+        }
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// Directory of run artifacts: `<home>/runs/<id>/`.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new(".")).join("runs").join(run_id)
+    }
+
+    /// The home directory the store lives in.
+    pub fn home(&self) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+    }
+
+    #[test]
+    fn not_sqlite_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acdc.db");
+        std::fs::write(&p, b"this is not a database, it is a text file with results in it\n".repeat(100)).unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let err = Store::open(&p).err().expect("must refuse");
+        let msg = err.to_string();
+        assert!(msg.contains("acdc.db") && msg.contains("not an acdc store"), "{msg}");
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+    }
+
+    #[test]
+    fn migrations_apply_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acdc.db");
+        drop(Store::open(&p).unwrap());
+        let s = Store::open(&p).unwrap();
+        let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, schema::MIGRATIONS.len() as i64);
+    }
+}

@@ -1,0 +1,167 @@
+//! Step metrics, evaluation scores, predictions and artifacts of runs.
+
+use rusqlite::params;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+use super::{now_iso, Store, StoreError};
+
+/// One evaluation score.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvalScore {
+    pub task: String,
+    pub metric: String,
+    pub value: f64,
+    pub n: i64,
+}
+
+/// One stored prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    pub task: String,
+    pub item_id: String,
+    pub prompt: String,
+    pub output: String,
+    pub references: Vec<String>,
+}
+
+/// One recorded artifact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Artifact {
+    pub path: String,
+    pub kind: String,
+    pub sha256: String,
+    pub bytes: i64,
+}
+
+impl Store {
+    /// Write a batch of step metrics `(step, name, value)` in one transaction (a later write of the
+    /// same step and name replaces the earlier, so a resumed run does not duplicate points).
+    pub fn log_steps(&mut self, run_id: &str, points: &[(u64, String, f64)]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT OR REPLACE INTO step_metrics (run_id, step, name, value) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql)?;
+            for (step, name, value) in points {
+                st.execute(params![run_id, *step as i64, name, value]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Drop step metrics after `step` (used when a run resumes from an earlier checkpoint).
+    pub fn truncate_steps_after(&self, run_id: &str, step: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM step_metrics WHERE run_id = ?1 AND step > ?2", params![run_id, step as i64])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// One metric's curve: (step, value) in step order.
+    pub fn step_series(&self, run_id: &str, name: &str) -> Result<Vec<(u64, f64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT step, value FROM step_metrics WHERE run_id = ?1 AND name = ?2 ORDER BY step")
+            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map(params![run_id, name], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Record evaluation scores (replacing earlier values of the same task and metric).
+    pub fn put_evals(&mut self, run_id: &str, scores: &[EvalScore]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        for s in scores {
+            tx.execute(
+                "INSERT OR REPLACE INTO evals (run_id, task, metric, value, n) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run_id, s.task, s.metric, s.value, s.n],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    pub fn evals(&self, run_id: &str) -> Result<Vec<EvalScore>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT task, metric, value, n FROM evals WHERE run_id = ?1 ORDER BY task, metric")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| Ok(EvalScore { task: r.get(0)?, metric: r.get(1)?, value: r.get(2)?, n: r.get(3)? }))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    pub fn put_predictions(&mut self, run_id: &str, preds: &[Prediction]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        for p in preds {
+            tx.execute(
+                "INSERT OR REPLACE INTO predictions (run_id, task, item_id, prompt, output, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run_id, p.task, p.item_id, p.prompt, p.output, serde_json::to_string(&p.references).unwrap_or_default()],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    pub fn predictions(&self, run_id: &str, task: Option<&str>) -> Result<Vec<Prediction>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT task, item_id, prompt, output, refs FROM predictions WHERE run_id = ?1 AND (?2 IS NULL OR task = ?2)
+                 ORDER BY task, item_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id, task], |r| {
+                let refs: String = r.get(4)?;
+                Ok(Prediction {
+                    task: r.get(0)?,
+                    item_id: r.get(1)?,
+                    prompt: r.get(2)?,
+                    output: r.get(3)?,
+                    references: serde_json::from_str(&refs).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Record a file produced by a run, with its hash and size.
+    pub fn put_artifact(&self, run_id: &str, file: &Path, kind: &str) -> Result<Artifact, StoreError> {
+        let bytes = std::fs::read(file).map_err(|e| StoreError::Open {
+            path: file.to_path_buf(),
+            message: format!("cannot read artifact: {e}"),
+        })?;
+        let art = Artifact {
+            path: file.display().to_string(),
+            kind: kind.into(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            bytes: bytes.len() as i64,
+        };
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO artifacts (run_id, path, kind, sha256, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run_id, art.path, art.kind, art.sha256, art.bytes, now_iso()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(art)
+    }
+
+    pub fn artifacts(&self, run_id: &str) -> Result<Vec<Artifact>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT path, kind, sha256, bytes FROM artifacts WHERE run_id = ?1 ORDER BY path")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| Ok(Artifact { path: r.get(0)?, kind: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? }))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}

@@ -1,0 +1,395 @@
+//! Experiments, runs, atomic claiming with heartbeats, and stage records.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{now_iso, unix_now, Store, StoreError};
+use crate::spec::Plan;
+
+/// A run is considered abandoned when its heartbeat is older than this (seconds) and its worker
+/// cannot be checked (another host), or immediately when its worker's pid is gone on this host.
+pub const STALE_HEARTBEAT_S: i64 = 120;
+
+/// Run status in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "pending" => RunStatus::Pending,
+            "running" => RunStatus::Running,
+            "done" => RunStatus::Done,
+            "failed" => RunStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A run row.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: String,
+    pub config: String,
+    pub status: RunStatus,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub worker_host: Option<String>,
+    pub worker_pid: Option<i64>,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub acdc_version: Option<String>,
+    pub device: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One row of an experiment as stored.
+#[derive(Debug, Clone)]
+pub struct ExperimentRun {
+    pub position: i64,
+    pub label: String,
+    pub name: String,
+    pub point: String,
+    pub seed: i64,
+    pub run_id: String,
+    pub init_from: Option<String>,
+    pub paper: String,
+    pub status: RunStatus,
+}
+
+/// Where and what is executing a run.
+#[derive(Debug, Clone)]
+pub struct WorkerInfo {
+    pub host: String,
+    pub pid: u32,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub version: String,
+}
+
+impl WorkerInfo {
+    /// This process.
+    pub fn current() -> WorkerInfo {
+        let (git_commit, git_dirty) = git_state();
+        WorkerInfo { host: hostname(), pid: std::process::id(), git_commit, git_dirty, version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn git_state() -> (Option<String>, Option<bool>) {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = run(&["rev-parse", "HEAD"]);
+    let dirty = commit.as_ref().and_then(|_| run(&["status", "--porcelain", "--untracked-files=no"])).map(|s| !s.is_empty());
+    (commit, dirty)
+}
+
+fn pid_alive(pid: i64) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let status: String = r.get(2)?;
+    Ok(RunRecord {
+        id: r.get(0)?,
+        config: r.get(1)?,
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+        created_at: r.get(3)?,
+        started_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        worker_host: r.get(6)?,
+        worker_pid: r.get(7)?,
+        git_commit: r.get(8)?,
+        git_dirty: r.get::<_, Option<i64>>(9)?.map(|v| v != 0),
+        acdc_version: r.get(10)?,
+        device: r.get(11)?,
+        error: r.get(12)?,
+    })
+}
+
+const RUN_COLS: &str =
+    "id, config, status, created_at, started_at, finished_at, worker_host, worker_pid, git_commit, git_dirty, acdc_version, device, error";
+
+impl Store {
+    /// Record an experiment's plan: the experiment, its rows and their runs (a run that exists
+    /// already — from this or any other experiment — is reused, never reset).
+    pub fn register_plan(&mut self, plan: &Plan, spec_path: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let now = now_iso();
+        tx.execute(
+            "INSERT INTO experiments (name, description, spec_path, varying, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(name) DO UPDATE SET description = excluded.description, spec_path = excluded.spec_path,
+               varying = excluded.varying, updated_at = excluded.updated_at",
+            params![plan.experiment, plan.description, spec_path, serde_json::to_string(&plan.varying).unwrap_or_default(), now],
+        )
+        .map_err(sql)?;
+        tx.execute("DELETE FROM experiment_runs WHERE experiment = ?1", params![plan.experiment]).map_err(sql)?;
+        for (pos, r) in plan.runs.iter().enumerate() {
+            let config = crate::spec::canonical_json(&r.config);
+            tx.execute(
+                "INSERT INTO runs (id, config, status, created_at, device) VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT(id) DO NOTHING",
+                params![r.run_id, config, now, r.config.device.as_str()],
+            )
+            .map_err(sql)?;
+            let point: serde_json::Map<String, serde_json::Value> = r
+                .point
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                .collect();
+            tx.execute(
+                "INSERT OR REPLACE INTO experiment_runs (experiment, position, label, name, point, seed, run_id, init_from, paper)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    plan.experiment,
+                    pos as i64,
+                    r.label,
+                    r.name(),
+                    serde_json::Value::Object(point).to_string(),
+                    r.seed as i64,
+                    r.run_id,
+                    r.config.init_from,
+                    serde_json::to_string(&r.paper).unwrap_or_else(|_| "{}".into()),
+                ],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+
+    /// Atomically claim `run_id` for this worker if it is pending, (optionally) failed, or running
+    /// under a dead worker. Returns whether the claim succeeded.
+    pub fn claim(&mut self, run_id: &str, me: &WorkerInfo, retry_failed: bool) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+        let row: Option<(String, Option<String>, Option<i64>, Option<i64>)> = tx
+            .query_row(
+                "SELECT status, worker_host, worker_pid, heartbeat_at FROM runs WHERE id = ?1",
+                params![run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some((status, host, pid, beat)) = row else {
+            return Err(StoreError::UnknownRun { path, id: run_id.into() });
+        };
+        let claimable = match status.as_str() {
+            "pending" => true,
+            "failed" => retry_failed,
+            "running" => {
+                let same_host = host.as_deref() == Some(me.host.as_str());
+                let dead = match (same_host, pid) {
+                    (true, Some(p)) => p != me.pid as i64 && !pid_alive(p),
+                    _ => false,
+                };
+                let stale = beat.map(|b| unix_now() - b > STALE_HEARTBEAT_S).unwrap_or(true);
+                dead || (!same_host && stale)
+            }
+            _ => false,
+        };
+        if !claimable {
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE runs SET status = 'running', started_at = ?2, finished_at = NULL, heartbeat_at = ?3, worker_host = ?4,
+               worker_pid = ?5, git_commit = ?6, git_dirty = ?7, acdc_version = ?8, error = NULL WHERE id = ?1",
+            params![run_id, now_iso(), unix_now(), me.host, me.pid as i64, me.git_commit, me.git_dirty.map(|d| d as i64), me.version],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(true)
+    }
+
+    /// Refresh a running run's heartbeat.
+    pub fn heartbeat(&self, run_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'", params![run_id, unix_now()])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Mark a run done or failed.
+    pub fn finish_run(&self, run_id: &str, error: Option<&str>) -> Result<(), StoreError> {
+        let status = if error.is_some() { "failed" } else { "done" };
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+                params![run_id, status, now_iso(), error],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    pub fn run(&self, run_id: &str) -> Result<RunRecord, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"), params![run_id], row_to_run)
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::UnknownRun { path: self.path.clone(), id: run_id.into() })
+    }
+
+    /// Resolve a run id or a unique prefix of one.
+    pub fn resolve_run(&self, prefix: &str) -> Result<String, StoreError> {
+        let mut st = self.conn.prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6").map_err(|e| self.sql(e))?;
+        let ids: Vec<String> =
+            st.query_map(params![prefix], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        match ids.len() {
+            0 => Err(StoreError::UnknownRun { path: self.path.clone(), id: prefix.into() }),
+            1 => Ok(ids[0].clone()),
+            _ if ids.iter().any(|i| i == prefix) => Ok(prefix.into()),
+            _ => Err(StoreError::AmbiguousRun { path: self.path.clone(), prefix: prefix.into(), candidates: ids.join(", ") }),
+        }
+    }
+
+    /// All runs, optionally of one experiment and/or status, in experiment order.
+    pub fn list_runs(&self, experiment: Option<&str>, status: Option<RunStatus>) -> Result<Vec<(Option<ExperimentRun>, RunRecord)>, StoreError> {
+        let mut out = Vec::new();
+        match experiment {
+            Some(e) => {
+                for er in self.experiment_runs(e)? {
+                    let run = self.run(&er.run_id)?;
+                    if status.map(|s| s == run.status).unwrap_or(true) {
+                        out.push((Some(er), run));
+                    }
+                }
+            }
+            None => {
+                let mut st = self.conn.prepare(&format!("SELECT {RUN_COLS} FROM runs ORDER BY created_at, id")).map_err(|e| self.sql(e))?;
+                let rows = st.query_map([], row_to_run).map_err(|e| self.sql(e))?;
+                for r in rows {
+                    let r = r.map_err(|e| self.sql(e))?;
+                    if status.map(|s| s == r.status).unwrap_or(true) {
+                        out.push((None, r));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The rows of an experiment in plan order.
+    pub fn experiment_runs(&self, experiment: &str) -> Result<Vec<ExperimentRun>, StoreError> {
+        let exists: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM experiments WHERE name = ?1", params![experiment], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if exists == 0 {
+            return Err(StoreError::UnknownExperiment { path: self.path.clone(), name: experiment.into() });
+        }
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT e.position, e.label, e.name, e.point, e.seed, e.run_id, e.init_from, e.paper, r.status
+                 FROM experiment_runs e JOIN runs r ON r.id = e.run_id WHERE e.experiment = ?1 ORDER BY e.position",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![experiment], |r| {
+                let status: String = r.get(8)?;
+                Ok(ExperimentRun {
+                    position: r.get(0)?,
+                    label: r.get(1)?,
+                    name: r.get(2)?,
+                    point: r.get(3)?,
+                    seed: r.get(4)?,
+                    run_id: r.get(5)?,
+                    init_from: r.get(6)?,
+                    paper: r.get(7)?,
+                    status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Experiment metadata: (description, spec path, varying keys).
+    pub fn experiment(&self, name: &str) -> Result<(String, String, Vec<String>), StoreError> {
+        self.conn
+            .query_row("SELECT description, spec_path, varying FROM experiments WHERE name = ?1", params![name], |r| {
+                let v: String = r.get(2)?;
+                Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&v).unwrap_or_default()))
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::UnknownExperiment { path: self.path.clone(), name: name.into() })
+    }
+
+    /// Status of a run's stage, if recorded: "running" | "done" | "failed".
+    pub fn stage_status(&self, run_id: &str, stage: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT status FROM stages WHERE run_id = ?1 AND stage = ?2", params![run_id, stage], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    pub fn stage_start(&self, run_id: &str, stage: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO stages (run_id, stage, status, started_at) VALUES (?1, ?2, 'running', ?3)
+                 ON CONFLICT(run_id, stage) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
+                params![run_id, stage, now_iso()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    pub fn stage_finish(&self, run_id: &str, stage: &str, ok: bool, info: &serde_json::Value) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE stages SET status = ?3, finished_at = ?4, info = ?5 WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage, if ok { "done" } else { "failed" }, now_iso(), info.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// All stage records of a run: (stage, status, info JSON).
+    pub fn stages(&self, run_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT stage, status, info FROM stages WHERE run_id = ?1 ORDER BY started_at, stage")
+            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Names of all experiments.
+    pub fn experiments(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare("SELECT name FROM experiments ORDER BY name").map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}

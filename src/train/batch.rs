@@ -1,0 +1,81 @@
+//! Training batches: `[prefix] [audio slot] [suffix] [response <eot>]`, right-padded, with the
+//! loss on the response tokens (and the end-of-turn token) only.
+
+use crate::model::audio_llm::SplicedBatch;
+use crate::text::prompt::AudioPrompt;
+
+/// A batch ready for the model.
+#[derive(Debug, Clone)]
+pub struct TrainBatch {
+    pub spliced: SplicedBatch,
+    /// Next-token target at each position (pad where not scored).
+    pub targets: Vec<Vec<u32>>,
+    /// 1.0 where the position's next token is scored.
+    pub mask: Vec<Vec<f32>>,
+    /// Scored tokens in the batch.
+    pub scored: usize,
+}
+
+/// Longest response kept (tokens, end-of-turn included).
+pub const MAX_RESPONSE_TOKENS: usize = 512;
+
+/// Build a batch from responses (already tokenised, end-of-turn included).
+pub fn build(prompt: &AudioPrompt, audio_len: usize, responses: &[Vec<u32>], pad: u32) -> TrainBatch {
+    let head = prompt.prefix.len() + audio_len + prompt.suffix.len();
+    let rows: Vec<Vec<u32>> = responses
+        .iter()
+        .map(|r| {
+            let r = &r[..r.len().min(MAX_RESPONSE_TOKENS)];
+            let mut ids = prompt.prefix.clone();
+            ids.extend(std::iter::repeat_n(pad, audio_len));
+            ids.extend_from_slice(&prompt.suffix);
+            ids.extend_from_slice(r);
+            ids
+        })
+        .collect();
+    let t = rows.iter().map(|r| r.len()).max().unwrap_or(head);
+    let mut ids = Vec::new();
+    let mut valid = Vec::new();
+    let mut targets = Vec::new();
+    let mut mask = Vec::new();
+    let mut scored = 0;
+    for r in rows {
+        let n = r.len();
+        let mut tg = vec![pad; t];
+        let mut m = vec![0.0f32; t];
+        // Position p predicts token p + 1; response tokens sit at head..n.
+        for p in head.saturating_sub(1)..n - 1 {
+            tg[p] = r[p + 1];
+            m[p] = 1.0;
+            scored += 1;
+        }
+        let mut row = r;
+        row.resize(t, pad);
+        let mut v = vec![true; n];
+        v.resize(t, false);
+        ids.push(row);
+        valid.push(v);
+        targets.push(tg);
+        mask.push(m);
+    }
+    let audio_at = vec![prompt.prefix.len(); ids.len()];
+    TrainBatch { spliced: SplicedBatch { ids, audio_at, valid }, targets, mask, scored }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_covers_exactly_the_response() {
+        let p = AudioPrompt { prefix: vec![1, 2], suffix: vec![3] };
+        let b = build(&p, 2, &[vec![7, 8, 9], vec![7]], 0);
+        // row 0: [1 2 0 0 3 7 8 9]; position 4 (the `3`) predicts 7 … position 6 predicts 9.
+        assert_eq!(b.spliced.ids[0], vec![1, 2, 0, 0, 3, 7, 8, 9]);
+        assert_eq!(b.mask[0], vec![0., 0., 0., 0., 1., 1., 1., 0.]);
+        assert_eq!(&b.targets[0][4..7], &[7, 8, 9]);
+        assert_eq!(b.mask[1], vec![0., 0., 0., 0., 1., 0., 0., 0.]);
+        assert_eq!(b.spliced.valid[1], vec![true, true, true, true, true, true, false, false]);
+        assert_eq!(b.scored, 4);
+    }
+}

@@ -1,0 +1,115 @@
+//! Resumable checkpoints under `runs/<id>/checkpoints/step-<N>/`: the trainable parameters
+//! (burnpack, parameter ids kept so optimizer state re-attaches), the optimizer state, and the
+//! loop state (step, data cursor, RNG, counters). Written to a temporary folder and renamed, so a
+//! kill at any moment leaves either the old or the new checkpoint, never half of one.
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::data::mix::MixCursor;
+use crate::model::audio_llm::AudioLlm;
+use crate::rng::Rng;
+
+/// Loop state saved with every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Optimizer steps completed.
+    pub step: usize,
+    pub cursor: MixCursor,
+    /// RNG of data augmentation.
+    pub aug_rng: Rng,
+    /// Updates skipped for a non-finite loss or gradient (nan_policy = skip).
+    pub skipped: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Weights { path: PathBuf, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |e| CheckpointError::Io { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Regex over module paths selecting the trainable parameters.
+pub fn trainable_regex(encoder_trainable: bool) -> String {
+    if encoder_trainable {
+        r"^(adapter\.|encoder\.)|\.lora\.".into()
+    } else {
+        r"^adapter\.|\.lora\.".into()
+    }
+}
+
+/// Save the trainable parameters of `model` to `file`.
+pub fn save_trainable(model: &AudioLlm, file: &Path, regex: &str) -> Result<(), CheckpointError> {
+    let mut store = BurnpackStore::from_file(file).with_regex(regex).overwrite(true).auto_extension(false);
+    model.save_into(&mut store).map_err(|e| CheckpointError::Weights { path: file.into(), message: e.to_string() })
+}
+
+/// Load trainable parameters saved by [`save_trainable`] into `model` (other parameters untouched).
+/// Returns how many tensors were applied.
+pub fn load_trainable(model: &mut AudioLlm, file: &Path) -> Result<usize, CheckpointError> {
+    let mut store = BurnpackStore::from_file(file).allow_partial(true).auto_extension(false);
+    let result = model.load_from(&mut store).map_err(|e| CheckpointError::Weights { path: file.into(), message: e.to_string() })?;
+    if !result.errors.is_empty() {
+        return Err(CheckpointError::Weights {
+            path: file.into(),
+            message: format!("{} tensor(s) did not fit: {:?}", result.errors.len(), result.errors.iter().take(3).collect::<Vec<_>>()),
+        });
+    }
+    Ok(result.applied.len())
+}
+
+/// Write a checkpoint atomically; keeps the newest `keep` checkpoints.
+pub fn save(dir: &Path, model: &AudioLlm, optim: &ModuleOptimizer, state: &LoopState, regex: &str, keep: usize) -> Result<PathBuf, CheckpointError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let final_dir = dir.join(format!("step-{:08}", state.step));
+    let tmp = dir.join(format!(".tmp-step-{:08}-{}", state.step, std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    save_trainable(model, &tmp.join("trainable.bpk"), regex)?;
+    let opt = tmp.join("optimizer.bpk");
+    optim.save(&opt).map_err(|e| CheckpointError::Weights { path: opt.clone(), message: format!("{e:?}") })?;
+    let st = tmp.join("state.json");
+    std::fs::write(&st, serde_json::to_vec_pretty(state).expect("state serialises")).map_err(io(&st))?;
+    let _ = std::fs::remove_dir_all(&final_dir);
+    std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+    let mut all = list(dir);
+    while all.len() > keep {
+        let old = all.remove(0);
+        let _ = std::fs::remove_dir_all(old);
+    }
+    Ok(final_dir)
+}
+
+/// Complete checkpoints, oldest first.
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).map(|n| n.starts_with("step-")).unwrap_or(false))
+                .filter(|p| p.join("state.json").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Restore model, optimizer and loop state from a checkpoint folder.
+pub fn load(ckpt: &Path, model: &mut AudioLlm, optim: ModuleOptimizer) -> Result<(ModuleOptimizer, LoopState), CheckpointError> {
+    load_trainable(model, &ckpt.join("trainable.bpk"))?;
+    let opt = ckpt.join("optimizer.bpk");
+    let optim = optim.load(&opt).map_err(|e| CheckpointError::Weights { path: opt.clone(), message: format!("{e:?}") })?;
+    let st = ckpt.join("state.json");
+    let text = std::fs::read_to_string(&st).map_err(io(&st))?;
+    let state: LoopState = serde_json::from_str(&text).map_err(|e| CheckpointError::Io { path: st.clone(), message: e.to_string() })?;
+    Ok((optim, state))
+}

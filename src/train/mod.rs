@@ -1,0 +1,8 @@
+//! Training: batches, schedules, checkpoints and the loop.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::{train, TrainJob, TrainOutcome, TrainSource};

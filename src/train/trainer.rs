@@ -1,0 +1,296 @@
+//! The training loop: adapter (and LoRA factors, and the encoder when `encoder.trainable`) trained
+//! with AdamW on response tokens, warm-up + decay schedule, gradient accumulation, global-norm
+//! clipping as `torch.nn.utils.clip_grad_norm_`, step metrics into the store, and resumable
+//! checkpoints. Dropout randomness is re-seeded from (seed, step) each step, so a resumed run
+//! follows the same trajectory as an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::batch;
+use super::checkpoint::{self, LoopState};
+use super::schedule::lr_at;
+use crate::audio::specaugment::SpecAugment;
+use crate::data::features::AudioInput;
+use crate::data::mix::{Mix, MixCursor};
+use crate::model::audio_llm::AudioLlm;
+use crate::model::backbone::{build_for_run, Backbone, BackboneError};
+use crate::rng::Rng;
+use crate::spec::schema::{NanPolicy, TargetKind};
+use crate::spec::RunConfig;
+use crate::store::{Store, StoreError};
+use crate::targets::TargetExample;
+use crate::text::prompt::{audio_prompt, response_ids, AudioPrompt};
+
+/// One weighted source of training examples.
+#[derive(Debug, Clone)]
+pub struct TrainSource {
+    pub name: String,
+    pub examples: Vec<TargetExample>,
+    pub weight: f64,
+}
+
+pub struct TrainJob<'a> {
+    pub run_id: &'a str,
+    pub cfg: &'a RunConfig,
+    pub backbone: &'a Backbone,
+    pub sources: &'a [TrainSource],
+    pub audio: AudioInput<'a>,
+    pub run_dir: &'a Path,
+    /// Trained weights of the `init_from` run.
+    pub init_from: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainOutcome {
+    pub steps: usize,
+    pub resumed_from: Option<usize>,
+    pub final_loss: f64,
+    pub skipped: u64,
+    pub weights: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("non-finite {what} at step {step} (train.nan_policy = \"fail\")")]
+    NonFinite { step: usize, what: String },
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] BackboneError),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// Final trained weights of a run.
+pub fn final_weights(run_dir: &Path) -> PathBuf {
+    run_dir.join("final").join("trainable.bpk")
+}
+
+/// Mark the trainable parameters (adapter, LoRA factors, encoder if asked); freeze the rest.
+pub fn mark_trainable(m: AudioLlm, encoder_trainable: bool) -> AudioLlm {
+    let mut m = m.no_grad();
+    m.adapter = m.adapter.set_require_grad(true);
+    if encoder_trainable {
+        m.encoder = m.encoder.set_require_grad(true);
+    }
+    for l in m.llm.layers.iter_mut() {
+        let a = &mut l.self_attn;
+        for p in [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut l.mlp.gate_proj, &mut l.mlp.up_proj, &mut l.mlp.down_proj] {
+            p.lora = p.lora.take().map(|f| f.set_require_grad(true));
+        }
+    }
+    m
+}
+
+struct GradNorm<'a> {
+    grads: &'a GradientsParams,
+    sq: f64,
+    finite: bool,
+}
+
+impl ModuleVisitor for GradNorm<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(p.id) {
+            let v: f32 = g.square().sum().into_scalar();
+            if !v.is_finite() {
+                self.finite = false;
+            }
+            self.sq += v as f64;
+        }
+    }
+}
+
+struct GradScale<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+}
+
+impl ModuleVisitor for GradScale<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(p.id) {
+            self.grads.register::<D>(p.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
+pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) -> Tensor<1> {
+    let [bs, t, _] = logits.dims();
+    let tg: Vec<i64> = b.targets.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+    let tg = Tensor::<3, Int>::from_data(TensorData::new(tg, [bs, t, 1]), device);
+    let mask: Vec<f32> = b.mask.iter().flatten().copied().collect();
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [bs, t]), device);
+    let picked: Tensor<2> = log_softmax(logits, 2).gather(2, tg).squeeze_dim(2);
+    (picked * mask).sum().neg().div_scalar(b.scored.max(1) as f64)
+}
+
+fn prompt_for(job: &TrainJob<'_>) -> Result<AudioPrompt, TrainError> {
+    let instruction = match job.cfg.targets.kind {
+        TargetKind::Dialogue => None,
+        TargetKind::Caption => Some(job.cfg.targets.caption_instruction.as_str()),
+    };
+    audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, instruction).map_err(|e| TrainError::Data(e.to_string()))
+}
+
+/// Train (or resume) a run. `progress(step, total, loss)` is called after each step.
+pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<TrainOutcome, TrainError> {
+    let cfg = job.cfg;
+    let tc = &cfg.train;
+    let device = crate::model::device::train_device_for(cfg.device).map_err(|e| TrainError::Data(e.to_string()))?;
+    let mut model = build_for_run(cfg, job.backbone, &device)?;
+    if let Some(src) = &job.init_from {
+        checkpoint::load_trainable(&mut model, src)?;
+    }
+    let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
+    let mut model = mark_trainable(model, cfg.encoder.trainable);
+    let mut optim: ModuleOptimizer = AdamWConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .with_weight_decay(tc.weight_decay as f32)
+        .init();
+    let ckpt_dir = job.run_dir.join("checkpoints");
+    let mut state = LoopState { step: 0, cursor: MixCursor::default(), aug_rng: Rng::derive(cfg.seed, "specaugment"), skipped: 0 };
+    let mut resumed_from = None;
+    if let Some(latest) = checkpoint::list(&ckpt_dir).pop() {
+        let (o, s) = checkpoint::load(&latest, &mut model, optim)?;
+        optim = o;
+        state = s;
+        model = mark_trainable(model, cfg.encoder.trainable);
+        resumed_from = Some(state.step);
+        store.truncate_steps_after(job.run_id, state.step as u64)?;
+    } else {
+        store.truncate_steps_after(job.run_id, 0)?;
+    }
+
+    // Tokenise every target once.
+    let tok = &job.backbone.tokenizer;
+    let mut responses: Vec<Vec<Vec<u32>>> = Vec::new();
+    for s in job.sources {
+        let mut v = Vec::with_capacity(s.examples.len());
+        for e in &s.examples {
+            v.push(response_ids(tok, &job.backbone.chat, &e.text).map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?);
+        }
+        responses.push(v);
+    }
+    let mix = Mix::new(job.sources.iter().map(|s| s.examples.len()).collect(), &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(), cfg.seed);
+    if job.sources.iter().all(|s| s.examples.is_empty()) {
+        return Err(TrainError::Data("no training examples".into()));
+    }
+    let prompt = prompt_for(job)?;
+    let (clips, encoded) = match job.audio {
+        AudioInput::Encoded(m) => (m, true),
+        AudioInput::Features(m) => (m, false),
+    };
+    let audio_len = if encoded { model.adapter.num_outputs(clips.rows) } else { model.adapter.num_outputs(model.encoder.num_tokens(clips.rows)) };
+    let augment = SpecAugment::default();
+
+    let mut pending: Vec<(u64, String, f64)> = Vec::new();
+    let mut last_beat = Instant::now();
+    let mut last_loss = f64::NAN;
+    while state.step < tc.steps {
+        let t0 = Instant::now();
+        device.seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(state.step as u64));
+        let mut acc = GradientsAccumulator::<AudioLlm>::new();
+        let mut loss_sum = 0.0;
+        let mut tokens = 0usize;
+        for _ in 0..tc.grad_accum {
+            let picks: Vec<(usize, usize)> = (0..tc.batch_size).map(|_| mix.next(&mut state.cursor)).collect();
+            let resp: Vec<Vec<u32>> = picks.iter().map(|&(s, i)| responses[s][i].clone()).collect();
+            let ids: Vec<&str> = picks.iter().map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str()).collect();
+            for id in &ids {
+                if !clips.by_clip.contains_key(*id) {
+                    return Err(TrainError::Data(format!("no audio features for clip `{id}`")));
+                }
+            }
+            let b = batch::build(&prompt, audio_len, &resp, tok.pad);
+            let audio = if encoded {
+                model.project(clips.batch(&ids, &device))
+            } else {
+                let mut x = clips.clone_batch_host(&ids);
+                if cfg.encoder.spec_augment {
+                    for row in x.chunks_mut(clips.rows * clips.dim) {
+                        augment.apply(row, clips.rows, clips.dim, &mut state.aug_rng);
+                    }
+                }
+                model.embed_audio(Tensor::from_data(TensorData::new(x, [ids.len(), clips.rows, clips.dim]), &device))
+            };
+            let logits = model.forward(&b.spliced, audio);
+            let loss = masked_loss(logits, &b, &device).div_scalar(tc.grad_accum as f64);
+            let lv: f32 = loss.clone().into_scalar();
+            loss_sum += lv as f64;
+            tokens += b.spliced.valid.iter().flatten().filter(|&&v| v).count();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            acc.accumulate(&model, grads);
+        }
+        let mut grads = acc.grads();
+        let mut norm = GradNorm { grads: &grads, sq: 0.0, finite: true };
+        model.visit(&mut norm);
+        let (gnorm, finite) = (norm.sq.sqrt(), norm.finite && norm.sq.is_finite());
+        let step_no = state.step + 1;
+        if !loss_sum.is_finite() || !finite {
+            let what = if !loss_sum.is_finite() { format!("loss ({loss_sum})") } else { format!("gradient norm ({gnorm})") };
+            match tc.nan_policy {
+                NanPolicy::Fail => {
+                    store.log_steps(job.run_id, &pending)?;
+                    return Err(TrainError::NonFinite { step: step_no, what });
+                }
+                NanPolicy::Skip => {
+                    state.skipped += 1;
+                    state.step += 1;
+                    pending.push((step_no as u64, "skipped_updates".into(), state.skipped as f64));
+                    continue;
+                }
+            }
+        }
+        if tc.clip_norm > 0.0 {
+            let coef = tc.clip_norm / (gnorm + 1e-6);
+            if coef < 1.0 {
+                let mut sc = GradScale { grads: &mut grads, factor: coef };
+                model.visit(&mut sc);
+            }
+        }
+        let lr = lr_at(tc.lr, tc.schedule, tc.warmup_steps, tc.steps, state.step);
+        model = optim.step(lr, model, grads);
+        state.step += 1;
+        last_loss = loss_sum;
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        if state.step % tc.log_every == 0 || state.step == 1 || state.step == tc.steps {
+            let s = state.step as u64;
+            pending.push((s, "loss".into(), loss_sum));
+            pending.push((s, "lr".into(), lr));
+            pending.push((s, "grad_norm".into(), gnorm));
+            pending.push((s, "tokens_per_s".into(), tokens as f64 / secs));
+        }
+        if pending.len() >= 200 {
+            store.log_steps(job.run_id, &pending)?;
+            pending.clear();
+        }
+        if state.step % tc.checkpoint_every == 0 || state.step == tc.steps {
+            store.log_steps(job.run_id, &pending)?;
+            pending.clear();
+            checkpoint::save(&ckpt_dir, &model, &optim, &state, &regex, 2)?;
+        }
+        if last_beat.elapsed().as_secs() >= 10 {
+            store.heartbeat(job.run_id)?;
+            last_beat = Instant::now();
+        }
+        progress(state.step, tc.steps, loss_sum);
+    }
+    store.log_steps(job.run_id, &pending)?;
+    let weights = final_weights(job.run_dir);
+    let parent = weights.parent().expect("final/ has a parent").to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
+    let tmp = parent.join(format!(".trainable-{}.bpk", std::process::id()));
+    checkpoint::save_trainable(&model, &tmp, &regex)?;
+    std::fs::rename(&tmp, &weights).map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
+    Ok(TrainOutcome { steps: state.step, resumed_from, final_loss: last_loss, skipped: state.skipped, weights })
+}

@@ -165,10 +165,7 @@ pub fn plan_table(plan: &Plan, statuses: &BTreeMap<String, String>) -> String {
 
 /// A JSON value as a short cell.
 pub fn show_json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    spec::run_id::display_value(v)
 }
 
 fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -> Result<String> {

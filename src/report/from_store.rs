@@ -14,10 +14,7 @@ fn metric_rank(m: &str) -> (String, usize, String) {
 }
 
 fn show(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::spec::run_id::display_value(v)
 }
 
 /// The report data of `experiment`, from the store alone.

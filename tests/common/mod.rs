@@ -1,0 +1,56 @@
+//! Shared helpers of the integration tests: tiny specs, running the binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Defaults of a seconds-scale experiment on a small synthetic world.
+pub const TINY_DEFAULTS: &str = r#"
+[defaults]
+backbone = "builtin:tiny"
+device = "cpu"
+encoder.checkpoint = "builtin:tiny-eat"
+encoder.target_frames = 192
+adapter.hidden = 32
+targets.max_new_tokens = 6
+train.steps = 6
+train.batch_size = 2
+train.warmup_steps = 2
+train.checkpoint_every = 2
+train.log_every = 1
+decode.beams = 1
+decode.max_new_tokens = 5
+data.train = [{ dataset = "synth", split = "train" }]
+data.eval_aac = [{ dataset = "synth", split = "test" }]
+data.eval_aqa = [{ dataset = "synth", split = "test", max_items = 6 }]
+data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
+"#;
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A spec named `name` with the tiny defaults and the given extra text (rows, sweeps).
+pub fn tiny_spec(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    write(dir, &format!("{name}.toml"), &format!("[experiment]\nname = \"{name}\"\n{TINY_DEFAULTS}\n{extra}"))
+}
+
+pub fn acdc(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acdc"))
+        .args(args)
+        .env("ACDC_HOME", home)
+        .env_remove("RUST_LOG")
+        .current_dir(cwd)
+        .output()
+        .expect("acdc runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}

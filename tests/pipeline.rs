@@ -1,0 +1,110 @@
+//! The whole chain end to end on a tiny synthetic world: run, rerun (nothing re-executed),
+//! report, a corrupt audio file failing only the runs that read it, a NaN loss failing its run.
+
+mod common;
+
+use acdc::store::Store;
+
+fn status_of(home: &std::path::Path) -> Vec<(String, String, Option<String>)> {
+    let s = Store::open(&home.join("acdc.db")).unwrap();
+    s.list_runs(None, None).unwrap().into_iter().map(|(_, r)| (r.id, r.status.as_str().to_string(), r.error)).collect()
+}
+
+#[test]
+fn runs_end_to_end_then_reruns_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "e2e",
+        "[runs.cap]\ntargets.kind = \"caption\"\n[runs.dlg]\ntargets.kind = \"dialogue\"\nllm.mode = \"lora\"\n",
+    );
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{}", common::stdout(&o), common::stderr(&o));
+    assert!(common::stdout(&o).contains("2 run(s) executed"), "{}", common::stdout(&o));
+    let st = status_of(&home);
+    assert_eq!(st.len(), 2);
+    assert!(st.iter().all(|(_, s, _)| s == "done"), "{st:?}");
+
+    // Scores, predictions, curves and artifacts are in the store.
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    for (id, _, _) in &st {
+        let evals = store.evals(id).unwrap();
+        for m in ["bleu_1", "bleu_4", "rouge_l", "cider_d", "token_f1", "exact_match"] {
+            let e = evals.iter().find(|e| e.metric == m).unwrap_or_else(|| panic!("{m} missing"));
+            assert!(e.value.is_finite() && e.n > 0);
+        }
+        assert!(!store.predictions(id, None).unwrap().is_empty());
+        let loss = store.step_series(id, "loss").unwrap();
+        assert_eq!(loss.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+        assert!(store.artifacts(id).unwrap().iter().any(|a| a.kind == "weights"));
+    }
+    // Dialogue targets are cached and shared.
+    let report = d.path().join("reports/e2e/README.md");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("| cap |") && text.contains("| dlg |"), "{text}");
+    for f in ["loss.png", "loss.svg"] {
+        assert!(d.path().join("reports/e2e").join(f).exists());
+    }
+
+    // Again: nothing executes, and the report is byte-identical.
+    let before = std::fs::read(&report).unwrap();
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(common::stdout(&o).contains("0 run(s) executed, 2 already done"), "{}", common::stdout(&o));
+    assert_eq!(std::fs::read(&report).unwrap(), before);
+
+    // The read-side commands work on the store.
+    let id = &st[0].0;
+    for args in [vec!["ls"], vec!["ls", "--experiment", "e2e", "--json"], vec!["show", &id[..6]], vec!["diff", &st[0].0, &st[1].0], vec!["export", "e2e", "--format", "csv"], vec!["export", "e2e", "--format", "json"]] {
+        let o = common::acdc(&home, d.path(), &args);
+        assert!(o.status.success(), "{args:?}: {}", common::stderr(&o));
+        assert!(!common::stdout(&o).is_empty());
+    }
+    let o = common::acdc(&home, d.path(), &["report", "e2e", "--out", d.path().join("again").to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(d.path().join("again/README.md")).unwrap(), before);
+}
+
+#[test]
+fn corrupt_audio_fails_only_the_runs_that_read_it_and_nan_fails_with_the_step() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    // Two worlds: one gets a corrupt file; the other run must still succeed. A third run diverges.
+    let spec = common::tiny_spec(
+        d.path(),
+        "bad",
+        r#"[runs.broken]
+data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
+[runs.fine]
+data.synth = { clips = 10, seed = 4, clip_seconds = 2.0 }
+[runs.diverges]
+data.synth = { clips = 10, seed = 4, clip_seconds = 2.0 }
+train.lr = 1e30
+train.warmup_steps = 0
+train.clip_norm = 0.0
+"#,
+    );
+    // Materialise the first world, then corrupt one of its training clips.
+    let world = acdc::data::sources::ensure_synth(&home, &acdc::spec::schema::SynthData { clips: 10, seed: 3, clip_seconds: 2.0 }).unwrap();
+    let victim = std::fs::read_dir(world.join("audio/train")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&victim, b"RIFF\x00\x00garbage, not audio").unwrap();
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "a failed run does not fail the invocation: {}", common::stderr(&o));
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    let rows = store.experiment_runs("bad").unwrap();
+    let by = |l: &str| store.run(&rows.iter().find(|r| r.label == l).unwrap().run_id).unwrap();
+    let broken = by("broken");
+    assert_eq!(broken.status.as_str(), "failed");
+    let err = broken.error.unwrap();
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(name), "error names the file: {err}");
+    assert_eq!(by("fine").status.as_str(), "done");
+    let div = by("diverges");
+    assert_eq!(div.status.as_str(), "failed");
+    let err = div.error.unwrap();
+    assert!(err.contains("non-finite") && err.contains("at step"), "{err}");
+    // The report still renders, listing the failures.
+    let text = std::fs::read_to_string(d.path().join("reports/bad/README.md")).unwrap();
+    assert!(text.contains("broken") && text.contains("failed"), "{text}");
+}

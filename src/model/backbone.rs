@@ -74,8 +74,7 @@ impl Backbone {
 
     /// The LLM with its (frozen) weights.
     pub fn load_llm(&self, device: &Device) -> Llama {
-        device.seed(BUILTIN_TINY_SEED);
-        self.config.init(device)
+        super::init_seeded(device, BUILTIN_TINY_SEED, || self.config.init(device))
     }
 }
 
@@ -84,8 +83,7 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
     match id {
         "builtin:tiny-eat" => {
             let cfg = super::builtin_tiny_eat();
-            device.seed(BUILTIN_TINY_EAT_SEED);
-            let m = cfg.init(device);
+            let m = super::init_seeded(device, BUILTIN_TINY_EAT_SEED, || cfg.init(device));
             Ok((cfg, m))
         }
         other => Err(BackboneError::Unsupported {
@@ -102,4 +100,24 @@ pub fn build_for_run(cfg: &crate::spec::RunConfig, backbone: &Backbone, device: 
     let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
     let lora = (cfg.llm.mode == crate::spec::schema::LlmMode::Lora).then_some(&cfg.llm.lora);
     Ok(super::assemble(llm, encoder, &eat_cfg, cfg.adapter.downsample, cfg.adapter.hidden, lora, cfg.seed, device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frozen LLM that writes dialogue targets (inference device) is the one that is trained
+    /// against (autodiff device), whatever the RNG did before.
+    #[test]
+    fn builtin_weights_are_fixed_across_devices_and_rng_history() {
+        let cfg = crate::model::builtin_tiny_llm(64);
+        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new() };
+        let a = Device::flex();
+        let w1: Vec<f32> = bb.load_llm(&a).layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let b = Device::flex().autodiff();
+        b.seed(12345);
+        let _ = burn::tensor::Tensor::<1>::random([10], burn::tensor::Distribution::Default, &b);
+        let w2: Vec<f32> = bb.load_llm(&b).layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(w1, w2);
+    }
 }

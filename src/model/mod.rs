@@ -37,13 +37,36 @@ pub fn assemble(
     seed: u64,
     device: &Device,
 ) -> AudioLlm {
+    init_seeded(device, seed, || {
+        let adapter = AdapterConfig::new(eat.embed_dim, llm.hidden_size()).with_downsample(downsample).with_hidden(hidden).init(device);
+        let adapter = {
+            burn::module::Module::visit(&adapter, &mut Materialize);
+            adapter
+        };
+        let llm = match lora {
+            Some(l) => llm.with_lora(&l.targets, l.rank, l.alpha, l.dropout, device),
+            None => llm,
+        };
+        AudioLlm { encoder, adapter, llm }
+    })
+}
+
+struct Materialize;
+
+impl burn::module::ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
+        let _ = p.val();
+    }
+}
+
+/// Build a module from a seeded device RNG and materialise every parameter at once. burn
+/// initialises parameters lazily (at first use), so without this the values would depend on
+/// whatever the RNG did before that first use — different in a resumed process.
+pub fn init_seeded<M: burn::module::Module>(device: &Device, seed: u64, build: impl FnOnce() -> M) -> M {
     device.seed(seed);
-    let adapter = AdapterConfig::new(eat.embed_dim, llm.hidden_size()).with_downsample(downsample).with_hidden(hidden).init(device);
-    let llm = match lora {
-        Some(l) => llm.with_lora(&l.targets, l.rank, l.alpha, l.dropout, device),
-        None => llm,
-    };
-    AudioLlm { encoder, adapter, llm }
+    let m = build();
+    m.visit(&mut Materialize);
+    m
 }
 
 /// Short sha256 over parts (identity of weights/tokenizers for caches).

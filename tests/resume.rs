@@ -1,0 +1,123 @@
+//! A run killed with SIGKILL mid-training resumes from its last checkpoint and ends exactly where
+//! an uninterrupted run ends; several workers on one store never execute a run twice.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use acdc::store::Store;
+
+const LONG: &str = "[runs.r]\ntrain.steps = 120\ntrain.checkpoint_every = 10\ntrain.log_every = 1\nllm.mode = \"lora\"\n";
+
+fn curve(home: &std::path::Path) -> (Vec<(u64, f64)>, Vec<(String, f64)>) {
+    let s = Store::open(&home.join("acdc.db")).unwrap();
+    let runs = s.list_runs(None, None).unwrap();
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0].1;
+    assert_eq!(r.status.as_str(), "done", "{:?}", r.error);
+    let evals = s.evals(&r.id).unwrap().into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+    (s.step_series(&r.id, "loss").unwrap(), evals)
+}
+
+#[test]
+fn sigkill_mid_training_resumes_to_the_same_result() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = common::tiny_spec(d.path(), "resume", LONG);
+
+    // Reference: uninterrupted.
+    let ref_home = d.path().join("ref");
+    let o = common::acdc(&ref_home, d.path(), &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (want_curve, want_evals) = curve(&ref_home);
+    assert_eq!(want_curve.len(), 120);
+
+    // Interrupted: kill -9 once a mid-run checkpoint exists.
+    let home = d.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acdc"))
+        .args(["run", spec.to_str().unwrap(), "--no-report"])
+        .env("ACDC_HOME", &home)
+        .current_dir(d.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let killed_at = loop {
+        let ckpts: Vec<_> = std::fs::read_dir(home.join("runs"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .flat_map(|e| std::fs::read_dir(e.path().join("checkpoints")).ok().into_iter().flatten())
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("step-"))
+            .collect();
+        if ckpts.iter().any(|c| c.file_name().to_string_lossy().as_ref() >= "step-00000020") {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            break ckpts.len();
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("run finished ({st}) before it could be killed; make it longer");
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(killed_at > 0);
+    {
+        let s = Store::open(&home.join("acdc.db")).unwrap();
+        let runs = s.list_runs(None, None).unwrap();
+        assert_eq!(runs[0].1.status.as_str(), "running", "killed mid-run");
+    }
+    // The dead worker's run is claimable again; the run resumes and completes.
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+
+    let s = Store::open(&home.join("acdc.db")).unwrap();
+    let id = s.list_runs(None, None).unwrap()[0].1.id.clone();
+    let stages = s.stages(&id).unwrap();
+    let train_info = &stages.iter().find(|(st, _, _)| st == "train").unwrap().2;
+    let info: serde_json::Value = serde_json::from_str(train_info).unwrap();
+
+    assert!(info["resumed_from"].as_u64().unwrap() >= 20, "resumed from a checkpoint: {info}");
+    drop(s);
+    let (got_curve, got_evals) = curve(&home);
+    assert_eq!(got_curve.len(), want_curve.len());
+
+    for ((s1, a), (s2, b)) in want_curve.iter().zip(&got_curve) {
+        assert_eq!(s1, s2);
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "loss at step {s1}: {a} vs {b}");
+    }
+    assert_eq!(want_evals.len(), got_evals.len());
+    for ((k1, a), (k2, b)) in want_evals.iter().zip(&got_evals) {
+        assert_eq!(k1, k2);
+        assert!((a - b).abs() < 1e-9, "{k1}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn two_workers_share_the_grid_without_duplicates() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "workers",
+        "[runs.a]\nseed = 1\n[runs.b]\nseed = 2\n[runs.c]\nseed = 3\ninit_from = \"a\"\n[runs.e]\nseed = 5\n",
+    );
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap(), "--workers", "2"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let err = common::stderr(&o);
+    let s = Store::open(&home.join("acdc.db")).unwrap();
+    let runs = s.experiment_runs("workers").unwrap();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        assert_eq!(r.status.as_str(), "done");
+        let starts = err.matches(&format!("run {} ({}) starting", r.run_id, r.label)).count();
+        assert_eq!(starts, 1, "run {} started {starts} times:\n{err}", r.label);
+    }
+    // c started from a's trained weights, after a finished.
+    let a = s.run(&runs.iter().find(|r| r.label == "a").unwrap().run_id).unwrap();
+    let c = s.run(&runs.iter().find(|r| r.label == "c").unwrap().run_id).unwrap();
+    assert!(c.started_at.unwrap() >= a.finished_at.unwrap());
+}

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 fn loss_and_grad_count(device: &Device) -> (f32, usize) {
     // Weights come from the CPU RNG and move to `device`, so both backends see the same model.
-    let cpu = Device::flex();
+    let cpu = Device::flex().autodiff();
     let llm = init_seeded(&cpu, 1, || builtin_tiny_llm(64).init(&cpu));
     let eat = builtin_tiny_eat();
     let enc = init_seeded(&cpu, 2, || eat.init(&cpu));

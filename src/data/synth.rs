@@ -2514,18 +2514,35 @@ mod tests {
     }
 }
 
+/// The text of one synthetic clip: its five captions and its questions with answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipText {
+    pub captions: Vec<String>,
+    pub qa: Vec<(String, String)>,
+}
+
 /// The text of the synthetic world — every caption, question and answer of `clips` scenes drawn
-/// exactly as [`generate`] draws them for `seed` — without writing audio. `builtin:tiny` trains its
-/// tokenizer on this.
+/// exactly as [`generate`] draws them for `seed` — without writing audio.
+pub fn text_world(clips: usize, seed: u64, clip_seconds: f32) -> Vec<ClipText> {
+    (0..clips)
+        .map(|idx| {
+            let mut audio_rng = Rng::derive(seed, &format!("synth-audio-{idx}"));
+            let (_, events) = render_scene(&mut audio_rng, clip_seconds);
+            let mut cap_rng = Rng::derive(seed, &format!("synth-captions-{idx}"));
+            let captions = captions(&events, &mut cap_rng);
+            let mut qa_rng = Rng::derive(seed, &format!("synth-qa-{idx}"));
+            let qa = questions(&events, &mut qa_rng).into_iter().map(|(q, a, _)| (q, a)).collect();
+            ClipText { captions, qa }
+        })
+        .collect()
+}
+
+/// All of [`text_world`] as a flat list of sentences. `builtin:tiny` trains its tokenizer on this.
 pub fn text_corpus(clips: usize, seed: u64, clip_seconds: f32) -> Vec<String> {
     let mut out = Vec::new();
-    for idx in 0..clips {
-        let mut audio_rng = Rng::derive(seed, &format!("synth-audio-{idx}"));
-        let (_, events) = render_scene(&mut audio_rng, clip_seconds);
-        let mut cap_rng = Rng::derive(seed, &format!("synth-captions-{idx}"));
-        out.extend(captions(&events, &mut cap_rng));
-        let mut qa_rng = Rng::derive(seed, &format!("synth-qa-{idx}"));
-        for (q, a, _) in questions(&events, &mut qa_rng) {
+    for c in text_world(clips, seed, clip_seconds) {
+        out.extend(c.captions);
+        for (q, a) in c.qa {
             out.push(q);
             out.push(a);
         }

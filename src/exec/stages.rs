@@ -140,6 +140,17 @@ pub fn execute(store: &mut Store, run_id: &str, cfg: &RunConfig, home: &Path, in
     let run_dir = store.run_dir(run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     std::fs::write(run_dir.join("config.json"), crate::spec::canonical_json(cfg)).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    if cfg.backbone == "builtin:tiny-chat" {
+        let pb = bar(0, "building builtin:tiny-chat");
+        pb.set_prefix(run_id.to_string());
+        crate::train::pretrain::ensure_tiny_chat(home, &mut |s, n, loss| {
+            pb.set_length(n as u64);
+            pb.set_position(s as u64);
+            pb.set_message(format!("building builtin:tiny-chat {loss:.3}"));
+        })
+        .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+    }
     let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
     let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
     let (data, feats) = load_data(store, run_id, cfg, home)?;

@@ -38,12 +38,33 @@ pub struct Backbone {
     pub config: LlamaConfig,
     /// Changes whenever the weights or tokenizer would (keys the targets cache).
     pub fingerprint: String,
+    /// Trained weights to load over the seeded initialisation (`None`: the seeded weights are the model).
+    pub weights: Option<PathBuf>,
+}
+
+/// Where `builtin:tiny-chat` keeps its pretrained weights.
+pub fn tiny_chat_weights(home: &Path) -> PathBuf {
+    home.join("models").join("builtin-tiny-chat").join("model.bpk")
 }
 
 impl Backbone {
     /// Resolve a backbone id. Only `builtin:tiny` is available until Hugging Face loading lands.
     pub fn resolve(id: &str, home: &Path) -> Result<Backbone, BackboneError> {
         match id {
+            "builtin:tiny-chat" => {
+                let mut b = Self::resolve("builtin:tiny", home)?;
+                let w = tiny_chat_weights(home);
+                let bytes = std::fs::read(&w).map_err(|e| BackboneError::Io {
+                    path: w.clone(),
+                    message: format!("{e} (builtin:tiny-chat is built by `acdc run` on first use)"),
+                })?;
+                use sha2::Digest;
+                let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                b.id = id.into();
+                b.fingerprint = crate::model::fingerprint(&[id, &b.fingerprint, &sha]);
+                b.weights = Some(w);
+                Ok(b)
+            }
             "builtin:tiny" => {
                 let dir = home.join("models").join("builtin-tiny");
                 let tok_path = dir.join("tokenizer.json");
@@ -63,7 +84,7 @@ impl Backbone {
                 let config = super::builtin_tiny_llm(tokenizer.vocab_size());
                 let tok_json = tokenizer.inner.to_string(false).unwrap_or_default();
                 let fingerprint = crate::model::fingerprint(&[id, &format!("{config:?}"), &BUILTIN_TINY_SEED.to_string(), &tok_json]);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint })
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: None })
             }
             other => Err(BackboneError::Unsupported {
                 id: other.into(),
@@ -73,8 +94,20 @@ impl Backbone {
     }
 
     /// The LLM with its (frozen) weights.
-    pub fn load_llm(&self, device: &Device) -> Llama {
-        super::init_seeded(device, BUILTIN_TINY_SEED, || self.config.init(device))
+    pub fn load_llm(&self, device: &Device) -> Result<Llama, BackboneError> {
+        let mut m = super::init_seeded(device, BUILTIN_TINY_SEED, || self.config.init(device));
+        if let Some(w) = &self.weights {
+            use burn::store::{BurnpackStore, ModuleSnapshot};
+            let mut store = BurnpackStore::from_file(w).auto_extension(false);
+            let r = m.load_from(&mut store).map_err(|e| BackboneError::Io { path: w.clone(), message: e.to_string() })?;
+            if !r.errors.is_empty() || !r.missing.is_empty() {
+                return Err(BackboneError::Io {
+                    path: w.clone(),
+                    message: format!("weights do not fit the model: {} error(s), {} missing tensor(s)", r.errors.len(), r.missing.len()),
+                });
+            }
+        }
+        Ok(m)
     }
 }
 
@@ -96,7 +129,7 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
 /// The whole AC/DC model of a run on `device`: frozen backbone and encoder, fresh adapter (and
 /// LoRA factors in `lora` mode) initialised from the run's seed.
 pub fn build_for_run(cfg: &crate::spec::RunConfig, backbone: &Backbone, device: &Device) -> Result<super::audio_llm::AudioLlm, BackboneError> {
-    let llm = backbone.load_llm(device);
+    let llm = backbone.load_llm(device)?;
     let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
     let lora = (cfg.llm.mode == crate::spec::schema::LlmMode::Lora).then_some(&cfg.llm.lora);
     Ok(super::assemble(llm, encoder, &eat_cfg, cfg.adapter.downsample, cfg.adapter.hidden, lora, cfg.seed, device))
@@ -111,13 +144,13 @@ mod tests {
     #[test]
     fn builtin_weights_are_fixed_across_devices_and_rng_history() {
         let cfg = crate::model::builtin_tiny_llm(64);
-        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new() };
+        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: None };
         let a = Device::flex();
-        let w1: Vec<f32> = bb.load_llm(&a).layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let w1: Vec<f32> = bb.load_llm(&a).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
         let b = Device::flex().autodiff();
         b.seed(12345);
         let _ = burn::tensor::Tensor::<1>::random([10], burn::tensor::Distribution::Default, &b);
-        let w2: Vec<f32> = bb.load_llm(&b).layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let w2: Vec<f32> = bb.load_llm(&b).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(w1, w2);
     }
 }

@@ -36,6 +36,8 @@ pub struct TargetExample {
 pub enum TargetsError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Backbone(String),
     #[error("tokenizing caption `{item}`: {message}")]
     Tokenize { item: String, message: String },
 }
@@ -113,7 +115,7 @@ pub fn build(
             .flat_map(|i| (0..cfg.samples_per_caption as u32).map(move |s| (i, s)))
             .filter(|(i, s)| !cached.contains_key(&(pairs[*i].item_id.clone(), *s)))
             .collect();
-        let llm = backbone.load_llm(device);
+        let llm = backbone.load_llm(device).map_err(|e| TargetsError::Backbone(e.to_string()))?;
         let stops = stop_ids(&backbone.tokenizer, &backbone.chat);
         let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
         let total = todo.len();

@@ -21,25 +21,32 @@ pub const MAX_RESPONSE_TOKENS: usize = 512;
 
 /// Build a batch from responses (already tokenised, end-of-turn included).
 pub fn build(prompt: &AudioPrompt, audio_len: usize, responses: &[Vec<u32>], pad: u32) -> TrainBatch {
-    let head = prompt.prefix.len() + audio_len + prompt.suffix.len();
-    let rows: Vec<Vec<u32>> = responses
+    let mut head = prompt.prefix.clone();
+    head.extend(std::iter::repeat_n(pad, audio_len));
+    head.extend_from_slice(&prompt.suffix);
+    let rows: Vec<(Vec<u32>, Vec<u32>)> = responses.iter().map(|r| (head.clone(), r.clone())).collect();
+    build_rows(&rows, prompt.prefix.len(), pad)
+}
+
+/// Build a batch of (prompt, response) rows, each with its own prompt; the loss covers each
+/// response. `audio_at` is where audio embeddings go (ignored by text-only callers).
+pub fn build_rows(rows: &[(Vec<u32>, Vec<u32>)], audio_at: usize, pad: u32) -> TrainBatch {
+    let heads: Vec<usize> = rows.iter().map(|(p, _)| p.len()).collect();
+    let rows: Vec<Vec<u32>> = rows
         .iter()
-        .map(|r| {
-            let r = &r[..r.len().min(MAX_RESPONSE_TOKENS)];
-            let mut ids = prompt.prefix.clone();
-            ids.extend(std::iter::repeat_n(pad, audio_len));
-            ids.extend_from_slice(&prompt.suffix);
-            ids.extend_from_slice(r);
+        .map(|(p, r)| {
+            let mut ids = p.clone();
+            ids.extend_from_slice(&r[..r.len().min(MAX_RESPONSE_TOKENS)]);
             ids
         })
         .collect();
-    let t = rows.iter().map(|r| r.len()).max().unwrap_or(head);
+    let t = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let mut ids = Vec::new();
     let mut valid = Vec::new();
     let mut targets = Vec::new();
     let mut mask = Vec::new();
     let mut scored = 0;
-    for r in rows {
+    for (r, head) in rows.into_iter().zip(heads) {
         let n = r.len();
         let mut tg = vec![pad; t];
         let mut m = vec![0.0f32; t];
@@ -58,7 +65,7 @@ pub fn build(prompt: &AudioPrompt, audio_len: usize, responses: &[Vec<u32>], pad
         targets.push(tg);
         mask.push(m);
     }
-    let audio_at = vec![prompt.prefix.len(); ids.len()];
+    let audio_at = vec![audio_at; ids.len()];
     TrainBatch { spliced: SplicedBatch { ids, audio_at, valid }, targets, mask, scored }
 }
 

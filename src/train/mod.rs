@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod pretrain;
 pub mod schedule;
 pub mod trainer;
 

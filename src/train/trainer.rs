@@ -90,6 +90,21 @@ pub fn mark_trainable(m: AudioLlm, encoder_trainable: bool) -> AudioLlm {
     m
 }
 
+/// Global-norm clipping as `torch.nn.utils.clip_grad_norm_` over every gradient of `module`:
+/// returns (total norm before clipping, whether every gradient is finite).
+pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> (f64, bool) {
+    let mut norm = GradNorm { grads, sq: 0.0, finite: true };
+    module.visit(&mut norm);
+    let (total, finite) = (norm.sq.sqrt(), norm.finite && norm.sq.is_finite());
+    if finite && max_norm > 0.0 {
+        let coef = max_norm / (total + 1e-6);
+        if coef < 1.0 {
+            module.visit(&mut GradScale { grads, factor: coef });
+        }
+    }
+    (total, finite)
+}
+
 struct GradNorm<'a> {
     grads: &'a GradientsParams,
     sq: f64,
@@ -232,9 +247,7 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
             acc.accumulate(&model, grads);
         }
         let mut grads = acc.grads();
-        let mut norm = GradNorm { grads: &grads, sq: 0.0, finite: true };
-        model.visit(&mut norm);
-        let (gnorm, finite) = (norm.sq.sqrt(), norm.finite && norm.sq.is_finite());
+        let (gnorm, finite) = clip_global_norm(&model, &mut grads, tc.clip_norm);
         let step_no = state.step + 1;
         if !loss_sum.is_finite() || !finite {
             let what = if !loss_sum.is_finite() { format!("loss ({loss_sum})") } else { format!("gradient norm ({gnorm})") };
@@ -249,13 +262,6 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
                     pending.push((step_no as u64, "skipped_updates".into(), state.skipped as f64));
                     continue;
                 }
-            }
-        }
-        if tc.clip_norm > 0.0 {
-            let coef = tc.clip_norm / (gnorm + 1e-6);
-            if coef < 1.0 {
-                let mut sc = GradScale { grads: &mut grads, factor: coef };
-                model.visit(&mut sc);
             }
         }
         let lr = lr_at(tc.lr, tc.schedule, tc.warmup_steps, tc.steps, state.step);

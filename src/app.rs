@@ -57,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             let files = crate::report::write_report(&store, &experiment, &dir)?;
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
         }
+        Command::Features { audio, out_dir, raw, no_pad, target_frames } => features(&audio, &out_dir, raw, if no_pad { 0 } else { target_frames }),
         Command::Synth { out, clips, seed, clip_seconds } => {
             let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
             cfg.clip_seconds = clip_seconds;
@@ -64,6 +65,37 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             Ok(format!("{}: {} train + {} test clips, {} event types\n", out.display(), s.train, s.test, s.event_types.len()))
         }
     }
+}
+
+/// `acdc features`: one `.npy` per input; every failure is reported, the others are still written.
+fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) -> Result<String> {
+    use crate::audio::{decode::load_mono_16k, fbank::{eat_input, FbankConfig}, npy};
+    std::fs::create_dir_all(out_dir).with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
+    let cfg = FbankConfig::default();
+    let mut out = String::new();
+    let mut failed = Vec::new();
+    let mut stems = std::collections::BTreeSet::new();
+    for a in audio {
+        let stem = a.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "audio".into());
+        if !stems.insert(stem.clone()) {
+            failed.push(format!("{}: another input already writes {stem}.npy", a.display()));
+            continue;
+        }
+        match load_mono_16k(a) {
+            Ok(w) => {
+                let (f, frames) = eat_input(&w, &cfg, target_frames, !raw);
+                let dest = out_dir.join(format!("{stem}.npy"));
+                npy::write_f32(&dest, &f, &[frames, cfg.num_mel_bins]).with_context(|| format!("{}: cannot write", dest.display()))?;
+                writeln!(out, "{} [{frames}, {}]", dest.display(), cfg.num_mel_bins)?;
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if !failed.is_empty() {
+        print!("{out}");
+        bail!("{} of {} file(s) failed:\n  {}", failed.len(), audio.len(), failed.join("\n  "));
+    }
+    Ok(out)
 }
 
 fn open_existing(home: &Path) -> Result<Store> {

@@ -86,6 +86,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Write EAT input features of audio files as float32 `.npy` arrays `[frames, 128]`, one per file
+    /// (`DIR/<stem>.npy`): normalised by default, the log-mel before normalisation with `--raw`.
+    Features {
+        #[arg(required = true)]
+        audio: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// The log-mel fbank before EAT's normalisation.
+        #[arg(long)]
+        raw: bool,
+        /// Keep the natural length (no padding or truncation).
+        #[arg(long)]
+        no_pad: bool,
+        /// Frames to pad or truncate to.
+        #[arg(long, default_value_t = 1024)]
+        target_frames: usize,
+    },
     /// Generate the synthetic sound-scene dataset.
     Synth {
         #[arg(long)]

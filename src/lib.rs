@@ -9,6 +9,7 @@ pub mod decode;
 pub mod eval;
 pub mod exec;
 pub mod model;
+pub mod once;
 pub mod report;
 pub mod rng;
 pub mod spec;

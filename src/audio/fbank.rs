@@ -274,6 +274,13 @@ pub fn eat_features(
     cfg: &FbankConfig,
     target_frames: usize,
 ) -> (Vec<f32>, usize) {
+    eat_input(samples_16k, cfg, target_frames, true)
+}
+
+/// EAT's input pipeline with normalisation optional: waveform mean removed, fbank, zero-pad or
+/// truncate to `target_frames` (0 = natural length), then — if `normalise` — EAT's normalisation.
+/// `normalise = false` gives the raw log-mel that `acdc features --raw` writes.
+pub fn eat_input(samples_16k: &[f32], cfg: &FbankConfig, target_frames: usize, normalise: bool) -> (Vec<f32>, usize) {
     let mean = if samples_16k.is_empty() {
         0.0
     } else {
@@ -284,9 +291,11 @@ pub fn eat_features(
     let nb = cfg.num_mel_bins;
     let frames = if target_frames == 0 { n } else { target_frames };
     feats.resize(frames * nb, 0.0); // zero padding (ZeroPad2d) or truncation
-    let norm = EatNorm::default();
-    for v in feats.iter_mut() {
-        *v = norm.apply(*v);
+    if normalise {
+        let norm = EatNorm::default();
+        for v in feats.iter_mut() {
+            *v = norm.apply(*v);
+        }
     }
     (feats, frames)
 }

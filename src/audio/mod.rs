@@ -3,5 +3,6 @@
 
 pub mod decode;
 pub mod fbank;
+pub mod npy;
 pub mod resample;
 pub mod specaugment;

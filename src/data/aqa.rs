@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::items::{DataError, QaItem};
 
+
 #[derive(serde::Deserialize)]
 struct Line {
     id: String,
@@ -24,7 +25,29 @@ pub fn read_qa_jsonl(path: &Path) -> Result<Vec<QaItem>, DataError> {
             continue;
         }
         let l: Line = serde_json::from_str(line).map_err(|e| DataError::Parse { path: path.into(), line: i + 1, message: e.to_string() })?;
-        out.push(QaItem { id: l.id, audio: base.join(l.audio), question: l.question, answer: l.answer });
+        let audio = super::items::inside_root(base, &l.audio).map_err(|m| DataError::Parse { path: path.into(), line: i + 1, message: m })?;
+        out.push(QaItem { id: l.id, audio, question: l.question, answer: l.answer });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lines_and_refuses_escapes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("test.jsonl");
+        std::fs::write(&p, "{\"id\": \"q1\", \"audio\": \"a/1.wav\", \"instruction\": \"What?\", \"answer\": \"Rain.\"}\n\n").unwrap();
+        let items = read_qa_jsonl(&p).unwrap();
+        assert_eq!(items[0].audio, d.path().join("a/1.wav"));
+        assert_eq!(items[0].question, "What?");
+        std::fs::write(&p, "{\"id\": \"q1\", \"audio\": \"../x.wav\", \"question\": \"?\", \"answer\": \"a\"}\n").unwrap();
+        let e = read_qa_jsonl(&p).unwrap_err().to_string();
+        assert!(e.contains("test.jsonl:1") && e.contains("outside"), "{e}");
+        std::fs::write(&p, "{\"id\": \"q1\"}\n").unwrap();
+        let e = read_qa_jsonl(&p).unwrap_err().to_string();
+        assert!(e.contains("test.jsonl:1") && e.contains("audio"), "{e}");
+    }
 }

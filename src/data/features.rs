@@ -27,11 +27,47 @@ impl ClipMatrices {
     }
 }
 
-/// EAT input features `[frames, 128]` for each (clip id, audio path). Unreadable files are
-/// returned as (path, reason) instead. `target_frames = 0` pads every clip to the longest.
+/// Version of the feature pipeline; part of every cache key, so a change to the front end never
+/// reuses stale features.
+pub const FEATURES_VERSION: &str = "eat-fbank-v1";
+
+/// Cache key of one clip's features: sha256 over the audio file's bytes and the settings.
+fn cache_key(bytes: &[u8], cfg: &FbankConfig, target_frames: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.update(format!("{FEATURES_VERSION}|{cfg:?}|{target_frames}").as_bytes());
+    hex::encode(h.finalize())[..32].to_string()
+}
+
+/// Features of one file, through the on-disk cache when one is given (entries are written to a
+/// temporary name and renamed, so concurrent workers never read half a file).
+fn features_of(path: &std::path::Path, cfg: &FbankConfig, target_frames: usize, cache: Option<&std::path::Path>) -> Result<(Vec<f32>, usize), String> {
+    let Some(dir) = cache else {
+        return load_mono_16k(path).map_err(|e| e.to_string()).map(|w| eat_features(&w, cfg, target_frames));
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entry = dir.join(format!("{}.npy", cache_key(&bytes, cfg, target_frames)));
+    if let Ok((v, shape)) = crate::audio::npy::read_f32(&entry) {
+        if shape.len() == 2 && shape[1] == cfg.num_mel_bins {
+            return Ok((v, shape[0]));
+        }
+    }
+    let w = load_mono_16k(path).map_err(|e| e.to_string())?;
+    let (v, frames) = eat_features(&w, cfg, target_frames);
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = crate::audio::npy::write_f32(&entry, &v, &[frames, cfg.num_mel_bins]);
+    }
+    Ok((v, frames))
+}
+
+/// EAT input features `[frames, 128]` for each (clip id, audio path), in parallel across cores,
+/// through the feature cache in `cache` when given. Unreadable files are returned as
+/// (path, reason) instead. `target_frames = 0` pads every clip to the longest.
 pub fn extract(
     clips: &[(String, PathBuf)],
     target_frames: usize,
+    cache: Option<&std::path::Path>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> (ClipMatrices, Vec<(PathBuf, String)>) {
     let cfg = FbankConfig::default();
@@ -45,9 +81,7 @@ pub fn extract(
                 s.spawn(move || {
                     part.iter()
                         .map(|(id, path)| {
-                            let r = load_mono_16k(path)
-                                .map_err(|e| (path.clone(), e.to_string()))
-                                .map(|w| eat_features(&w, cfg, target_frames));
+                            let r = features_of(path, cfg, target_frames, cache).map_err(|e| (path.clone(), e));
                             progress(1);
                             (id.clone(), r)
                         })

@@ -32,3 +32,26 @@ pub enum DataError {
     #[error("{count} audio file(s) missing or unreadable in {dataset}/{split}, first: {first}")]
     BadAudio { dataset: String, split: String, count: usize, first: String },
 }
+
+/// `root/rel`, refusing a relative path that climbs out of `root` (or an absolute one).
+pub fn inside_root(root: &std::path::Path, rel: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let p = std::path::Path::new(rel);
+    let mut depth: i64 = 0;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!("audio path `{rel}` points outside the dataset root {}", root.display()));
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("audio path `{rel}` is absolute; manifests must use paths inside the dataset root {}", root.display()))
+            }
+        }
+    }
+    Ok(root.join(p))
+}

@@ -1,11 +1,13 @@
 //! Datasets: readers, the synthetic world, dataset mixes and audio features for items.
 
 pub mod aqa;
+pub mod audiocaps;
 pub mod clotho;
 pub mod features;
 pub mod items;
 pub mod mix;
 pub mod sources;
 pub mod synth;
+pub mod wavcaps;
 
 pub use items::{CaptionItem, DataError, QaItem};

@@ -11,8 +11,10 @@ use super::synth::{self, SynthConfig};
 use crate::spec::schema::{DataConfig, SynthData};
 
 /// Datasets that have readers.
-pub const CAPTION_DATASETS: &[&str] = &["synth", "clotho"];
-pub const QA_DATASETS: &[&str] = &["synth"];
+pub const CAPTION_DATASETS: &[&str] = &["synth", "audiocaps", "clotho", "wavcaps"];
+/// AudioBench-style QA sets read from `<root>/<split>.jsonl` (one `{id, audio, question|instruction,
+/// answer}` object a line, audio relative to the root).
+pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavcaps_qa"];
 
 /// Folder of a synthetic world.
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
@@ -29,29 +31,12 @@ pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
     let parent = dir.parent().unwrap_or(home).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|e| DataError::Io { path: parent.clone(), message: e.to_string() })?;
     let lock = dir.with_extension("lock");
-    loop {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(_) if done.exists() => return Ok(dir),
-            Err(_) => {
-                // Another worker is generating; a lock older than 10 minutes is abandoned.
-                let age = std::fs::metadata(&lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-                if age.map(|a| a.as_secs() > 600).unwrap_or(true) {
-                    let _ = std::fs::remove_dir(&lock);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-        }
-    }
-    let result = if done.exists() {
-        Ok(())
-    } else {
+    crate::once::build_once(&done, &lock, std::time::Duration::from_secs(600), || {
         let mut cfg = SynthConfig::new(s.clips, s.seed);
         cfg.clip_seconds = s.clip_seconds;
         synth::generate(&dir, &cfg).map(|_| ()).map_err(|e| DataError::Dataset { dataset: "synth".into(), message: e.to_string() })
-    };
-    let _ = std::fs::remove_dir(&lock);
-    result.map(|_| dir)
+    })?;
+    Ok(dir)
 }
 
 fn root(cfg: &DataConfig, dataset: &str) -> Result<PathBuf, DataError> {
@@ -80,6 +65,16 @@ pub fn caption_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) 
             let r = root(cfg, dataset)?;
             super::clotho::read_captions_csv(&r.join(format!("clotho_captions_{split}.csv")), &r.join(split))
         }
+        "audiocaps" => {
+            let r = root(cfg, dataset)?;
+            let pattern = cfg.patterns.get(dataset).map(String::as_str).unwrap_or(super::audiocaps::DEFAULT_PATTERN);
+            super::audiocaps::read_split(&r, split, pattern)
+        }
+        "wavcaps" => {
+            let r = root(cfg, dataset)?;
+            let pattern = cfg.patterns.get(dataset).map(String::as_str).unwrap_or(super::wavcaps::DEFAULT_PATTERN);
+            super::wavcaps::read(&r, split, pattern)
+        }
         other => Err(unknown(other, CAPTION_DATASETS)),
     }
 }
@@ -95,6 +90,7 @@ pub fn qa_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Re
             }
             super::aqa::read_qa_jsonl(&p)
         }
+        "clotho_aqa" | "audiocaps_qa" | "wavcaps_qa" => super::aqa::read_qa_jsonl(&root(cfg, dataset)?.join(format!("{split}.jsonl"))),
         other => Err(unknown(other, QA_DATASETS)),
     }
 }

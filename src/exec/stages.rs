@@ -82,7 +82,8 @@ fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> Stage
     }
     let pb = bar(clips.len() as u64, "audio features");
     pb.set_prefix(run_id.to_string());
-    let (feats, failures) = extract(&clips, cfg.encoder.target_frames, &|n| pb.inc(n as u64));
+    let cache = home.join("cache").join("features");
+    let (feats, failures) = extract(&clips, cfg.encoder.target_frames, Some(&cache), &|n| pb.inc(n as u64));
     pb.finish_and_clear();
     let first: Vec<String> = failures.iter().take(5).map(|(p, why)| format!("{}: {why}", p.display())).collect();
     let info = serde_json::json!({

@@ -240,6 +240,9 @@ pub struct DataConfig {
     pub eval_aqa: Vec<EvalSet>,
     /// Where each real dataset lives on disk (dataset name → directory).
     pub roots: BTreeMap<String, String>,
+    /// How a dataset names its audio files, relative to its root (dataset name → pattern), e.g.
+    /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{id}"`.
+    pub patterns: BTreeMap<String, String>,
     pub missing_audio: MissingAudio,
     pub synth: SynthData,
 }
@@ -255,6 +258,7 @@ impl Default for DataConfig {
                 EvalSet { dataset: "wavcaps_qa".into(), split: "test".into(), max_items: 0 },
             ],
             roots: BTreeMap::new(),
+            patterns: BTreeMap::new(),
             missing_audio: MissingAudio::Error,
             synth: SynthData::default(),
         }

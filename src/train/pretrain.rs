@@ -90,23 +90,8 @@ pub fn ensure_tiny_chat(home: &Path, progress: &mut dyn FnMut(usize, usize, f64)
     }
     let dir = weights.parent().expect("weights live in a folder").to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| PretrainError::Io { path: dir.clone(), message: e.to_string() })?;
-    let lock = dir.join(".lock");
-    loop {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(_) if weights.exists() => return Ok(weights),
-            Err(_) => {
-                let age = std::fs::metadata(&lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-                if age.map(|a| a.as_secs() > 1800).unwrap_or(true) {
-                    let _ = std::fs::remove_dir(&lock);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            }
-        }
-    }
-    let r = if weights.exists() { Ok(()) } else { build(home, &weights, progress) };
-    let _ = std::fs::remove_dir(&lock);
-    r.map(|_| weights)
+    crate::once::build_once(&weights, &dir.join(".lock"), std::time::Duration::from_secs(1800), || build(home, &weights, progress))?;
+    Ok(weights)
 }
 
 fn build(home: &Path, weights: &Path, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<(), PretrainError> {

@@ -1,0 +1,71 @@
+//! `acdc features` and the shared feature cache.
+
+mod common;
+
+use acdc::audio::npy::read_f32;
+use acdc::data::synth::write_wav_pcm16;
+
+fn tone(seconds: f32) -> Vec<f32> {
+    (0..(16000.0 * seconds) as usize).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect()
+}
+
+#[test]
+fn writes_npy_features_raw_and_padded() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("clip_a.wav");
+    write_wav_pcm16(&a, &tone(1.0), 16000).unwrap();
+    let out = d.path().join("out");
+    let o = common::acdc(d.path(), d.path(), &["features", a.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (norm, shape) = read_f32(&out.join("clip_a.npy")).unwrap();
+    assert_eq!(shape, vec![1024, 128]);
+    // Padded rows are zero log-mel, normalised.
+    assert!((norm[1023 * 128] - 4.268 / 9.138).abs() < 1e-6);
+
+    let o = common::acdc(d.path(), d.path(), &["features", a.to_str().unwrap(), "--out-dir", out.to_str().unwrap(), "--raw", "--no-pad"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (raw, shape) = read_f32(&out.join("clip_a.npy")).unwrap();
+    assert_eq!(shape, vec![98, 128], "1 s at 10 ms hops with 25 ms frames");
+    for (r, n) in raw.iter().zip(&norm) {
+        assert!(((r + 4.268) / 9.138 - n).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn bad_files_are_named_and_good_ones_still_written() {
+    let d = tempfile::tempdir().unwrap();
+    let good = d.path().join("good.wav");
+    write_wav_pcm16(&good, &tone(0.5), 16000).unwrap();
+    let bad = d.path().join("broken.wav");
+    std::fs::write(&bad, b"RIFF....WAVEjunk").unwrap();
+    let empty = d.path().join("empty.flac");
+    std::fs::write(&empty, b"").unwrap();
+    let out = d.path().join("out");
+    let o = common::acdc(d.path(), d.path(), &["features", good.to_str().unwrap(), bad.to_str().unwrap(), empty.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = common::stderr(&o);
+    assert!(e.contains("broken.wav") && e.contains("empty.flac") && e.contains("2 of 3"), "{e}");
+    assert!(out.join("good.npy").exists());
+}
+
+#[test]
+fn feature_cache_is_reused_and_survives_corruption() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.wav");
+    write_wav_pcm16(&a, &tone(0.5), 16000).unwrap();
+    let clips = vec![("a".to_string(), a.clone())];
+    let cache = d.path().join("cache");
+    let (first, f1) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    assert!(f1.is_empty());
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1);
+    let (second, _) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    assert_eq!(first.by_clip["a"], second.by_clip["a"]);
+    // A corrupt entry is recomputed, not trusted.
+    std::fs::write(&entries[0], b"garbage").unwrap();
+    let (third, _) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    assert_eq!(first.by_clip["a"], third.by_clip["a"]);
+    // Different settings, different entry.
+    acdc::data::features::extract(&clips, 32, Some(&cache), &|_| {});
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+}

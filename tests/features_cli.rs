@@ -48,6 +48,44 @@ fn bad_files_are_named_and_good_ones_still_written() {
     assert!(out.join("good.npy").exists());
 }
 
+fn lim(target_frames: usize) -> acdc::data::features::AudioLimits {
+    acdc::data::features::AudioLimits { target_frames, max_seconds: 0.0 }
+}
+
+#[test]
+fn nan_samples_and_overlong_clips_are_refused_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    // A float32 WAV holding a NaN.
+    let mut data = Vec::new();
+    for i in 0..800 {
+        let v: f32 = if i == 100 { f32::NAN } else { 0.1 };
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&64000u32.to_le_bytes());
+    wav.extend_from_slice(&4u16.to_le_bytes());
+    wav.extend_from_slice(&32u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    let nan = d.path().join("nan.wav");
+    std::fs::write(&nan, wav).unwrap();
+    let long = d.path().join("long.wav");
+    write_wav_pcm16(&long, &tone(2.0), 16000).unwrap();
+    let clips = vec![("n".to_string(), nan), ("l".to_string(), long)];
+    let (ok, failures) = acdc::data::features::extract(&clips, acdc::data::features::AudioLimits { target_frames: 64, max_seconds: 1.5 }, None, &|_| {});
+    assert!(ok.by_clip.is_empty());
+    let msgs: Vec<&String> = failures.iter().map(|(_, m)| m).collect();
+    assert!(msgs.iter().any(|m| m.contains("nan.wav") && m.contains("non-finite")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("long.wav") && m.contains("max_audio_seconds")), "{msgs:?}");
+}
+
 #[test]
 fn feature_cache_is_reused_and_survives_corruption() {
     let d = tempfile::tempdir().unwrap();
@@ -55,17 +93,17 @@ fn feature_cache_is_reused_and_survives_corruption() {
     write_wav_pcm16(&a, &tone(0.5), 16000).unwrap();
     let clips = vec![("a".to_string(), a.clone())];
     let cache = d.path().join("cache");
-    let (first, f1) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    let (first, f1) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
     assert!(f1.is_empty());
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(entries.len(), 1);
-    let (second, _) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    let (second, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
     assert_eq!(first.by_clip["a"], second.by_clip["a"]);
     // A corrupt entry is recomputed, not trusted.
     std::fs::write(&entries[0], b"garbage").unwrap();
-    let (third, _) = acdc::data::features::extract(&clips, 64, Some(&cache), &|_| {});
+    let (third, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
     assert_eq!(first.by_clip["a"], third.by_clip["a"]);
     // Different settings, different entry.
-    acdc::data::features::extract(&clips, 32, Some(&cache), &|_| {});
+    acdc::data::features::extract(&clips, lim(32), Some(&cache), &|_| {});
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 }

@@ -32,28 +32,29 @@ impl ClipMatrices {
 pub const FEATURES_VERSION: &str = "eat-fbank-v1";
 
 /// Cache key of one clip's features: sha256 over the audio file's bytes and the settings.
-fn cache_key(bytes: &[u8], cfg: &FbankConfig, target_frames: usize) -> String {
+fn cache_key(bytes: &[u8], cfg: &FbankConfig, limits: &AudioLimits) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(bytes);
-    h.update(format!("{FEATURES_VERSION}|{cfg:?}|{target_frames}").as_bytes());
+    h.update(format!("{FEATURES_VERSION}|{cfg:?}|{}|{}", limits.target_frames, limits.max_seconds).as_bytes());
     hex::encode(h.finalize())[..32].to_string()
 }
 
 /// Features of one file, through the on-disk cache when one is given (entries are written to a
 /// temporary name and renamed, so concurrent workers never read half a file).
-fn features_of(path: &std::path::Path, cfg: &FbankConfig, target_frames: usize, cache: Option<&std::path::Path>) -> Result<(Vec<f32>, usize), String> {
+fn features_of(path: &std::path::Path, cfg: &FbankConfig, limits: &AudioLimits, cache: Option<&std::path::Path>) -> Result<(Vec<f32>, usize), String> {
+    let target_frames = limits.target_frames;
     let Some(dir) = cache else {
-        return load_mono_16k(path).map_err(|e| e.to_string()).map(|w| eat_features(&w, cfg, target_frames));
+        return checked_waveform(path, limits).map(|w| eat_features(&w, cfg, target_frames));
     };
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let entry = dir.join(format!("{}.npy", cache_key(&bytes, cfg, target_frames)));
+    let entry = dir.join(format!("{}.npy", cache_key(&bytes, cfg, limits)));
     if let Ok((v, shape)) = crate::audio::npy::read_f32(&entry) {
         if shape.len() == 2 && shape[1] == cfg.num_mel_bins {
             return Ok((v, shape[0]));
         }
     }
-    let w = load_mono_16k(path).map_err(|e| e.to_string())?;
+    let w = checked_waveform(path, limits)?;
     let (v, frames) = eat_features(&w, cfg, target_frames);
     if std::fs::create_dir_all(dir).is_ok() {
         let _ = crate::audio::npy::write_f32(&entry, &v, &[frames, cfg.num_mel_bins]);
@@ -61,12 +62,34 @@ fn features_of(path: &std::path::Path, cfg: &FbankConfig, target_frames: usize, 
     Ok((v, frames))
 }
 
+/// What a clip must satisfy and how it is shaped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AudioLimits {
+    /// Pad or truncate to this many frames (0 = natural length, padded to the longest clip).
+    pub target_frames: usize,
+    /// Longest accepted clip in seconds (0 = no limit).
+    pub max_seconds: f64,
+}
+
+/// The 16 kHz waveform of a file, refusing non-finite samples and over-long clips.
+pub fn checked_waveform(path: &std::path::Path, limits: &AudioLimits) -> Result<Vec<f32>, String> {
+    let w = load_mono_16k(path).map_err(|e| e.to_string())?;
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(format!("{}: non-finite sample (NaN or infinity) at 16 kHz sample {i}", path.display()));
+    }
+    let secs = w.len() as f64 / 16000.0;
+    if limits.max_seconds > 0.0 && secs > limits.max_seconds {
+        return Err(format!("{}: {secs:.1} s long, more than data.max_audio_seconds = {}", path.display(), limits.max_seconds));
+    }
+    Ok(w)
+}
+
 /// EAT input features `[frames, 128]` for each (clip id, audio path), in parallel across cores,
 /// through the feature cache in `cache` when given. Unreadable files are returned as
 /// (path, reason) instead. `target_frames = 0` pads every clip to the longest.
 pub fn extract(
     clips: &[(String, PathBuf)],
-    target_frames: usize,
+    limits: AudioLimits,
     cache: Option<&std::path::Path>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> (ClipMatrices, Vec<(PathBuf, String)>) {
@@ -81,7 +104,7 @@ pub fn extract(
                 s.spawn(move || {
                     part.iter()
                         .map(|(id, path)| {
-                            let r = features_of(path, cfg, target_frames, cache).map_err(|e| (path.clone(), e));
+                            let r = features_of(path, cfg, &limits, cache).map_err(|e| (path.clone(), e));
                             progress(1);
                             (id.clone(), r)
                         })
@@ -100,7 +123,7 @@ pub fn extract(
         }
     }
     let bins = cfg.num_mel_bins;
-    let rows = if target_frames > 0 { target_frames } else { ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0) };
+    let rows = if limits.target_frames > 0 { limits.target_frames } else { ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0) };
     let mut by_clip = HashMap::with_capacity(ok.len());
     for (id, (mut v, frames)) in ok {
         if frames < rows {

@@ -1,6 +1,7 @@
 //! Datasets: readers, the synthetic world, dataset mixes and audio features for items.
 
 pub mod aqa;
+pub mod audiobench;
 pub mod audiocaps;
 pub mod clotho;
 pub mod features;

@@ -12,8 +12,8 @@ use crate::spec::schema::{DataConfig, SynthData};
 
 /// Datasets that have readers.
 pub const CAPTION_DATASETS: &[&str] = &["synth", "audiocaps", "clotho", "wavcaps"];
-/// AudioBench-style QA sets read from `<root>/<split>.jsonl` (one `{id, audio, question|instruction,
-/// answer}` object a line, audio relative to the root).
+/// AudioBench-style QA sets: `<root>/<split>.jsonl` (one `{id, audio, question|instruction,
+/// answer}` object a line, audio relative to the root) or the hub's parquet files.
 pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavcaps_qa"];
 
 /// Folder of a synthetic world.
@@ -90,7 +90,15 @@ pub fn qa_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Re
             }
             super::aqa::read_qa_jsonl(&p)
         }
-        "clotho_aqa" | "audiocaps_qa" | "wavcaps_qa" => super::aqa::read_qa_jsonl(&root(cfg, dataset)?.join(format!("{split}.jsonl"))),
+        "clotho_aqa" | "audiocaps_qa" | "wavcaps_qa" => {
+            let r = root(cfg, dataset)?;
+            let jsonl = r.join(format!("{split}.jsonl"));
+            if jsonl.exists() {
+                super::aqa::read_qa_jsonl(&jsonl)
+            } else {
+                super::audiobench::read_split(&r, split, &home.join("cache").join("audio").join(dataset), dataset)
+            }
+        }
         other => Err(unknown(other, QA_DATASETS)),
     }
 }

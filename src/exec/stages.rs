@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::features::{extract, AudioInput, ClipMatrices};
+use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
 use crate::data::{sources, CaptionItem, QaItem};
 use crate::eval::run::{evaluate, EvalSet};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
@@ -83,7 +83,8 @@ fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> Stage
     let pb = bar(clips.len() as u64, "audio features");
     pb.set_prefix(run_id.to_string());
     let cache = home.join("cache").join("features");
-    let (feats, failures) = extract(&clips, cfg.encoder.target_frames, Some(&cache), &|n| pb.inc(n as u64));
+    let limits = AudioLimits { target_frames: cfg.encoder.target_frames, max_seconds: cfg.data.max_audio_seconds };
+    let (feats, failures) = extract(&clips, limits, Some(&cache), &|n| pb.inc(n as u64));
     pb.finish_and_clear();
     let first: Vec<String> = failures.iter().take(5).map(|(p, why)| format!("{}: {why}", p.display())).collect();
     let info = serde_json::json!({

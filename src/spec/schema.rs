@@ -244,6 +244,8 @@ pub struct DataConfig {
     /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{id}"`.
     pub patterns: BTreeMap<String, String>,
     pub missing_audio: MissingAudio,
+    /// Refuse audio files longer than this many seconds (0 = no limit); they count as unreadable.
+    pub max_audio_seconds: f64,
     pub synth: SynthData,
 }
 
@@ -260,6 +262,7 @@ impl Default for DataConfig {
             roots: BTreeMap::new(),
             patterns: BTreeMap::new(),
             missing_audio: MissingAudio::Error,
+            max_audio_seconds: 0.0,
             synth: SynthData::default(),
         }
     }

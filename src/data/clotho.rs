@@ -87,6 +87,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_clotho_v2_1_layout() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("clotho_captions_evaluation.csv"),
+            "file_name,caption_1,caption_2,caption_3,caption_4,caption_5\nStill Life.wav,A clock ticks.,\"Ticking, steady\",c3,c4,c5\n",
+        )
+        .unwrap();
+        let cfg = crate::spec::schema::DataConfig {
+            roots: [("clotho".to_string(), d.path().display().to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        let items = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "evaluation").unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].id, "Still Life");
+        assert_eq!(items[0].audio, d.path().join("evaluation/Still Life.wav"));
+        assert_eq!(items[0].captions[1], "Ticking, steady");
+        std::fs::write(d.path().join("clotho_captions_development.csv"), "file_name,caption_1\na.wav,x,extra\n").unwrap();
+        let e = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "development").unwrap_err().to_string();
+        assert!(e.contains("clotho_captions_development.csv:2"), "{e}");
+    }
+
+    #[test]
     fn csv_quoting() {
         assert_eq!(split_csv_line(r#"a,"b, c","say ""hi""",d"#).unwrap(), vec!["a", "b, c", "say \"hi\"", "d"]);
         assert!(split_csv_line(r#"a,"b"#).is_err());

@@ -107,3 +107,29 @@ fn feature_cache_is_reused_and_survives_corruption() {
     acdc::data::features::extract(&clips, lim(32), Some(&cache), &|_| {});
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 }
+
+#[test]
+fn unsupported_codec_is_named() {
+    // A WAV whose fmt chunk says MS-ADPCM (format 2), a codec this build does not decode.
+    let d = tempfile::tempdir().unwrap();
+    let mut wav = b"RIFF".to_vec();
+    let data = vec![0u8; 512];
+    wav.extend_from_slice(&(36 + 4 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&20u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes()); // MS ADPCM
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&256u16.to_le_bytes());
+    wav.extend_from_slice(&4u16.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&500u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    let p = d.path().join("adpcm.wav");
+    std::fs::write(&p, wav).unwrap();
+    let e = acdc::audio::decode::decode_file(&p).unwrap_err().to_string();
+    assert!(e.contains("adpcm.wav"), "{e}");
+}

@@ -76,6 +76,9 @@ fn corrupt_audio_fails_only_the_runs_that_read_it_and_nan_fails_with_the_step() 
         "bad",
         r#"[runs.broken]
 data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
+[runs.skips]
+data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
+data.missing_audio = "skip"
 [runs.fine]
 data.synth = { clips = 10, seed = 4, clip_seconds = 2.0 }
 [runs.diverges]
@@ -100,6 +103,14 @@ train.clip_norm = 0.0
     let name = victim.file_name().unwrap().to_str().unwrap();
     assert!(err.contains(name), "error names the file: {err}");
     assert_eq!(by("fine").status.as_str(), "done");
+    // The same broken world with the skip policy: the run completes and records what it skipped.
+    let skips = by("skips");
+    assert_eq!(skips.status.as_str(), "done", "{:?}", skips.error);
+    let stages = store.stages(&skips.id).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&stages.iter().find(|(s, _, _)| s == "data").unwrap().2).unwrap();
+    assert_eq!(info["unreadable"], 1);
+    assert!(info["first_unreadable"][0].as_str().unwrap().contains(name), "{info}");
+    assert!(common::stderr(&o).contains("skipping 1 unreadable"), "{}", common::stderr(&o));
     let div = by("diverges");
     assert_eq!(div.status.as_str(), "failed");
     let err = div.error.unwrap();

@@ -99,7 +99,10 @@ fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> Stage
             first.join("; ")
         ));
     }
-    // Skip policy: drop the items whose audio failed.
+    // Skip policy: drop the items whose audio failed (and say so; the stage info keeps the names).
+    if !failures.is_empty() {
+        eprintln!("acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}", failures.len(), first.join("; "));
+    }
     let bad: std::collections::BTreeSet<String> = failures.iter().map(|(p, _)| p.display().to_string()).collect();
     for (_, _, items) in train.iter_mut() {
         items.retain(|i| !bad.contains(&i.audio.display().to_string()));

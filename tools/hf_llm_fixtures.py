@@ -118,6 +118,15 @@ def record(model, d, ids, mask, seed):
     )
 
 
+@torch.no_grad()
+def randomize_norms(model):
+    """RMSNorm weights are initialised to 1.0; perturb them so a loader that
+    ignores (or mis-maps) norm weights fails the logits check."""
+    for name, p in model.named_parameters():
+        if name.endswith("norm.weight"):
+            p.copy_(1.0 + 0.1 * torch.randn_like(p))
+
+
 def fresh_dir(name):
     d = os.path.join(OUT, name)
     if os.path.isdir(d):
@@ -137,6 +146,7 @@ def build_llama():
     )
     model = LlamaForCausalLM(cfg).to(torch.float32).eval()
     model.config._attn_implementation = "eager"
+    randomize_norms(model)
     d = fresh_dir("llama")
     model.save_pretrained(d, safe_serialization=True)
     ids, mask = make_inputs(100)
@@ -160,6 +170,7 @@ def build_llama3_scaled():
         mlp_bias=False,
     )
     model = LlamaForCausalLM(cfg).eval()
+    randomize_norms(model)
     model.to(torch.bfloat16)
     d = fresh_dir("llama3_scaled")
     model.save_pretrained(d, safe_serialization=True, max_shard_size="20KB")
@@ -188,6 +199,7 @@ def build_qwen2():
         for layer in model.model.layers:
             for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
                 proj.bias.normal_(0.0, 0.2)
+    randomize_norms(model)
     d = fresh_dir("qwen2")
     model.save_pretrained(d, safe_serialization=True)
     ids, mask = make_inputs(300)
@@ -202,6 +214,9 @@ def main():
     build_llama()
     build_llama3_scaled()
     build_qwen2()
+    for root, _, files in os.walk(OUT):
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
     print("wrote", OUT)
 
 

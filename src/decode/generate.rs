@@ -31,7 +31,7 @@ pub fn generate(
         .collect();
     let mut next_pos: Vec<usize> = valid.iter().map(|v| v.iter().filter(|&&x| x).count()).collect();
     let mut cache = KvCache::default();
-    let a = AttnInputs::new(&positions, &key_valid, 0, llm.head_dim, llm.rope_theta, &device);
+    let a = AttnInputs::new(&positions, &key_valid, 0, &llm.inv_freq(), &device);
     let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
     let t = h.dims()[1];
     let mut logits = llm.logits(h.narrow(1, t - 1, 1));
@@ -63,7 +63,7 @@ pub fn generate(
         let ids = Tensor::<2, Int>::from_data(TensorData::new(next.iter().map(|&x| x as i64).collect::<Vec<_>>(), [b, 1]), &device);
         let pos: Vec<Vec<usize>> = next_pos.iter().map(|&p| vec![p]).collect();
         next_pos.iter_mut().for_each(|p| *p += 1);
-        let a = AttnInputs::new(&pos, &key_valid, cache.len, llm.head_dim, llm.rope_theta, &device);
+        let a = AttnInputs::new(&pos, &key_valid, cache.len, &llm.inv_freq(), &device);
         let h = llm.forward_hidden(llm.embed(ids), &a, Some(&mut cache));
         logits = llm.logits(h);
     }

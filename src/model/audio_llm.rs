@@ -77,7 +77,7 @@ impl AudioLlm {
     pub fn forward(&self, batch: &SplicedBatch, audio: Tensor<3>) -> Tensor<3> {
         let device = audio.device();
         let x = self.splice(batch, audio);
-        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, self.llm.head_dim, self.llm.rope_theta, &device);
+        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, &self.llm.inv_freq(), &device);
         self.llm.forward_embeds(x, &a, None)
     }
 
@@ -85,7 +85,7 @@ impl AudioLlm {
     pub fn prefill(&self, batch: &SplicedBatch, audio: Tensor<3>, cache: &mut KvCache) -> Tensor<2> {
         let device = audio.device();
         let x = self.splice(batch, audio);
-        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, self.llm.head_dim, self.llm.rope_theta, &device);
+        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, &self.llm.inv_freq(), &device);
         let h = self.llm.forward_hidden(x, &a, Some(cache));
         let t = h.dims()[1];
         self.llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim(1)

@@ -38,8 +38,46 @@ pub struct Backbone {
     pub config: LlamaConfig,
     /// Changes whenever the weights or tokenizer would (keys the targets cache).
     pub fingerprint: String,
-    /// Trained weights to load over the seeded initialisation (`None`: the seeded weights are the model).
-    pub weights: Option<PathBuf>,
+    /// Where the weights come from.
+    pub weights: Weights,
+}
+
+/// The source of a backbone's weights.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// The seeded initialisation is the model (`builtin:tiny`).
+    Seeded,
+    /// A burnpack of the whole LLM over the seeded initialisation (`builtin:tiny-chat`).
+    Burnpack(PathBuf),
+    /// A Hugging Face model directory (config.json + safetensors).
+    HfDir(PathBuf),
+}
+
+/// Resolve a Hugging Face model id or directory to a local directory, offline: a directory with a
+/// `config.json` as given, else the hub cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, or
+/// `~/.cache/huggingface/hub`) snapshot that `refs/main` points to. acdc never downloads.
+pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
+    let p = PathBuf::from(id);
+    if p.join("config.json").exists() {
+        return Ok(p);
+    }
+    let cache = std::env::var_os("HF_HUB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub")))
+        .unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"));
+    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let snapshot = std::fs::read_to_string(repo.join("refs").join("main")).ok().map(|r| repo.join("snapshots").join(r.trim()));
+    match snapshot {
+        Some(s) if s.join("config.json").exists() => Ok(s),
+        _ => Err(BackboneError::Unsupported {
+            id: id.into(),
+            message: format!(
+                "not a model directory (no config.json) and not in the Hugging Face cache at {}; download it first (e.g. `huggingface-cli download {id}`) or give its directory",
+                repo.display()
+            ),
+        }),
+    }
 }
 
 /// Where `builtin:tiny-chat` keeps its pretrained weights.
@@ -62,7 +100,7 @@ impl Backbone {
                 let sha = hex::encode(sha2::Sha256::digest(&bytes));
                 b.id = id.into();
                 b.fingerprint = crate::model::fingerprint(&[id, &b.fingerprint, &sha]);
-                b.weights = Some(w);
+                b.weights = Weights::Burnpack(w);
                 Ok(b)
             }
             "builtin:tiny" => {
@@ -84,19 +122,42 @@ impl Backbone {
                 let config = super::builtin_tiny_llm(tokenizer.vocab_size());
                 let tok_json = tokenizer.inner.to_string(false).unwrap_or_default();
                 let fingerprint = crate::model::fingerprint(&[id, &format!("{config:?}"), &BUILTIN_TINY_SEED.to_string(), &tok_json]);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: None })
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::Seeded })
             }
-            other => Err(BackboneError::Unsupported {
+            other if other.starts_with("builtin:") => Err(BackboneError::Unsupported {
                 id: other.into(),
-                message: "loading Hugging Face checkpoints is not implemented yet; use `builtin:tiny`".into(),
+                message: "unknown builtin backbone; builtins: builtin:tiny, builtin:tiny-chat".into(),
             }),
+            other => {
+                let dir = resolve_model_dir(other)?;
+                let tok_path = dir.join("tokenizer.json");
+                let tokenizer = TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
+                let config = super::hf::config_from_file(&dir.join("config.json")).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })?;
+                if tokenizer.inner.token_to_id("<|start_header_id|>").is_none() {
+                    return Err(BackboneError::Unsupported {
+                        id: id.into(),
+                        message: "only the Llama-3 chat format is built in so far; this tokenizer has no <|start_header_id|>".into(),
+                    });
+                }
+                let mut parts = vec![std::fs::read_to_string(dir.join("config.json")).unwrap_or_default(), std::fs::read_to_string(&tok_path).unwrap_or_default()];
+                for f in super::hf::weight_files(&dir).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })? {
+                    let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                    parts.push(format!("{}:{len}", f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
+                }
+                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                let fingerprint = crate::model::fingerprint(&refs);
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::HfDir(dir) })
+            }
         }
     }
 
     /// The LLM with its (frozen) weights.
     pub fn load_llm(&self, device: &Device) -> Result<Llama, BackboneError> {
+        if let Weights::HfDir(dir) = &self.weights {
+            return super::hf::load_llama(dir, device).map(|(_, m)| m).map_err(|e| BackboneError::Unsupported { id: self.id.clone(), message: e.to_string() });
+        }
         let mut m = super::init_seeded(device, BUILTIN_TINY_SEED, || self.config.init(device));
-        if let Some(w) = &self.weights {
+        if let Weights::Burnpack(w) = &self.weights {
             use burn::store::{BurnpackStore, ModuleSnapshot};
             let mut store = BurnpackStore::from_file(w).auto_extension(false);
             let r = m.load_from(&mut store).map_err(|e| BackboneError::Io { path: w.clone(), message: e.to_string() })?;
@@ -144,7 +205,7 @@ mod tests {
     #[test]
     fn builtin_weights_are_fixed_across_devices_and_rng_history() {
         let cfg = crate::model::builtin_tiny_llm(64);
-        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: None };
+        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: Weights::Seeded };
         let a = Device::flex();
         let w1: Vec<f32> = bb.load_llm(&a).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
         let b = Device::flex().autodiff();

@@ -30,16 +30,55 @@ pub struct LlamaConfig {
     /// The output projection shares the token embedding matrix.
     #[config(default = false)]
     pub tie_embeddings: bool,
+    /// Rotary frequency scaling: `none` or `llama3` (Llama 3.1/3.2's long-context scaling).
+    #[config(default = "RopeScaling::None")]
+    pub rope_scaling: RopeScaling,
+    /// Width of one attention head (`hidden_size / num_heads` unless a checkpoint says otherwise).
+    #[config(default = "None")]
+    pub head_dim: Option<usize>,
+}
+
+/// Rotary frequency scaling, as transformers' `rope_type`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum RopeScaling {
+    None,
+    /// transformers' `_compute_llama3_parameters`.
+    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: usize },
+}
+
+/// Rotary inverse frequencies (`head_dim / 2` of them) as transformers computes them in float32.
+pub fn inv_freq(head_dim: usize, theta: f64, scaling: &RopeScaling) -> Vec<f32> {
+    let base: Vec<f32> = (0..head_dim / 2).map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
+    match *scaling {
+        RopeScaling::None => base,
+        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
+            let (factor, low, high, old) = (factor as f32, low_freq_factor as f32, high_freq_factor as f32, original_max_position_embeddings as f32);
+            let low_wavelen = old / low;
+            let high_wavelen = old / high;
+            base.iter()
+                .map(|&f| {
+                    let wavelen = 2.0 * std::f32::consts::PI / f;
+                    let scaled = if wavelen > low_wavelen { f / factor } else { f };
+                    if wavelen < high_wavelen || wavelen > low_wavelen {
+                        scaled
+                    } else {
+                        let smooth = (old / wavelen - low) / (high - low);
+                        (1.0 - smooth) * scaled / factor + smooth * scaled
+                    }
+                })
+                .collect()
+        }
+    }
 }
 
 impl LlamaConfig {
     pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_heads
+        self.head_dim.unwrap_or(self.hidden_size / self.num_heads)
     }
 
     /// Build the model with random weights on `device` (seed the device first for reproducibility).
     pub fn init(&self, device: &Device) -> Llama {
-        assert!(self.hidden_size % self.num_heads == 0, "hidden_size must divide by num_heads");
+        assert!(self.head_dim.is_some() || self.hidden_size % self.num_heads == 0, "hidden_size must divide by num_heads");
         assert!(self.num_heads % self.num_kv_heads == 0, "num_heads must divide by num_kv_heads");
         let hd = self.head_dim();
         let layers = (0..self.num_layers)
@@ -69,6 +108,7 @@ impl LlamaConfig {
             lm_head: (!self.tie_embeddings).then(|| LinearConfig::new(self.hidden_size, self.vocab_size).with_bias(false).init(device)),
             rope_theta: self.rope_theta,
             head_dim: hd,
+            inv_freq: inv_freq(hd, self.rope_theta, &self.rope_scaling),
         }
     }
 }
@@ -107,6 +147,9 @@ pub struct Llama {
     pub lm_head: Option<Linear>,
     pub rope_theta: f64,
     pub head_dim: usize,
+    /// Rotary inverse frequencies `[head_dim / 2]`, rope scaling applied (a constant, not a parameter).
+    #[module(skip)]
+    pub inv_freq: Vec<f32>,
 }
 
 /// Keys and values of earlier positions, per layer: `[B, kv_heads, S, head_dim]`.
@@ -131,21 +174,19 @@ pub struct AttnInputs {
 impl AttnInputs {
     /// `positions[b][t]`: rotary position of query t in row b; `key_valid[b][s]` for every key
     /// position (cached + new); queries sit at key indices `past..past+T` (causal).
-    pub fn new(positions: &[Vec<usize>], key_valid: &[Vec<bool>], past: usize, head_dim: usize, theta: f64, device: &Device) -> Self {
+    pub fn new(positions: &[Vec<usize>], key_valid: &[Vec<bool>], past: usize, inv: &[f32], device: &Device) -> Self {
+        let head_dim = inv.len() * 2;
         let b = positions.len();
         let t = positions.first().map(|p| p.len()).unwrap_or(0);
         let s = key_valid.first().map(|k| k.len()).unwrap_or(0);
         assert_eq!(s, past + t, "key_valid must cover cached and new positions");
-        let half = head_dim / 2;
-        // inv_freq in f32 as transformers computes it.
-        let inv: Vec<f32> = (0..half).map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
         let mut cos = Vec::with_capacity(b * t * head_dim);
         let mut sin = Vec::with_capacity(b * t * head_dim);
         for row in positions {
             for &p in row {
                 for rep in 0..2 {
                     let _ = rep;
-                    for f in &inv {
+                    for f in inv {
                         let a = p as f32 * f;
                         cos.push(a.cos());
                         sin.push(a.sin());
@@ -238,6 +279,11 @@ impl Llama {
         self.embed_tokens.weight.dims()[0]
     }
 
+    /// Rotary inverse frequencies on the host.
+    pub fn inv_freq(&self) -> Vec<f32> {
+        self.inv_freq.clone()
+    }
+
     pub fn num_layers(&self) -> usize {
         self.layers.len()
     }
@@ -314,16 +360,16 @@ mod tests {
         let ids: Vec<i64> = vec![1, 5, 7, 9, 11, 2];
         let full_ids = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, 6]), &device);
         let pos: Vec<Vec<usize>> = vec![(0..6).collect()];
-        let a = AttnInputs::new(&pos, &[vec![true; 6]], 0, m.head_dim, m.rope_theta, &device);
+        let a = AttnInputs::new(&pos, &[vec![true; 6]], 0, &m.inv_freq(), &device);
         let full = m.forward_embeds(m.embed(full_ids), &a, None);
         let last_full: Vec<f32> = full.narrow(1, 5, 1).into_data().try_to_vec::<f32>().unwrap();
 
         let mut cache = KvCache::default();
         let pre = Tensor::<2, Int>::from_data(TensorData::new(ids[..5].to_vec(), [1, 5]), &device);
-        let a1 = AttnInputs::new(&[(0..5).collect()], &[vec![true; 5]], 0, m.head_dim, m.rope_theta, &device);
+        let a1 = AttnInputs::new(&[(0..5).collect()], &[vec![true; 5]], 0, &m.inv_freq(), &device);
         m.forward_embeds(m.embed(pre), &a1, Some(&mut cache));
         let nxt = Tensor::<2, Int>::from_data(TensorData::new(vec![ids[5]], [1, 1]), &device);
-        let a2 = AttnInputs::new(&[vec![5]], &[vec![true; 6]], 5, m.head_dim, m.rope_theta, &device);
+        let a2 = AttnInputs::new(&[vec![5]], &[vec![true; 6]], 5, &m.inv_freq(), &device);
         let step: Vec<f32> = m.forward_embeds(m.embed(nxt), &a2, Some(&mut cache)).into_data().try_to_vec::<f32>().unwrap();
         for (x, y) in last_full.iter().zip(&step) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
@@ -337,10 +383,10 @@ mod tests {
         device.seed(4);
         let m = tiny().init(&device);
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![3i64, 4, 5], [1, 3]), &device);
-        let a = AttnInputs::new(&[vec![0, 1, 2]], &[vec![true; 3]], 0, m.head_dim, m.rope_theta, &device);
+        let a = AttnInputs::new(&[vec![0, 1, 2]], &[vec![true; 3]], 0, &m.inv_freq(), &device);
         let want: Vec<f32> = m.forward_embeds(m.embed(ids), &a, None).narrow(1, 2, 1).into_data().try_to_vec::<f32>().unwrap();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 0, 3, 4, 5], [1, 5]), &device);
-        let a = AttnInputs::new(&[vec![0, 0, 0, 1, 2]], &[vec![false, false, true, true, true]], 0, m.head_dim, m.rope_theta, &device);
+        let a = AttnInputs::new(&[vec![0, 0, 0, 1, 2]], &[vec![false, false, true, true, true]], 0, &m.inv_freq(), &device);
         let got: Vec<f32> = m.forward_embeds(m.embed(ids), &a, None).narrow(1, 4, 1).into_data().try_to_vec::<f32>().unwrap();
         for (x, y) in want.iter().zip(&got) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");

@@ -5,6 +5,7 @@ pub mod audio_llm;
 pub mod backbone;
 pub mod device;
 pub mod encoder;
+pub mod hf;
 pub mod llm;
 pub mod lora;
 

@@ -124,7 +124,7 @@ fn build(home: &Path, weights: &Path, progress: &mut dyn FnMut(usize, usize, f64
         let (bs, t) = (b.spliced.ids.len(), b.spliced.ids[0].len());
         let flat: Vec<i64> = b.spliced.ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [bs, t]), &device);
-        let a = AttnInputs::new(&b.spliced.positions(), &b.spliced.valid, 0, model.head_dim, model.rope_theta, &device);
+        let a = AttnInputs::new(&b.spliced.positions(), &b.spliced.valid, 0, &model.inv_freq(), &device);
         let logits = model.forward_embeds(model.embed(ids), &a, None);
         let loss = masked_loss(logits, &b, &device);
         let lv: f32 = loss.clone().into_scalar();

@@ -1,0 +1,158 @@
+//! Llama-family checkpoints from Hugging Face model directories: `config.json` → [`LlamaConfig`]
+//! (Llama 3 / 3.1 / 3.2 with `llama3` rope scaling under either `rope_scaling` or transformers 5's
+//! `rope_parameters`; Qwen2 with q/k/v biases and tied embeddings; Mistral), and the weights
+//! from `model.safetensors` or the shards a `model.safetensors.index.json` lists, f32 / bf16 / f16
+//! on disk (cast to f32). A missing tensor or a shape mismatch is an error naming the tensor.
+//!
+//! Key mapping (HF → acdc): `model.embed_tokens.weight` → `embed_tokens.weight`;
+//! `model.layers.N.self_attn.{q,k,v,o}_proj.{weight,bias}` → `layers.N.self_attn.{q,k,v,o}_proj.base.{weight,bias}`
+//! (transposed to `[in, out]`); `model.layers.N.mlp.{gate,up,down}_proj.weight` → `….mlp.{…}_proj.base.weight`;
+//! `model.layers.N.{input,post_attention}_layernorm.weight` and `model.norm.weight` → `….gamma`;
+//! `lm_head.weight` → `lm_head.weight` (absent when embeddings are tied).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Device, FloatDType, Tensor};
+use serde::Deserialize;
+
+use super::llm::{Llama, LlamaConfig, RopeScaling};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HfError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Weights { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRope {
+    #[serde(alias = "type")]
+    rope_type: Option<String>,
+    factor: Option<f64>,
+    low_freq_factor: Option<f64>,
+    high_freq_factor: Option<f64>,
+    original_max_position_embeddings: Option<usize>,
+    rope_theta: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawConfig {
+    model_type: Option<String>,
+    vocab_size: usize,
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: Option<usize>,
+    head_dim: Option<usize>,
+    rope_theta: Option<f64>,
+    rms_norm_eps: Option<f64>,
+    tie_word_embeddings: Option<bool>,
+    attention_bias: Option<bool>,
+    rope_scaling: Option<RawRope>,
+    rope_parameters: Option<RawRope>,
+}
+
+/// Parse a `config.json` into our architecture config.
+pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
+    let text = std::fs::read_to_string(path).map_err(|e| HfError::Io { path: path.into(), message: e.to_string() })?;
+    let c: RawConfig = serde_json::from_str(&text).map_err(|e| HfError::Config { path: path.into(), message: e.to_string() })?;
+    let bad = |m: String| HfError::Config { path: path.into(), message: m };
+    let model_type = c.model_type.clone().unwrap_or_else(|| "llama".into());
+    if !["llama", "qwen2", "mistral"].contains(&model_type.as_str()) {
+        return Err(bad(format!("model_type `{model_type}` is not a Llama-family decoder acdc knows (llama, qwen2, mistral)")));
+    }
+    let rope = c.rope_parameters.as_ref().or(c.rope_scaling.as_ref());
+    let theta = rope.and_then(|r| r.rope_theta).or(c.rope_theta).unwrap_or(10000.0);
+    let scaling = match rope.and_then(|r| r.rope_type.as_deref()) {
+        None | Some("default") => RopeScaling::None,
+        Some("llama3") => {
+            let r = rope.expect("checked");
+            let need = |v: Option<f64>, k: &str| v.ok_or_else(|| bad(format!("llama3 rope scaling needs `{k}`")));
+            RopeScaling::Llama3 {
+                factor: need(r.factor, "factor")?,
+                low_freq_factor: need(r.low_freq_factor, "low_freq_factor")?,
+                high_freq_factor: need(r.high_freq_factor, "high_freq_factor")?,
+                original_max_position_embeddings: r
+                    .original_max_position_embeddings
+                    .ok_or_else(|| bad("llama3 rope scaling needs `original_max_position_embeddings`".into()))?,
+            }
+        }
+        Some(other) => return Err(bad(format!("rope type `{other}` is not supported (supported: default, llama3)"))),
+    };
+    let attention_bias = c.attention_bias.unwrap_or(model_type == "qwen2");
+    Ok(LlamaConfig::new(c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads.unwrap_or(c.num_attention_heads))
+        .with_rope_theta(theta)
+        .with_rms_norm_eps(c.rms_norm_eps.unwrap_or(1e-6))
+        .with_attention_bias(attention_bias)
+        .with_tie_embeddings(c.tie_word_embeddings.unwrap_or(false))
+        .with_rope_scaling(scaling)
+        .with_head_dim(c.head_dim))
+}
+
+/// The weight files of a model directory: the shards of the index, or `model.safetensors`.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, HfError> {
+    let index = dir.join("model.safetensors.index.json");
+    if index.exists() {
+        let text = std::fs::read_to_string(&index).map_err(|e| HfError::Io { path: index.clone(), message: e.to_string() })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| HfError::Config { path: index.clone(), message: e.to_string() })?;
+        let map = v["weight_map"].as_object().ok_or_else(|| HfError::Config { path: index.clone(), message: "no `weight_map` object".into() })?;
+        let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        files.sort();
+        files.dedup();
+        return Ok(files.into_iter().map(|f| dir.join(f)).collect());
+    }
+    let single = dir.join("model.safetensors");
+    if single.exists() {
+        return Ok(vec![single]);
+    }
+    Err(HfError::Io { path: dir.into(), message: "no model.safetensors or model.safetensors.index.json".into() })
+}
+
+struct ToF32;
+
+impl ModuleMapper for ToF32 {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.cast(FloatDType::F32))
+    }
+}
+
+fn store_for(file: &Path) -> SafetensorsStore {
+    SafetensorsStore::from_file(file)
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .with_key_remapping(r"^model\.", "")
+        .with_key_remapping(r"\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.(weight|bias)$", ".$1.base.$2")
+        .allow_partial(true)
+}
+
+/// Load a Llama-family model from a Hugging Face directory onto `device` (weights in f32).
+pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), HfError> {
+    let cfg = config_from_file(&dir.join("config.json"))?;
+    let mut model = cfg.init(device);
+    let mut applied = std::collections::BTreeSet::new();
+    let mut all_paths = std::collections::BTreeSet::new();
+    for file in weight_files(dir)? {
+        let mut store = store_for(&file);
+        let r = model.load_from(&mut store).map_err(|e| HfError::Weights { path: file.clone(), message: e.to_string() })?;
+        if let Some(e) = r.errors.first() {
+            return Err(HfError::Weights { path: file.clone(), message: format!("{} tensor(s) do not fit the model; first: {e}", r.errors.len()) });
+        }
+        applied.extend(r.applied.iter().cloned());
+        all_paths.extend(r.applied.iter().cloned());
+        all_paths.extend(r.missing.iter().map(|(p, _)| p.clone()));
+    }
+    let missing: Vec<&String> = all_paths.iter().filter(|p| !applied.contains(*p)).collect();
+    if !missing.is_empty() {
+        return Err(HfError::Weights {
+            path: dir.into(),
+            message: format!("{} tensor(s) missing from the checkpoint, first: {}", missing.len(), missing.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        });
+    }
+    let model = model.map(&mut ToF32);
+    Ok((cfg, model))
+}

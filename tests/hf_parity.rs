@@ -1,0 +1,115 @@
+//! Llama-family checkpoints loaded from Hugging Face directories give transformers' logits
+//! (fixtures from tools/hf_llm_fixtures.py, see tests/fixtures/hf/PROVENANCE.md): f32 llama,
+//! bf16 sharded llama with llama3 rope scaling, qwen2 with q/k/v biases and tied embeddings.
+//! Tolerance: 1e-4 max abs on logits (f32 compute).
+
+use std::path::{Path, PathBuf};
+
+use acdc::audio::npy::read_f32;
+use acdc::decode::{generate, Sampling};
+use acdc::model::hf::load_llama;
+use acdc::model::llm::AttnInputs;
+use acdc::rng::Rng;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf").join(name)
+}
+
+fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
+    let ids = v["ids"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect();
+    let mask = v["attention_mask"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() == 1).collect()).collect();
+    (ids, mask)
+}
+
+fn positions(mask: &[Vec<bool>]) -> Vec<Vec<usize>> {
+    mask.iter()
+        .map(|m| {
+            let mut p = 0usize;
+            m.iter().map(|&ok| if ok { p += 1; p - 1 } else { 0 }).collect()
+        })
+        .collect()
+}
+
+fn check(name: &str) {
+    let d = dir(name);
+    let device = Device::flex();
+    let (cfg, m) = load_llama(&d, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (ids, mask) = inputs(&d);
+    let (b, t) = (ids.len(), ids[0].len());
+    let flat: Vec<i64> = ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device));
+    let a = AttnInputs::new(&positions(&mask), &mask, 0, &m.inv_freq(), &device);
+    let got: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let (want, shape) = read_f32(&d.join("logits_positions.npy")).unwrap();
+    assert_eq!(shape, vec![b, t, cfg.vocab_size]);
+    let v = cfg.vocab_size;
+    let mut max = 0f32;
+    for row in 0..b {
+        for pos in 0..t {
+            if !mask[row][pos] {
+                continue;
+            }
+            for k in 0..v {
+                let i = (row * t + pos) * v + k;
+                max = max.max((got[i] - want[i]).abs());
+            }
+        }
+    }
+    eprintln!("{name}: logits max abs {max:.3e}");
+    assert!(max < 1e-4, "{name}: logits differ by {max}");
+
+    // inputs_embeds: row 0 with positions 2..5 replaced by given embeddings.
+    let (emb, eshape) = read_f32(&d.join("embeds.npy")).unwrap();
+    let row0: Vec<i64> = ids[0].iter().map(|&x| x as i64).collect();
+    let e = m.embed(Tensor::<2, Int>::from_data(TensorData::new(row0, [1, t]), &device));
+    let e = e.slice_assign([0..1, 2..5, 0..eshape[1]], Tensor::<3>::from_data(TensorData::new(emb, [1, eshape[0], eshape[1]]), &device));
+    let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
+    let got: Vec<f32> = m.forward_embeds(e, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let (want, _) = read_f32(&d.join("embeds_logits.npy")).unwrap();
+    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("{name}: inputs_embeds logits max abs {max:.3e}");
+    assert!(max < 1e-4, "{name}: inputs_embeds logits differ by {max}");
+
+    // Greedy decoding with the KV cache equals transformers' generate.
+    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("greedy.json")).unwrap()).unwrap();
+    let want: Vec<u32> = g.as_array().map(|a| a.clone()).or_else(|| g["new_tokens"].as_array().cloned()).or_else(|| g["tokens"].as_array().cloned()).expect("greedy tokens")
+        .iter().map(|x| x.as_u64().unwrap() as u32).collect();
+    let real: Vec<i64> = ids[0].iter().zip(&mask[0]).filter(|(_, &m)| m).map(|(&x, _)| x as i64).collect();
+    let n = real.len();
+    let prompt = m.embed(Tensor::<2, Int>::from_data(TensorData::new(real, [1, n]), &device));
+    let out = generate(&m, prompt, &[vec![true; n]], &[], want.len(), &Sampling::Greedy, &mut [Rng::new(0)]);
+    assert_eq!(out[0], want, "{name}: greedy tokens");
+}
+
+#[test]
+fn llama_f32_matches_transformers() {
+    check("llama");
+}
+
+#[test]
+fn llama3_rope_scaling_bf16_sharded_matches_transformers() {
+    check("llama3_scaled");
+}
+
+#[test]
+fn qwen2_biases_and_tied_embeddings_match_transformers() {
+    check("qwen2");
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    // A config that asks for 3 layers against a 2-layer checkpoint.
+    let cfg = std::fs::read_to_string(dir("llama").join("config.json")).unwrap().replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    std::fs::write(d.path().join("config.json"), cfg).unwrap();
+    std::fs::copy(dir("llama").join("model.safetensors"), d.path().join("model.safetensors")).unwrap();
+    let e = load_llama(d.path(), &Device::flex()).err().expect("must fail").to_string();
+    assert!(e.contains("missing") && e.contains("layers.2"), "{e}");
+    // A shape mismatch names the tensor.
+    let cfg = std::fs::read_to_string(dir("llama").join("config.json")).unwrap().replace("\"intermediate_size\": 48", "\"intermediate_size\": 40");
+    std::fs::write(d.path().join("config.json"), cfg).unwrap();
+    let e = load_llama(d.path(), &Device::flex()).err().expect("must fail").to_string();
+    assert!(e.contains("mlp") || e.contains("proj"), "{e}");
+}

@@ -103,6 +103,11 @@ pub enum Command {
         #[arg(long, default_value_t = 1024)]
         target_frames: usize,
     },
+    /// Inspect a backbone: tokenizer, chat prompt, logits, generation, dialogue-continuation replies.
+    Lm {
+        #[command(subcommand)]
+        command: LmCommand,
+    },
     /// Generate the synthetic sound-scene dataset.
     Synth {
         #[arg(long)]
@@ -113,5 +118,91 @@ pub enum Command {
         seed: u64,
         #[arg(long, default_value_t = 5.0)]
         clip_seconds: f32,
+    },
+}
+
+/// `acdc lm …`: MODEL is `builtin:tiny`, `builtin:tiny-chat`, a Hugging Face model directory or an
+/// id already in the local Hugging Face cache.
+#[derive(Debug, Subcommand)]
+pub enum LmCommand {
+    /// Token ids and tokens of TEXT.
+    Tokenize {
+        #[arg(long)]
+        model: String,
+        text: String,
+        /// Do not add the tokenizer's special tokens (e.g. <|begin_of_text|>).
+        #[arg(long)]
+        no_special: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The rendered chat prompt for one user turn (with the assistant header).
+    Template {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        system: Option<String>,
+    },
+    /// Float32 logits [positions, vocab] of a token sequence, written as .npy.
+    Logits {
+        #[arg(long)]
+        model: String,
+        /// Comma-separated token ids.
+        #[arg(long)]
+        ids: String,
+        /// Float32 [n, hidden] .npy whose rows replace the token embeddings from --embeds-at on.
+        #[arg(long, requires = "embeds_at")]
+        embeds: Option<PathBuf>,
+        #[arg(long)]
+        embeds_at: Option<usize>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a continuation (greedy, or sampled with --temperature).
+    Generate {
+        #[arg(long)]
+        model: String,
+        /// Comma-separated prompt ids.
+        #[arg(long, conflicts_with = "prompt")]
+        ids: Option<String>,
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Wrap --prompt in the chat format as a user turn.
+        #[arg(long)]
+        chat: bool,
+        #[arg(long, default_value_t = 64)]
+        max_new_tokens: usize,
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Stop ids (default: the chat format's end-of-turn and end-of-text).
+        #[arg(long = "eos-id")]
+        eos_ids: Vec<u32>,
+        /// Never stop early.
+        #[arg(long)]
+        no_eos: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The replies a dialogue-continuation target would get for CAPTION.
+    Chat {
+        #[arg(long)]
+        model: String,
+        caption: String,
+        #[arg(long, default_value_t = 0.7)]
+        temperature: f64,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 1)]
+        samples: usize,
+        #[arg(long, default_value_t = 200)]
+        max_new_tokens: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }

@@ -30,6 +30,21 @@ impl ChatFormat {
     pub fn user_prompt(&self, content: &str) -> String {
         format!("{}{}{}{}{}", self.bos, self.header("user"), content, self.turn_end, self.header("assistant"))
     }
+
+    /// A system turn, a user turn and the assistant header.
+    pub fn system_user_prompt(&self, system: &str, content: &str) -> String {
+        format!(
+            "{}{}{}{}{}{}{}{}",
+            self.bos,
+            self.header("system"),
+            system,
+            self.turn_end,
+            self.header("user"),
+            content,
+            self.turn_end,
+            self.header("assistant")
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
 //! Command handlers behind the CLI: each returns the text it prints (so tests can call them).
+//! Experiment and store commands live here; `lm` holds the backbone-inspection commands.
+
+pub mod lm;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -57,6 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             let files = crate::report::write_report(&store, &experiment, &dir)?;
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
         }
+        Command::Lm { command } => lm::dispatch(command, &home),
         Command::Features { audio, out_dir, raw, no_pad, target_frames } => features(&audio, &out_dir, raw, if no_pad { 0 } else { target_frames }),
         Command::Synth { out, clips, seed, clip_seconds } => {
             let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);

@@ -1,0 +1,146 @@
+//! `acdc lm …`: inspect a backbone the way researchers check it against transformers.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::cli::LmCommand;
+use crate::decode::{generate, left_pad, Sampling};
+use crate::model::backbone::Backbone;
+use crate::model::llm::{AttnInputs, Llama};
+use crate::rng::Rng;
+use crate::text::prompt::{stop_ids, text_prompt};
+
+fn parse_ids(s: &str) -> Result<Vec<u32>> {
+    s.split(',').map(|t| t.trim().parse::<u32>().with_context(|| format!("--ids: `{t}` is not a token id"))).collect()
+}
+
+/// The model's weights (a tokenizer is not needed for id-level commands).
+fn load_model(model: &str, home: &Path) -> Result<(Llama, Device)> {
+    let device = Device::flex();
+    if model.starts_with("builtin:") {
+        if model == "builtin:tiny-chat" {
+            crate::train::pretrain::ensure_tiny_chat(home, &mut |_, _, _| {})?;
+        }
+        let b = Backbone::resolve(model, home)?;
+        let m = b.load_llm(&device)?;
+        return Ok((m, device));
+    }
+    let dir = crate::model::backbone::resolve_model_dir(model)?;
+    let (_, m) = crate::model::hf::load_llama(&dir, &device)?;
+    Ok((m, device))
+}
+
+fn backbone(model: &str, home: &Path) -> Result<Backbone> {
+    if model == "builtin:tiny-chat" {
+        crate::train::pretrain::ensure_tiny_chat(home, &mut |_, _, _| {})?;
+    }
+    Ok(Backbone::resolve(model, home)?)
+}
+
+fn check_ids(ids: &[u32], vocab: usize) -> Result<()> {
+    if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab) {
+        bail!("token id {bad} is outside the vocabulary (size {vocab})");
+    }
+    Ok(())
+}
+
+pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
+    match cmd {
+        LmCommand::Tokenize { model, text, no_special, json } => {
+            let b = backbone(&model, home)?;
+            let enc = b.tokenizer.inner.encode(text.as_str(), !no_special).map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+            let ids = enc.get_ids().to_vec();
+            let tokens = enc.get_tokens().to_vec();
+            if json {
+                return Ok(serde_json::to_string(&serde_json::json!({"ids": ids, "tokens": tokens}))? + "\n");
+            }
+            let mut out = String::new();
+            for (i, t) in ids.iter().zip(&tokens) {
+                writeln!(out, "{i}\t{t}")?;
+            }
+            Ok(out)
+        }
+        LmCommand::Template { model, user, system } => {
+            let b = backbone(&model, home)?;
+            Ok(match system {
+                Some(s) => b.chat.system_user_prompt(&s, &user),
+                None => b.chat.user_prompt(&user),
+            })
+        }
+        LmCommand::Logits { model, ids, embeds, embeds_at, out } => {
+            let (m, device) = load_model(&model, home)?;
+            let ids = parse_ids(&ids)?;
+            check_ids(&ids, m.vocab_size())?;
+            let t = ids.len();
+            let flat: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
+            let mut x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [1, t]), &device));
+            if let (Some(file), Some(at)) = (embeds, embeds_at) {
+                let (e, shape) = crate::audio::npy::read_f32(&file).map_err(anyhow::Error::msg)?;
+                if shape.len() != 2 || shape[1] != m.hidden_size() {
+                    bail!("{}: expected a float32 [n, {}] array, found shape {shape:?}", file.display(), m.hidden_size());
+                }
+                if at + shape[0] > t {
+                    bail!("--embeds-at {at} + {} rows runs past the {t} positions of --ids", shape[0]);
+                }
+                x = x.slice_assign([0..1, at..at + shape[0], 0..shape[1]], Tensor::<3>::from_data(TensorData::new(e, [1, shape[0], shape[1]]), &device));
+            }
+            let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
+            let logits: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()]).with_context(|| format!("{}: cannot write", out.display()))?;
+            Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
+        }
+        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, temperature, top_p, seed, eos_ids, no_eos, json } => {
+            let (m, device) = load_model(&model, home)?;
+            // The tokenizer is needed for text prompts and for decoding; id-level use works without one.
+            let b = match backbone(&model, home) {
+                Ok(b) => Some(b),
+                Err(e) if prompt.is_some() => return Err(e),
+                Err(_) => None,
+            };
+            let prompt_ids = match (ids, prompt, &b) {
+                (Some(i), _, _) => parse_ids(&i)?,
+                (None, Some(p), Some(b)) if chat => text_prompt(&b.tokenizer, &b.chat, &p)?,
+                (None, Some(p), Some(b)) => b.tokenizer.encode(&p)?,
+                _ => bail!("give --ids or --prompt"),
+            };
+            if prompt_ids.is_empty() {
+                bail!("the prompt is empty");
+            }
+            check_ids(&prompt_ids, m.vocab_size())?;
+            let stops = match (&b, no_eos, eos_ids.is_empty()) {
+                (_, true, _) => Vec::new(),
+                (_, false, false) => eos_ids,
+                (Some(b), false, true) => stop_ids(&b.tokenizer, &b.chat),
+                (None, false, true) => Vec::new(),
+            };
+            let out = run_generate(&m, &device, &[prompt_ids], &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
+            let text = |ids: &[u32]| b.as_ref().map(|b| b.tokenizer.decode(ids));
+            let seqs: Vec<serde_json::Value> = out.iter().map(|ids| serde_json::json!({"ids": ids, "text": text(ids), "score": null})).collect();
+            if json {
+                return Ok(serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n");
+            }
+            Ok(out.iter().map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n").collect())
+        }
+        LmCommand::Chat { model, caption, temperature, top_p, samples, max_new_tokens, seed } => {
+            let b = backbone(&model, home)?;
+            let (m, device) = load_model(&model, home)?;
+            let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
+            let rows = vec![p; samples.max(1)];
+            let stops = stop_ids(&b.tokenizer, &b.chat);
+            let out = run_generate(&m, &device, &rows, &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
+            Ok(out.iter().map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n").collect())
+        }
+    }
+}
+
+fn run_generate(m: &Llama, device: &Device, rows: &[Vec<u32>], stops: &[u32], max_new: usize, sampling: &Sampling, seed: u64) -> Vec<Vec<u32>> {
+    let (ids, valid) = left_pad(rows, 0);
+    let (b, t) = (ids.len(), ids[0].len());
+    let flat: Vec<i64> = ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), device));
+    let mut rngs: Vec<Rng> = (0..b).map(|i| Rng::derive(seed, &format!("lm-sample-{i}"))).collect();
+    generate(m, x, &valid, stops, max_new, sampling, &mut rngs)
+}

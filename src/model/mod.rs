@@ -8,6 +8,7 @@ pub mod encoder;
 pub mod hf;
 pub mod llm;
 pub mod lora;
+pub mod peft;
 
 use burn::tensor::Device;
 

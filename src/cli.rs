@@ -157,6 +157,9 @@ pub enum LmCommand {
         embeds: Option<PathBuf>,
         #[arg(long)]
         embeds_at: Option<usize>,
+        /// A PEFT LoRA adapter directory to apply.
+        #[arg(long)]
+        lora: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -186,6 +189,9 @@ pub enum LmCommand {
         /// Never stop early.
         #[arg(long)]
         no_eos: bool,
+        /// A PEFT LoRA adapter directory to apply.
+        #[arg(long)]
+        lora: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -250,6 +250,14 @@ def build_lora(prompt):
     )
     pm = get_peft_model(base, cfg).eval()
     pm.save_pretrained(LORA)
+    # LoraConfig stores target_modules as a Python set, so its JSON order depends on
+    # PYTHONHASHSEED; sort it so the file is byte-identical across runs.
+    cfg_path = os.path.join(LORA, "adapter_config.json")
+    with open(cfg_path) as f:
+        acfg = json.load(f)
+    acfg["target_modules"] = sorted(acfg["target_modules"])
+    with open(cfg_path, "w") as f:
+        json.dump(acfg, f, indent=2, sort_keys=True)
     readme = os.path.join(LORA, "README.md")  # model-card stub written by PEFT; not needed
     if os.path.exists(readme):
         os.remove(readme)

@@ -11,7 +11,7 @@ use crate::decode::{generate, left_pad, Sampling};
 use crate::model::backbone::Backbone;
 use crate::model::llm::{AttnInputs, Llama};
 use crate::rng::Rng;
-use crate::text::prompt::{stop_ids, text_prompt};
+use crate::text::prompt::text_prompt;
 
 fn parse_ids(s: &str) -> Result<Vec<u32>> {
     s.split(',').map(|t| t.trim().parse::<u32>().with_context(|| format!("--ids: `{t}` is not a token id"))).collect()
@@ -70,8 +70,11 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 None => b.chat.user_prompt(&user),
             })
         }
-        LmCommand::Logits { model, ids, embeds, embeds_at, out } => {
-            let (m, device) = load_model(&model, home)?;
+        LmCommand::Logits { model, ids, embeds, embeds_at, lora, out } => {
+            let (mut m, device) = load_model(&model, home)?;
+            if let Some(dir) = &lora {
+                crate::model::peft::load_adapter(&mut m, dir, &device)?;
+            }
             let ids = parse_ids(&ids)?;
             check_ids(&ids, m.vocab_size())?;
             let t = ids.len();
@@ -92,8 +95,11 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()]).with_context(|| format!("{}: cannot write", out.display()))?;
             Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
         }
-        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, temperature, top_p, seed, eos_ids, no_eos, json } => {
-            let (m, device) = load_model(&model, home)?;
+        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, temperature, top_p, seed, eos_ids, no_eos, lora, json } => {
+            let (mut m, device) = load_model(&model, home)?;
+            if let Some(dir) = &lora {
+                crate::model::peft::load_adapter(&mut m, dir, &device)?;
+            }
             // The tokenizer is needed for text prompts and for decoding; id-level use works without one.
             let b = match backbone(&model, home) {
                 Ok(b) => Some(b),
@@ -113,7 +119,7 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             let stops = match (&b, no_eos, eos_ids.is_empty()) {
                 (_, true, _) => Vec::new(),
                 (_, false, false) => eos_ids,
-                (Some(b), false, true) => stop_ids(&b.tokenizer, &b.chat),
+                (Some(b), false, true) => b.stop_ids(),
                 (None, false, true) => Vec::new(),
             };
             let out = run_generate(&m, &device, &[prompt_ids], &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
@@ -129,7 +135,7 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             let (m, device) = load_model(&model, home)?;
             let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
             let rows = vec![p; samples.max(1)];
-            let stops = stop_ids(&b.tokenizer, &b.chat);
+            let stops = b.stop_ids();
             let out = run_generate(&m, &device, &rows, &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
             Ok(out.iter().map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n").collect())
         }

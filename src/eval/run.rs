@@ -14,7 +14,7 @@ use crate::model::backbone::Backbone;
 use crate::rng::Rng;
 use crate::spec::RunConfig;
 use crate::store::records::{EvalScore, Prediction};
-use crate::text::prompt::{audio_prompt, stop_ids, AudioPrompt};
+use crate::text::prompt::{audio_prompt, AudioPrompt};
 
 /// One evaluation set, named `<dataset>_<split>`.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ fn decode_all(
             message: format!("decode.beams = {} needs beam search, which is not implemented yet; set decode.beams = 1 (greedy)", cfg.decode.beams),
         });
     }
-    let stops = stop_ids(&backbone.tokenizer, &backbone.chat);
+    let stops = backbone.stop_ids();
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(EVAL_BATCH) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();

@@ -40,6 +40,33 @@ pub struct Backbone {
     pub fingerprint: String,
     /// Where the weights come from.
     pub weights: Weights,
+    /// End-of-sequence ids from `generation_config.json` (empty for builtins).
+    pub eos: Vec<u32>,
+}
+
+/// The `eos_token_id` (an id or a list) of a model directory's `generation_config.json`.
+pub fn generation_eos(dir: &Path) -> Vec<u32> {
+    let Ok(text) = std::fs::read_to_string(dir.join("generation_config.json")) else { return Vec::new() };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    match &v["eos_token_id"] {
+        serde_json::Value::Number(n) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_u64().map(|x| x as u32)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Backbone {
+    /// Ids that end a reply: the chat format's end of turn and end of text, plus the checkpoint's
+    /// `generation_config.json` eos ids.
+    pub fn stop_ids(&self) -> Vec<u32> {
+        let mut v = crate::text::prompt::stop_ids(&self.tokenizer, &self.chat);
+        for e in &self.eos {
+            if !v.contains(e) {
+                v.push(*e);
+            }
+        }
+        v
+    }
 }
 
 /// The source of a backbone's weights.
@@ -122,7 +149,7 @@ impl Backbone {
                 let config = super::builtin_tiny_llm(tokenizer.vocab_size());
                 let tok_json = tokenizer.inner.to_string(false).unwrap_or_default();
                 let fingerprint = crate::model::fingerprint(&[id, &format!("{config:?}"), &BUILTIN_TINY_SEED.to_string(), &tok_json]);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::Seeded })
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::Seeded, eos: Vec::new() })
             }
             other if other.starts_with("builtin:") => Err(BackboneError::Unsupported {
                 id: other.into(),
@@ -146,7 +173,8 @@ impl Backbone {
                 }
                 let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let fingerprint = crate::model::fingerprint(&refs);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::HfDir(dir) })
+                let eos = generation_eos(&dir);
+                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::HfDir(dir), eos })
             }
         }
     }
@@ -205,7 +233,7 @@ mod tests {
     #[test]
     fn builtin_weights_are_fixed_across_devices_and_rng_history() {
         let cfg = crate::model::builtin_tiny_llm(64);
-        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: Weights::Seeded };
+        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: Weights::Seeded, eos: Vec::new() };
         let a = Device::flex();
         let w1: Vec<f32> = bb.load_llm(&a).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
         let b = Device::flex().autodiff();

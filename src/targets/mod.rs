@@ -15,7 +15,7 @@ use crate::rng::Rng;
 use crate::spec::schema::{TargetKind, TargetsConfig};
 use crate::store::targets::CachedTarget;
 use crate::store::{Store, StoreError};
-use crate::text::prompt::{stop_ids, text_prompt};
+use crate::text::prompt::text_prompt;
 
 /// One training example: audio and the text the model should produce for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +116,7 @@ pub fn build(
             .filter(|(i, s)| !cached.contains_key(&(pairs[*i].item_id.clone(), *s)))
             .collect();
         let llm = backbone.load_llm(device).map_err(|e| TargetsError::Backbone(e.to_string()))?;
-        let stops = stop_ids(&backbone.tokenizer, &backbone.chat);
+        let stops = backbone.stop_ids();
         let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
         let total = todo.len();
         let mut done = 0;

@@ -113,3 +113,29 @@ fn missing_tensor_is_named() {
     let e = load_llama(d.path(), &Device::flex()).err().expect("must fail").to_string();
     assert!(e.contains("mlp") || e.contains("proj"), "{e}");
 }
+
+#[test]
+fn peft_lora_adapter_matches_peft() {
+    let device = Device::flex();
+    let (_, mut m) = load_llama(&dir("llama"), &device).unwrap();
+    let cfg = acdc::model::peft::load_adapter(&mut m, &dir("llama_lora"), &device).unwrap();
+    assert_eq!((cfg.r, cfg.lora_alpha), (4, 8.0));
+    let (ids, _) = inputs(&dir("llama"));
+    let t = ids[0].len();
+    let row0: Vec<i64> = ids[0].iter().map(|&x| x as i64).collect();
+    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(row0, [1, t]), &device));
+    let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
+    let got: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let (want, _) = read_f32(&dir("llama_lora").join("logits.npy")).unwrap();
+    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("peft lora logits max abs {max:.3e}");
+    assert!(max < 1e-4, "{max}");
+    // Our save → PEFT layout → load gives the same model again.
+    let d = tempfile::tempdir().unwrap();
+    acdc::model::peft::save_adapter(&m, d.path(), "llama", 8.0, 0.0).unwrap();
+    let (_, mut again) = load_llama(&dir("llama"), &device).unwrap();
+    acdc::model::peft::load_adapter(&mut again, d.path(), &device).unwrap();
+    let x = again.embed(Tensor::<2, Int>::from_data(TensorData::new(ids[0].iter().map(|&x| x as i64).collect::<Vec<_>>(), [1, t]), &device));
+    let got2: Vec<f32> = again.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(got, got2);
+}

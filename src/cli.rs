@@ -177,6 +177,16 @@ pub enum LmCommand {
         chat: bool,
         #[arg(long, default_value_t = 64)]
         max_new_tokens: usize,
+        /// Beam search with this many beams (transformers `generate(num_beams=…)` semantics).
+        #[arg(long, default_value_t = 1)]
+        beams: usize,
+        /// Sequences to return from beam search, best first.
+        #[arg(long, default_value_t = 1)]
+        num_return: usize,
+        #[arg(long, default_value_t = 1.0)]
+        length_penalty: f64,
+        #[arg(long)]
+        early_stopping: bool,
         #[arg(long, default_value_t = 0.0)]
         temperature: f64,
         #[arg(long, default_value_t = 1.0)]

@@ -139,3 +139,33 @@ fn peft_lora_adapter_matches_peft() {
     let got2: Vec<f32> = again.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(got, got2);
 }
+
+#[test]
+fn beam_search_matches_transformers_generate() {
+    use acdc::decode::beam::{beam_search, BeamConfig};
+    let device = Device::flex();
+    let (_, m) = load_llama(&dir("llama"), &device).unwrap();
+    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir("llama").join("beam.json")).unwrap()).unwrap();
+    let prompt: Vec<i64> = f["prompt"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+    for (i, case) in f["cases"].as_array().unwrap().iter().enumerate() {
+        let kw = &case["generate_kwargs"];
+        let cfg = BeamConfig {
+            beams: kw["num_beams"].as_u64().unwrap() as usize,
+            num_return: kw["num_return_sequences"].as_u64().unwrap() as usize,
+            length_penalty: kw["length_penalty"].as_f64().unwrap(),
+            early_stopping: kw["early_stopping"].as_bool().unwrap(),
+            max_new: kw["max_new_tokens"].as_u64().unwrap() as usize,
+        };
+        let eos = vec![kw["eos_token_id"].as_u64().unwrap() as u32];
+        let n = prompt.len();
+        let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(prompt.clone(), [1, n]), &device));
+        let got = beam_search(&m, x, &eos, &cfg);
+        let want_seqs: Vec<Vec<u32>> = case["sequences"].as_array().unwrap().iter().map(|s| s.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect();
+        let want_scores: Vec<f64> = case["sequences_scores"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(got.len(), want_seqs.len(), "case {i}");
+        for (j, h) in got.iter().enumerate() {
+            assert_eq!(h.tokens, want_seqs[j], "case {i} sequence {j}");
+            assert!((h.score - want_scores[j]).abs() < 1e-4, "case {i} score {j}: {} vs {}", h.score, want_scores[j]);
+        }
+    }
+}

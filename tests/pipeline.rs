@@ -119,3 +119,16 @@ train.clip_norm = 0.0
     let text = std::fs::read_to_string(d.path().join("reports/bad/README.md")).unwrap();
     assert!(text.contains("broken") && text.contains("failed"), "{text}");
 }
+
+#[test]
+fn beam_search_evaluation_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(d.path(), "beam", "[runs.b3]\ndecode.beams = 3\ntrain.steps = 2\n");
+    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap(), "--no-report"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let st = status_of(&home);
+    assert_eq!(st[0].1, "done", "{st:?}");
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    assert!(!store.predictions(&st[0].0, Some("synth_test/aac")).unwrap().is_empty());
+}

@@ -95,7 +95,7 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()]).with_context(|| format!("{}: cannot write", out.display()))?;
             Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
         }
-        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, temperature, top_p, seed, eos_ids, no_eos, lora, json } => {
+        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, beams, num_return, length_penalty, early_stopping, temperature, top_p, seed, eos_ids, no_eos, lora, json } => {
             let (mut m, device) = load_model(&model, home)?;
             if let Some(dir) = &lora {
                 crate::model::peft::load_adapter(&mut m, dir, &device)?;
@@ -122,9 +122,23 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 (Some(b), false, true) => b.stop_ids(),
                 (None, false, true) => Vec::new(),
             };
-            let out = run_generate(&m, &device, &[prompt_ids], &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
             let text = |ids: &[u32]| b.as_ref().map(|b| b.tokenizer.decode(ids));
-            let seqs: Vec<serde_json::Value> = out.iter().map(|ids| serde_json::json!({"ids": ids, "text": text(ids), "score": null})).collect();
+            let (out, scores): (Vec<Vec<u32>>, Vec<Option<f64>>) = if beams > 1 {
+                if num_return > beams {
+                    bail!("--num-return {num_return} is more than --beams {beams}");
+                }
+                let n = prompt_ids.len();
+                let flat: Vec<i64> = prompt_ids.iter().map(|&x| x as i64).collect();
+                let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [1, n]), &device));
+                let cfg = crate::decode::beam::BeamConfig { beams, num_return, length_penalty, early_stopping, max_new: max_new_tokens };
+                crate::decode::beam::beam_search(&m, x, &stops, &cfg).into_iter().map(|h| (h.tokens, Some(h.score))).unzip()
+            } else {
+                let out = run_generate(&m, &device, &[prompt_ids], &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
+                let n = out.len();
+                (out, vec![None; n])
+            };
+            let seqs: Vec<serde_json::Value> =
+                out.iter().zip(&scores).map(|(ids, s)| serde_json::json!({"ids": ids, "text": text(ids), "score": s})).collect();
             if json {
                 return Ok(serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n");
             }

@@ -1,5 +1,6 @@
 //! Decoding: next-token choice and batched generation over a KV cache.
 
+pub mod beam;
 pub mod generate;
 pub mod sampling;
 

@@ -52,13 +52,37 @@ fn decode_all(
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<String>, EvalError> {
-    if cfg.decode.beams > 1 {
-        return Err(EvalError::Task {
-            task: task.into(),
-            message: format!("decode.beams = {} needs beam search, which is not implemented yet; set decode.beams = 1 (greedy)", cfg.decode.beams),
-        });
-    }
+    let _ = task;
     let stops = backbone.stop_ids();
+    if cfg.decode.beams > 1 {
+        // Beam search, one item at a time (the beams of an item form the batch).
+        let beam = crate::decode::beam::BeamConfig {
+            beams: cfg.decode.beams,
+            num_return: 1,
+            length_penalty: 1.0,
+            early_stopping: false,
+            max_new: cfg.decode.max_new_tokens,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (key, p) in rows {
+            let a = audio_for(model, audio, &[key.as_str()], device);
+            let n_audio = a.dims()[1];
+            let mut ids = p.prefix.clone();
+            ids.extend(std::iter::repeat_n(backbone.tokenizer.pad, n_audio));
+            ids.extend_from_slice(&p.suffix);
+            let n = ids.len();
+            let batch = crate::model::audio_llm::SplicedBatch { ids: vec![ids], audio_at: vec![p.prefix.len()], valid: vec![vec![true; n]] };
+            let embeds = model.splice(&batch, a);
+            let best = crate::decode::beam::beam_search(&model.llm, embeds, &stops, &beam);
+            let mut toks = best.into_iter().next().map(|h| h.tokens).unwrap_or_default();
+            if toks.last().is_some_and(|t| stops.contains(t)) {
+                toks.pop();
+            }
+            out.push(backbone.tokenizer.decode(&toks).trim().to_string());
+            progress(1);
+        }
+        return Ok(out);
+    }
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(EVAL_BATCH) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();

@@ -15,6 +15,14 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScoreTokenizer {
+    /// pycocoevalcap's PTBTokenizer behaviour (lower-cased, punctuation removed).
+    Ptb,
+    /// Lower-case, strip punctuation, split on spaces.
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Csv,
     Json,
@@ -107,6 +115,18 @@ pub enum Command {
     Lm {
         #[command(subcommand)]
         command: LmCommand,
+    },
+    /// Captioning metrics of candidates against references: INPUT.json is
+    /// `[{"id", "candidate", "references": [...]}]`.
+    Score {
+        input: PathBuf,
+        /// Comma-separated subset of bleu, rouge_l, cider_d, meteor, spice, spider.
+        #[arg(long, value_delimiter = ',', default_value = "bleu,rouge_l,cider_d")]
+        metrics: Vec<String>,
+        #[arg(long, value_enum, default_value = "ptb")]
+        tokenizer: ScoreTokenizer,
+        #[arg(long)]
+        json: bool,
     },
     /// Generate the synthetic sound-scene dataset.
     Synth {

@@ -61,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
         }
         Command::Lm { command } => lm::dispatch(command, &home),
+        Command::Score { input, metrics, tokenizer, json } => score(&input, &metrics, tokenizer, json),
         Command::Features { audio, out_dir, raw, no_pad, target_frames } => features(&audio, &out_dir, raw, if no_pad { 0 } else { target_frames }),
         Command::Synth { out, clips, seed, clip_seconds } => {
             let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
@@ -69,6 +70,64 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             Ok(format!("{}: {} train + {} test clips, {} event types\n", out.display(), s.train, s.test, s.event_types.len()))
         }
     }
+}
+
+/// `acdc score`: captioning metrics for a JSON list of candidates with references.
+fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer, json: bool) -> Result<String> {
+    use crate::eval::caption_metrics::{score_captions, CaptionItem, CaptionTokenizer};
+    const KNOWN: &[&str] = &["bleu", "rouge_l", "cider_d", "meteor", "spice", "spider"];
+    for m in metrics {
+        if !KNOWN.contains(&m.as_str()) {
+            bail!("--metrics: unknown metric `{m}`; expected some of {}", KNOWN.join(", "));
+        }
+    }
+    let text = std::fs::read_to_string(input).with_context(|| format!("{}: cannot read", input.display()))?;
+    let items: Vec<CaptionItem> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected [{{\"id\", \"candidate\", \"references\": [...]}}, ...]", input.display()))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, it) in items.iter().enumerate() {
+        if !seen.insert(&it.id) {
+            bail!("{}: item {i}: duplicate id `{}`", input.display(), it.id);
+        }
+        if it.references.is_empty() {
+            bail!("{}: item {i} (`{}`): no references", input.display(), it.id);
+        }
+    }
+    let tok = match tokenizer {
+        crate::cli::ScoreTokenizer::Ptb => CaptionTokenizer::Ptb,
+        crate::cli::ScoreTokenizer::Plain => CaptionTokenizer::Plain,
+    };
+    let s = score_captions(&items, tok);
+    let want = |k: &str| {
+        let family = if k.starts_with("bleu_") { "bleu" } else { k };
+        metrics.iter().any(|m| m == family)
+    };
+    let corpus: BTreeMap<String, f64> = s.corpus.iter().filter(|(k, _)| want(k)).map(|(k, v)| (k.clone(), *v)).collect();
+    // METEOR and SPICE need their official jars; without them they are reported unavailable, never approximated.
+    let unavailable: Vec<&str> = ["meteor", "spice", "spider"].into_iter().filter(|m| metrics.iter().any(|x| x == m)).collect();
+    if json {
+        let items: Vec<serde_json::Value> = s
+            .items
+            .iter()
+            .map(|it| {
+                let mut o = serde_json::Map::new();
+                o.insert("id".into(), serde_json::Value::String(it.id.clone()));
+                for (k, v) in it.scores.iter().filter(|(k, _)| want(k)) {
+                    o.insert(k.clone(), serde_json::json!(v));
+                }
+                serde_json::Value::Object(o)
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({"corpus": corpus, "items": items, "unavailable": unavailable}))? + "\n");
+    }
+    let mut out = String::new();
+    for (k, v) in &corpus {
+        writeln!(out, "{k:<10} {v:.6}")?;
+    }
+    for m in unavailable {
+        writeln!(out, "{m:<10} unavailable (needs the official jar; not approximated)")?;
+    }
+    Ok(out)
 }
 
 /// `acdc features`: one `.npy` per input; every failure is reported, the others are still written.

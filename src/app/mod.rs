@@ -102,9 +102,24 @@ fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer
         let family = if k.starts_with("bleu_") { "bleu" } else { k };
         metrics.iter().any(|m| m == family)
     };
-    let corpus: BTreeMap<String, f64> = s.corpus.iter().filter(|(k, _)| want(k)).map(|(k, v)| (k.clone(), *v)).collect();
+    let mut corpus: BTreeMap<String, f64> = s.corpus.iter().filter(|(k, _)| want(k)).map(|(k, v)| (k.clone(), *v)).collect();
+    let mut s = s;
     // METEOR and SPICE need their official jars; without them they are reported unavailable, never approximated.
-    let unavailable: Vec<&str> = ["meteor", "spice", "spider"].into_iter().filter(|m| metrics.iter().any(|x| x == m)).collect();
+    let mut unavailable: Vec<&str> = ["spice", "spider"].into_iter().filter(|m| metrics.iter().any(|x| x == m)).collect();
+    if metrics.iter().any(|m| m == "meteor") {
+        match crate::eval::meteor::jar_from_env() {
+            Some(jar) => {
+                let toks = |t: &str| crate::eval::caption_metrics::tokenize(t, tok).join(" ");
+                let pairs: Vec<(Vec<String>, String)> = items.iter().map(|it| (it.references.iter().map(|r| toks(r)).collect(), toks(&it.candidate))).collect();
+                let (c, per) = crate::eval::meteor::Meteor::start(&jar)?.score(&pairs)?;
+                corpus.insert("meteor".into(), c);
+                for (it, v) in s.items.iter_mut().zip(per) {
+                    it.scores.insert("meteor".into(), v);
+                }
+            }
+            None => unavailable.insert(0, "meteor"),
+        }
+    }
     if json {
         let items: Vec<serde_json::Value> = s
             .items
@@ -112,7 +127,7 @@ fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer
             .map(|it| {
                 let mut o = serde_json::Map::new();
                 o.insert("id".into(), serde_json::Value::String(it.id.clone()));
-                for (k, v) in it.scores.iter().filter(|(k, _)| want(k)) {
+                for (k, v) in it.scores.iter().filter(|(k, _)| want(k) || k.as_str() == "meteor") {
                     o.insert(k.clone(), serde_json::json!(v));
                 }
                 serde_json::Value::Object(o)

@@ -2,5 +2,6 @@
 //! evaluation stage that decodes and scores a trained model.
 
 pub mod caption_metrics;
+pub mod meteor;
 pub mod qa_metrics;
 pub mod run;

@@ -2,7 +2,7 @@
 //! `java -jar -Xmx2G meteor-1.5.jar - - -stdio -l en -norm` process (run in the jar's folder, where
 //! its paraphrase data lives); a `SCORE ||| ref… ||| hyp` line per item returns its statistics, and
 //! one `EVAL ||| stats ||| …` line returns every item's score and then the corpus score. Inputs are
-//! tokenized strings (tokens joined by spaces). The jar comes from `eval.meteor_jar` or
+//! tokenized strings (tokens joined by spaces). The jar comes from
 //! `ACDC_METEOR_JAR`; without it METEOR is reported unavailable, never approximated.
 
 use std::io::{BufRead, BufReader, Write};

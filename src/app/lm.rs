@@ -66,8 +66,8 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
         LmCommand::Template { model, user, system } => {
             let b = backbone(&model, home)?;
             Ok(match system {
-                Some(s) => b.chat.system_user_prompt(&s, &user),
-                None => b.chat.user_prompt(&user),
+                Some(s) => b.chat.system_user_prompt(&s, &user)?,
+                None => b.chat.user_prompt(&user)?,
             })
         }
         LmCommand::Logits { model, ids, embeds, embeds_at, lora, out } => {

@@ -160,13 +160,22 @@ impl Backbone {
                 let tok_path = dir.join("tokenizer.json");
                 let tokenizer = TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
                 let config = super::hf::config_from_file(&dir.join("config.json")).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })?;
-                if tokenizer.inner.token_to_id("<|start_header_id|>").is_none() {
-                    return Err(BackboneError::Unsupported {
-                        id: id.into(),
-                        message: "only the Llama-3 chat format is built in so far; this tokenizer has no <|start_header_id|>".into(),
-                    });
-                }
-                let mut parts = vec![std::fs::read_to_string(dir.join("config.json")).unwrap_or_default(), std::fs::read_to_string(&tok_path).unwrap_or_default()];
+                let chat = match crate::text::template::JinjaTemplate::from_model_dir(&dir) {
+                    Ok(Some(t)) => ChatFormat::Jinja(t),
+                    Ok(None) if tokenizer.inner.token_to_id("<|start_header_id|>").is_some() => ChatFormat::llama3(),
+                    Ok(None) => {
+                        return Err(BackboneError::Unsupported {
+                            id: id.into(),
+                            message: "no chat template (tokenizer_config.json `chat_template` or chat_template.jinja) and not a Llama-3 tokenizer".into(),
+                        })
+                    }
+                    Err(e) => return Err(BackboneError::Unsupported { id: id.into(), message: e.to_string() }),
+                };
+                let mut parts = vec![
+                    std::fs::read_to_string(dir.join("config.json")).unwrap_or_default(),
+                    std::fs::read_to_string(&tok_path).unwrap_or_default(),
+                    format!("{chat:?}"),
+                ];
                 for f in super::hf::weight_files(&dir).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })? {
                     let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
                     parts.push(format!("{}:{len}", f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
@@ -174,7 +183,7 @@ impl Backbone {
                 let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let fingerprint = crate::model::fingerprint(&refs);
                 let eos = generation_eos(&dir);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::HfDir(dir), eos })
+                Ok(Backbone { id: id.into(), tokenizer, chat, config, fingerprint, weights: Weights::HfDir(dir), eos })
             }
         }
     }

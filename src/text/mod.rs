@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod prompt;
+pub mod template;
 pub mod tokenizer;
 
 pub use chat::ChatFormat;

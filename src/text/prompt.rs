@@ -1,5 +1,5 @@
 //! Prompt assembly: the backbone's chat format with audio embeddings spliced into the user turn:
-//! `[prefix tokens] [audio embeddings] [optional instruction] [assistant header] [response <eot>]`.
+//! `[prefix tokens] [audio embeddings] [optional instruction] [assistant header] [response <end>]`.
 
 use super::chat::ChatFormat;
 use super::tokenizer::{TextTokenizer, TokenizerError};
@@ -13,31 +13,37 @@ pub struct AudioPrompt {
     pub suffix: Vec<u32>,
 }
 
+fn tmpl(e: super::template::TemplateError) -> TokenizerError {
+    TokenizerError::Encode(e.to_string())
+}
+
 /// Build the ids around the audio slot; `instruction = None` for dialogue-continuation rows.
 pub fn audio_prompt(tok: &TextTokenizer, chat: &ChatFormat, instruction: Option<&str>) -> Result<AudioPrompt, TokenizerError> {
-    let prefix = tok.encode(&format!("{}{}", chat.bos, chat.header("user")))?;
-    let instr = instruction.map(|s| format!(" {s}")).unwrap_or_default();
-    let suffix = tok.encode(&format!("{instr}{}{}", chat.turn_end, chat.header("assistant")))?;
-    Ok(AudioPrompt { prefix, suffix })
+    let after = instruction.map(|s| format!(" {s}")).unwrap_or_default();
+    let (before, rest) = chat.split_user_prompt(&after).map_err(tmpl)?;
+    Ok(AudioPrompt { prefix: tok.encode(&before)?, suffix: tok.encode(&rest)? })
 }
 
 /// Ids of a text-only user turn plus the assistant header (how captions are put to the LLM to get
 /// dialogue-continuation replies).
 pub fn text_prompt(tok: &TextTokenizer, chat: &ChatFormat, user: &str) -> Result<Vec<u32>, TokenizerError> {
-    tok.encode(&chat.user_prompt(user))
+    tok.encode(&chat.user_prompt(user).map_err(tmpl)?)
 }
 
-/// Ids of a response followed by the end-of-turn token (the training target).
+/// Ids of a response followed by the token(s) that end a reply (the training target).
 pub fn response_ids(tok: &TextTokenizer, chat: &ChatFormat, text: &str) -> Result<Vec<u32>, TokenizerError> {
-    tok.encode(&format!("{text}{}", chat.turn_end))
+    tok.encode(&format!("{text}{}", chat.reply_end().map_err(tmpl)?))
 }
 
-/// The ids that end a reply.
+/// The ids that end a reply: the template's reply end and the common end-of-text tokens.
 pub fn stop_ids(tok: &TextTokenizer, chat: &ChatFormat) -> Vec<u32> {
     let mut out = Vec::new();
-    for t in [chat.turn_end.as_str(), "<|end_of_text|>"] {
+    let end = chat.reply_end().unwrap_or_default();
+    for t in [end.as_str(), "<|end_of_text|>", "<|endoftext|>", "</s>"] {
         if let Ok(id) = tok.token_id(t) {
-            out.push(id);
+            if !out.contains(&id) {
+                out.push(id);
+            }
         }
     }
     out

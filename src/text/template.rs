@@ -1,0 +1,139 @@
+//! Chat templates from `tokenizer_config.json` (or `chat_template.jinja`), rendered with minijinja
+//! the way transformers' `apply_chat_template` renders them with Jinja2: `trim_blocks` and
+//! `lstrip_blocks` on, Python string methods available (`.strip()`, `.startswith()`, …),
+//! `raise_exception(msg)` and `strftime_now(fmt)` as globals, and the tokenizer's special tokens
+//! (`bos_token`, `eos_token`, …) in the context with `messages` and `add_generation_prompt`.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, ErrorKind};
+use serde::Serialize;
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: &str, content: &str) -> Self {
+        Self { role: role.into(), content: content.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{}: {message}", path.display())]
+    Load { path: PathBuf, message: String },
+    #[error("chat template: {0}")]
+    Render(String),
+}
+
+/// A Jinja chat template with the special tokens its context needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JinjaTemplate {
+    pub source: String,
+    pub bos_token: Option<String>,
+    pub eos_token: Option<String>,
+    pub pad_token: Option<String>,
+    pub unk_token: Option<String>,
+}
+
+fn token_field(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("content").and_then(|c| c.as_str()).map(str::to_string),
+        _ => None,
+    }
+}
+
+impl JinjaTemplate {
+    /// The template of a model directory: `chat_template.jinja` if present, else the
+    /// `chat_template` of `tokenizer_config.json` (a string, or a list of named templates from which
+    /// `default` is taken). `None` when the directory has neither.
+    pub fn from_model_dir(dir: &Path) -> Result<Option<JinjaTemplate>, TemplateError> {
+        let cfg_path = dir.join("tokenizer_config.json");
+        let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| TemplateError::Load { path: cfg_path.clone(), message: e.to_string() })?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let file = dir.join("chat_template.jinja");
+        let source = if file.exists() {
+            Some(std::fs::read_to_string(&file).map_err(|e| TemplateError::Load { path: file.clone(), message: e.to_string() })?)
+        } else {
+            match &cfg["chat_template"] {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Array(list) => list
+                    .iter()
+                    .find(|t| t["name"] == "default")
+                    .and_then(|t| t["template"].as_str())
+                    .map(str::to_string)
+                    .or_else(|| list.first().and_then(|t| t["template"].as_str()).map(str::to_string)),
+                _ => None,
+            }
+        };
+        let Some(source) = source else { return Ok(None) };
+        let t = JinjaTemplate {
+            source,
+            bos_token: token_field(&cfg["bos_token"]),
+            eos_token: token_field(&cfg["eos_token"]),
+            pad_token: token_field(&cfg["pad_token"]),
+            unk_token: token_field(&cfg["unk_token"]),
+        };
+        // Fail early, naming the file, if the template does not compile.
+        t.env().template_from_str(&t.source).map_err(|e| TemplateError::Load { path: cfg_path, message: format!("chat template does not compile: {e}") })?;
+        Ok(Some(t))
+    }
+
+    fn env(&self) -> Environment<'_> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_function("strftime_now", |fmt: String| -> String {
+            // UTC "now"; the date parts only (templates use it for "Today Date").
+            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            let days = secs.div_euclid(86_400);
+            let (y, m, d) = civil(days);
+            const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+            fmt.replace("%d", &format!("{d:02}")).replace("%b", MONTHS[(m - 1) as usize]).replace("%Y", &y.to_string()).replace("%m", &format!("{m:02}"))
+        });
+        env
+    }
+
+    /// Render `messages`; with `add_generation_prompt` the assistant header is appended.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, TemplateError> {
+        let env = self.env();
+        let tmpl = env.template_from_str(&self.source).map_err(|e| TemplateError::Render(e.to_string()))?;
+        tmpl.render(minijinja::context! {
+            messages => messages,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => self.bos_token.clone().unwrap_or_default(),
+            eos_token => self.eos_token.clone().unwrap_or_default(),
+            pad_token => self.pad_token.clone(),
+            unk_token => self.unk_token.clone(),
+            tools => minijinja::Value::from(()),
+        })
+        .map_err(|e| TemplateError::Render(match e.detail() {
+            Some(d) => format!("{} ({d})", e.kind()),
+            None => e.to_string(),
+        }))
+    }
+}
+
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}

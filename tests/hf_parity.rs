@@ -169,3 +169,8 @@ fn beam_search_matches_transformers_generate() {
         }
     }
 }
+
+#[test]
+fn mistral_matches_transformers() {
+    check("mistral");
+}

@@ -5,7 +5,7 @@ Run from the repository root:
 
     /work/venv-ref/bin/python tools/hf_llm_fixtures.py
 
-Writes tests/fixtures/hf/{llama,llama3_scaled,qwen2}/ (see
+Writes tests/fixtures/hf/{llama,llama3_scaled,qwen2,mistral}/ (see
 tests/fixtures/hf/PROVENANCE.md for what each file is). Deterministic: every
 model gets its own torch.manual_seed, and all reference computations run on the
 CPU in float32 with the eager attention implementation.
@@ -22,6 +22,8 @@ from transformers import (
     GenerationConfig,
     LlamaConfig,
     LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
 )
@@ -206,6 +208,24 @@ def build_qwen2():
     record(model, d, ids, mask, 300)
 
 
+def build_mistral():
+    # Own seed, generated after the others: existing fixtures are unaffected.
+    torch.manual_seed(3)
+    cfg = MistralConfig(
+        **COMMON,
+        rope_theta=1000000.0,  # as Mistral-7B-v0.3
+        sliding_window=None,
+        tie_word_embeddings=False,
+    )
+    model = MistralForCausalLM(cfg).to(torch.float32).eval()
+    model.config._attn_implementation = "eager"
+    randomize_norms(model)
+    d = fresh_dir("mistral")
+    model.save_pretrained(d, safe_serialization=True)
+    ids, mask = make_inputs(400)
+    record(model, d, ids, mask, 400)
+
+
 def main():
     if not os.path.isdir("tests") or not os.path.exists("Cargo.toml"):
         sys.exit("run from the acdc repository root")
@@ -214,6 +234,7 @@ def main():
     build_llama()
     build_llama3_scaled()
     build_qwen2()
+    build_mistral()
     for root, _, files in os.walk(OUT):
         for f in files:
             os.chmod(os.path.join(root, f), 0o644)

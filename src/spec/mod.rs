@@ -275,6 +275,11 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     if c.train.batch_size == 0 || c.train.grad_accum == 0 || c.train.steps == 0 {
         return err("train", "steps, batch_size and grad_accum must be at least 1");
     }
+    for (i, r) in c.train.no_decay.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(r) {
+            return err(&format!("train.no_decay[{i}]"), &format!("not a valid regex: {e}"));
+        }
+    }
     if !(c.train.lr > 0.0 && c.train.lr.is_finite()) {
         return err("train.lr", "must be a positive number");
     }

@@ -304,7 +304,11 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Peak learning rate (AdamW, β = (0.9, 0.999), ε = 1e-8).
     pub lr: f64,
+    /// AdamW's decoupled weight decay (PyTorch semantics: `w -= lr · weight_decay · w`).
     pub weight_decay: f64,
+    /// Parameters (regexes over module paths such as `adapter.linear1.bias`) that get no weight
+    /// decay: by default biases and normalisation scales/shifts, as Hugging Face's Trainer does.
+    pub no_decay: Vec<String>,
     pub warmup_steps: usize,
     pub schedule: Schedule,
     /// Micro-batches accumulated per optimizer step.
@@ -326,6 +330,7 @@ impl Default for TrainConfig {
             batch_size: 4,
             lr: 1e-4,
             weight_decay: 0.01,
+            no_decay: vec![r"\.bias$".into(), r"\.gamma$".into(), r"\.beta$".into()],
             warmup_steps: 1000,
             schedule: Schedule::Linear,
             grad_accum: 1,

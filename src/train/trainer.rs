@@ -69,6 +69,18 @@ pub enum TrainError {
     Data(String),
 }
 
+/// AdamW with PyTorch's defaults (β 0.9/0.999, ε 1e-8, decoupled decay), the parameters whose
+/// paths match any of `no_decay` (regexes) in a group without weight decay.
+pub fn adamw(weight_decay: f64, no_decay: &[String]) -> Result<ModuleOptimizer, String> {
+    let base = || AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8);
+    let mut optim = base().with_weight_decay(weight_decay as f32).init();
+    if !no_decay.is_empty() && weight_decay != 0.0 {
+        let group = burn::module::ParamGroup::from_any_regexes(no_decay.to_vec()).map_err(|e| format!("train.no_decay: {e:?}"))?;
+        optim = optim.with_group(group, base().with_weight_decay(0.0).build(), None);
+    }
+    Ok(optim)
+}
+
 /// Final trained weights of a run.
 pub fn final_weights(run_dir: &Path) -> PathBuf {
     run_dir.join("final").join("trainable.bpk")
@@ -166,12 +178,7 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     }
     let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
     let mut model = mark_trainable(model, cfg.encoder.trainable);
-    let mut optim: ModuleOptimizer = AdamWConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .with_weight_decay(tc.weight_decay as f32)
-        .init();
+    let mut optim = adamw(tc.weight_decay, &tc.no_decay).map_err(TrainError::Data)?;
     let ckpt_dir = job.run_dir.join("checkpoints");
     let mut state = LoopState { step: 0, cursor: MixCursor::default(), aug_rng: Rng::derive(cfg.seed, "specaugment"), skipped: 0 };
     let mut resumed_from = None;
@@ -299,4 +306,39 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     checkpoint::save_trainable(&model, &tmp, &regex)?;
     std::fs::rename(&tmp, &weights).map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
     Ok(TrainOutcome { steps: state.step, resumed_from, final_loss: last_loss, skipped: state.skipped, weights })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{Linear, LinearConfig};
+
+    #[derive(Module, Debug)]
+    struct Wrap {
+        lin: Linear,
+    }
+
+    /// One AdamW step: m̂/√v̂ = sign(g) on the first step, so w' = w − lr·sign(g) − lr·wd·w for
+    /// decayed tensors and b' = b − lr·sign(g) for biases (excluded by the default `no_decay`).
+    #[test]
+    fn biases_get_no_weight_decay() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let m = Wrap { lin: LinearConfig::new(3, 2).init(&device) };
+        let w0: Vec<f32> = m.lin.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let b0: Vec<f32> = m.lin.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
+        let loss = m.lin.forward(x).sum(); // dL/dW[i][j] = x_i > 0, dL/db = 1 > 0
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let mut optim = adamw(0.5, &crate::spec::schema::TrainConfig::default().no_decay).unwrap();
+        let m = optim.step(0.1, m, grads);
+        let w1: Vec<f32> = m.lin.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let b1: Vec<f32> = m.lin.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        for (a, b) in w0.iter().zip(&w1) {
+            assert!((b - (a - 0.1 - 0.1 * 0.5 * a)).abs() < 1e-5, "weight {a} -> {b}");
+        }
+        for (a, b) in b0.iter().zip(&b1) {
+            assert!((b - (a - 0.1)).abs() < 1e-5, "bias {a} -> {b} (decayed?)");
+        }
+    }
 }

@@ -153,18 +153,11 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// Writes the fixture report for inspection by eye:
-    /// `ACDC_REPORT_DIR=/tmp/r cargo test render_fixture_for_inspection -- --ignored`.
+    /// A sweep with long row names (rotated bar labels) and an empty report both render every
+    /// file as a real PNG/SVG.
     #[test]
-    #[ignore]
-    fn render_fixture_for_inspection() {
-        let dir = std::env::var_os("ACDC_REPORT_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| temp_dir("inspect"));
-        for p in render_report(&fixture(), &dir).unwrap() {
-            println!("{}", p.display());
-        }
-        // A temperature sweep with long row names (rotated bar labels), and an empty report.
+    fn sweep_and_empty_reports_render() {
+        let dir = temp_dir("sweep-empty");
         let mut sweep = fixture();
         let base = sweep.rows[1].clone();
         sweep.rows = (0..8)
@@ -179,9 +172,27 @@ mod tests {
                 r
             })
             .collect();
-        render_report(&sweep, &dir.join("sweep")).unwrap();
         let mut empty = fixture();
         empty.rows.clear();
-        render_report(&empty, &dir.join("empty")).unwrap();
+        for (d, out) in [(sweep, dir.join("sweep")), (empty, dir.join("empty"))] {
+            let files = render_report(&d, &out).unwrap();
+            assert!(files.iter().any(|f| f.ends_with("README.md")));
+            for f in files {
+                let bytes = std::fs::read(&f).unwrap();
+                match f.extension().and_then(|e| e.to_str()) {
+                    Some("png") => assert!(
+                        bytes.starts_with(b"\x89PNG") && bytes.len() > 1000,
+                        "{}",
+                        f.display()
+                    ),
+                    Some("svg") => assert!(
+                        String::from_utf8_lossy(&bytes).contains("<svg"),
+                        "{}",
+                        f.display()
+                    ),
+                    _ => {}
+                }
+            }
+        }
     }
 }

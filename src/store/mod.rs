@@ -18,13 +18,20 @@ pub enum StoreError {
     #[error("{}: {message}", path.display())]
     Open { path: PathBuf, message: String },
     #[error("{}: {source}", path.display())]
-    Sql { path: PathBuf, source: rusqlite::Error },
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("{}: run `{id}` not found (run ids are 12 hex digits; `acdc ls` lists them)", path.display())]
     UnknownRun { path: PathBuf, id: String },
     #[error("{}: experiment `{name}` not found", path.display())]
     UnknownExperiment { path: PathBuf, name: String },
     #[error("{}: run prefix `{prefix}` is ambiguous: {candidates}", path.display())]
-    AmbiguousRun { path: PathBuf, prefix: String, candidates: String },
+    AmbiguousRun {
+        path: PathBuf,
+        prefix: String,
+        candidates: String,
+    },
 }
 
 /// An open store.
@@ -35,7 +42,9 @@ pub struct Store {
 
 /// `$ACDC_HOME`, or `./acdc-home`.
 pub fn home() -> PathBuf {
-    std::env::var_os("ACDC_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("acdc-home"))
+    std::env::var_os("ACDC_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("acdc-home"))
 }
 
 pub(crate) fn now_iso() -> String {
@@ -44,15 +53,23 @@ pub(crate) fn now_iso() -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
-// Howard Hinnant's days → civil date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Howard Hinnant's days since 1970-01-01 → (year, month, day).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -77,20 +94,31 @@ impl Store {
 
     /// Open (creating if needed) a store file and bring its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
         // The first real read tells whether this is a database at all.
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            message: format!("not an acdc store (SQLite could not read it: {e}); nothing was changed"),
-        })?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(sql)?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;").map_err(sql)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                message: format!(
+                    "not an acdc store (SQLite could not read it: {e}); nothing was changed"
+                ),
+            })?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .map_err(sql)?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            .map_err(sql)?;
         let target = schema::MIGRATIONS.len() as i64;
         if version > target {
             return Err(StoreError::Open {
@@ -102,14 +130,25 @@ impl Store {
             if version > 0 {
                 // Refuse to migrate something that was not made by acdc.
                 let has_runs: i64 = conn
-                    .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'", [], |r| r.get(0))
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'",
+                        [],
+                        |r| r.get(0),
+                    )
                     .map_err(sql)?;
                 if has_runs == 0 {
-                    return Err(StoreError::Open { path: path.to_path_buf(), message: "an SQLite file that is not an acdc store".into() });
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        message: "an SQLite file that is not an acdc store".into(),
+                    });
                 }
             } else {
                 let tables: i64 = conn
-                    .query_row("SELECT count(*) FROM sqlite_master WHERE type='table'", [], |r| r.get(0))
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE type='table'",
+                        [],
+                        |r| r.get(0),
+                    )
                     .map_err(sql)?;
                 if tables > 0 {
                     return Err(StoreError::Open {
@@ -121,20 +160,31 @@ impl Store {
             for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
                 let tx = conn.unchecked_transaction().map_err(sql)?;
                 tx.execute_batch(m).map_err(sql)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(sql)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                    .map_err(sql)?;
                 tx.commit().map_err(sql)?;
             }
         }
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Directory of run artifacts: `<home>/runs/<id>/`.
     pub fn run_dir(&self, run_id: &str) -> PathBuf {
-        self.path.parent().unwrap_or(Path::new(".")).join("runs").join(run_id)
+        self.path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("runs")
+            .join(run_id)
     }
 
     /// The home directory the store lives in.
@@ -157,11 +207,18 @@ mod tests {
     fn not_sqlite_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("acdc.db");
-        std::fs::write(&p, b"this is not a database, it is a text file with results in it\n".repeat(100)).unwrap();
+        std::fs::write(
+            &p,
+            b"this is not a database, it is a text file with results in it\n".repeat(100),
+        )
+        .unwrap();
         let before = std::fs::read(&p).unwrap();
         let err = Store::open(&p).err().expect("must refuse");
         let msg = err.to_string();
-        assert!(msg.contains("acdc.db") && msg.contains("not an acdc store"), "{msg}");
+        assert!(
+            msg.contains("acdc.db") && msg.contains("not an acdc store"),
+            "{msg}"
+        );
         assert_eq!(std::fs::read(&p).unwrap(), before);
     }
 
@@ -171,7 +228,10 @@ mod tests {
         let p = dir.path().join("acdc.db");
         drop(Store::open(&p).unwrap());
         let s = Store::open(&p).unwrap();
-        let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, schema::MIGRATIONS.len() as i64);
     }
 }

@@ -18,7 +18,10 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: &str, content: &str) -> Self {
-        Self { role: role.into(), content: content.into() }
+        Self {
+            role: role.into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -43,7 +46,10 @@ pub struct JinjaTemplate {
 fn token_field(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Object(o) => o.get("content").and_then(|c| c.as_str()).map(str::to_string),
+        serde_json::Value::Object(o) => o
+            .get("content")
+            .and_then(|c| c.as_str())
+            .map(str::to_string),
         _ => None,
     }
 }
@@ -55,12 +61,20 @@ impl JinjaTemplate {
     pub fn from_model_dir(dir: &Path) -> Result<Option<JinjaTemplate>, TemplateError> {
         let cfg_path = dir.join("tokenizer_config.json");
         let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
-            Ok(t) => serde_json::from_str(&t).map_err(|e| TemplateError::Load { path: cfg_path.clone(), message: e.to_string() })?,
+            Ok(t) => serde_json::from_str(&t).map_err(|e| TemplateError::Load {
+                path: cfg_path.clone(),
+                message: e.to_string(),
+            })?,
             Err(_) => serde_json::Value::Null,
         };
         let file = dir.join("chat_template.jinja");
         let source = if file.exists() {
-            Some(std::fs::read_to_string(&file).map_err(|e| TemplateError::Load { path: file.clone(), message: e.to_string() })?)
+            Some(
+                std::fs::read_to_string(&file).map_err(|e| TemplateError::Load {
+                    path: file.clone(),
+                    message: e.to_string(),
+                })?,
+            )
         } else {
             match &cfg["chat_template"] {
                 serde_json::Value::String(s) => Some(s.clone()),
@@ -69,11 +83,17 @@ impl JinjaTemplate {
                     .find(|t| t["name"] == "default")
                     .and_then(|t| t["template"].as_str())
                     .map(str::to_string)
-                    .or_else(|| list.first().and_then(|t| t["template"].as_str()).map(str::to_string)),
+                    .or_else(|| {
+                        list.first()
+                            .and_then(|t| t["template"].as_str())
+                            .map(str::to_string)
+                    }),
                 _ => None,
             }
         };
-        let Some(source) = source else { return Ok(None) };
+        let Some(source) = source else {
+            return Ok(None);
+        };
         let t = JinjaTemplate {
             source,
             bos_token: token_field(&cfg["bos_token"]),
@@ -82,7 +102,12 @@ impl JinjaTemplate {
             unk_token: token_field(&cfg["unk_token"]),
         };
         // Fail early, naming the file, if the template does not compile.
-        t.env().template_from_str(&t.source).map_err(|e| TemplateError::Load { path: cfg_path, message: format!("chat template does not compile: {e}") })?;
+        t.env()
+            .template_from_str(&t.source)
+            .map_err(|e| TemplateError::Load {
+                path: cfg_path,
+                message: format!("chat template does not compile: {e}"),
+            })?;
         Ok(Some(t))
     }
 
@@ -91,24 +116,41 @@ impl JinjaTemplate {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
-        });
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+            },
+        );
         env.add_function("strftime_now", |fmt: String| -> String {
             // UTC "now"; the date parts only (templates use it for "Today Date").
-            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
             let days = secs.div_euclid(86_400);
-            let (y, m, d) = civil(days);
-            const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-            fmt.replace("%d", &format!("{d:02}")).replace("%b", MONTHS[(m - 1) as usize]).replace("%Y", &y.to_string()).replace("%m", &format!("{m:02}"))
+            let (y, m, d) = crate::store::civil_from_days(days);
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            fmt.replace("%d", &format!("{d:02}"))
+                .replace("%b", MONTHS[(m - 1) as usize])
+                .replace("%Y", &y.to_string())
+                .replace("%m", &format!("{m:02}"))
         });
         env
     }
 
     /// Render `messages`; with `add_generation_prompt` the assistant header is appended.
-    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, TemplateError> {
+    pub fn render(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, TemplateError> {
         let env = self.env();
-        let tmpl = env.template_from_str(&self.source).map_err(|e| TemplateError::Render(e.to_string()))?;
+        let tmpl = env
+            .template_from_str(&self.source)
+            .map_err(|e| TemplateError::Render(e.to_string()))?;
         tmpl.render(minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
@@ -118,22 +160,11 @@ impl JinjaTemplate {
             unk_token => self.unk_token.clone(),
             tools => minijinja::Value::from(()),
         })
-        .map_err(|e| TemplateError::Render(match e.detail() {
-            Some(d) => format!("{} ({d})", e.kind()),
-            None => e.to_string(),
-        }))
+        .map_err(|e| {
+            TemplateError::Render(match e.detail() {
+                Some(d) => format!("{} ({d})", e.kind()),
+                None => e.to_string(),
+            })
+        })
     }
-}
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "acdc", version, about = "Audio-language model research: AC/DC experiments from TOML specs to paper tables")]
+#[command(
+    name = "acdc",
+    version,
+    about = "Audio-language model research: AC/DC experiments from TOML specs to paper tables"
+)]
 pub struct Cli {
     /// Store and run folder (default: $ACDC_HOME, else ./acdc-home).
     #[arg(long, global = true, value_name = "DIR")]

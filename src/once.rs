@@ -7,7 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Make sure `done` exists: build it under the lock directory `lock` unless another process does.
-pub fn build_once<E>(done: &Path, lock: &Path, stale: Duration, build: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+pub fn build_once<E>(
+    done: &Path,
+    lock: &Path,
+    stale: Duration,
+    build: impl FnOnce() -> Result<(), E>,
+) -> Result<(), E> {
     if done.exists() {
         return Ok(());
     }
@@ -16,7 +21,10 @@ pub fn build_once<E>(done: &Path, lock: &Path, stale: Duration, build: impl FnOn
             Ok(()) => break,
             Err(_) if done.exists() => return Ok(()),
             Err(_) => {
-                let age = std::fs::metadata(lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                let age = std::fs::metadata(lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok());
                 if age.map(|a| a > stale).unwrap_or(true) {
                     let _ = std::fs::remove_dir(lock);
                 }

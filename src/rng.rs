@@ -114,7 +114,10 @@ mod tests {
         let saved = serde_json::to_string(&a).unwrap();
         let mut c: Rng = serde_json::from_str(&saved).unwrap();
         assert_eq!(a.next_u64(), c.next_u64());
-        assert_ne!(Rng::derive(7, "x").next_u64(), Rng::derive(7, "y").next_u64());
+        assert_ne!(
+            Rng::derive(7, "x").next_u64(),
+            Rng::derive(7, "y").next_u64()
+        );
     }
 
     #[test]

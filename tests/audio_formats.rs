@@ -45,7 +45,10 @@ fn signed_32_bit_stereo_is_averaged() {
     let data: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
     let got = decode(wav(1, 32, 2, &data), "i32.wav");
     assert_eq!(got.len(), 2);
-    assert!((got[0] - (-0.5)).abs() < 1e-6 && got[1].abs() < 1e-6, "{got:?}");
+    assert!(
+        (got[0] - (-0.5)).abs() < 1e-6 && got[1].abs() < 1e-6,
+        "{got:?}"
+    );
 }
 
 #[test]

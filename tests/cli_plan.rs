@@ -18,7 +18,12 @@ fn every_shipped_spec_plans() {
                 continue;
             }
             let o = common::acdc(home.path(), root(), &["plan", p.to_str().unwrap()]);
-            assert!(o.status.success(), "{}: {}", p.display(), common::stderr(&o));
+            assert!(
+                o.status.success(),
+                "{}: {}",
+                p.display(),
+                common::stderr(&o)
+            );
         }
     }
 }
@@ -26,20 +31,29 @@ fn every_shipped_spec_plans() {
 #[test]
 fn paper_plan_has_eight_distinct_runs() {
     let home = tempfile::tempdir().unwrap();
-    let o = common::acdc(home.path(), root(), &["plan", "experiments/paper.toml", "--json"]);
+    let o = common::acdc(
+        home.path(),
+        root(),
+        &["plan", "experiments/paper.toml", "--json"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let runs = v["runs"].as_array().unwrap();
     let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]);
-    let ids: std::collections::BTreeSet<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> =
+        runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 8);
 }
 
 #[test]
 fn plan_table_snapshot() {
     let home = tempfile::tempdir().unwrap();
-    for spec in ["experiments/quickstart.toml", "experiments/paper.toml", "ablations/temperature.toml"] {
+    for spec in [
+        "experiments/quickstart.toml",
+        "experiments/paper.toml",
+        "ablations/temperature.toml",
+    ] {
         let o = common::acdc(home.path(), root(), &["plan", spec]);
         assert!(o.status.success(), "{}", common::stderr(&o));
         insta::assert_snapshot!(spec.replace(['/', '.'], "_"), common::stdout(&o));
@@ -49,8 +63,20 @@ fn plan_table_snapshot() {
 #[test]
 fn unknown_only_label_is_refused() {
     let home = tempfile::tempdir().unwrap();
-    let o = common::acdc(home.path(), root(), &["run", "experiments/quickstart.toml", "--only", "caption-frozen,Z9"]);
+    let o = common::acdc(
+        home.path(),
+        root(),
+        &[
+            "run",
+            "experiments/quickstart.toml",
+            "--only",
+            "caption-frozen,Z9",
+        ],
+    );
     assert!(!o.status.success());
     let e = common::stderr(&o);
-    assert!(e.contains("--only Z9") && e.contains("caption-frozen"), "{e}");
+    assert!(
+        e.contains("--only Z9") && e.contains("caption-frozen"),
+        "{e}"
+    );
 }

@@ -6,7 +6,9 @@ use acdc::audio::npy::read_f32;
 use acdc::data::synth::write_wav_pcm16;
 
 fn tone(seconds: f32) -> Vec<f32> {
-    (0..(16000.0 * seconds) as usize).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect()
+    (0..(16000.0 * seconds) as usize)
+        .map(|i| 0.3 * (i as f32 * 0.2).sin())
+        .collect()
 }
 
 #[test]
@@ -15,14 +17,34 @@ fn writes_npy_features_raw_and_padded() {
     let a = d.path().join("clip_a.wav");
     write_wav_pcm16(&a, &tone(1.0), 16000).unwrap();
     let out = d.path().join("out");
-    let o = common::acdc(d.path(), d.path(), &["features", a.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "features",
+            a.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let (norm, shape) = read_f32(&out.join("clip_a.npy")).unwrap();
     assert_eq!(shape, vec![1024, 128]);
     // Padded rows are zero log-mel, normalised.
     assert!((norm[1023 * 128] - 4.268 / 9.138).abs() < 1e-6);
 
-    let o = common::acdc(d.path(), d.path(), &["features", a.to_str().unwrap(), "--out-dir", out.to_str().unwrap(), "--raw", "--no-pad"]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "features",
+            a.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--raw",
+            "--no-pad",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let (raw, shape) = read_f32(&out.join("clip_a.npy")).unwrap();
     assert_eq!(shape, vec![98, 128], "1 s at 10 ms hops with 25 ms frames");
@@ -41,15 +63,32 @@ fn bad_files_are_named_and_good_ones_still_written() {
     let empty = d.path().join("empty.flac");
     std::fs::write(&empty, b"").unwrap();
     let out = d.path().join("out");
-    let o = common::acdc(d.path(), d.path(), &["features", good.to_str().unwrap(), bad.to_str().unwrap(), empty.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "features",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            empty.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(!o.status.success());
     let e = common::stderr(&o);
-    assert!(e.contains("broken.wav") && e.contains("empty.flac") && e.contains("2 of 3"), "{e}");
+    assert!(
+        e.contains("broken.wav") && e.contains("empty.flac") && e.contains("2 of 3"),
+        "{e}"
+    );
     assert!(out.join("good.npy").exists());
 }
 
 fn lim(target_frames: usize) -> acdc::data::features::AudioLimits {
-    acdc::data::features::AudioLimits { target_frames, max_seconds: 0.0 }
+    acdc::data::features::AudioLimits {
+        target_frames,
+        max_seconds: 0.0,
+    }
 }
 
 #[test]
@@ -79,11 +118,27 @@ fn nan_samples_and_overlong_clips_are_refused_by_name() {
     let long = d.path().join("long.wav");
     write_wav_pcm16(&long, &tone(2.0), 16000).unwrap();
     let clips = vec![("n".to_string(), nan), ("l".to_string(), long)];
-    let (ok, failures) = acdc::data::features::extract(&clips, acdc::data::features::AudioLimits { target_frames: 64, max_seconds: 1.5 }, None, &|_| {});
+    let (ok, failures) = acdc::data::features::extract(
+        &clips,
+        acdc::data::features::AudioLimits {
+            target_frames: 64,
+            max_seconds: 1.5,
+        },
+        None,
+        &|_| {},
+    );
     assert!(ok.by_clip.is_empty());
     let msgs: Vec<&String> = failures.iter().map(|(_, m)| m).collect();
-    assert!(msgs.iter().any(|m| m.contains("nan.wav") && m.contains("non-finite")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("long.wav") && m.contains("max_audio_seconds")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("nan.wav") && m.contains("non-finite")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("long.wav") && m.contains("max_audio_seconds")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
@@ -95,7 +150,10 @@ fn feature_cache_is_reused_and_survives_corruption() {
     let cache = d.path().join("cache");
     let (first, f1) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
     assert!(f1.is_empty());
-    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(entries.len(), 1);
     let (second, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
     assert_eq!(first.by_clip["a"], second.by_clip["a"]);
@@ -130,6 +188,8 @@ fn unsupported_codec_is_named() {
     wav.extend_from_slice(&data);
     let p = d.path().join("adpcm.wav");
     std::fs::write(&p, wav).unwrap();
-    let e = acdc::audio::decode::decode_file(&p).unwrap_err().to_string();
+    let e = acdc::audio::decode::decode_file(&p)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("adpcm.wav"), "{e}");
 }

@@ -13,13 +13,38 @@ use acdc::rng::Rng;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 fn dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hf")
+        .join(name)
 }
 
 fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
-    let ids = v["ids"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect();
-    let mask = v["attention_mask"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() == 1).collect()).collect();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
+    let ids = v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect();
+    let mask = v["attention_mask"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() == 1)
+                .collect()
+        })
+        .collect();
     (ids, mask)
 }
 
@@ -27,7 +52,16 @@ fn positions(mask: &[Vec<bool>]) -> Vec<Vec<usize>> {
     mask.iter()
         .map(|m| {
             let mut p = 0usize;
-            m.iter().map(|&ok| if ok { p += 1; p - 1 } else { 0 }).collect()
+            m.iter()
+                .map(|&ok| {
+                    if ok {
+                        p += 1;
+                        p - 1
+                    } else {
+                        0
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -38,10 +72,20 @@ fn check(name: &str) {
     let (cfg, m) = load_llama(&d, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
     let (ids, mask) = inputs(&d);
     let (b, t) = (ids.len(), ids[0].len());
-    let flat: Vec<i64> = ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
-    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device));
+    let flat: Vec<i64> = ids
+        .iter()
+        .flat_map(|r| r.iter().map(|&x| x as i64))
+        .collect();
+    let x = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(flat, [b, t]),
+        &device,
+    ));
     let a = AttnInputs::new(&positions(&mask), &mask, 0, &m.inv_freq(), &device);
-    let got: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let got: Vec<f32> = m
+        .forward_embeds(x, &a, None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let (want, shape) = read_f32(&d.join("logits_positions.npy")).unwrap();
     assert_eq!(shape, vec![b, t, cfg.vocab_size]);
     let v = cfg.vocab_size;
@@ -63,23 +107,67 @@ fn check(name: &str) {
     // inputs_embeds: row 0 with positions 2..5 replaced by given embeddings.
     let (emb, eshape) = read_f32(&d.join("embeds.npy")).unwrap();
     let row0: Vec<i64> = ids[0].iter().map(|&x| x as i64).collect();
-    let e = m.embed(Tensor::<2, Int>::from_data(TensorData::new(row0, [1, t]), &device));
-    let e = e.slice_assign([0..1, 2..5, 0..eshape[1]], Tensor::<3>::from_data(TensorData::new(emb, [1, eshape[0], eshape[1]]), &device));
-    let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
-    let got: Vec<f32> = m.forward_embeds(e, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let e = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(row0, [1, t]),
+        &device,
+    ));
+    let e = e.slice_assign(
+        [0..1, 2..5, 0..eshape[1]],
+        Tensor::<3>::from_data(TensorData::new(emb, [1, eshape[0], eshape[1]]), &device),
+    );
+    let a = AttnInputs::new(
+        &[(0..t).collect()],
+        &[vec![true; t]],
+        0,
+        &m.inv_freq(),
+        &device,
+    );
+    let got: Vec<f32> = m
+        .forward_embeds(e, &a, None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let (want, _) = read_f32(&d.join("embeds_logits.npy")).unwrap();
-    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let max = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     eprintln!("{name}: inputs_embeds logits max abs {max:.3e}");
     assert!(max < 1e-4, "{name}: inputs_embeds logits differ by {max}");
 
     // Greedy decoding with the KV cache equals transformers' generate.
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("greedy.json")).unwrap()).unwrap();
-    let want: Vec<u32> = g.as_array().map(|a| a.clone()).or_else(|| g["new_tokens"].as_array().cloned()).or_else(|| g["tokens"].as_array().cloned()).expect("greedy tokens")
-        .iter().map(|x| x.as_u64().unwrap() as u32).collect();
-    let real: Vec<i64> = ids[0].iter().zip(&mask[0]).filter(|(_, &m)| m).map(|(&x, _)| x as i64).collect();
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("greedy.json")).unwrap()).unwrap();
+    let want: Vec<u32> = g
+        .as_array()
+        .map(|a| a.clone())
+        .or_else(|| g["new_tokens"].as_array().cloned())
+        .or_else(|| g["tokens"].as_array().cloned())
+        .expect("greedy tokens")
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect();
+    let real: Vec<i64> = ids[0]
+        .iter()
+        .zip(&mask[0])
+        .filter(|(_, &m)| m)
+        .map(|(&x, _)| x as i64)
+        .collect();
     let n = real.len();
-    let prompt = m.embed(Tensor::<2, Int>::from_data(TensorData::new(real, [1, n]), &device));
-    let out = generate(&m, prompt, &[vec![true; n]], &[], want.len(), &Sampling::Greedy, &mut [Rng::new(0)]);
+    let prompt = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(real, [1, n]),
+        &device,
+    ));
+    let out = generate(
+        &m,
+        prompt,
+        &[vec![true; n]],
+        &[],
+        want.len(),
+        &Sampling::Greedy,
+        &mut [Rng::new(0)],
+    );
     assert_eq!(out[0], want, "{name}: greedy tokens");
 }
 
@@ -102,15 +190,29 @@ fn qwen2_biases_and_tied_embeddings_match_transformers() {
 fn missing_tensor_is_named() {
     let d = tempfile::tempdir().unwrap();
     // A config that asks for 3 layers against a 2-layer checkpoint.
-    let cfg = std::fs::read_to_string(dir("llama").join("config.json")).unwrap().replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    let cfg = std::fs::read_to_string(dir("llama").join("config.json"))
+        .unwrap()
+        .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
     std::fs::write(d.path().join("config.json"), cfg).unwrap();
-    std::fs::copy(dir("llama").join("model.safetensors"), d.path().join("model.safetensors")).unwrap();
-    let e = load_llama(d.path(), &Device::flex()).err().expect("must fail").to_string();
+    std::fs::copy(
+        dir("llama").join("model.safetensors"),
+        d.path().join("model.safetensors"),
+    )
+    .unwrap();
+    let e = load_llama(d.path(), &Device::flex())
+        .err()
+        .expect("must fail")
+        .to_string();
     assert!(e.contains("missing") && e.contains("layers.2"), "{e}");
     // A shape mismatch names the tensor.
-    let cfg = std::fs::read_to_string(dir("llama").join("config.json")).unwrap().replace("\"intermediate_size\": 48", "\"intermediate_size\": 40");
+    let cfg = std::fs::read_to_string(dir("llama").join("config.json"))
+        .unwrap()
+        .replace("\"intermediate_size\": 48", "\"intermediate_size\": 40");
     std::fs::write(d.path().join("config.json"), cfg).unwrap();
-    let e = load_llama(d.path(), &Device::flex()).err().expect("must fail").to_string();
+    let e = load_llama(d.path(), &Device::flex())
+        .err()
+        .expect("must fail")
+        .to_string();
     assert!(e.contains("mlp") || e.contains("proj"), "{e}");
 }
 
@@ -123,11 +225,28 @@ fn peft_lora_adapter_matches_peft() {
     let (ids, _) = inputs(&dir("llama"));
     let t = ids[0].len();
     let row0: Vec<i64> = ids[0].iter().map(|&x| x as i64).collect();
-    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(row0, [1, t]), &device));
-    let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
-    let got: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let x = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(row0, [1, t]),
+        &device,
+    ));
+    let a = AttnInputs::new(
+        &[(0..t).collect()],
+        &[vec![true; t]],
+        0,
+        &m.inv_freq(),
+        &device,
+    );
+    let got: Vec<f32> = m
+        .forward_embeds(x, &a, None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let (want, _) = read_f32(&dir("llama_lora").join("logits.npy")).unwrap();
-    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let max = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     eprintln!("peft lora logits max abs {max:.3e}");
     assert!(max < 1e-4, "{max}");
     // Our save → PEFT layout → load gives the same model again.
@@ -135,8 +254,15 @@ fn peft_lora_adapter_matches_peft() {
     acdc::model::peft::save_adapter(&m, d.path(), "llama", 8.0, 0.0).unwrap();
     let (_, mut again) = load_llama(&dir("llama"), &device).unwrap();
     acdc::model::peft::load_adapter(&mut again, d.path(), &device).unwrap();
-    let x = again.embed(Tensor::<2, Int>::from_data(TensorData::new(ids[0].iter().map(|&x| x as i64).collect::<Vec<_>>(), [1, t]), &device));
-    let got2: Vec<f32> = again.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().unwrap();
+    let x = again.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(ids[0].iter().map(|&x| x as i64).collect::<Vec<_>>(), [1, t]),
+        &device,
+    ));
+    let got2: Vec<f32> = again
+        .forward_embeds(x, &a, None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     assert_eq!(got, got2);
 }
 
@@ -145,8 +271,15 @@ fn beam_search_matches_transformers_generate() {
     use acdc::decode::beam::{beam_search, BeamConfig};
     let device = Device::flex();
     let (_, m) = load_llama(&dir("llama"), &device).unwrap();
-    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir("llama").join("beam.json")).unwrap()).unwrap();
-    let prompt: Vec<i64> = f["prompt"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir("llama").join("beam.json")).unwrap())
+            .unwrap();
+    let prompt: Vec<i64> = f["prompt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
     for (i, case) in f["cases"].as_array().unwrap().iter().enumerate() {
         let kw = &case["generate_kwargs"];
         let cfg = BeamConfig {
@@ -158,14 +291,38 @@ fn beam_search_matches_transformers_generate() {
         };
         let eos = vec![kw["eos_token_id"].as_u64().unwrap() as u32];
         let n = prompt.len();
-        let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(prompt.clone(), [1, n]), &device));
+        let x = m.embed(Tensor::<2, Int>::from_data(
+            TensorData::new(prompt.clone(), [1, n]),
+            &device,
+        ));
         let got = beam_search(&m, x, &eos, &cfg);
-        let want_seqs: Vec<Vec<u32>> = case["sequences"].as_array().unwrap().iter().map(|s| s.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect();
-        let want_scores: Vec<f64> = case["sequences_scores"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let want_seqs: Vec<Vec<u32>> = case["sequences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap() as u32)
+                    .collect()
+            })
+            .collect();
+        let want_scores: Vec<f64> = case["sequences_scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         assert_eq!(got.len(), want_seqs.len(), "case {i}");
         for (j, h) in got.iter().enumerate() {
             assert_eq!(h.tokens, want_seqs[j], "case {i} sequence {j}");
-            assert!((h.score - want_scores[j]).abs() < 1e-4, "case {i} score {j}: {} vs {}", h.score, want_scores[j]);
+            assert!(
+                (h.score - want_scores[j]).abs() < 1e-4,
+                "case {i} score {j}: {} vs {}",
+                h.score,
+                want_scores[j]
+            );
         }
     }
 }

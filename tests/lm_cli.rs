@@ -5,7 +5,11 @@ mod common;
 use std::path::Path;
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hf")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -13,44 +17,158 @@ fn logits_and_greedy_generate_match_transformers() {
     let d = tempfile::tempdir().unwrap();
     let model = fixture("qwen2");
     let row0 = |name: &str| -> String {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&fixture(name)).join("inputs.json")).unwrap()).unwrap();
-        v["ids"][0].as_array().unwrap().iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(&fixture(name)).join("inputs.json")).unwrap(),
+        )
+        .unwrap();
+        v["ids"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     };
     let ids = &row0("qwen2");
     let out = d.path().join("l.npy");
-    let o = common::acdc(d.path(), d.path(), &["lm", "logits", "--model", &model, "--ids", ids, "--out", out.to_str().unwrap()]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "logits",
+            "--model",
+            &model,
+            "--ids",
+            ids,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let (got, shape) = acdc::audio::npy::read_f32(&out).unwrap();
     assert_eq!(shape, vec![9, 96]);
-    let (want, _) = acdc::audio::npy::read_f32(Path::new(&fixture("qwen2")).join("logits_positions.npy").as_path()).unwrap();
-    let max = got.iter().zip(&want[..9 * 96]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let (want, _) = acdc::audio::npy::read_f32(
+        Path::new(&fixture("qwen2"))
+            .join("logits_positions.npy")
+            .as_path(),
+    )
+    .unwrap();
+    let max = got
+        .iter()
+        .zip(&want[..9 * 96])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(max < 1e-4, "{max}");
 
-    let o = common::acdc(d.path(), d.path(), &["lm", "generate", "--model", &fixture("llama"), "--ids", &row0("llama"), "--max-new-tokens", "8", "--json"]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "generate",
+            "--model",
+            &fixture("llama"),
+            "--ids",
+            &row0("llama"),
+            "--max-new-tokens",
+            "8",
+            "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let got: Vec<u64> = v["sequences"][0]["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&fixture("llama")).join("greedy.json")).unwrap()).unwrap();
-    let want: Vec<u64> = g["new_tokens"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    let got: Vec<u64> = v["sequences"][0]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    let g: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&fixture("llama")).join("greedy.json")).unwrap(),
+    )
+    .unwrap();
+    let want: Vec<u64> = g["new_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
     assert_eq!(got, want);
 }
 
 #[test]
 fn tokenizer_template_and_bad_input() {
     let d = tempfile::tempdir().unwrap();
-    let o = common::acdc(d.path(), d.path(), &["lm", "tokenize", "--model", "builtin:tiny", "A dog barks.", "--json"]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "tokenize",
+            "--model",
+            "builtin:tiny",
+            "A dog barks.",
+            "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!v["ids"].as_array().unwrap().is_empty());
-    let o = common::acdc(d.path(), d.path(), &["lm", "template", "--model", "builtin:tiny", "--user", "Hi", "--system", "Be brief."]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "template",
+            "--model",
+            "builtin:tiny",
+            "--user",
+            "Hi",
+            "--system",
+            "Be brief.",
+        ],
+    );
     assert_eq!(
         common::stdout(&o),
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
     );
-    let o = common::acdc(d.path(), d.path(), &["lm", "logits", "--model", &fixture("llama"), "--ids", "1,999", "--out", "x.npy"]);
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "logits",
+            "--model",
+            &fixture("llama"),
+            "--ids",
+            "1,999",
+            "--out",
+            "x.npy",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(common::stderr(&o).contains("999") && common::stderr(&o).contains("vocabulary"), "{}", common::stderr(&o));
-    let o = common::acdc(d.path(), d.path(), &["lm", "generate", "--model", "no/such-model-here", "--ids", "1"]);
+    assert!(
+        common::stderr(&o).contains("999") && common::stderr(&o).contains("vocabulary"),
+        "{}",
+        common::stderr(&o)
+    );
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "generate",
+            "--model",
+            "no/such-model-here",
+            "--ids",
+            "1",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(common::stderr(&o).contains("no/such-model-here"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("no/such-model-here"),
+        "{}",
+        common::stderr(&o)
+    );
 }

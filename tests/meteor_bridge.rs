@@ -22,22 +22,49 @@ fn meteor_matches_pycocoevalcap() {
         eprintln!("SKIPPED: no METEOR jar (set ACDC_METEOR_JAR or pip install pycocoevalcap)");
         return;
     };
-    if std::process::Command::new("java").arg("-version").output().is_err() {
+    if std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED: no java on PATH");
         return;
     }
-    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/caption_metrics/meteor.json")).unwrap()).unwrap();
+    let f: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/caption_metrics/meteor.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let items: Vec<(Vec<String>, String)> = f["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["references"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect(), i["candidate"].as_str().unwrap().to_string()))
+        .map(|i| {
+            (
+                i["references"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect(),
+                i["candidate"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let mut m = acdc::eval::meteor::Meteor::start(&jar).unwrap();
     let (corpus, per) = m.score(&items).unwrap();
-    assert!((corpus - f["corpus"].as_f64().unwrap()).abs() < 1e-4, "{corpus}");
+    assert!(
+        (corpus - f["corpus"].as_f64().unwrap()).abs() < 1e-4,
+        "{corpus}"
+    );
     for (got, want) in per.iter().zip(f["items"].as_array().unwrap()) {
-        assert!((got - want["meteor"].as_f64().unwrap()).abs() < 1e-4, "{got} vs {want}");
+        assert!(
+            (got - want["meteor"].as_f64().unwrap()).abs() < 1e-4,
+            "{got} vs {want}"
+        );
     }
     // A second batch on the same process works too (the process is persistent).
     let (again, _) = m.score(&items[..2]).unwrap();
@@ -46,6 +73,9 @@ fn meteor_matches_pycocoevalcap() {
 
 #[test]
 fn missing_jar_is_named() {
-    let e = acdc::eval::meteor::Meteor::start(std::path::Path::new("/nonexistent/meteor-1.5.jar")).err().unwrap().to_string();
+    let e = acdc::eval::meteor::Meteor::start(std::path::Path::new("/nonexistent/meteor-1.5.jar"))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("/nonexistent/meteor-1.5.jar"), "{e}");
 }

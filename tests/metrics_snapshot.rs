@@ -22,22 +22,60 @@ fn caption_and_qa_metrics_on_fixed_inputs() {
         CaptionItem {
             id: "b".into(),
             candidate: "Rain falls while wind blows".into(),
-            references: vec!["Rain is falling as the wind howls.".into(), "Wind and rain.".into()],
+            references: vec![
+                "Rain is falling as the wind howls.".into(),
+                "Wind and rain.".into(),
+            ],
         },
-        CaptionItem { id: "c".into(), candidate: "".into(), references: vec!["An engine hums.".into()] },
+        CaptionItem {
+            id: "c".into(),
+            candidate: "".into(),
+            references: vec!["An engine hums.".into()],
+        },
         CaptionItem {
             id: "d".into(),
             candidate: "a siren wails in the distance".into(),
-            references: vec!["A siren wails in the distance.".into(), "A distant siren sweeps up and down.".into()],
+            references: vec![
+                "A siren wails in the distance.".into(),
+                "A distant siren sweeps up and down.".into(),
+            ],
         },
     ];
     let s = score_captions(&items, CaptionTokenizer::Ptb);
-    let corpus: std::collections::BTreeMap<String, f64> = s.corpus.iter().map(|(k, v)| (k.clone(), round(*v))).collect();
-    let per_item: Vec<(String, std::collections::BTreeMap<String, f64>)> =
-        s.items.iter().map(|i| (i.id.clone(), i.scores.iter().map(|(k, v)| (k.clone(), round(*v))).collect())).collect();
-    let qa: Vec<(String, f64, f64)> = [("Yes.", "yes"), ("Two dogs.", "Two."), ("The siren comes first", "The siren comes first."), ("", "No.")]
+    let corpus: std::collections::BTreeMap<String, f64> = s
+        .corpus
         .iter()
-        .map(|(p, r)| (format!("{p} | {r}"), round(token_f1(p, &[r.to_string()])), exact_match(p, &[r.to_string()])))
+        .map(|(k, v)| (k.clone(), round(*v)))
         .collect();
-    insta::assert_json_snapshot!(serde_json::json!({"corpus": corpus, "items": per_item, "qa": qa}));
+    let per_item: Vec<(String, std::collections::BTreeMap<String, f64>)> = s
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.id.clone(),
+                i.scores
+                    .iter()
+                    .map(|(k, v)| (k.clone(), round(*v)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let qa: Vec<(String, f64, f64)> = [
+        ("Yes.", "yes"),
+        ("Two dogs.", "Two."),
+        ("The siren comes first", "The siren comes first."),
+        ("", "No."),
+    ]
+    .iter()
+    .map(|(p, r)| {
+        (
+            format!("{p} | {r}"),
+            round(token_f1(p, &[r.to_string()])),
+            exact_match(p, &[r.to_string()]),
+        )
+    })
+    .collect();
+    insta::assert_json_snapshot!(
+        serde_json::json!({"corpus": corpus, "items": per_item, "qa": qa})
+    );
 }

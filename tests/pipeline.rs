@@ -7,7 +7,11 @@ use acdc::store::Store;
 
 fn status_of(home: &std::path::Path) -> Vec<(String, String, Option<String>)> {
     let s = Store::open(&home.join("acdc.db")).unwrap();
-    s.list_runs(None, None).unwrap().into_iter().map(|(_, r)| (r.id, r.status.as_str().to_string(), r.error)).collect()
+    s.list_runs(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| (r.id, r.status.as_str().to_string(), r.error))
+        .collect()
 }
 
 #[test]
@@ -20,8 +24,17 @@ fn runs_end_to_end_then_reruns_nothing() {
         "[runs.cap]\ntargets.kind = \"caption\"\n[runs.dlg]\ntargets.kind = \"dialogue\"\nllm.mode = \"lora\"\n",
     );
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", common::stdout(&o), common::stderr(&o));
-    assert!(common::stdout(&o).contains("2 run(s) executed"), "{}", common::stdout(&o));
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
+    assert!(
+        common::stdout(&o).contains("2 run(s) executed"),
+        "{}",
+        common::stdout(&o)
+    );
     let st = status_of(&home);
     assert_eq!(st.len(), 2);
     assert!(st.iter().all(|(_, s, _)| s == "done"), "{st:?}");
@@ -30,19 +43,39 @@ fn runs_end_to_end_then_reruns_nothing() {
     let store = Store::open(&home.join("acdc.db")).unwrap();
     for (id, _, _) in &st {
         let evals = store.evals(id).unwrap();
-        for m in ["bleu_1", "bleu_4", "rouge_l", "cider_d", "token_f1", "exact_match"] {
-            let e = evals.iter().find(|e| e.metric == m).unwrap_or_else(|| panic!("{m} missing"));
+        for m in [
+            "bleu_1",
+            "bleu_4",
+            "rouge_l",
+            "cider_d",
+            "token_f1",
+            "exact_match",
+        ] {
+            let e = evals
+                .iter()
+                .find(|e| e.metric == m)
+                .unwrap_or_else(|| panic!("{m} missing"));
             assert!(e.value.is_finite() && e.n > 0);
         }
         assert!(!store.predictions(id, None).unwrap().is_empty());
         let loss = store.step_series(id, "loss").unwrap();
-        assert_eq!(loss.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
-        assert!(store.artifacts(id).unwrap().iter().any(|a| a.kind == "weights"));
+        assert_eq!(
+            loss.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            (1..=6).collect::<Vec<_>>()
+        );
+        assert!(store
+            .artifacts(id)
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == "weights"));
     }
     // Dialogue targets are cached and shared.
     let report = d.path().join("reports/e2e/README.md");
     let text = std::fs::read_to_string(&report).unwrap();
-    assert!(text.contains("| cap |") && text.contains("| dlg |"), "{text}");
+    assert!(
+        text.contains("| cap |") && text.contains("| dlg |"),
+        "{text}"
+    );
     for f in ["loss.png", "loss.svg"] {
         assert!(d.path().join("reports/e2e").join(f).exists());
     }
@@ -51,19 +84,42 @@ fn runs_end_to_end_then_reruns_nothing() {
     let before = std::fs::read(&report).unwrap();
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
     assert!(o.status.success());
-    assert!(common::stdout(&o).contains("0 run(s) executed, 2 already done"), "{}", common::stdout(&o));
+    assert!(
+        common::stdout(&o).contains("0 run(s) executed, 2 already done"),
+        "{}",
+        common::stdout(&o)
+    );
     assert_eq!(std::fs::read(&report).unwrap(), before);
 
     // The read-side commands work on the store.
     let id = &st[0].0;
-    for args in [vec!["ls"], vec!["ls", "--experiment", "e2e", "--json"], vec!["show", &id[..6]], vec!["diff", &st[0].0, &st[1].0], vec!["export", "e2e", "--format", "csv"], vec!["export", "e2e", "--format", "json"]] {
+    for args in [
+        vec!["ls"],
+        vec!["ls", "--experiment", "e2e", "--json"],
+        vec!["show", &id[..6]],
+        vec!["diff", &st[0].0, &st[1].0],
+        vec!["export", "e2e", "--format", "csv"],
+        vec!["export", "e2e", "--format", "json"],
+    ] {
         let o = common::acdc(&home, d.path(), &args);
         assert!(o.status.success(), "{args:?}: {}", common::stderr(&o));
         assert!(!common::stdout(&o).is_empty());
     }
-    let o = common::acdc(&home, d.path(), &["report", "e2e", "--out", d.path().join("again").to_str().unwrap()]);
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &[
+            "report",
+            "e2e",
+            "--out",
+            d.path().join("again").to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success());
-    assert_eq!(std::fs::read(d.path().join("again/README.md")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(d.path().join("again/README.md")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -89,14 +145,35 @@ train.clip_norm = 0.0
 "#,
     );
     // Materialise the first world, then corrupt one of its training clips.
-    let world = acdc::data::sources::ensure_synth(&home, &acdc::spec::schema::SynthData { clips: 10, seed: 3, clip_seconds: 2.0 }).unwrap();
-    let victim = std::fs::read_dir(world.join("audio/train")).unwrap().next().unwrap().unwrap().path();
+    let world = acdc::data::sources::ensure_synth(
+        &home,
+        &acdc::spec::schema::SynthData {
+            clips: 10,
+            seed: 3,
+            clip_seconds: 2.0,
+        },
+    )
+    .unwrap();
+    let victim = std::fs::read_dir(world.join("audio/train"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&victim, b"RIFF\x00\x00garbage, not audio").unwrap();
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
-    assert!(o.status.success(), "a failed run does not fail the invocation: {}", common::stderr(&o));
+    assert!(
+        o.status.success(),
+        "a failed run does not fail the invocation: {}",
+        common::stderr(&o)
+    );
     let store = Store::open(&home.join("acdc.db")).unwrap();
     let rows = store.experiment_runs("bad").unwrap();
-    let by = |l: &str| store.run(&rows.iter().find(|r| r.label == l).unwrap().run_id).unwrap();
+    let by = |l: &str| {
+        store
+            .run(&rows.iter().find(|r| r.label == l).unwrap().run_id)
+            .unwrap()
+    };
     let broken = by("broken");
     assert_eq!(broken.status.as_str(), "failed");
     let err = broken.error.unwrap();
@@ -107,14 +184,25 @@ train.clip_norm = 0.0
     let skips = by("skips");
     assert_eq!(skips.status.as_str(), "done", "{:?}", skips.error);
     let stages = store.stages(&skips.id).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&stages.iter().find(|(s, _, _)| s == "data").unwrap().2).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&stages.iter().find(|(s, _, _)| s == "data").unwrap().2).unwrap();
     assert_eq!(info["unreadable"], 1);
-    assert!(info["first_unreadable"][0].as_str().unwrap().contains(name), "{info}");
-    assert!(common::stderr(&o).contains("skipping 1 unreadable"), "{}", common::stderr(&o));
+    assert!(
+        info["first_unreadable"][0].as_str().unwrap().contains(name),
+        "{info}"
+    );
+    assert!(
+        common::stderr(&o).contains("skipping 1 unreadable"),
+        "{}",
+        common::stderr(&o)
+    );
     let div = by("diverges");
     assert_eq!(div.status.as_str(), "failed");
     let err = div.error.unwrap();
-    assert!(err.contains("non-finite") && err.contains("at step"), "{err}");
+    assert!(
+        err.contains("non-finite") && err.contains("at step"),
+        "{err}"
+    );
     // The report still renders, listing the failures.
     let text = std::fs::read_to_string(d.path().join("reports/bad/README.md")).unwrap();
     assert!(text.contains("broken") && text.contains("failed"), "{text}");
@@ -124,11 +212,22 @@ train.clip_norm = 0.0
 fn beam_search_evaluation_runs() {
     let d = tempfile::tempdir().unwrap();
     let home = d.path().join("home");
-    let spec = common::tiny_spec(d.path(), "beam", "[runs.b3]\ndecode.beams = 3\ntrain.steps = 2\n");
-    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap(), "--no-report"]);
+    let spec = common::tiny_spec(
+        d.path(),
+        "beam",
+        "[runs.b3]\ndecode.beams = 3\ntrain.steps = 2\n",
+    );
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let st = status_of(&home);
     assert_eq!(st[0].1, "done", "{st:?}");
     let store = Store::open(&home.join("acdc.db")).unwrap();
-    assert!(!store.predictions(&st[0].0, Some("synth_test/aac")).unwrap().is_empty());
+    assert!(!store
+        .predictions(&st[0].0, Some("synth_test/aac"))
+        .unwrap()
+        .is_empty());
 }

@@ -30,23 +30,51 @@ seeds = [0, 1]
     let plan = acdc::spec::expand(&acdc::spec::load(&spec, &[]).unwrap()).unwrap();
     let mut store = Store::open_home(&d.path().join("home")).unwrap();
     store.register_plan(&plan, "fx.toml").unwrap();
-    let me = WorkerInfo { host: "h".into(), pid: 1, git_commit: None, git_dirty: None, version: "0".into() };
+    let me = WorkerInfo {
+        host: "h".into(),
+        pid: 1,
+        git_commit: None,
+        git_dirty: None,
+        version: "0".into(),
+    };
     for (i, r) in plan.runs.iter().enumerate() {
         assert!(store.claim(&r.run_id, &me, false).unwrap());
         if r.label == "A2" && r.seed == 1 {
-            store.finish_run(&r.run_id, Some("non-finite loss (NaN) at step 3 (train.nan_policy = \"fail\")")).unwrap();
+            store
+                .finish_run(
+                    &r.run_id,
+                    Some("non-finite loss (NaN) at step 3 (train.nan_policy = \"fail\")"),
+                )
+                .unwrap();
             continue;
         }
-        let steps: Vec<(u64, String, f64)> = (1..=5).map(|s| (s, "loss".to_string(), 5.0 - 0.5 * s as f64 + 0.1 * i as f64)).collect();
+        let steps: Vec<(u64, String, f64)> = (1..=5)
+            .map(|s| (s, "loss".to_string(), 5.0 - 0.5 * s as f64 + 0.1 * i as f64))
+            .collect();
         store.log_steps(&r.run_id, &steps).unwrap();
         let base = 0.1 * (i + 1) as f64;
         store
             .put_evals(
                 &r.run_id,
                 &[
-                    EvalScore { task: "synth_test/aac".into(), metric: "bleu_4".into(), value: base / 4.0, n: 40 },
-                    EvalScore { task: "synth_test/aac".into(), metric: "cider_d".into(), value: base, n: 40 },
-                    EvalScore { task: "synth_test/aqa".into(), metric: "token_f1".into(), value: 1.0 - base, n: 117 },
+                    EvalScore {
+                        task: "synth_test/aac".into(),
+                        metric: "bleu_4".into(),
+                        value: base / 4.0,
+                        n: 40,
+                    },
+                    EvalScore {
+                        task: "synth_test/aac".into(),
+                        metric: "cider_d".into(),
+                        value: base,
+                        n: 40,
+                    },
+                    EvalScore {
+                        task: "synth_test/aqa".into(),
+                        metric: "token_f1".into(),
+                        value: 1.0 - base,
+                        n: 117,
+                    },
                 ],
             )
             .unwrap();
@@ -58,7 +86,11 @@ seeds = [0, 1]
     acdc::report::write_report(&store, "fixture", &out2).unwrap();
     for f in &files {
         let name = f.file_name().unwrap();
-        assert_eq!(std::fs::read(f).unwrap(), std::fs::read(out2.join(name)).unwrap(), "{name:?} differs between renders");
+        assert_eq!(
+            std::fs::read(f).unwrap(),
+            std::fs::read(out2.join(name)).unwrap(),
+            "{name:?} differs between renders"
+        );
     }
     // Run ids depend only on configs, so the snapshot is stable.
     insta::assert_snapshot!(std::fs::read_to_string(out1.join("README.md")).unwrap());

@@ -16,7 +16,12 @@ fn curve(home: &std::path::Path) -> (Vec<(u64, f64)>, Vec<(String, f64)>) {
     assert_eq!(runs.len(), 1);
     let r = &runs[0].1;
     assert_eq!(r.status.as_str(), "done", "{:?}", r.error);
-    let evals = s.evals(&r.id).unwrap().into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+    let evals = s
+        .evals(&r.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
+        .collect();
     (s.step_series(&r.id, "loss").unwrap(), evals)
 }
 
@@ -49,11 +54,19 @@ fn sigkill_mid_training_resumes_to_the_same_result() {
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
-            .flat_map(|e| std::fs::read_dir(e.path().join("checkpoints")).ok().into_iter().flatten())
+            .flat_map(|e| {
+                std::fs::read_dir(e.path().join("checkpoints"))
+                    .ok()
+                    .into_iter()
+                    .flatten()
+            })
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().starts_with("step-"))
             .collect();
-        if ckpts.iter().any(|c| c.file_name().to_string_lossy().as_ref() >= "step-00000020") {
+        if ckpts
+            .iter()
+            .any(|c| c.file_name().to_string_lossy().as_ref() >= "step-00000020")
+        {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             break ckpts.len();
@@ -61,7 +74,10 @@ fn sigkill_mid_training_resumes_to_the_same_result() {
         if let Some(st) = child.try_wait().unwrap() {
             panic!("run finished ({st}) before it could be killed; make it longer");
         }
-        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no checkpoint appeared"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(killed_at > 0);
@@ -80,14 +96,20 @@ fn sigkill_mid_training_resumes_to_the_same_result() {
     let train_info = &stages.iter().find(|(st, _, _)| st == "train").unwrap().2;
     let info: serde_json::Value = serde_json::from_str(train_info).unwrap();
 
-    assert!(info["resumed_from"].as_u64().unwrap() >= 20, "resumed from a checkpoint: {info}");
+    assert!(
+        info["resumed_from"].as_u64().unwrap() >= 20,
+        "resumed from a checkpoint: {info}"
+    );
     drop(s);
     let (got_curve, got_evals) = curve(&home);
     assert_eq!(got_curve.len(), want_curve.len());
 
     for ((s1, a), (s2, b)) in want_curve.iter().zip(&got_curve) {
         assert_eq!(s1, s2);
-        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "loss at step {s1}: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+            "loss at step {s1}: {a} vs {b}"
+        );
     }
     assert_eq!(want_evals.len(), got_evals.len());
     for ((k1, a), (k2, b)) in want_evals.iter().zip(&got_evals) {
@@ -105,7 +127,11 @@ fn two_workers_share_the_grid_without_duplicates() {
         "workers",
         "[runs.a]\nseed = 1\n[runs.b]\nseed = 2\n[runs.c]\nseed = 3\ninit_from = \"a\"\n[runs.e]\nseed = 5\n",
     );
-    let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap(), "--workers", "2"]);
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--workers", "2"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let err = common::stderr(&o);
     let s = Store::open(&home.join("acdc.db")).unwrap();
@@ -113,11 +139,17 @@ fn two_workers_share_the_grid_without_duplicates() {
     assert_eq!(runs.len(), 4);
     for r in &runs {
         assert_eq!(r.status.as_str(), "done");
-        let starts = err.matches(&format!("run {} ({}) starting", r.run_id, r.label)).count();
+        let starts = err
+            .matches(&format!("run {} ({}) starting", r.run_id, r.label))
+            .count();
         assert_eq!(starts, 1, "run {} started {starts} times:\n{err}", r.label);
     }
     // c started from a's trained weights, after a finished.
-    let a = s.run(&runs.iter().find(|r| r.label == "a").unwrap().run_id).unwrap();
-    let c = s.run(&runs.iter().find(|r| r.label == "c").unwrap().run_id).unwrap();
+    let a = s
+        .run(&runs.iter().find(|r| r.label == "a").unwrap().run_id)
+        .unwrap();
+    let c = s
+        .run(&runs.iter().find(|r| r.label == "c").unwrap().run_id)
+        .unwrap();
     assert!(c.started_at.unwrap() >= a.finished_at.unwrap());
 }

@@ -15,7 +15,11 @@ fn err_of(dir: &std::path::Path, name: &str, text: &str) -> String {
 #[test]
 fn malformed_toml_names_file_line_and_column() {
     let d = tempfile::tempdir().unwrap();
-    let e = err_of(d.path(), "bad.toml", "[experiment]\nname = \"x\"\n[defaults]\nseed = = 3\n");
+    let e = err_of(
+        d.path(),
+        "bad.toml",
+        "[experiment]\nname = \"x\"\n[defaults]\nseed = = 3\n",
+    );
     assert!(e.contains("bad.toml:4:"), "{e}");
     assert!(e.contains("TOML syntax error"), "{e}");
 }
@@ -23,44 +27,105 @@ fn malformed_toml_names_file_line_and_column() {
 #[test]
 fn unknown_key_names_the_key() {
     let d = tempfile::tempdir().unwrap();
-    let e = err_of(d.path(), "u.toml", "[experiment]\nname = \"x\"\n[defaults]\ntrain.stepz = 3\n");
-    assert!(e.contains("u.toml") && e.contains("defaults.train") && e.contains("stepz"), "{e}");
-    let e = err_of(d.path(), "u2.toml", "[experiment]\nname = \"x\"\n[runs.A1]\nllm.moed = \"lora\"\n");
+    let e = err_of(
+        d.path(),
+        "u.toml",
+        "[experiment]\nname = \"x\"\n[defaults]\ntrain.stepz = 3\n",
+    );
+    assert!(
+        e.contains("u.toml") && e.contains("defaults.train") && e.contains("stepz"),
+        "{e}"
+    );
+    let e = err_of(
+        d.path(),
+        "u2.toml",
+        "[experiment]\nname = \"x\"\n[runs.A1]\nllm.moed = \"lora\"\n",
+    );
     assert!(e.contains("runs.A1.llm") && e.contains("moed"), "{e}");
-    let e = err_of(d.path(), "u3.toml", "[experiment]\nname = \"x\"\n[defualts]\nseed = 1\n");
-    assert!(e.contains("defualts") && e.contains("unknown top-level key"), "{e}");
+    let e = err_of(
+        d.path(),
+        "u3.toml",
+        "[experiment]\nname = \"x\"\n[defualts]\nseed = 1\n",
+    );
+    assert!(
+        e.contains("defualts") && e.contains("unknown top-level key"),
+        "{e}"
+    );
 }
 
 #[test]
 fn wrong_type_says_what_was_expected() {
     let d = tempfile::tempdir().unwrap();
-    let e = err_of(d.path(), "t.toml", "[experiment]\nname = \"x\"\n[defaults]\ntrain.steps = \"many\"\n");
-    assert!(e.contains("t.toml") && e.contains("defaults.train.steps"), "{e}");
+    let e = err_of(
+        d.path(),
+        "t.toml",
+        "[experiment]\nname = \"x\"\n[defaults]\ntrain.steps = \"many\"\n",
+    );
+    assert!(
+        e.contains("t.toml") && e.contains("defaults.train.steps"),
+        "{e}"
+    );
     assert!(e.contains("expected"), "{e}");
-    let e = err_of(d.path(), "t2.toml", "[experiment]\nname = \"x\"\n[defaults]\ntargets.kind = \"summary\"\n");
-    assert!(e.contains("defaults.targets.kind") && e.contains("caption"), "{e}");
+    let e = err_of(
+        d.path(),
+        "t2.toml",
+        "[experiment]\nname = \"x\"\n[defaults]\ntargets.kind = \"summary\"\n",
+    );
+    assert!(
+        e.contains("defaults.targets.kind") && e.contains("caption"),
+        "{e}"
+    );
 }
 
 #[test]
 fn cyclic_extends_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    common::write(d.path(), "a.toml", "extends = \"b.toml\"\n[experiment]\nname = \"a\"\n");
+    common::write(
+        d.path(),
+        "a.toml",
+        "extends = \"b.toml\"\n[experiment]\nname = \"a\"\n",
+    );
     common::write(d.path(), "b.toml", "extends = \"a.toml\"\n");
-    let e = err_of(d.path(), "c.toml", "extends = \"a.toml\"\n[experiment]\nname = \"c\"\n");
-    assert!(e.contains("cycle") && e.contains("a.toml") && e.contains("b.toml"), "{e}");
+    let e = err_of(
+        d.path(),
+        "c.toml",
+        "extends = \"a.toml\"\n[experiment]\nname = \"c\"\n",
+    );
+    assert!(
+        e.contains("cycle") && e.contains("a.toml") && e.contains("b.toml"),
+        "{e}"
+    );
 }
 
 #[test]
 fn extends_merges_and_child_wins() {
     let d = tempfile::tempdir().unwrap();
-    common::write(d.path(), "base.toml", "[experiment]\nname = \"base\"\n[defaults]\nseed = 5\ntrain.steps = 7\n");
-    let p = common::write(d.path(), "child.toml", "extends = \"base.toml\"\n[experiment]\nname = \"child\"\n[defaults]\ntrain.steps = 9\n");
+    common::write(
+        d.path(),
+        "base.toml",
+        "[experiment]\nname = \"base\"\n[defaults]\nseed = 5\ntrain.steps = 7\n",
+    );
+    let p = common::write(
+        d.path(),
+        "child.toml",
+        "extends = \"base.toml\"\n[experiment]\nname = \"child\"\n[defaults]\ntrain.steps = 9\n",
+    );
     let plan = spec::expand(&spec::load(&p, &[]).unwrap()).unwrap();
     assert_eq!(plan.experiment, "child");
     assert_eq!(plan.runs[0].config.seed, 5);
     assert_eq!(plan.runs[0].config.train.steps, 9);
     // --set wins over the file; a bare key goes under defaults.
-    let plan = spec::expand(&spec::load(&p, &["train.steps=11".into(), "defaults.backbone=builtin:tiny".into()]).unwrap()).unwrap();
+    let plan = spec::expand(
+        &spec::load(
+            &p,
+            &[
+                "train.steps=11".into(),
+                "defaults.backbone=builtin:tiny".into(),
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(plan.runs[0].config.train.steps, 11);
     assert_eq!(plan.runs[0].config.backbone, "builtin:tiny");
 }
@@ -68,8 +133,15 @@ fn extends_merges_and_child_wins() {
 #[test]
 fn empty_sweep_axis_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let e = err_of(d.path(), "s.toml", "[experiment]\nname = \"x\"\n[sweep]\n\"targets.temperature\" = []\n");
-    assert!(e.contains("sweep.targets.temperature") && e.contains("empty"), "{e}");
+    let e = err_of(
+        d.path(),
+        "s.toml",
+        "[experiment]\nname = \"x\"\n[sweep]\n\"targets.temperature\" = []\n",
+    );
+    assert!(
+        e.contains("sweep.targets.temperature") && e.contains("empty"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -120,8 +192,16 @@ seeds = [1, 2]
 #[test]
 fn run_id_does_not_depend_on_label_or_experiment() {
     let d = tempfile::tempdir().unwrap();
-    let a = common::write(d.path(), "a.toml", "[experiment]\nname = \"one\"\n[runs.X]\nseed = 4\n");
-    let b = common::write(d.path(), "b.toml", "[experiment]\nname = \"two\"\n[defaults]\nseed = 4\n[runs.Y]\n");
+    let a = common::write(
+        d.path(),
+        "a.toml",
+        "[experiment]\nname = \"one\"\n[runs.X]\nseed = 4\n",
+    );
+    let b = common::write(
+        d.path(),
+        "b.toml",
+        "[experiment]\nname = \"two\"\n[defaults]\nseed = 4\n[runs.Y]\n",
+    );
     let pa = spec::expand(&spec::load(&a, &[]).unwrap()).unwrap();
     let pb = spec::expand(&spec::load(&b, &[]).unwrap()).unwrap();
     assert_eq!(pa.runs[0].run_id, pb.runs[0].run_id);
@@ -130,7 +210,11 @@ fn run_id_does_not_depend_on_label_or_experiment() {
 #[test]
 fn environment_layer_overrides_the_file() {
     let d = tempfile::tempdir().unwrap();
-    let p = common::write(d.path(), "e.toml", "[experiment]\nname = \"e\"\n[defaults]\ntrain.steps = 3\n");
+    let p = common::write(
+        d.path(),
+        "e.toml",
+        "[experiment]\nname = \"e\"\n[defaults]\ntrain.steps = 3\n",
+    );
     // Run in a child process so the variable does not leak into other tests.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_acdc"))
         .args(["plan", p.to_str().unwrap(), "--json"])
@@ -138,6 +222,7 @@ fn environment_layer_overrides_the_file() {
         .env("ACDC_HOME", d.path().join("home"))
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(v["runs"][0]["config"]["train"]["steps"], 42);
 }

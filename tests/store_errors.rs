@@ -15,7 +15,10 @@ fn not_sqlite_store_is_refused_and_kept() {
         let o = common::acdc(&home, d.path(), &args);
         assert!(!o.status.success());
         let e = common::stderr(&o);
-        assert!(e.contains("acdc.db") && e.contains("not an acdc store"), "{e}");
+        assert!(
+            e.contains("acdc.db") && e.contains("not an acdc store"),
+            "{e}"
+        );
     }
     assert_eq!(std::fs::read(&db).unwrap(), junk);
 }

@@ -14,7 +14,13 @@ use crate::rng::Rng;
 use crate::text::prompt::text_prompt;
 
 fn parse_ids(s: &str) -> Result<Vec<u32>> {
-    s.split(',').map(|t| t.trim().parse::<u32>().with_context(|| format!("--ids: `{t}` is not a token id"))).collect()
+    s.split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<u32>()
+                .with_context(|| format!("--ids: `{t}` is not a token id"))
+        })
+        .collect()
 }
 
 /// The model's weights (a tokenizer is not needed for id-level commands).
@@ -49,13 +55,24 @@ fn check_ids(ids: &[u32], vocab: usize) -> Result<()> {
 
 pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
     match cmd {
-        LmCommand::Tokenize { model, text, no_special, json } => {
+        LmCommand::Tokenize {
+            model,
+            text,
+            no_special,
+            json,
+        } => {
             let b = backbone(&model, home)?;
-            let enc = b.tokenizer.inner.encode(text.as_str(), !no_special).map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+            let enc = b
+                .tokenizer
+                .inner
+                .encode(text.as_str(), !no_special)
+                .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
             let ids = enc.get_ids().to_vec();
             let tokens = enc.get_tokens().to_vec();
             if json {
-                return Ok(serde_json::to_string(&serde_json::json!({"ids": ids, "tokens": tokens}))? + "\n");
+                return Ok(serde_json::to_string(
+                    &serde_json::json!({"ids": ids, "tokens": tokens}),
+                )? + "\n");
             }
             let mut out = String::new();
             for (i, t) in ids.iter().zip(&tokens) {
@@ -63,14 +80,25 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             }
             Ok(out)
         }
-        LmCommand::Template { model, user, system } => {
+        LmCommand::Template {
+            model,
+            user,
+            system,
+        } => {
             let b = backbone(&model, home)?;
             Ok(match system {
                 Some(s) => b.chat.system_user_prompt(&s, &user)?,
                 None => b.chat.user_prompt(&user)?,
             })
         }
-        LmCommand::Logits { model, ids, embeds, embeds_at, lora, out } => {
+        LmCommand::Logits {
+            model,
+            ids,
+            embeds,
+            embeds_at,
+            lora,
+            out,
+        } => {
             let (mut m, device) = load_model(&model, home)?;
             if let Some(dir) = &lora {
                 crate::model::peft::load_adapter(&mut m, dir, &device)?;
@@ -79,23 +107,64 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             check_ids(&ids, m.vocab_size())?;
             let t = ids.len();
             let flat: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
-            let mut x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [1, t]), &device));
+            let mut x = m.embed(Tensor::<2, Int>::from_data(
+                TensorData::new(flat, [1, t]),
+                &device,
+            ));
             if let (Some(file), Some(at)) = (embeds, embeds_at) {
                 let (e, shape) = crate::audio::npy::read_f32(&file).map_err(anyhow::Error::msg)?;
                 if shape.len() != 2 || shape[1] != m.hidden_size() {
-                    bail!("{}: expected a float32 [n, {}] array, found shape {shape:?}", file.display(), m.hidden_size());
+                    bail!(
+                        "{}: expected a float32 [n, {}] array, found shape {shape:?}",
+                        file.display(),
+                        m.hidden_size()
+                    );
                 }
                 if at + shape[0] > t {
-                    bail!("--embeds-at {at} + {} rows runs past the {t} positions of --ids", shape[0]);
+                    bail!(
+                        "--embeds-at {at} + {} rows runs past the {t} positions of --ids",
+                        shape[0]
+                    );
                 }
-                x = x.slice_assign([0..1, at..at + shape[0], 0..shape[1]], Tensor::<3>::from_data(TensorData::new(e, [1, shape[0], shape[1]]), &device));
+                x = x.slice_assign(
+                    [0..1, at..at + shape[0], 0..shape[1]],
+                    Tensor::<3>::from_data(TensorData::new(e, [1, shape[0], shape[1]]), &device),
+                );
             }
-            let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &m.inv_freq(), &device);
-            let logits: Vec<f32> = m.forward_embeds(x, &a, None).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()]).with_context(|| format!("{}: cannot write", out.display()))?;
+            let a = AttnInputs::new(
+                &[(0..t).collect()],
+                &[vec![true; t]],
+                0,
+                &m.inv_freq(),
+                &device,
+            );
+            let logits: Vec<f32> = m
+                .forward_embeds(x, &a, None)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()])
+                .with_context(|| format!("{}: cannot write", out.display()))?;
             Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
         }
-        LmCommand::Generate { model, ids, prompt, chat, max_new_tokens, beams, num_return, length_penalty, early_stopping, temperature, top_p, seed, eos_ids, no_eos, lora, json } => {
+        LmCommand::Generate {
+            model,
+            ids,
+            prompt,
+            chat,
+            max_new_tokens,
+            beams,
+            num_return,
+            length_penalty,
+            early_stopping,
+            temperature,
+            top_p,
+            seed,
+            eos_ids,
+            no_eos,
+            lora,
+            json,
+        } => {
             let (mut m, device) = load_model(&model, home)?;
             if let Some(dir) = &lora {
                 crate::model::peft::load_adapter(&mut m, dir, &device)?;
@@ -129,38 +198,101 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 }
                 let n = prompt_ids.len();
                 let flat: Vec<i64> = prompt_ids.iter().map(|&x| x as i64).collect();
-                let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [1, n]), &device));
-                let cfg = crate::decode::beam::BeamConfig { beams, num_return, length_penalty, early_stopping, max_new: max_new_tokens };
-                crate::decode::beam::beam_search(&m, x, &stops, &cfg).into_iter().map(|h| (h.tokens, Some(h.score))).unzip()
+                let x = m.embed(Tensor::<2, Int>::from_data(
+                    TensorData::new(flat, [1, n]),
+                    &device,
+                ));
+                let cfg = crate::decode::beam::BeamConfig {
+                    beams,
+                    num_return,
+                    length_penalty,
+                    early_stopping,
+                    max_new: max_new_tokens,
+                };
+                crate::decode::beam::beam_search(&m, x, &stops, &cfg)
+                    .into_iter()
+                    .map(|h| (h.tokens, Some(h.score)))
+                    .unzip()
             } else {
-                let out = run_generate(&m, &device, &[prompt_ids], &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
+                let out = run_generate(
+                    &m,
+                    &device,
+                    &[prompt_ids],
+                    &stops,
+                    max_new_tokens,
+                    &Sampling::from_temperature(temperature, top_p),
+                    seed,
+                );
                 let n = out.len();
                 (out, vec![None; n])
             };
-            let seqs: Vec<serde_json::Value> =
-                out.iter().zip(&scores).map(|(ids, s)| serde_json::json!({"ids": ids, "text": text(ids), "score": s})).collect();
+            let seqs: Vec<serde_json::Value> = out
+                .iter()
+                .zip(&scores)
+                .map(|(ids, s)| serde_json::json!({"ids": ids, "text": text(ids), "score": s}))
+                .collect();
             if json {
-                return Ok(serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n");
+                return Ok(
+                    serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n",
+                );
             }
-            Ok(out.iter().map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n").collect())
+            Ok(out
+                .iter()
+                .map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n")
+                .collect())
         }
-        LmCommand::Chat { model, caption, temperature, top_p, samples, max_new_tokens, seed } => {
+        LmCommand::Chat {
+            model,
+            caption,
+            temperature,
+            top_p,
+            samples,
+            max_new_tokens,
+            seed,
+        } => {
             let b = backbone(&model, home)?;
             let (m, device) = load_model(&model, home)?;
             let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
             let rows = vec![p; samples.max(1)];
             let stops = b.stop_ids();
-            let out = run_generate(&m, &device, &rows, &stops, max_new_tokens, &Sampling::from_temperature(temperature, top_p), seed);
-            Ok(out.iter().map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n").collect())
+            let out = run_generate(
+                &m,
+                &device,
+                &rows,
+                &stops,
+                max_new_tokens,
+                &Sampling::from_temperature(temperature, top_p),
+                seed,
+            );
+            Ok(out
+                .iter()
+                .map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n")
+                .collect())
         }
     }
 }
 
-fn run_generate(m: &Llama, device: &Device, rows: &[Vec<u32>], stops: &[u32], max_new: usize, sampling: &Sampling, seed: u64) -> Vec<Vec<u32>> {
+fn run_generate(
+    m: &Llama,
+    device: &Device,
+    rows: &[Vec<u32>],
+    stops: &[u32],
+    max_new: usize,
+    sampling: &Sampling,
+    seed: u64,
+) -> Vec<Vec<u32>> {
     let (ids, valid) = left_pad(rows, 0);
     let (b, t) = (ids.len(), ids[0].len());
-    let flat: Vec<i64> = ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
-    let x = m.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), device));
-    let mut rngs: Vec<Rng> = (0..b).map(|i| Rng::derive(seed, &format!("lm-sample-{i}"))).collect();
+    let flat: Vec<i64> = ids
+        .iter()
+        .flat_map(|r| r.iter().map(|&x| x as i64))
+        .collect();
+    let x = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(flat, [b, t]),
+        device,
+    ));
+    let mut rngs: Vec<Rng> = (0..b)
+        .map(|i| Rng::derive(seed, &format!("lm-sample-{i}")))
+        .collect();
     generate(m, x, &valid, stops, max_new, sampling, &mut rngs)
 }

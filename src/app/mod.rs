@@ -20,15 +20,33 @@ pub fn dispatch(cli: Cli) -> Result<String> {
     let home = cli.home.clone().unwrap_or_else(crate::store::home);
     match cli.command {
         Command::Plan { spec, sets, json } => plan(&spec, &sets, &home, json),
-        Command::Run { spec, only, sets, workers, dry_run, retry_failed, report_dir, no_report, json } => {
+        Command::Run {
+            spec,
+            only,
+            sets,
+            workers,
+            dry_run,
+            retry_failed,
+            report_dir,
+            no_report,
+            json,
+        } => {
             if dry_run {
                 return plan(&spec, &sets, &home, json);
             }
-            let opts = RunOptions { spec, sets, only, workers: workers.max(1), retry_failed, home: home.clone() };
+            let opts = RunOptions {
+                spec,
+                sets,
+                only,
+                workers: workers.max(1),
+                retry_failed,
+                home: home.clone(),
+            };
             let (plan, summary) = run_experiment(&opts)?;
             let mut out = String::new();
             if !no_report {
-                let dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
+                let dir =
+                    report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
                 let store = Store::open_home(&home)?;
                 crate::report::write_report(&store, &plan.experiment, &dir)?;
                 if !json {
@@ -50,7 +68,11 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             }
             Ok(head + &out)
         }
-        Command::Ls { experiment, status, json } => ls(&home, experiment.as_deref(), status.as_deref(), json),
+        Command::Ls {
+            experiment,
+            status,
+            json,
+        } => ls(&home, experiment.as_deref(), status.as_deref(), json),
         Command::Show { run, json } => show(&home, &run, json),
         Command::Diff { a, b } => diff(&home, &a, &b),
         Command::Export { experiment, format } => export(&home, &experiment, format),
@@ -61,29 +83,69 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
         }
         Command::Lm { command } => lm::dispatch(command, &home),
-        Command::Score { input, metrics, tokenizer, json } => score(&input, &metrics, tokenizer, json),
-        Command::Features { audio, out_dir, raw, no_pad, target_frames } => features(&audio, &out_dir, raw, if no_pad { 0 } else { target_frames }),
-        Command::Synth { out, clips, seed, clip_seconds } => {
+        Command::Score {
+            input,
+            metrics,
+            tokenizer,
+            json,
+        } => score(&input, &metrics, tokenizer, json),
+        Command::Features {
+            audio,
+            out_dir,
+            raw,
+            no_pad,
+            target_frames,
+        } => features(
+            &audio,
+            &out_dir,
+            raw,
+            if no_pad { 0 } else { target_frames },
+        ),
+        Command::Synth {
+            out,
+            clips,
+            seed,
+            clip_seconds,
+        } => {
             let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
             cfg.clip_seconds = clip_seconds;
             let s = crate::data::synth::generate(&out, &cfg)?;
-            Ok(format!("{}: {} train + {} test clips, {} event types\n", out.display(), s.train, s.test, s.event_types.len()))
+            Ok(format!(
+                "{}: {} train + {} test clips, {} event types\n",
+                out.display(),
+                s.train,
+                s.test,
+                s.event_types.len()
+            ))
         }
     }
 }
 
 /// `acdc score`: captioning metrics for a JSON list of candidates with references.
-fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer, json: bool) -> Result<String> {
+fn score(
+    input: &Path,
+    metrics: &[String],
+    tokenizer: crate::cli::ScoreTokenizer,
+    json: bool,
+) -> Result<String> {
     use crate::eval::caption_metrics::{score_captions, CaptionItem, CaptionTokenizer};
     const KNOWN: &[&str] = &["bleu", "rouge_l", "cider_d", "meteor", "spice", "spider"];
     for m in metrics {
         if !KNOWN.contains(&m.as_str()) {
-            bail!("--metrics: unknown metric `{m}`; expected some of {}", KNOWN.join(", "));
+            bail!(
+                "--metrics: unknown metric `{m}`; expected some of {}",
+                KNOWN.join(", ")
+            );
         }
     }
-    let text = std::fs::read_to_string(input).with_context(|| format!("{}: cannot read", input.display()))?;
-    let items: Vec<CaptionItem> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected [{{\"id\", \"candidate\", \"references\": [...]}}, ...]", input.display()))?;
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("{}: cannot read", input.display()))?;
+    let items: Vec<CaptionItem> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected [{{\"id\", \"candidate\", \"references\": [...]}}, ...]",
+            input.display()
+        )
+    })?;
     let mut seen = std::collections::BTreeSet::new();
     for (i, it) in items.iter().enumerate() {
         if !seen.insert(&it.id) {
@@ -102,15 +164,31 @@ fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer
         let family = if k.starts_with("bleu_") { "bleu" } else { k };
         metrics.iter().any(|m| m == family)
     };
-    let mut corpus: BTreeMap<String, f64> = s.corpus.iter().filter(|(k, _)| want(k)).map(|(k, v)| (k.clone(), *v)).collect();
+    let mut corpus: BTreeMap<String, f64> = s
+        .corpus
+        .iter()
+        .filter(|(k, _)| want(k))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
     let mut s = s;
     // METEOR and SPICE need their official jars; without them they are reported unavailable, never approximated.
-    let mut unavailable: Vec<&str> = ["spice", "spider"].into_iter().filter(|m| metrics.iter().any(|x| x == m)).collect();
+    let mut unavailable: Vec<&str> = ["spice", "spider"]
+        .into_iter()
+        .filter(|m| metrics.iter().any(|x| x == m))
+        .collect();
     if metrics.iter().any(|m| m == "meteor") {
         match crate::eval::meteor::jar_from_env() {
             Some(jar) => {
                 let toks = |t: &str| crate::eval::caption_metrics::tokenize(t, tok).join(" ");
-                let pairs: Vec<(Vec<String>, String)> = items.iter().map(|it| (it.references.iter().map(|r| toks(r)).collect(), toks(&it.candidate))).collect();
+                let pairs: Vec<(Vec<String>, String)> = items
+                    .iter()
+                    .map(|it| {
+                        (
+                            it.references.iter().map(|r| toks(r)).collect(),
+                            toks(&it.candidate),
+                        )
+                    })
+                    .collect();
                 let (c, per) = crate::eval::meteor::Meteor::start(&jar)?.score(&pairs)?;
                 corpus.insert("meteor".into(), c);
                 for (it, v) in s.items.iter_mut().zip(per) {
@@ -127,43 +205,64 @@ fn score(input: &Path, metrics: &[String], tokenizer: crate::cli::ScoreTokenizer
             .map(|it| {
                 let mut o = serde_json::Map::new();
                 o.insert("id".into(), serde_json::Value::String(it.id.clone()));
-                for (k, v) in it.scores.iter().filter(|(k, _)| want(k) || k.as_str() == "meteor") {
+                for (k, v) in it
+                    .scores
+                    .iter()
+                    .filter(|(k, _)| want(k) || k.as_str() == "meteor")
+                {
                     o.insert(k.clone(), serde_json::json!(v));
                 }
                 serde_json::Value::Object(o)
             })
             .collect();
-        return Ok(serde_json::to_string_pretty(&serde_json::json!({"corpus": corpus, "items": items, "unavailable": unavailable}))? + "\n");
+        return Ok(serde_json::to_string_pretty(
+            &serde_json::json!({"corpus": corpus, "items": items, "unavailable": unavailable}),
+        )? + "\n");
     }
     let mut out = String::new();
     for (k, v) in &corpus {
         writeln!(out, "{k:<10} {v:.6}")?;
     }
     for m in unavailable {
-        writeln!(out, "{m:<10} unavailable (needs the official jar; not approximated)")?;
+        writeln!(
+            out,
+            "{m:<10} unavailable (needs the official jar; not approximated)"
+        )?;
     }
     Ok(out)
 }
 
 /// `acdc features`: one `.npy` per input; every failure is reported, the others are still written.
 fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) -> Result<String> {
-    use crate::audio::{decode::load_mono_16k, fbank::{eat_input, FbankConfig}, npy};
-    std::fs::create_dir_all(out_dir).with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
+    use crate::audio::{
+        decode::load_mono_16k,
+        fbank::{eat_input, FbankConfig},
+        npy,
+    };
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
     let cfg = FbankConfig::default();
     let mut out = String::new();
     let mut failed = Vec::new();
     let mut stems = std::collections::BTreeSet::new();
     for a in audio {
-        let stem = a.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "audio".into());
+        let stem = a
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "audio".into());
         if !stems.insert(stem.clone()) {
-            failed.push(format!("{}: another input already writes {stem}.npy", a.display()));
+            failed.push(format!(
+                "{}: another input already writes {stem}.npy",
+                a.display()
+            ));
             continue;
         }
         match load_mono_16k(a) {
             Ok(w) => {
                 let (f, frames) = eat_input(&w, &cfg, target_frames, !raw);
                 let dest = out_dir.join(format!("{stem}.npy"));
-                npy::write_f32(&dest, &f, &[frames, cfg.num_mel_bins]).with_context(|| format!("{}: cannot write", dest.display()))?;
+                npy::write_f32(&dest, &f, &[frames, cfg.num_mel_bins])
+                    .with_context(|| format!("{}: cannot write", dest.display()))?;
                 writeln!(out, "{} [{frames}, {}]", dest.display(), cfg.num_mel_bins)?;
             }
             Err(e) => failed.push(e.to_string()),
@@ -171,7 +270,12 @@ fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) 
     }
     if !failed.is_empty() {
         print!("{out}");
-        bail!("{} of {} file(s) failed:\n  {}", failed.len(), audio.len(), failed.join("\n  "));
+        bail!(
+            "{} of {} file(s) failed:\n  {}",
+            failed.len(),
+            audio.len(),
+            failed.join("\n  ")
+        );
     }
     Ok(out)
 }
@@ -179,7 +283,10 @@ fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) 
 fn open_existing(home: &Path) -> Result<Store> {
     let db = home.join("acdc.db");
     if !db.exists() {
-        bail!("{}: no store here yet (run an experiment first, or pass --home / set ACDC_HOME)", db.display());
+        bail!(
+            "{}: no store here yet (run an experiment first, or pass --home / set ACDC_HOME)",
+            db.display()
+        );
     }
     Ok(Store::open(&db)?)
 }
@@ -193,7 +300,11 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: &[String]| {
-        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w[i]))
+            .collect();
         s.join("  ").trim_end().to_string() + "\n"
     };
     let mut out = line(header);
@@ -221,7 +332,9 @@ pub fn plan(spec_path: &Path, sets: &[String], home: &Path, json: bool) -> Resul
                 })
             })
             .collect();
-        return Ok(serde_json::to_string_pretty(&serde_json::json!({"experiment": plan.experiment, "varying": plan.varying, "runs": runs}))? + "\n");
+        return Ok(serde_json::to_string_pretty(
+            &serde_json::json!({"experiment": plan.experiment, "varying": plan.varying, "runs": runs}),
+        )? + "\n");
     }
     Ok(plan_table(&plan, &statuses))
 }
@@ -264,11 +377,20 @@ pub fn plan_table(plan: &Plan, statuses: &BTreeMap<String, String>) -> String {
                 row.push(r.seed.to_string());
             }
             row.push(r.init_from_label.clone().unwrap_or_else(|| "-".into()));
-            row.push(statuses.get(&r.run_id).cloned().unwrap_or_else(|| "new".into()));
+            row.push(
+                statuses
+                    .get(&r.run_id)
+                    .cloned()
+                    .unwrap_or_else(|| "new".into()),
+            );
             row
         })
         .collect();
-    let mut out = format!("experiment {}: {} run(s)\n", plan.experiment, plan.runs.len());
+    let mut out = format!(
+        "experiment {}: {} run(s)\n",
+        plan.experiment,
+        plan.runs.len()
+    );
     out += &table(&header, &rows);
     out
 }
@@ -280,10 +402,13 @@ pub fn show_json(v: &serde_json::Value) -> String {
 
 fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -> Result<String> {
     let store = open_existing(home)?;
-    let st = match status {
-        None => None,
-        Some(s) => Some(RunStatus::parse(s).with_context(|| format!("--status {s}: expected pending, running, done or failed"))?),
-    };
+    let st =
+        match status {
+            None => None,
+            Some(s) => Some(RunStatus::parse(s).with_context(|| {
+                format!("--status {s}: expected pending, running, done or failed")
+            })?),
+        };
     let runs = store.list_runs(experiment, st)?;
     if json {
         let v: Vec<serde_json::Value> = runs
@@ -292,16 +417,24 @@ fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -
             .collect();
         return Ok(serde_json::to_string_pretty(&v)? + "\n");
     }
-    let header: Vec<String> = ["run id", "name", "status", "finished", "error"].iter().map(|s| s.to_string()).collect();
+    let header: Vec<String> = ["run id", "name", "status", "finished", "error"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|(e, r)| {
             vec![
                 r.id.clone(),
-                e.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| "-".into()),
+                e.as_ref()
+                    .map(|e| e.name.clone())
+                    .unwrap_or_else(|| "-".into()),
                 r.status.as_str().into(),
                 r.finished_at.clone().unwrap_or_else(|| "-".into()),
-                r.error.as_deref().map(|e| e.lines().next().unwrap_or("").chars().take(80).collect()).unwrap_or_default(),
+                r.error
+                    .as_deref()
+                    .map(|e| e.lines().next().unwrap_or("").chars().take(80).collect())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -327,13 +460,26 @@ fn show(home: &Path, run: &str, json: bool) -> Result<String> {
     }
     let mut out = String::new();
     writeln!(out, "run {id}  status {}", r.status.as_str())?;
-    writeln!(out, "created {}  started {}  finished {}", r.created_at, r.started_at.as_deref().unwrap_or("-"), r.finished_at.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "created {}  started {}  finished {}",
+        r.created_at,
+        r.started_at.as_deref().unwrap_or("-"),
+        r.finished_at.as_deref().unwrap_or("-")
+    )?;
     writeln!(
         out,
         "host {}  git {}{}  acdc {}  device {}",
         r.worker_host.as_deref().unwrap_or("-"),
-        r.git_commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-"),
-        if r.git_dirty == Some(true) { " (dirty)" } else { "" },
+        r.git_commit
+            .as_deref()
+            .map(|c| &c[..c.len().min(12)])
+            .unwrap_or("-"),
+        if r.git_dirty == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        },
         r.acdc_version.as_deref().unwrap_or("-"),
         r.device.as_deref().unwrap_or("-")
     )?;
@@ -346,11 +492,22 @@ fn show(home: &Path, run: &str, json: bool) -> Result<String> {
     }
     writeln!(out, "\nscores:")?;
     for e in &evals {
-        writeln!(out, "  {:<28} {:<12} {:>10.4}  (n={})", e.task, e.metric, e.value, e.n)?;
+        writeln!(
+            out,
+            "  {:<28} {:<12} {:>10.4}  (n={})",
+            e.task, e.metric, e.value, e.n
+        )?;
     }
     writeln!(out, "\nartifacts:")?;
     for a in &arts {
-        writeln!(out, "  {} {} {} bytes sha256 {}", a.kind, a.path, a.bytes, &a.sha256[..16])?;
+        writeln!(
+            out,
+            "  {} {} {} bytes sha256 {}",
+            a.kind,
+            a.path,
+            a.bytes,
+            &a.sha256[..16]
+        )?;
     }
     writeln!(out, "\nconfig:\n{}", serde_json::to_string_pretty(&config)?)?;
     Ok(out)
@@ -359,19 +516,34 @@ fn show(home: &Path, run: &str, json: bool) -> Result<String> {
 fn diff(home: &Path, a: &str, b: &str) -> Result<String> {
     let store = open_existing(home)?;
     let (ia, ib) = (store.resolve_run(a)?, store.resolve_run(b)?);
-    let ca: crate::spec::RunConfig = serde_json::from_str(&store.run(&ia)?.config).context("stored config")?;
-    let cb: crate::spec::RunConfig = serde_json::from_str(&store.run(&ib)?.config).context("stored config")?;
+    let ca: crate::spec::RunConfig =
+        serde_json::from_str(&store.run(&ia)?.config).context("stored config")?;
+    let cb: crate::spec::RunConfig =
+        serde_json::from_str(&store.run(&ib)?.config).context("stored config")?;
     let (fa, fb) = (spec::run_id::flatten(&ca), spec::run_id::flatten(&cb));
     let mut rows = Vec::new();
     let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
     for k in keys {
         let (va, vb) = (fa.get(k), fb.get(k));
         if va != vb {
-            rows.push(vec![k.clone(), va.map(show_json).unwrap_or_default(), vb.map(show_json).unwrap_or_default(), String::new()]);
+            rows.push(vec![
+                k.clone(),
+                va.map(show_json).unwrap_or_default(),
+                vb.map(show_json).unwrap_or_default(),
+                String::new(),
+            ]);
         }
     }
-    let ea: BTreeMap<String, f64> = store.evals(&ia)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
-    let eb: BTreeMap<String, f64> = store.evals(&ib)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+    let ea: BTreeMap<String, f64> = store
+        .evals(&ia)?
+        .into_iter()
+        .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
+        .collect();
+    let eb: BTreeMap<String, f64> = store
+        .evals(&ib)?
+        .into_iter()
+        .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
+        .collect();
     let mkeys: std::collections::BTreeSet<&String> = ea.keys().chain(eb.keys()).collect();
     for k in mkeys {
         let (va, vb) = (ea.get(k), eb.get(k));
@@ -379,7 +551,12 @@ fn diff(home: &Path, a: &str, b: &str) -> Result<String> {
             (Some(x), Some(y)) => format!("{:+.4}", y - x),
             _ => String::new(),
         };
-        rows.push(vec![k.clone(), va.map(|v| format!("{v:.4}")).unwrap_or("-".into()), vb.map(|v| format!("{v:.4}")).unwrap_or("-".into()), d]);
+        rows.push(vec![
+            k.clone(),
+            va.map(|v| format!("{v:.4}")).unwrap_or("-".into()),
+            vb.map(|v| format!("{v:.4}")).unwrap_or("-".into()),
+            d,
+        ]);
     }
     let header = vec!["key".to_string(), ia, ib, "Δ (b − a)".to_string()];
     Ok(table(&header, &rows))
@@ -402,7 +579,11 @@ fn export(home: &Path, experiment: &str, format: ExportFormat) -> Result<String>
     for r in &rows {
         let run = store.run(&r.run_id)?;
         let cfg: serde_json::Value = serde_json::from_str(&run.config).unwrap_or_default();
-        let evals: BTreeMap<String, f64> = store.evals(&r.run_id)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+        let evals: BTreeMap<String, f64> = store
+            .evals(&r.run_id)?
+            .into_iter()
+            .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
+            .collect();
         metric_keys.extend(evals.keys().cloned());
         records.push((r.clone(), run, cfg, evals));
     }
@@ -412,20 +593,53 @@ fn export(home: &Path, experiment: &str, format: ExportFormat) -> Result<String>
                 .iter()
                 .map(|(r, run, cfg, evals)| serde_json::json!({"label": r.label, "name": r.name, "run_id": r.run_id, "seed": r.seed, "status": run.status.as_str(), "config": cfg, "metrics": evals}))
                 .collect();
-            Ok(serde_json::to_string_pretty(&serde_json::json!({"experiment": experiment, "varying": varying, "runs": v}))? + "\n")
+            Ok(serde_json::to_string_pretty(
+                &serde_json::json!({"experiment": experiment, "varying": varying, "runs": v}),
+            )? + "\n")
         }
         ExportFormat::Csv => {
-            let mut header = vec!["label".to_string(), "name".into(), "run_id".into(), "seed".into(), "status".into()];
+            let mut header = vec![
+                "label".to_string(),
+                "name".into(),
+                "run_id".into(),
+                "seed".into(),
+                "status".into(),
+            ];
             header.extend(varying.iter().cloned());
             header.extend(metric_keys.iter().cloned());
-            let mut out = header.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(",") + "\n";
+            let mut out = header
+                .iter()
+                .map(|h| csv_cell(h))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n";
             for (r, run, cfg, evals) in &records {
-                let flat: crate::spec::RunConfig = serde_json::from_value(cfg.clone()).unwrap_or_default();
+                let flat: crate::spec::RunConfig =
+                    serde_json::from_value(cfg.clone()).unwrap_or_default();
                 let flat = spec::run_id::flatten(&flat);
-                let mut cells = vec![r.label.clone(), r.name.clone(), r.run_id.clone(), r.seed.to_string(), run.status.as_str().to_string()];
-                cells.extend(varying.iter().map(|k| flat.get(k).map(show_json).unwrap_or_default()));
-                cells.extend(metric_keys.iter().map(|k| evals.get(k).map(|v| v.to_string()).unwrap_or_default()));
-                out += &(cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\n");
+                let mut cells = vec![
+                    r.label.clone(),
+                    r.name.clone(),
+                    r.run_id.clone(),
+                    r.seed.to_string(),
+                    run.status.as_str().to_string(),
+                ];
+                cells.extend(
+                    varying
+                        .iter()
+                        .map(|k| flat.get(k).map(show_json).unwrap_or_default()),
+                );
+                cells.extend(
+                    metric_keys
+                        .iter()
+                        .map(|k| evals.get(k).map(|v| v.to_string()).unwrap_or_default()),
+                );
+                out += &(cells
+                    .iter()
+                    .map(|c| csv_cell(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n");
             }
             Ok(out)
         }

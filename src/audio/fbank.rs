@@ -281,7 +281,12 @@ pub fn eat_features(
 /// EAT's input pipeline with normalisation optional: waveform mean removed, fbank, zero-pad or
 /// truncate to `target_frames` (0 = natural length), then — if `normalise` — EAT's normalisation.
 /// `normalise = false` gives the raw log-mel that `acdc features --raw` writes.
-pub fn eat_input(samples_16k: &[f32], cfg: &FbankConfig, target_frames: usize, normalise: bool) -> (Vec<f32>, usize) {
+pub fn eat_input(
+    samples_16k: &[f32],
+    cfg: &FbankConfig,
+    target_frames: usize,
+    normalise: bool,
+) -> (Vec<f32>, usize) {
     let mean = if samples_16k.is_empty() {
         0.0
     } else {

@@ -6,9 +6,17 @@ use std::path::Path;
 
 /// Write a C-order float32 array of `shape` to `path`.
 pub fn write_f32(path: &Path, data: &[f32], shape: &[usize]) -> std::io::Result<()> {
-    assert_eq!(data.len(), shape.iter().product::<usize>(), "data does not fill the shape");
+    assert_eq!(
+        data.len(),
+        shape.iter().product::<usize>(),
+        "data does not fill the shape"
+    );
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_txt = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
     // Pad so that magic (6) + version (2) + len (2) + header + '\n' is a multiple of 64.
     let total = 10 + header.len() + 1;
@@ -35,24 +43,50 @@ pub fn read_f32(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         _ => return Err(bad("unknown version")),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("short header"))?).map_err(|_| bad("header not text"))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + hlen)
+            .ok_or_else(|| bad("short header"))?,
+    )
+    .map_err(|_| bad("header not text"))?;
     if !header.contains("'descr': '<f4'") {
         return Err(bad("dtype is not '<f4'"));
     }
     if header.contains("'fortran_order': True") {
         return Err(bad("Fortran order"));
     }
-    let shape_txt = header.split("'shape':").nth(1).and_then(|s| s.split(['(', ')']).nth(1)).ok_or_else(|| bad("no shape"))?;
-    let shape: Vec<usize> = shape_txt.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse::<usize>()).collect::<Result<_, _>>().map_err(|_| bad("bad shape"))?;
+    let shape_txt = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split(['(', ')']).nth(1))
+        .ok_or_else(|| bad("no shape"))?;
+    let shape: Vec<usize> = shape_txt
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("bad shape"))?;
     let body = &bytes[start + hlen..];
     let n: usize = shape.iter().product();
     if body.len() != n * 4 {
-        return Err(bad(&format!("{} data bytes for shape {shape:?}", body.len())));
+        return Err(bad(&format!(
+            "{} data bytes for shape {shape:?}",
+            body.len()
+        )));
     }
-    Ok((body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(), shape))
+    Ok((
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        shape,
+    ))
 }
 
 #[cfg(test)]

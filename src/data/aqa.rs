@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::items::{DataError, QaItem};
 
-
 #[derive(serde::Deserialize)]
 struct Line {
     id: String,
@@ -17,16 +16,32 @@ struct Line {
 }
 
 pub fn read_qa_jsonl(path: &Path) -> Result<Vec<QaItem>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::Io { path: path.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let l: Line = serde_json::from_str(line).map_err(|e| DataError::Parse { path: path.into(), line: i + 1, message: e.to_string() })?;
-        let audio = super::items::inside_root(base, &l.audio).map_err(|m| DataError::Parse { path: path.into(), line: i + 1, message: m })?;
-        out.push(QaItem { id: l.id, audio, question: l.question, answer: l.answer });
+        let l: Line = serde_json::from_str(line).map_err(|e| DataError::Parse {
+            path: path.into(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        let audio = super::items::inside_root(base, &l.audio).map_err(|m| DataError::Parse {
+            path: path.into(),
+            line: i + 1,
+            message: m,
+        })?;
+        out.push(QaItem {
+            id: l.id,
+            audio,
+            question: l.question,
+            answer: l.answer,
+        });
     }
     Ok(out)
 }
@@ -43,7 +58,11 @@ mod tests {
         let items = read_qa_jsonl(&p).unwrap();
         assert_eq!(items[0].audio, d.path().join("a/1.wav"));
         assert_eq!(items[0].question, "What?");
-        std::fs::write(&p, "{\"id\": \"q1\", \"audio\": \"../x.wav\", \"question\": \"?\", \"answer\": \"a\"}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"id\": \"q1\", \"audio\": \"../x.wav\", \"question\": \"?\", \"answer\": \"a\"}\n",
+        )
+        .unwrap();
         let e = read_qa_jsonl(&p).unwrap_err().to_string();
         assert!(e.contains("test.jsonl:1") && e.contains("outside"), "{e}");
         std::fs::write(&p, "{\"id\": \"q1\"}\n").unwrap();

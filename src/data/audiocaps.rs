@@ -15,11 +15,26 @@ pub const DEFAULT_PATTERN: &str = "{split}/{youtube_id}_{start_time}.wav";
 /// Read one AudioCaps split from `root`.
 pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<CaptionItem>, DataError> {
     let csv = root.join(format!("{split}.csv"));
-    let text = std::fs::read_to_string(&csv).map_err(|e| DataError::Io { path: csv.clone(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(&csv).map_err(|e| DataError::Io {
+        path: csv.clone(),
+        message: e.to_string(),
+    })?;
     let mut lines = text.lines().enumerate();
     let header = match lines.next() {
-        Some((_, h)) => split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| DataError::Parse { path: csv.clone(), line: 1, message: m })?,
-        None => return Err(DataError::Parse { path: csv, line: 1, message: "empty file (expected a header)".into() }),
+        Some((_, h)) => {
+            split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| DataError::Parse {
+                path: csv.clone(),
+                line: 1,
+                message: m,
+            })?
+        }
+        None => {
+            return Err(DataError::Parse {
+                path: csv,
+                line: 1,
+                message: "empty file (expected a header)".into(),
+            })
+        }
     };
     let col = |name: &str| {
         header.iter().position(|h| h.trim() == name).ok_or_else(|| DataError::Parse {
@@ -28,15 +43,28 @@ pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<Caption
             message: format!("no `{name}` column (expected audiocap_id,youtube_id,start_time,caption; found {})", header.join(",")),
         })
     };
-    let (c_id, c_yt, c_start, c_cap) = (col("audiocap_id")?, col("youtube_id")?, col("start_time")?, col("caption")?);
+    let (c_id, c_yt, c_start, c_cap) = (
+        col("audiocap_id")?,
+        col("youtube_id")?,
+        col("start_time")?,
+        col("caption")?,
+    );
     let mut clips: BTreeMap<(String, String), (usize, CaptionItem)> = BTreeMap::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
-        let f = split_csv_line(line).map_err(|m| DataError::Parse { path: csv.clone(), line: i + 1, message: m })?;
+        let f = split_csv_line(line).map_err(|m| DataError::Parse {
+            path: csv.clone(),
+            line: i + 1,
+            message: m,
+        })?;
         if f.len() != header.len() {
-            return Err(DataError::Parse { path: csv.clone(), line: i + 1, message: format!("{} fields, header has {}", f.len(), header.len()) });
+            return Err(DataError::Parse {
+                path: csv.clone(),
+                line: i + 1,
+                message: format!("{} fields, header has {}", f.len(), header.len()),
+            });
         }
         let key = (f[c_yt].clone(), f[c_start].clone());
         let rel = pattern
@@ -44,10 +72,21 @@ pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<Caption
             .replace("{start_time}", &f[c_start])
             .replace("{audiocap_id}", &f[c_id])
             .replace("{split}", split);
-        let audio = super::items::inside_root(root, &rel).map_err(|m| DataError::Parse { path: csv.clone(), line: i + 1, message: m })?;
+        let audio = super::items::inside_root(root, &rel).map_err(|m| DataError::Parse {
+            path: csv.clone(),
+            line: i + 1,
+            message: m,
+        })?;
         let order = clips.len();
         let entry = clips.entry(key.clone()).or_insert_with(|| {
-            (order, CaptionItem { id: format!("{}_{}", key.0, key.1), audio, captions: Vec::new() })
+            (
+                order,
+                CaptionItem {
+                    id: format!("{}_{}", key.0, key.1),
+                    audio,
+                    captions: Vec::new(),
+                },
+            )
         });
         entry.1.captions.push(f[c_cap].trim().to_string());
     }
@@ -71,7 +110,10 @@ mod tests {
         let items = read_split(d.path(), "test", DEFAULT_PATTERN).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].id, "abc_30");
-        assert_eq!(items[0].captions, vec!["A dog barks", "Barking, then silence"]);
+        assert_eq!(
+            items[0].captions,
+            vec!["A dog barks", "Barking, then silence"]
+        );
         assert_eq!(items[0].audio, d.path().join("test/abc_30.wav"));
         let items = read_split(d.path(), "test", "audio/{audiocap_id}.flac").unwrap();
         assert_eq!(items[1].audio, d.path().join("audio/3.flac"));
@@ -80,14 +122,32 @@ mod tests {
     #[test]
     fn bad_tables_name_file_and_row() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("train.csv"), "audiocap_id,youtube_id,caption\n1,a,x\n").unwrap();
-        let e = read_split(d.path(), "train", DEFAULT_PATTERN).unwrap_err().to_string();
+        std::fs::write(
+            d.path().join("train.csv"),
+            "audiocap_id,youtube_id,caption\n1,a,x\n",
+        )
+        .unwrap();
+        let e = read_split(d.path(), "train", DEFAULT_PATTERN)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("train.csv:1") && e.contains("start_time"), "{e}");
-        std::fs::write(d.path().join("val.csv"), "audiocap_id,youtube_id,start_time,caption\n1,a,0,ok\n2,b,\"unterminated\n").unwrap();
-        let e = read_split(d.path(), "val", DEFAULT_PATTERN).unwrap_err().to_string();
+        std::fs::write(
+            d.path().join("val.csv"),
+            "audiocap_id,youtube_id,start_time,caption\n1,a,0,ok\n2,b,\"unterminated\n",
+        )
+        .unwrap();
+        let e = read_split(d.path(), "val", DEFAULT_PATTERN)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("val.csv:3"), "{e}");
-        std::fs::write(d.path().join("esc.csv"), "audiocap_id,youtube_id,start_time,caption\n1,a,0,ok\n").unwrap();
-        let e = read_split(d.path(), "esc", "../../{youtube_id}.wav").unwrap_err().to_string();
+        std::fs::write(
+            d.path().join("esc.csv"),
+            "audiocap_id,youtube_id,start_time,caption\n1,a,0,ok\n",
+        )
+        .unwrap();
+        let e = read_split(d.path(), "esc", "../../{youtube_id}.wav")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("esc.csv:2") && e.contains("outside"), "{e}");
     }
 }

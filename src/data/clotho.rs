@@ -45,28 +45,58 @@ pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
 
 /// Read a caption table; audio files are looked up in `audio_dir`.
 pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem>, DataError> {
-    let text = std::fs::read_to_string(csv).map_err(|e| DataError::Io { path: csv.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(csv).map_err(|e| DataError::Io {
+        path: csv.into(),
+        message: e.to_string(),
+    })?;
     let mut lines = text.lines().enumerate();
     let header = match lines.next() {
-        Some((_, h)) => split_csv_line(h.trim_start_matches('\u{feff}'))
-            .map_err(|m| DataError::Parse { path: csv.into(), line: 1, message: m })?,
-        None => return Err(DataError::Parse { path: csv.into(), line: 1, message: "empty file (expected a header)".into() }),
+        Some((_, h)) => {
+            split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| DataError::Parse {
+                path: csv.into(),
+                line: 1,
+                message: m,
+            })?
+        }
+        None => {
+            return Err(DataError::Parse {
+                path: csv.into(),
+                line: 1,
+                message: "empty file (expected a header)".into(),
+            })
+        }
     };
-    let file_col = header.iter().position(|h| h == "file_name").ok_or_else(|| DataError::Parse {
-        path: csv.into(),
-        line: 1,
-        message: format!("no `file_name` column in header {header:?}"),
-    })?;
-    let cap_cols: Vec<usize> = header.iter().enumerate().filter(|(_, h)| h.starts_with("caption")).map(|(i, _)| i).collect();
+    let file_col = header
+        .iter()
+        .position(|h| h == "file_name")
+        .ok_or_else(|| DataError::Parse {
+            path: csv.into(),
+            line: 1,
+            message: format!("no `file_name` column in header {header:?}"),
+        })?;
+    let cap_cols: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.starts_with("caption"))
+        .map(|(i, _)| i)
+        .collect();
     if cap_cols.is_empty() {
-        return Err(DataError::Parse { path: csv.into(), line: 1, message: "no caption_N columns".into() });
+        return Err(DataError::Parse {
+            path: csv.into(),
+            line: 1,
+            message: "no caption_N columns".into(),
+        });
     }
     let mut items = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
-        let f = split_csv_line(line).map_err(|m| DataError::Parse { path: csv.into(), line: i + 1, message: m })?;
+        let f = split_csv_line(line).map_err(|m| DataError::Parse {
+            path: csv.into(),
+            line: i + 1,
+            message: m,
+        })?;
         if f.len() != header.len() {
             return Err(DataError::Parse {
                 path: csv.into(),
@@ -75,9 +105,20 @@ pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem
             });
         }
         let name = &f[file_col];
-        let id = Path::new(name).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| name.clone());
-        let captions: Vec<String> = cap_cols.iter().map(|&c| f[c].trim().to_string()).filter(|c| !c.is_empty()).collect();
-        items.push(CaptionItem { id, audio: audio_dir.join(name), captions });
+        let id = Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| name.clone());
+        let captions: Vec<String> = cap_cols
+            .iter()
+            .map(|&c| f[c].trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        items.push(CaptionItem {
+            id,
+            audio: audio_dir.join(name),
+            captions,
+        });
     }
     Ok(items)
 }
@@ -95,22 +136,34 @@ mod tests {
         )
         .unwrap();
         let cfg = crate::spec::schema::DataConfig {
-            roots: [("clotho".to_string(), d.path().display().to_string())].into_iter().collect(),
+            roots: [("clotho".to_string(), d.path().display().to_string())]
+                .into_iter()
+                .collect(),
             ..Default::default()
         };
-        let items = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "evaluation").unwrap();
+        let items =
+            crate::data::sources::caption_items(d.path(), &cfg, "clotho", "evaluation").unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].id, "Still Life");
         assert_eq!(items[0].audio, d.path().join("evaluation/Still Life.wav"));
         assert_eq!(items[0].captions[1], "Ticking, steady");
-        std::fs::write(d.path().join("clotho_captions_development.csv"), "file_name,caption_1\na.wav,x,extra\n").unwrap();
-        let e = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "development").unwrap_err().to_string();
+        std::fs::write(
+            d.path().join("clotho_captions_development.csv"),
+            "file_name,caption_1\na.wav,x,extra\n",
+        )
+        .unwrap();
+        let e = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "development")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("clotho_captions_development.csv:2"), "{e}");
     }
 
     #[test]
     fn csv_quoting() {
-        assert_eq!(split_csv_line(r#"a,"b, c","say ""hi""",d"#).unwrap(), vec!["a", "b, c", "say \"hi\"", "d"]);
+        assert_eq!(
+            split_csv_line(r#"a,"b, c","say ""hi""",d"#).unwrap(),
+            vec!["a", "b, c", "say \"hi\"", "d"]
+        );
         assert!(split_csv_line(r#"a,"b"#).is_err());
     }
 }

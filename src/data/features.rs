@@ -23,7 +23,10 @@ impl ClipMatrices {
         for id in ids {
             flat.extend_from_slice(&self.by_clip[*id]);
         }
-        Tensor::from_data(TensorData::new(flat, [ids.len(), self.rows, self.dim]), device)
+        Tensor::from_data(
+            TensorData::new(flat, [ids.len(), self.rows, self.dim]),
+            device,
+        )
     }
 }
 
@@ -36,13 +39,24 @@ fn cache_key(bytes: &[u8], cfg: &FbankConfig, limits: &AudioLimits) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(bytes);
-    h.update(format!("{FEATURES_VERSION}|{cfg:?}|{}|{}", limits.target_frames, limits.max_seconds).as_bytes());
+    h.update(
+        format!(
+            "{FEATURES_VERSION}|{cfg:?}|{}|{}",
+            limits.target_frames, limits.max_seconds
+        )
+        .as_bytes(),
+    );
     hex::encode(h.finalize())[..32].to_string()
 }
 
 /// Features of one file, through the on-disk cache when one is given (entries are written to a
 /// temporary name and renamed, so concurrent workers never read half a file).
-fn features_of(path: &std::path::Path, cfg: &FbankConfig, limits: &AudioLimits, cache: Option<&std::path::Path>) -> Result<(Vec<f32>, usize), String> {
+fn features_of(
+    path: &std::path::Path,
+    cfg: &FbankConfig,
+    limits: &AudioLimits,
+    cache: Option<&std::path::Path>,
+) -> Result<(Vec<f32>, usize), String> {
     let target_frames = limits.target_frames;
     let Some(dir) = cache else {
         return checked_waveform(path, limits).map(|w| eat_features(&w, cfg, target_frames));
@@ -75,11 +89,18 @@ pub struct AudioLimits {
 pub fn checked_waveform(path: &std::path::Path, limits: &AudioLimits) -> Result<Vec<f32>, String> {
     let w = load_mono_16k(path).map_err(|e| e.to_string())?;
     if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{}: non-finite sample (NaN or infinity) at 16 kHz sample {i}", path.display()));
+        return Err(format!(
+            "{}: non-finite sample (NaN or infinity) at 16 kHz sample {i}",
+            path.display()
+        ));
     }
     let secs = w.len() as f64 / 16000.0;
     if limits.max_seconds > 0.0 && secs > limits.max_seconds {
-        return Err(format!("{}: {secs:.1} s long, more than data.max_audio_seconds = {}", path.display(), limits.max_seconds));
+        return Err(format!(
+            "{}: {secs:.1} s long, more than data.max_audio_seconds = {}",
+            path.display(),
+            limits.max_seconds
+        ));
     }
     Ok(w)
 }
@@ -94,26 +115,34 @@ pub fn extract(
     progress: &(dyn Fn(usize) + Sync),
 ) -> (ClipMatrices, Vec<(PathBuf, String)>) {
     let cfg = FbankConfig::default();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let results: Vec<(String, Result<(Vec<f32>, usize), (PathBuf, String)>)> = std::thread::scope(|s| {
-        let chunk = clips.len().div_ceil(threads.max(1)).max(1);
-        let handles: Vec<_> = clips
-            .chunks(chunk)
-            .map(|part| {
-                let cfg = &cfg;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(id, path)| {
-                            let r = features_of(path, cfg, &limits, cache).map_err(|e| (path.clone(), e));
-                            progress(1);
-                            (id.clone(), r)
-                        })
-                        .collect::<Vec<_>>()
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let results: Vec<(String, Result<(Vec<f32>, usize), (PathBuf, String)>)> =
+        std::thread::scope(|s| {
+            let chunk = clips.len().div_ceil(threads.max(1)).max(1);
+            let handles: Vec<_> = clips
+                .chunks(chunk)
+                .map(|part| {
+                    let cfg = &cfg;
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(id, path)| {
+                                let r = features_of(path, cfg, &limits, cache)
+                                    .map_err(|e| (path.clone(), e));
+                                progress(1);
+                                (id.clone(), r)
+                            })
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("feature worker panicked")).collect()
-    });
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("feature worker panicked"))
+                .collect()
+        });
     let mut failures = Vec::new();
     let mut ok = Vec::new();
     for (id, r) in results {
@@ -123,7 +152,11 @@ pub fn extract(
         }
     }
     let bins = cfg.num_mel_bins;
-    let rows = if limits.target_frames > 0 { limits.target_frames } else { ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0) };
+    let rows = if limits.target_frames > 0 {
+        limits.target_frames
+    } else {
+        ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0)
+    };
     let mut by_clip = HashMap::with_capacity(ok.len());
     for (id, (mut v, frames)) in ok {
         if frames < rows {
@@ -133,7 +166,14 @@ pub fn extract(
         }
         by_clip.insert(id, v);
     }
-    (ClipMatrices { rows, dim: bins, by_clip }, failures)
+    (
+        ClipMatrices {
+            rows,
+            dim: bins,
+            by_clip,
+        },
+        failures,
+    )
 }
 
 impl ClipMatrices {
@@ -155,4 +195,3 @@ pub enum AudioInput<'a> {
     /// EAT input features `[frames, 128]`; the encoder runs inside the step.
     Features(&'a ClipMatrices),
 }
-

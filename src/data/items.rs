@@ -26,11 +26,20 @@ pub enum DataError {
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     #[error("{}:{line}: {message}", path.display())]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("dataset `{dataset}`: {message}")]
     Dataset { dataset: String, message: String },
     #[error("{count} audio file(s) missing or unreadable in {dataset}/{split}, first: {first}")]
-    BadAudio { dataset: String, split: String, count: usize, first: String },
+    BadAudio {
+        dataset: String,
+        split: String,
+        count: usize,
+        first: String,
+    },
 }
 
 /// `root/rel`, refusing a relative path that climbs out of `root` (or an absolute one).

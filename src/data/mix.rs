@@ -24,24 +24,38 @@ pub struct Mix {
 
 impl Mix {
     pub fn new(sizes: Vec<usize>, weights: &[f64], seed: u64) -> Self {
-        let usable: Vec<f64> = weights.iter().zip(&sizes).map(|(w, &n)| if n == 0 { 0.0 } else { *w }).collect();
+        let usable: Vec<f64> = weights
+            .iter()
+            .zip(&sizes)
+            .map(|(w, &n)| if n == 0 { 0.0 } else { *w })
+            .collect();
         let total: f64 = usable.iter().sum();
         let mut acc = 0.0;
-        let cumulative = usable.iter().map(|w| {
-            acc += w / total;
-            acc
-        }).collect();
-        Self { sizes, cumulative, seed }
+        let cumulative = usable
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        Self {
+            sizes,
+            cumulative,
+            seed,
+        }
     }
 
     /// Sampling proportions actually used (0 for empty sources).
     pub fn proportions(&self) -> Vec<f64> {
         let mut prev = 0.0;
-        self.cumulative.iter().map(|c| {
-            let p = c - prev;
-            prev = *c;
-            p
-        }).collect()
+        self.cumulative
+            .iter()
+            .map(|c| {
+                let p = c - prev;
+                prev = *c;
+                p
+            })
+            .collect()
     }
 
     /// The index (within its source) of the `k`-th draw from `source`: epoch `k / n` uses a
@@ -60,11 +74,25 @@ impl Mix {
             cursor.per_source = vec![0; self.sizes.len()];
         }
         let u = Rng::derive(self.seed, &format!("mix-pick-{}", cursor.draws)).next_f64();
-        let source = self.cumulative.iter().position(|&c| u < c).unwrap_or_else(|| {
-            self.cumulative.iter().rposition(|_| true).expect("at least one source")
-        });
+        let source = self
+            .cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or_else(|| {
+                self.cumulative
+                    .iter()
+                    .rposition(|_| true)
+                    .expect("at least one source")
+            });
         // Guard against rounding leaving u above the last cumulative weight: take the last non-empty.
-        let source = if self.sizes[source] == 0 { self.sizes.iter().rposition(|&n| n > 0).expect("a non-empty source") } else { source };
+        let source = if self.sizes[source] == 0 {
+            self.sizes
+                .iter()
+                .rposition(|&n| n > 0)
+                .expect("a non-empty source")
+        } else {
+            source
+        };
         let k = cursor.per_source[source];
         cursor.per_source[source] += 1;
         cursor.draws += 1;
@@ -84,7 +112,12 @@ mod tests {
         let from_a = first.iter().filter(|(s, _)| *s == 0).count();
         assert!((250..350).contains(&from_a), "{from_a}");
         // One epoch of source 0 visits each item once.
-        let mut seen: Vec<usize> = first.iter().filter(|(s, _)| *s == 0).take(10).map(|(_, i)| *i).collect();
+        let mut seen: Vec<usize> = first
+            .iter()
+            .filter(|(s, _)| *s == 0)
+            .take(10)
+            .map(|(_, i)| *i)
+            .collect();
         seen.sort();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
         // Resume from a saved cursor.

@@ -18,7 +18,10 @@ pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavca
 
 /// Folder of a synthetic world.
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
-    home.join("data").join(format!("synth-c{}-s{}-d{}", s.clips, s.seed, s.clip_seconds))
+    home.join("data").join(format!(
+        "synth-c{}-s{}-d{}",
+        s.clips, s.seed, s.clip_seconds
+    ))
 }
 
 /// Generate the synthetic world if it is not there yet; returns its folder.
@@ -29,50 +32,88 @@ pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
         return Ok(dir);
     }
     let parent = dir.parent().unwrap_or(home).to_path_buf();
-    std::fs::create_dir_all(&parent).map_err(|e| DataError::Io { path: parent.clone(), message: e.to_string() })?;
+    std::fs::create_dir_all(&parent).map_err(|e| DataError::Io {
+        path: parent.clone(),
+        message: e.to_string(),
+    })?;
     let lock = dir.with_extension("lock");
     crate::once::build_once(&done, &lock, std::time::Duration::from_secs(600), || {
         let mut cfg = SynthConfig::new(s.clips, s.seed);
         cfg.clip_seconds = s.clip_seconds;
-        synth::generate(&dir, &cfg).map(|_| ()).map_err(|e| DataError::Dataset { dataset: "synth".into(), message: e.to_string() })
+        synth::generate(&dir, &cfg)
+            .map(|_| ())
+            .map_err(|e| DataError::Dataset {
+                dataset: "synth".into(),
+                message: e.to_string(),
+            })
     })?;
     Ok(dir)
 }
 
 fn root(cfg: &DataConfig, dataset: &str) -> Result<PathBuf, DataError> {
-    cfg.roots.get(dataset).map(PathBuf::from).ok_or_else(|| DataError::Dataset {
-        dataset: dataset.into(),
-        message: format!("no folder given: set `data.roots.{dataset} = \"/path/to/{dataset}\"`"),
-    })
+    cfg.roots
+        .get(dataset)
+        .map(PathBuf::from)
+        .ok_or_else(|| DataError::Dataset {
+            dataset: dataset.into(),
+            message: format!(
+                "no folder given: set `data.roots.{dataset} = \"/path/to/{dataset}\"`"
+            ),
+        })
 }
 
 fn unknown(dataset: &str, known: &[&str]) -> DataError {
-    DataError::Dataset { dataset: dataset.into(), message: format!("no reader for this dataset yet; readers: {}", known.join(", ")) }
+    DataError::Dataset {
+        dataset: dataset.into(),
+        message: format!(
+            "no reader for this dataset yet; readers: {}",
+            known.join(", ")
+        ),
+    }
 }
 
 /// The captioned clips of one split.
-pub fn caption_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Result<Vec<CaptionItem>, DataError> {
+pub fn caption_items(
+    home: &Path,
+    cfg: &DataConfig,
+    dataset: &str,
+    split: &str,
+) -> Result<Vec<CaptionItem>, DataError> {
     match dataset {
         "synth" => {
             let dir = ensure_synth(home, &cfg.synth)?;
             let csv = dir.join(format!("captions_{split}.csv"));
             if !csv.exists() {
-                return Err(DataError::Dataset { dataset: "synth".into(), message: format!("no split `{split}` (expected train or test)") });
+                return Err(DataError::Dataset {
+                    dataset: "synth".into(),
+                    message: format!("no split `{split}` (expected train or test)"),
+                });
             }
             super::clotho::read_captions_csv(&csv, &dir.join("audio").join(split))
         }
         "clotho" => {
             let r = root(cfg, dataset)?;
-            super::clotho::read_captions_csv(&r.join(format!("clotho_captions_{split}.csv")), &r.join(split))
+            super::clotho::read_captions_csv(
+                &r.join(format!("clotho_captions_{split}.csv")),
+                &r.join(split),
+            )
         }
         "audiocaps" => {
             let r = root(cfg, dataset)?;
-            let pattern = cfg.patterns.get(dataset).map(String::as_str).unwrap_or(super::audiocaps::DEFAULT_PATTERN);
+            let pattern = cfg
+                .patterns
+                .get(dataset)
+                .map(String::as_str)
+                .unwrap_or(super::audiocaps::DEFAULT_PATTERN);
             super::audiocaps::read_split(&r, split, pattern)
         }
         "wavcaps" => {
             let r = root(cfg, dataset)?;
-            let pattern = cfg.patterns.get(dataset).map(String::as_str).unwrap_or(super::wavcaps::DEFAULT_PATTERN);
+            let pattern = cfg
+                .patterns
+                .get(dataset)
+                .map(String::as_str)
+                .unwrap_or(super::wavcaps::DEFAULT_PATTERN);
             super::wavcaps::read(&r, split, pattern)
         }
         other => Err(unknown(other, CAPTION_DATASETS)),
@@ -80,13 +121,21 @@ pub fn caption_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) 
 }
 
 /// The audio questions of one split.
-pub fn qa_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Result<Vec<QaItem>, DataError> {
+pub fn qa_items(
+    home: &Path,
+    cfg: &DataConfig,
+    dataset: &str,
+    split: &str,
+) -> Result<Vec<QaItem>, DataError> {
     match dataset {
         "synth" => {
             let dir = ensure_synth(home, &cfg.synth)?;
             let p = dir.join(format!("qa_{split}.jsonl"));
             if !p.exists() {
-                return Err(DataError::Dataset { dataset: "synth".into(), message: format!("no QA split `{split}` (expected train or test)") });
+                return Err(DataError::Dataset {
+                    dataset: "synth".into(),
+                    message: format!("no QA split `{split}` (expected train or test)"),
+                });
             }
             super::aqa::read_qa_jsonl(&p)
         }
@@ -96,7 +145,12 @@ pub fn qa_items(home: &Path, cfg: &DataConfig, dataset: &str, split: &str) -> Re
             if jsonl.exists() {
                 super::aqa::read_qa_jsonl(&jsonl)
             } else {
-                super::audiobench::read_split(&r, split, &home.join("cache").join("audio").join(dataset), dataset)
+                super::audiobench::read_split(
+                    &r,
+                    split,
+                    &home.join("cache").join("audio").join(dataset),
+                    dataset,
+                )
             }
         }
         other => Err(unknown(other, QA_DATASETS)),

@@ -2531,7 +2531,10 @@ pub fn text_world(clips: usize, seed: u64, clip_seconds: f32) -> Vec<ClipText> {
             let mut cap_rng = Rng::derive(seed, &format!("synth-captions-{idx}"));
             let captions = captions(&events, &mut cap_rng);
             let mut qa_rng = Rng::derive(seed, &format!("synth-qa-{idx}"));
-            let qa = questions(&events, &mut qa_rng).into_iter().map(|(q, a, _)| (q, a)).collect();
+            let qa = questions(&events, &mut qa_rng)
+                .into_iter()
+                .map(|(q, a, _)| (q, a))
+                .collect();
             ClipText { captions, qa }
         })
         .collect()

@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 
 use super::items::{inside_root, CaptionItem, DataError};
 
-pub const SOURCES: &[&str] = &["AudioSet_SL", "BBC_Sound_Effects", "FreeSound", "SoundBible"];
+pub const SOURCES: &[&str] = &[
+    "AudioSet_SL",
+    "BBC_Sound_Effects",
+    "FreeSound",
+    "SoundBible",
+];
 pub const DEFAULT_PATTERN: &str = "{source}/{id}";
 
 #[derive(serde::Deserialize)]
@@ -31,7 +36,11 @@ fn json_files(root: &Path, source: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in [root.join("json_files").join(source), root.join(source)] {
         if let Ok(rd) = std::fs::read_dir(&dir) {
-            let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
             v.sort();
             out.extend(v);
         }
@@ -40,7 +49,9 @@ fn json_files(root: &Path, source: &str) -> Vec<PathBuf> {
 }
 
 fn looks_like_path(s: &str) -> bool {
-    s != "wav_path" && s != "audio" && (s.contains('/') || s.rsplit_once('.').is_some_and(|(_, e)| e.len() <= 4))
+    s != "wav_path"
+        && s != "audio"
+        && (s.contains('/') || s.rsplit_once('.').is_some_and(|(_, e)| e.len() <= 4))
 }
 
 /// Read a split (`train` = all sources, or one source's name).
@@ -50,38 +61,76 @@ pub fn read(root: &Path, split: &str, pattern: &str) -> Result<Vec<CaptionItem>,
     } else if let Some(s) = SOURCES.iter().find(|s| s.eq_ignore_ascii_case(split)) {
         vec![*s]
     } else {
-        return Err(DataError::Dataset { dataset: "wavcaps".into(), message: format!("no split `{split}`; expected train or one of {}", SOURCES.join(", ")) });
+        return Err(DataError::Dataset {
+            dataset: "wavcaps".into(),
+            message: format!(
+                "no split `{split}`; expected train or one of {}",
+                SOURCES.join(", ")
+            ),
+        });
     };
     let mut items = Vec::new();
     let mut found = 0;
     for source in sources {
         for file in json_files(root, source) {
             found += 1;
-            let text = std::fs::read_to_string(&file).map_err(|e| DataError::Io { path: file.clone(), message: e.to_string() })?;
-            let parsed: File = serde_json::from_str(&text).map_err(|e| DataError::Parse { path: file.clone(), line: e.line(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&file).map_err(|e| DataError::Io {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+            let parsed: File = serde_json::from_str(&text).map_err(|e| DataError::Parse {
+                path: file.clone(),
+                line: e.line(),
+                message: e.to_string(),
+            })?;
             for (i, e) in parsed.data.into_iter().enumerate() {
                 let id = match &e.id {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let explicit = e.wav_path.as_deref().or(e.audio.as_deref()).filter(|p| looks_like_path(p));
+                let explicit = e
+                    .wav_path
+                    .as_deref()
+                    .or(e.audio.as_deref())
+                    .filter(|p| looks_like_path(p));
                 let rel = match explicit {
                     Some(p) => p.to_string(),
                     None => {
-                        let id_file = if Path::new(&id).extension().is_some() { id.clone() } else { format!("{id}.flac") };
-                        pattern.replace("{source}", source).replace("{id}", &id_file)
+                        let id_file = if Path::new(&id).extension().is_some() {
+                            id.clone()
+                        } else {
+                            format!("{id}.flac")
+                        };
+                        pattern
+                            .replace("{source}", source)
+                            .replace("{id}", &id_file)
                     }
                 };
-                let audio = inside_root(root, &rel).map_err(|m| DataError::Parse { path: file.clone(), line: 0, message: format!("entry {i}: {m}") })?;
-                let stem = Path::new(&id).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or(id.clone());
-                items.push(CaptionItem { id: format!("{source}/{stem}"), audio, captions: vec![e.caption.trim().to_string()] });
+                let audio = inside_root(root, &rel).map_err(|m| DataError::Parse {
+                    path: file.clone(),
+                    line: 0,
+                    message: format!("entry {i}: {m}"),
+                })?;
+                let stem = Path::new(&id)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or(id.clone());
+                items.push(CaptionItem {
+                    id: format!("{source}/{stem}"),
+                    audio,
+                    captions: vec![e.caption.trim().to_string()],
+                });
             }
         }
     }
     if found == 0 {
         return Err(DataError::Dataset {
             dataset: "wavcaps".into(),
-            message: format!("no JSON files under {}/json_files/<source>/ or {}/<source>/", root.display(), root.display()),
+            message: format!(
+                "no JSON files under {}/json_files/<source>/ or {}/<source>/",
+                root.display(),
+                root.display()
+            ),
         });
     }
     Ok(items)
@@ -103,10 +152,14 @@ mod tests {
         assert_eq!(items[0].id, "SoundBible/123");
         assert_eq!(items[1].audio, d.path().join("audio/x.wav"));
         assert_eq!(read(d.path(), "train", DEFAULT_PATTERN).unwrap().len(), 2);
-        let e = read(d.path(), "FreeSound", DEFAULT_PATTERN).unwrap_err().to_string();
+        let e = read(d.path(), "FreeSound", DEFAULT_PATTERN)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no JSON files"), "{e}");
         std::fs::write(j.join("bad.json"), "{\"data\": [{\"id\": 1}]}").unwrap();
-        let e = read(d.path(), "SoundBible", DEFAULT_PATTERN).unwrap_err().to_string();
+        let e = read(d.path(), "SoundBible", DEFAULT_PATTERN)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad.json") && e.contains("caption"), "{e}");
     }
 }

@@ -37,7 +37,12 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Beam search from prompt embeddings `[1, T, D]` (all positions real).
-pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig) -> Vec<Hypothesis> {
+pub fn beam_search(
+    llm: &Llama,
+    prompt: Tensor<3>,
+    eos: &[u32],
+    cfg: &BeamConfig,
+) -> Vec<Hypothesis> {
     let device = prompt.device();
     let k = cfg.beams.max(1);
     let t = prompt.dims()[1];
@@ -69,9 +74,17 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
             }
         }
         let n_top = (2 * k).min(cand.len());
-        cand.select_nth_unstable_by(n_top - 1, |x, y| y.0.partial_cmp(&x.0).unwrap_or(std::cmp::Ordering::Equal).then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize))));
+        cand.select_nth_unstable_by(n_top - 1, |x, y| {
+            y.0.partial_cmp(&x.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
+        });
         cand.truncate(n_top);
-        cand.sort_by(|x, y| y.0.partial_cmp(&x.0).unwrap_or(std::cmp::Ordering::Equal).then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize))));
+        cand.sort_by(|x, y| {
+            y.0.partial_cmp(&x.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
+        });
         let mut next: Vec<(f32, usize, u32)> = Vec::with_capacity(k);
         let mut new_finished = Vec::new();
         for (rank, &(s, b, tok)) in cand.iter().enumerate() {
@@ -80,7 +93,10 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
                 if rank < k {
                     let mut toks = running[b].clone();
                     toks.push(tok);
-                    new_finished.push(Hypothesis { tokens: toks, score: s as f64 / (len as f64).powf(lp) });
+                    new_finished.push(Hypothesis {
+                        tokens: toks,
+                        score: s as f64 / (len as f64).powf(lp),
+                    });
                 }
             } else if next.len() < k {
                 next.push((s, b, tok));
@@ -89,7 +105,11 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
         let full = finished.len() >= k;
         if !(cfg.early_stopping && full) {
             finished.extend(new_finished);
-            finished.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
+            finished.sort_by(|a, b| {
+                b.score
+                    .partial_cmp(&a.score)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
             finished.truncate(k);
         }
         if len == cfg.max_new || next.is_empty() {
@@ -101,7 +121,10 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
                 break;
             }
             let best_running = next[0].0 as f64 / (len as f64).powf(lp);
-            let worst = finished.last().map(|h| h.score).unwrap_or(f64::NEG_INFINITY);
+            let worst = finished
+                .last()
+                .map(|h| h.score)
+                .unwrap_or(f64::NEG_INFINITY);
             if best_running <= worst {
                 break;
             }
@@ -111,11 +134,14 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
             next.push((-1e9, next[0].1, next[0].2));
         }
         let parents: Vec<i64> = next.iter().map(|n| n.1 as i64).collect();
-        running = next.iter().map(|&(_, b, tok)| {
-            let mut r = running[b].clone();
-            r.push(tok);
-            r
-        }).collect();
+        running = next
+            .iter()
+            .map(|&(_, b, tok)| {
+                let mut r = running[b].clone();
+                r.push(tok);
+                r
+            })
+            .collect();
         scores = next.iter().map(|n| n.0).collect();
         let pidx = Tensor::<1, Int>::from_data(TensorData::new(parents, [k]), &device);
         for slot in cache.layers.iter_mut() {
@@ -123,7 +149,10 @@ pub fn beam_search(llm: &Llama, prompt: Tensor<3>, eos: &[u32], cfg: &BeamConfig
                 *slot = Some((kk.select(0, pidx.clone()), vv.select(0, pidx.clone())));
             }
         }
-        let toks = Tensor::<2, Int>::from_data(TensorData::new(next.iter().map(|n| n.2 as i64).collect::<Vec<_>>(), [k, 1]), &device);
+        let toks = Tensor::<2, Int>::from_data(
+            TensorData::new(next.iter().map(|n| n.2 as i64).collect::<Vec<_>>(), [k, 1]),
+            &device,
+        );
         let pos: Vec<Vec<usize>> = vec![vec![t + step]; k];
         let key_valid: Vec<Vec<bool>> = vec![vec![true; t + step + 1]; k];
         let a = AttnInputs::new(&pos, &key_valid, cache.len, &inv, &device);

@@ -26,10 +26,22 @@ pub fn generate(
         .iter()
         .map(|v| {
             let mut p = 0;
-            v.iter().map(|&ok| if ok { p += 1; p - 1 } else { 0 }).collect()
+            v.iter()
+                .map(|&ok| {
+                    if ok {
+                        p += 1;
+                        p - 1
+                    } else {
+                        0
+                    }
+                })
+                .collect()
         })
         .collect();
-    let mut next_pos: Vec<usize> = valid.iter().map(|v| v.iter().filter(|&&x| x).count()).collect();
+    let mut next_pos: Vec<usize> = valid
+        .iter()
+        .map(|v| v.iter().filter(|&&x| x).count())
+        .collect();
     let mut cache = KvCache::default();
     let a = AttnInputs::new(&positions, &key_valid, 0, &llm.inv_freq(), &device);
     let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
@@ -60,7 +72,10 @@ pub fn generate(
         for kv in key_valid.iter_mut() {
             kv.push(true);
         }
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(next.iter().map(|&x| x as i64).collect::<Vec<_>>(), [b, 1]), &device);
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(next.iter().map(|&x| x as i64).collect::<Vec<_>>(), [b, 1]),
+            &device,
+        );
         let pos: Vec<Vec<usize>> = next_pos.iter().map(|&p| vec![p]).collect();
         next_pos.iter_mut().for_each(|p| *p += 1);
         let a = AttnInputs::new(&pos, &key_valid, cache.len, &llm.inv_freq(), &device);
@@ -111,8 +126,16 @@ pub fn generate_with_audio(
         .collect();
     let (ids, valid) = left_pad(&rows, pad);
     let t = ids[0].len();
-    let audio_at: Vec<usize> = rows.iter().zip(prompts).map(|(r, p)| t - r.len() + p.prefix.len()).collect();
-    let batch = crate::model::audio_llm::SplicedBatch { ids, audio_at, valid: valid.clone() };
+    let audio_at: Vec<usize> = rows
+        .iter()
+        .zip(prompts)
+        .map(|(r, p)| t - r.len() + p.prefix.len())
+        .collect();
+    let batch = crate::model::audio_llm::SplicedBatch {
+        ids,
+        audio_at,
+        valid: valid.clone(),
+    };
     let embeds = model.splice(&batch, audio);
     generate(&model.llm, embeds, &valid, stops, max_new, sampling, rngs)
 }

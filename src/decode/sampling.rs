@@ -7,7 +7,11 @@ use crate::rng::Rng;
 pub enum Sampling {
     Greedy,
     /// `top_k = 0` disables top-k; `top_p = 1.0` disables nucleus filtering.
-    Sample { temperature: f64, top_p: f64, top_k: usize },
+    Sample {
+        temperature: f64,
+        top_p: f64,
+        top_k: usize,
+    },
 }
 
 impl Sampling {
@@ -16,7 +20,11 @@ impl Sampling {
         if temperature <= 0.0 {
             Sampling::Greedy
         } else {
-            Sampling::Sample { temperature, top_p, top_k: 0 }
+            Sampling::Sample {
+                temperature,
+                top_p,
+                top_k: 0,
+            }
         }
     }
 }
@@ -36,10 +44,19 @@ pub fn argmax(logits: &[f32]) -> u32 {
 pub fn choose(logits: &[f32], s: &Sampling, rng: &mut Rng) -> u32 {
     match *s {
         Sampling::Greedy => argmax(logits),
-        Sampling::Sample { temperature, top_p, top_k } => {
+        Sampling::Sample {
+            temperature,
+            top_p,
+            top_k,
+        } => {
             let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
             let mut order: Vec<usize> = (0..scaled.len()).collect();
-            order.sort_by(|&a, &b| scaled[b].partial_cmp(&scaled[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+            order.sort_by(|&a, &b| {
+                scaled[b]
+                    .partial_cmp(&scaled[a])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.cmp(&b))
+            });
             if top_k > 0 && top_k < order.len() {
                 order.truncate(top_k);
             }
@@ -86,9 +103,25 @@ mod tests {
         let mut r = Rng::new(0);
         assert_eq!(choose(&logits, &Sampling::Greedy, &mut r), 1);
         for _ in 0..50 {
-            let t = choose(&logits, &Sampling::Sample { temperature: 1.0, top_p: 1.0, top_k: 2 }, &mut r);
+            let t = choose(
+                &logits,
+                &Sampling::Sample {
+                    temperature: 1.0,
+                    top_p: 1.0,
+                    top_k: 2,
+                },
+                &mut r,
+            );
             assert!(t == 1 || t == 3);
-            let t = choose(&logits, &Sampling::Sample { temperature: 1.0, top_p: 0.3, top_k: 0 }, &mut r);
+            let t = choose(
+                &logits,
+                &Sampling::Sample {
+                    temperature: 1.0,
+                    top_p: 0.3,
+                    top_k: 0,
+                },
+                &mut r,
+            );
             assert_eq!(t, 1);
         }
     }

@@ -19,8 +19,14 @@ use crate::text::prompt::{audio_prompt, AudioPrompt};
 /// One evaluation set, named `<dataset>_<split>`.
 #[derive(Debug, Clone)]
 pub enum EvalSet {
-    Aac { name: String, items: Vec<CaptionItem> },
-    Aqa { name: String, items: Vec<QaItem> },
+    Aac {
+        name: String,
+        items: Vec<CaptionItem>,
+    },
+    Aqa {
+        name: String,
+        items: Vec<QaItem>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +43,10 @@ fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &De
         AudioInput::Encoded(m) => model.project(m.batch(keys, device)),
         AudioInput::Features(m) => {
             let x = m.clone_batch_host(keys);
-            model.embed_audio(Tensor::from_data(TensorData::new(x, [keys.len(), m.rows, m.dim]), device))
+            model.embed_audio(Tensor::from_data(
+                TensorData::new(x, [keys.len(), m.rows, m.dim]),
+                device,
+            ))
         }
     }
 }
@@ -71,10 +80,18 @@ fn decode_all(
             ids.extend(std::iter::repeat_n(backbone.tokenizer.pad, n_audio));
             ids.extend_from_slice(&p.suffix);
             let n = ids.len();
-            let batch = crate::model::audio_llm::SplicedBatch { ids: vec![ids], audio_at: vec![p.prefix.len()], valid: vec![vec![true; n]] };
+            let batch = crate::model::audio_llm::SplicedBatch {
+                ids: vec![ids],
+                audio_at: vec![p.prefix.len()],
+                valid: vec![vec![true; n]],
+            };
             let embeds = model.splice(&batch, a);
             let best = crate::decode::beam::beam_search(&model.llm, embeds, &stops, &beam);
-            let mut toks = best.into_iter().next().map(|h| h.tokens).unwrap_or_default();
+            let mut toks = best
+                .into_iter()
+                .next()
+                .map(|h| h.tokens)
+                .unwrap_or_default();
             if toks.last().is_some_and(|t| stops.contains(t)) {
                 toks.pop();
             }
@@ -89,8 +106,20 @@ fn decode_all(
         let prompts: Vec<AudioPrompt> = chunk.iter().map(|(_, p)| p.clone()).collect();
         let a = audio_for(model, audio, &keys, device);
         let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-        let ids = generate_with_audio(model, &prompts, a, backbone.tokenizer.pad, &stops, cfg.decode.max_new_tokens, &Sampling::Greedy, &mut rngs);
-        out.extend(ids.iter().map(|r| backbone.tokenizer.decode(r).trim().to_string()));
+        let ids = generate_with_audio(
+            model,
+            &prompts,
+            a,
+            backbone.tokenizer.pad,
+            &stops,
+            cfg.decode.max_new_tokens,
+            &Sampling::Greedy,
+            &mut rngs,
+        );
+        out.extend(
+            ids.iter()
+                .map(|r| backbone.tokenizer.decode(r).trim().to_string()),
+        );
         progress(chunk.len());
     }
     Ok(out)
@@ -111,17 +140,36 @@ pub fn evaluate(
         EvalSet::Aac { name, items } => {
             let task = format!("{name}/aac");
             let prompt = audio_prompt(tok, &backbone.chat, Some(&cfg.eval.caption_instruction))
-                .map_err(|e| EvalError::Task { task: task.clone(), message: e.to_string() })?;
-            let rows: Vec<(String, AudioPrompt)> = items.iter().map(|it| (it.audio.display().to_string(), prompt.clone())).collect();
+                .map_err(|e| EvalError::Task {
+                    task: task.clone(),
+                    message: e.to_string(),
+                })?;
+            let rows: Vec<(String, AudioPrompt)> = items
+                .iter()
+                .map(|it| (it.audio.display().to_string(), prompt.clone()))
+                .collect();
             let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
             let scored: Vec<ScoredCaption> = items
                 .iter()
                 .zip(&outputs)
-                .map(|(it, o)| ScoredCaption { id: it.id.clone(), candidate: o.clone(), references: it.captions.clone() })
+                .map(|(it, o)| ScoredCaption {
+                    id: it.id.clone(),
+                    candidate: o.clone(),
+                    references: it.captions.clone(),
+                })
                 .collect();
             let s = score_captions(&scored, CaptionTokenizer::Ptb);
             let n = items.len() as i64;
-            let scores = s.corpus.iter().map(|(m, v)| EvalScore { task: task.clone(), metric: m.clone(), value: *v, n }).collect();
+            let scores = s
+                .corpus
+                .iter()
+                .map(|(m, v)| EvalScore {
+                    task: task.clone(),
+                    metric: m.clone(),
+                    value: *v,
+                    n,
+                })
+                .collect();
             let preds = items
                 .iter()
                 .zip(outputs)
@@ -139,8 +187,12 @@ pub fn evaluate(
             let task = format!("{name}/aqa");
             let mut rows = Vec::with_capacity(items.len());
             for it in items {
-                let p = audio_prompt(tok, &backbone.chat, Some(&it.question))
-                    .map_err(|e| EvalError::Task { task: task.clone(), message: format!("{}: {e}", it.id) })?;
+                let p = audio_prompt(tok, &backbone.chat, Some(&it.question)).map_err(|e| {
+                    EvalError::Task {
+                        task: task.clone(),
+                        message: format!("{}: {e}", it.id),
+                    }
+                })?;
                 rows.push((it.audio.display().to_string(), p));
             }
             let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
@@ -152,12 +204,28 @@ pub fn evaluate(
                 let refs = vec![it.answer.clone()];
                 f1 += token_f1(&o, &refs);
                 em += exact_match(&o, &refs);
-                preds.push(Prediction { task: task.clone(), item_id: it.id.clone(), prompt: it.question.clone(), output: o, references: refs });
+                preds.push(Prediction {
+                    task: task.clone(),
+                    item_id: it.id.clone(),
+                    prompt: it.question.clone(),
+                    output: o,
+                    references: refs,
+                });
             }
             let cnt = items.len() as i64;
             let scores = vec![
-                EvalScore { task: task.clone(), metric: "token_f1".into(), value: f1 / n, n: cnt },
-                EvalScore { task: task.clone(), metric: "exact_match".into(), value: em / n, n: cnt },
+                EvalScore {
+                    task: task.clone(),
+                    metric: "token_f1".into(),
+                    value: f1 / n,
+                    n: cnt,
+                },
+                EvalScore {
+                    task: task.clone(),
+                    metric: "exact_match".into(),
+                    value: em / n,
+                    n: cnt,
+                },
             ];
             Ok((scores, preds))
         }

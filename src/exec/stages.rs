@@ -46,21 +46,41 @@ struct RunData {
     eval: Vec<EvalSet>,
 }
 
-fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> StageResult<(RunData, ClipMatrices)> {
-    store.stage_start(run_id, "data").map_err(|e| e.to_string())?;
+fn load_data(
+    store: &Store,
+    run_id: &str,
+    cfg: &RunConfig,
+    home: &Path,
+) -> StageResult<(RunData, ClipMatrices)> {
+    store
+        .stage_start(run_id, "data")
+        .map_err(|e| e.to_string())?;
     let mut train = Vec::new();
     for s in &cfg.data.train {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
-        train.push((format!("{}_{}", s.dataset, s.split), s.weight, take(items, s.max_items)));
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
+            .map_err(|e| e.to_string())?;
+        train.push((
+            format!("{}_{}", s.dataset, s.split),
+            s.weight,
+            take(items, s.max_items),
+        ));
     }
     let mut eval = Vec::new();
     for s in &cfg.data.eval_aac {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
-        eval.push(EvalSet::Aac { name: format!("{}_{}", s.dataset, s.split), items: take(items, s.max_items) });
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
+            .map_err(|e| e.to_string())?;
+        eval.push(EvalSet::Aac {
+            name: format!("{}_{}", s.dataset, s.split),
+            items: take(items, s.max_items),
+        });
     }
     for s in &cfg.data.eval_aqa {
-        let items: Vec<QaItem> = sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
-        eval.push(EvalSet::Aqa { name: format!("{}_{}", s.dataset, s.split), items: take(items, s.max_items) });
+        let items: Vec<QaItem> =
+            sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
+        eval.push(EvalSet::Aqa {
+            name: format!("{}_{}", s.dataset, s.split),
+            items: take(items, s.max_items),
+        });
     }
     // Every distinct audio file, once.
     let mut clips: Vec<(String, std::path::PathBuf)> = Vec::new();
@@ -83,16 +103,25 @@ fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> Stage
     let pb = bar(clips.len() as u64, "audio features");
     pb.set_prefix(run_id.to_string());
     let cache = home.join("cache").join("features");
-    let limits = AudioLimits { target_frames: cfg.encoder.target_frames, max_seconds: cfg.data.max_audio_seconds };
+    let limits = AudioLimits {
+        target_frames: cfg.encoder.target_frames,
+        max_seconds: cfg.data.max_audio_seconds,
+    };
     let (feats, failures) = extract(&clips, limits, Some(&cache), &|n| pb.inc(n as u64));
     pb.finish_and_clear();
-    let first: Vec<String> = failures.iter().take(5).map(|(p, why)| format!("{}: {why}", p.display())).collect();
+    let first: Vec<String> = failures
+        .iter()
+        .take(5)
+        .map(|(p, why)| format!("{}: {why}", p.display()))
+        .collect();
     let info = serde_json::json!({
         "clips": clips.len(), "unreadable": failures.len(), "first_unreadable": first,
         "policy": format!("{:?}", cfg.data.missing_audio).to_lowercase(),
     });
     if !failures.is_empty() && cfg.data.missing_audio == MissingAudio::Error {
-        store.stage_finish(run_id, "data", false, &info).map_err(|e| e.to_string())?;
+        store
+            .stage_finish(run_id, "data", false, &info)
+            .map_err(|e| e.to_string())?;
         return Err(format!(
             "{} audio file(s) missing or unreadable (data.missing_audio = \"error\"); first: {}",
             failures.len(),
@@ -103,17 +132,26 @@ fn load_data(store: &Store, run_id: &str, cfg: &RunConfig, home: &Path) -> Stage
     if !failures.is_empty() {
         eprintln!("acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}", failures.len(), first.join("; "));
     }
-    let bad: std::collections::BTreeSet<String> = failures.iter().map(|(p, _)| p.display().to_string()).collect();
+    let bad: std::collections::BTreeSet<String> = failures
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
     for (_, _, items) in train.iter_mut() {
         items.retain(|i| !bad.contains(&i.audio.display().to_string()));
     }
     for s in eval.iter_mut() {
         match s {
-            EvalSet::Aac { items, .. } => items.retain(|i| !bad.contains(&i.audio.display().to_string())),
-            EvalSet::Aqa { items, .. } => items.retain(|i| !bad.contains(&i.audio.display().to_string())),
+            EvalSet::Aac { items, .. } => {
+                items.retain(|i| !bad.contains(&i.audio.display().to_string()))
+            }
+            EvalSet::Aqa { items, .. } => {
+                items.retain(|i| !bad.contains(&i.audio.display().to_string()))
+            }
         }
     }
-    store.stage_finish(run_id, "data", true, &info).map_err(|e| e.to_string())?;
+    store
+        .stage_finish(run_id, "data", true, &info)
+        .map_err(|e| e.to_string())?;
     Ok((RunData { train, eval }, feats))
 }
 
@@ -123,16 +161,24 @@ fn encode_all(cfg: &RunConfig, feats: &ClipMatrices, device: &Device) -> StageRe
     let keys: Vec<&String> = feats.by_clip.keys().collect();
     let mut keys = keys;
     keys.sort();
-    let mut out = ClipMatrices { rows: enc.num_tokens(feats.rows), dim: enc.embed_dim, by_clip: Default::default() };
+    let mut out = ClipMatrices {
+        rows: enc.num_tokens(feats.rows),
+        dim: enc.embed_dim,
+        by_clip: Default::default(),
+    };
     let pb = bar(keys.len() as u64, "encoding (frozen EAT)");
     for chunk in keys.chunks(16) {
         let ids: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
         let x = feats.batch(&ids, device);
         let y: Tensor<3> = enc.forward(x);
-        let v: Vec<f32> = y.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+        let v: Vec<f32> = y
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))?;
         let per = out.rows * out.dim;
         for (i, id) in ids.iter().enumerate() {
-            out.by_clip.insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
+            out.by_clip
+                .insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
         }
         pb.inc(ids.len() as u64);
     }
@@ -141,10 +187,20 @@ fn encode_all(cfg: &RunConfig, feats: &ClipMatrices, device: &Device) -> StageRe
 }
 
 /// Execute every stage of one run. `init_weights` are the trained weights of its `init_from` run.
-pub fn execute(store: &mut Store, run_id: &str, cfg: &RunConfig, home: &Path, init_weights: Option<std::path::PathBuf>) -> StageResult<()> {
+pub fn execute(
+    store: &mut Store,
+    run_id: &str,
+    cfg: &RunConfig,
+    home: &Path,
+    init_weights: Option<std::path::PathBuf>,
+) -> StageResult<()> {
     let run_dir = store.run_dir(run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-    std::fs::write(run_dir.join("config.json"), crate::spec::canonical_json(cfg)).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    std::fs::write(
+        run_dir.join("config.json"),
+        crate::spec::canonical_json(cfg),
+    )
+    .map_err(|e| format!("{}: {e}", run_dir.display()))?;
     if cfg.backbone == "builtin:tiny-chat" {
         let pb = bar(0, "building builtin:tiny-chat");
         pb.set_prefix(run_id.to_string());
@@ -160,44 +216,85 @@ pub fn execute(store: &mut Store, run_id: &str, cfg: &RunConfig, home: &Path, in
     let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
     let (data, feats) = load_data(store, run_id, cfg, home)?;
     let use_features = cfg.encoder.trainable || cfg.encoder.spec_augment;
-    let encoded = if use_features { None } else { Some(encode_all(cfg, &feats, &device)?) };
+    let encoded = if use_features {
+        None
+    } else {
+        Some(encode_all(cfg, &feats, &device)?)
+    };
     let audio = match &encoded {
         Some(e) => AudioInput::Encoded(e),
         None => AudioInput::Features(&feats),
     };
 
     // targets
-    store.stage_start(run_id, "targets").map_err(|e| e.to_string())?;
+    store
+        .stage_start(run_id, "targets")
+        .map_err(|e| e.to_string())?;
     let mut sources = Vec::new();
     let mut infos = Vec::new();
     for (name, weight, items) in &data.train {
         let pb = bar(0, &format!("targets {name}"));
         pb.set_prefix(run_id.to_string());
-        let r = targets::build(store, &backbone, &cfg.targets, cfg.seed, items, &device, &mut |d, t| {
-            pb.set_length(t as u64);
-            pb.set_position(d as u64);
-        });
+        let r = targets::build(
+            store,
+            &backbone,
+            &cfg.targets,
+            cfg.seed,
+            items,
+            &device,
+            &mut |d, t| {
+                pb.set_length(t as u64);
+                pb.set_position(d as u64);
+            },
+        );
         pb.finish_and_clear();
         match r {
             Ok((examples, info)) => {
                 infos.push(serde_json::json!({"source": name, "info": info}));
-                sources.push(TrainSource { name: name.clone(), examples, weight: *weight });
+                sources.push(TrainSource {
+                    name: name.clone(),
+                    examples,
+                    weight: *weight,
+                });
             }
             Err(e) => {
-                let _ = store.stage_finish(run_id, "targets", false, &serde_json::json!({"error": e.to_string()}));
+                let _ = store.stage_finish(
+                    run_id,
+                    "targets",
+                    false,
+                    &serde_json::json!({"error": e.to_string()}),
+                );
                 return Err(e.to_string());
             }
         }
     }
-    store.stage_finish(run_id, "targets", true, &serde_json::json!(infos)).map_err(|e| e.to_string())?;
+    store
+        .stage_finish(run_id, "targets", true, &serde_json::json!(infos))
+        .map_err(|e| e.to_string())?;
 
     // train
     let weights = final_weights(&run_dir);
-    if store.stage_status(run_id, "train").map_err(|e| e.to_string())?.as_deref() != Some("done") || !weights.exists() {
-        store.stage_start(run_id, "train").map_err(|e| e.to_string())?;
+    if store
+        .stage_status(run_id, "train")
+        .map_err(|e| e.to_string())?
+        .as_deref()
+        != Some("done")
+        || !weights.exists()
+    {
+        store
+            .stage_start(run_id, "train")
+            .map_err(|e| e.to_string())?;
         let pb = bar(cfg.train.steps as u64, "training");
         pb.set_prefix(run_id.to_string());
-        let job = TrainJob { run_id, cfg, backbone: &backbone, sources: &sources, audio, run_dir: &run_dir, init_from: init_weights };
+        let job = TrainJob {
+            run_id,
+            cfg,
+            backbone: &backbone,
+            sources: &sources,
+            audio,
+            run_dir: &run_dir,
+            init_from: init_weights,
+        };
         let r = train(store, &job, &mut |s, _, loss| {
             pb.set_position(s as u64);
             pb.set_message(format!("training loss {loss:.3}"));
@@ -205,47 +302,88 @@ pub fn execute(store: &mut Store, run_id: &str, cfg: &RunConfig, home: &Path, in
         pb.finish_and_clear();
         match r {
             Ok(outcome) => {
-                store.put_artifact(run_id, &outcome.weights, "weights").map_err(|e| e.to_string())?;
                 store
-                    .stage_finish(run_id, "train", true, &serde_json::to_value(&outcome).unwrap_or_default())
+                    .put_artifact(run_id, &outcome.weights, "weights")
+                    .map_err(|e| e.to_string())?;
+                store
+                    .stage_finish(
+                        run_id,
+                        "train",
+                        true,
+                        &serde_json::to_value(&outcome).unwrap_or_default(),
+                    )
                     .map_err(|e| e.to_string())?;
             }
             Err(e) => {
-                let _ = store.stage_finish(run_id, "train", false, &serde_json::json!({"error": e.to_string()}));
+                let _ = store.stage_finish(
+                    run_id,
+                    "train",
+                    false,
+                    &serde_json::json!({"error": e.to_string()}),
+                );
                 return Err(e.to_string());
             }
         }
     }
 
     // eval
-    if store.stage_status(run_id, "eval").map_err(|e| e.to_string())?.as_deref() != Some("done") {
-        store.stage_start(run_id, "eval").map_err(|e| e.to_string())?;
+    if store
+        .stage_status(run_id, "eval")
+        .map_err(|e| e.to_string())?
+        .as_deref()
+        != Some("done")
+    {
+        store
+            .stage_start(run_id, "eval")
+            .map_err(|e| e.to_string())?;
         let mut model = build_for_run(cfg, &backbone, &device).map_err(|e| e.to_string())?;
         load_trainable(&mut model, &weights).map_err(|e| e.to_string())?;
-        let total: usize = data.eval.iter().map(|s| match s {
-            EvalSet::Aac { items, .. } => items.len(),
-            EvalSet::Aqa { items, .. } => items.len(),
-        }).sum();
+        let total: usize = data
+            .eval
+            .iter()
+            .map(|s| match s {
+                EvalSet::Aac { items, .. } => items.len(),
+                EvalSet::Aqa { items, .. } => items.len(),
+            })
+            .sum();
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
         for set in &data.eval {
-            let r = evaluate(&model, &backbone, cfg, audio, set, &device, &mut |n| pb.inc(n as u64));
+            let r = evaluate(&model, &backbone, cfg, audio, set, &device, &mut |n| {
+                pb.inc(n as u64)
+            });
             match r {
                 Ok((scores, preds)) => {
-                    store.put_evals(run_id, &scores).map_err(|e| e.to_string())?;
-                    store.put_predictions(run_id, &preds).map_err(|e| e.to_string())?;
+                    store
+                        .put_evals(run_id, &scores)
+                        .map_err(|e| e.to_string())?;
+                    store
+                        .put_predictions(run_id, &preds)
+                        .map_err(|e| e.to_string())?;
                     summary.extend(scores);
                 }
                 Err(e) => {
                     pb.finish_and_clear();
-                    let _ = store.stage_finish(run_id, "eval", false, &serde_json::json!({"error": e.to_string()}));
+                    let _ = store.stage_finish(
+                        run_id,
+                        "eval",
+                        false,
+                        &serde_json::json!({"error": e.to_string()}),
+                    );
                     return Err(e.to_string());
                 }
             }
         }
         pb.finish_and_clear();
-        store.stage_finish(run_id, "eval", true, &serde_json::to_value(&summary).unwrap_or_default()).map_err(|e| e.to_string())?;
+        store
+            .stage_finish(
+                run_id,
+                "eval",
+                true,
+                &serde_json::to_value(&summary).unwrap_or_default(),
+            )
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -50,10 +50,18 @@ pub fn select<'a>(plan: &'a Plan, only: &[String]) -> Result<Vec<&'a PlannedRun>
     let labels: BTreeSet<&str> = plan.runs.iter().map(|r| r.label.as_str()).collect();
     for l in only {
         if !labels.contains(l.as_str()) {
-            return Err(ExecError::UnknownLabel { label: l.clone(), rows: labels.iter().copied().collect::<Vec<_>>().join(", ") });
+            return Err(ExecError::UnknownLabel {
+                label: l.clone(),
+                rows: labels.iter().copied().collect::<Vec<_>>().join(", "),
+            });
         }
     }
-    let mut want: BTreeSet<String> = plan.runs.iter().filter(|r| only.contains(&r.label)).map(|r| r.run_id.clone()).collect();
+    let mut want: BTreeSet<String> = plan
+        .runs
+        .iter()
+        .filter(|r| only.contains(&r.label))
+        .map(|r| r.run_id.clone())
+        .collect();
     loop {
         let deps: Vec<String> = plan
             .runs
@@ -67,7 +75,11 @@ pub fn select<'a>(plan: &'a Plan, only: &[String]) -> Result<Vec<&'a PlannedRun>
         }
         want.extend(deps);
     }
-    Ok(plan.runs.iter().filter(|r| want.contains(&r.run_id)).collect())
+    Ok(plan
+        .runs
+        .iter()
+        .filter(|r| want.contains(&r.run_id))
+        .collect())
 }
 
 /// Keep a run's heartbeat fresh from a side thread while it executes.
@@ -92,7 +104,10 @@ impl Heartbeat {
                 }
             }
         });
-        Heartbeat { stop, handle: Some(handle) }
+        Heartbeat {
+            stop,
+            handle: Some(handle),
+        }
     }
 }
 
@@ -106,20 +121,36 @@ impl Drop for Heartbeat {
 }
 
 fn execute_one(store: &mut Store, run: &PlannedRun, home: &Path) -> Result<(), String> {
-    let init = run.config.init_from.as_ref().map(|src| crate::train::trainer::final_weights(&store.run_dir(src)));
+    let init = run
+        .config
+        .init_from
+        .as_ref()
+        .map(|src| crate::train::trainer::final_weights(&store.run_dir(src)));
     let _beat = Heartbeat::start(store.path.clone(), run.run_id.clone());
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::stages::execute(store, &run.run_id, &run.config, home, init)));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        super::stages::execute(store, &run.run_id, &run.config, home, init)
+    }));
     match r {
         Ok(r) => r,
         Err(p) => {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
             Err(format!("panic: {msg}"))
         }
     }
 }
 
 /// Execute the selected runs of a plan until none is left that this process can take.
-pub fn worker_loop(store: &mut Store, runs: &[&PlannedRun], home: &Path, retry_failed: bool, summary: &mut RunSummary) -> Result<(), ExecError> {
+pub fn worker_loop(
+    store: &mut Store,
+    runs: &[&PlannedRun],
+    home: &Path,
+    retry_failed: bool,
+    summary: &mut RunSummary,
+) -> Result<(), ExecError> {
     let me = WorkerInfo::current();
     let mut attempted: BTreeSet<String> = BTreeSet::new();
     let by_id: BTreeMap<&str, &PlannedRun> = runs.iter().map(|r| (r.run_id.as_str(), *r)).collect();
@@ -144,9 +175,17 @@ pub fn worker_loop(store: &mut Store, runs: &[&PlannedRun], home: &Path, retry_f
         let mut waiting = false;
         for r in &open {
             if let Some(dep) = &r.config.init_from {
-                match status.get(dep).copied().or_else(|| store.run(dep).ok().map(|x| x.status)) {
+                match status
+                    .get(dep)
+                    .copied()
+                    .or_else(|| store.run(dep).ok().map(|x| x.status))
+                {
                     Some(RunStatus::Done) => {}
-                    Some(RunStatus::Failed) if !(retry_failed && by_id.contains_key(dep.as_str()) && !attempted.contains(dep)) => {
+                    Some(RunStatus::Failed)
+                        if !(retry_failed
+                            && by_id.contains_key(dep.as_str())
+                            && !attempted.contains(dep)) =>
+                    {
                         // Its source failed: this run cannot start.
                         if store.claim(&r.run_id, &me, retry_failed)? {
                             let msg = format!("init_from run {dep} failed");
@@ -204,7 +243,10 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
     let selected = select(&plan, &opts.only)?;
     let mut store = Store::open_home(&opts.home)?;
     store.register_plan(&plan, &opts.spec.display().to_string())?;
-    let mut summary = RunSummary { experiment: plan.experiment.clone(), ..Default::default() };
+    let mut summary = RunSummary {
+        experiment: plan.experiment.clone(),
+        ..Default::default()
+    };
     for r in &selected {
         if store.run(&r.run_id)?.status == RunStatus::Done {
             summary.already_done.push(r.run_id.clone());
@@ -215,7 +257,12 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
         let exe = std::env::current_exe().map_err(|e| ExecError::Worker(e.to_string()))?;
         for _ in 1..opts.workers {
             let mut cmd = std::process::Command::new(&exe);
-            cmd.arg("run").arg(&opts.spec).arg("--workers").arg("1").arg("--no-report").env("ACDC_HOME", &opts.home);
+            cmd.arg("run")
+                .arg(&opts.spec)
+                .arg("--workers")
+                .arg("1")
+                .arg("--no-report")
+                .env("ACDC_HOME", &opts.home);
             for s in &opts.sets {
                 cmd.arg("--set").arg(s);
             }
@@ -225,21 +272,35 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
             if opts.retry_failed {
                 cmd.arg("--retry-failed");
             }
-            children.push(cmd.spawn().map_err(|e| ExecError::Worker(format!("{}: {e}", exe.display())))?);
+            children.push(
+                cmd.spawn()
+                    .map_err(|e| ExecError::Worker(format!("{}: {e}", exe.display())))?,
+            );
         }
     }
-    worker_loop(&mut store, &selected, &opts.home, opts.retry_failed, &mut summary)?;
+    worker_loop(
+        &mut store,
+        &selected,
+        &opts.home,
+        opts.retry_failed,
+        &mut summary,
+    )?;
     for mut c in children {
         let st = c.wait().map_err(|e| ExecError::Worker(e.to_string()))?;
         if !st.success() {
-            return Err(ExecError::Worker(format!("a worker process exited with {st}")));
+            return Err(ExecError::Worker(format!(
+                "a worker process exited with {st}"
+            )));
         }
     }
     // Runs finished by other workers count as executed in this invocation too.
     for r in &selected {
         let rec = store.run(&r.run_id)?;
-        if rec.status == RunStatus::Failed && !summary.failed.iter().any(|(id, _)| id == &r.run_id) {
-            summary.failed.push((r.run_id.clone(), rec.error.unwrap_or_default()));
+        if rec.status == RunStatus::Failed && !summary.failed.iter().any(|(id, _)| id == &r.run_id)
+        {
+            summary
+                .failed
+                .push((r.run_id.clone(), rec.error.unwrap_or_default()));
         }
     }
     Ok((plan, summary))

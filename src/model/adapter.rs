@@ -21,7 +21,8 @@ pub struct AdapterConfig {
 impl AdapterConfig {
     pub fn init(&self, device: &Device) -> Adapter {
         Adapter {
-            linear1: LinearConfig::new(self.encoder_dim * self.downsample, self.hidden).init(device),
+            linear1: LinearConfig::new(self.encoder_dim * self.downsample, self.hidden)
+                .init(device),
             linear2: LinearConfig::new(self.hidden, self.llm_dim).init(device),
             downsample: self.downsample,
         }
@@ -59,13 +60,21 @@ mod tests {
     #[test]
     fn stacks_groups_of_k_and_drops_the_tail() {
         let device = Device::flex();
-        let a = AdapterConfig::new(3, 4).with_downsample(5).with_hidden(8).init(&device);
+        let a = AdapterConfig::new(3, 4)
+            .with_downsample(5)
+            .with_hidden(8)
+            .init(&device);
         let x = Tensor::<3>::zeros([2, 513, 3], &device);
         assert_eq!(a.forward(x).dims(), [2, 102, 4]);
         // Group g of the concatenation holds tokens 5g..5g+4 in order.
         let vals: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let x = Tensor::<3>::from_data(TensorData::new(vals, [1, 6, 2]), &device);
-        let g: Vec<f32> = x.narrow(1, 0, 5).reshape([1, 1, 10]).into_data().try_to_vec::<f32>().unwrap();
+        let g: Vec<f32> = x
+            .narrow(1, 0, 5)
+            .reshape([1, 1, 10])
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(g, (0..10).map(|v| v as f32).collect::<Vec<_>>());
     }
 }

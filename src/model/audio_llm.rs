@@ -62,7 +62,11 @@ impl AudioLlm {
         let device = audio.device();
         let b = batch.ids.len();
         let t = batch.ids[0].len();
-        let flat: Vec<i64> = batch.ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+        let flat: Vec<i64> = batch
+            .ids
+            .iter()
+            .flat_map(|r| r.iter().map(|&x| x as i64))
+            .collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device);
         let mut x = self.llm.embed(ids);
         let [_, a, d] = audio.dims();
@@ -77,15 +81,32 @@ impl AudioLlm {
     pub fn forward(&self, batch: &SplicedBatch, audio: Tensor<3>) -> Tensor<3> {
         let device = audio.device();
         let x = self.splice(batch, audio);
-        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, &self.llm.inv_freq(), &device);
+        let a = AttnInputs::new(
+            &batch.positions(),
+            &batch.valid,
+            0,
+            &self.llm.inv_freq(),
+            &device,
+        );
         self.llm.forward_embeds(x, &a, None)
     }
 
     /// Prefill a KV cache with a spliced prompt; returns the last position's logits `[B, vocab]`.
-    pub fn prefill(&self, batch: &SplicedBatch, audio: Tensor<3>, cache: &mut KvCache) -> Tensor<2> {
+    pub fn prefill(
+        &self,
+        batch: &SplicedBatch,
+        audio: Tensor<3>,
+        cache: &mut KvCache,
+    ) -> Tensor<2> {
         let device = audio.device();
         let x = self.splice(batch, audio);
-        let a = AttnInputs::new(&batch.positions(), &batch.valid, 0, &self.llm.inv_freq(), &device);
+        let a = AttnInputs::new(
+            &batch.positions(),
+            &batch.valid,
+            0,
+            &self.llm.inv_freq(),
+            &device,
+        );
         let h = self.llm.forward_hidden(x, &a, Some(cache));
         let t = h.dims()[1];
         self.llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim(1)

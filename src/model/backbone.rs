@@ -46,11 +46,18 @@ pub struct Backbone {
 
 /// The `eos_token_id` (an id or a list) of a model directory's `generation_config.json`.
 pub fn generation_eos(dir: &Path) -> Vec<u32> {
-    let Ok(text) = std::fs::read_to_string(dir.join("generation_config.json")) else { return Vec::new() };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(dir.join("generation_config.json")) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
     match &v["eos_token_id"] {
         serde_json::Value::Number(n) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_u64().map(|x| x as u32)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_u64().map(|x| x as u32))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -91,10 +98,14 @@ pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
     let cache = std::env::var_os("HF_HUB_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
+        })
         .unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"));
     let repo = cache.join(format!("models--{}", id.replace('/', "--")));
-    let snapshot = std::fs::read_to_string(repo.join("refs").join("main")).ok().map(|r| repo.join("snapshots").join(r.trim()));
+    let snapshot = std::fs::read_to_string(repo.join("refs").join("main"))
+        .ok()
+        .map(|r| repo.join("snapshots").join(r.trim()));
     match snapshot {
         Some(s) if s.join("config.json").exists() => Ok(s),
         _ => Err(BackboneError::Unsupported {
@@ -109,7 +120,9 @@ pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
 
 /// Where `builtin:tiny-chat` keeps its pretrained weights.
 pub fn tiny_chat_weights(home: &Path) -> PathBuf {
-    home.join("models").join("builtin-tiny-chat").join("model.bpk")
+    home.join("models")
+        .join("builtin-tiny-chat")
+        .join("model.bpk")
 }
 
 impl Backbone {
@@ -134,32 +147,79 @@ impl Backbone {
                 let dir = home.join("models").join("builtin-tiny");
                 let tok_path = dir.join("tokenizer.json");
                 let tokenizer = if tok_path.exists() {
-                    TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?
+                    TextTokenizer::from_file(&tok_path).map_err(|source| {
+                        BackboneError::Tokenizer {
+                            id: id.into(),
+                            source,
+                        }
+                    })?
                 } else {
                     let corpus = crate::data::synth::text_corpus(400, 0, 5.0);
                     let t = TextTokenizer::train_byte_level_bpe(&corpus, BUILTIN_TINY_VOCAB)
-                        .map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
-                    std::fs::create_dir_all(&dir).map_err(|e| BackboneError::Io { path: dir.clone(), message: e.to_string() })?;
+                        .map_err(|source| BackboneError::Tokenizer {
+                            id: id.into(),
+                            source,
+                        })?;
+                    std::fs::create_dir_all(&dir).map_err(|e| BackboneError::Io {
+                        path: dir.clone(),
+                        message: e.to_string(),
+                    })?;
                     // Write then rename, so concurrent workers never read half a file.
                     let tmp = dir.join(format!("tokenizer.json.{}", std::process::id()));
-                    t.save(&tmp).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
-                    std::fs::rename(&tmp, &tok_path).map_err(|e| BackboneError::Io { path: tok_path.clone(), message: e.to_string() })?;
-                    TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?
+                    t.save(&tmp).map_err(|source| BackboneError::Tokenizer {
+                        id: id.into(),
+                        source,
+                    })?;
+                    std::fs::rename(&tmp, &tok_path).map_err(|e| BackboneError::Io {
+                        path: tok_path.clone(),
+                        message: e.to_string(),
+                    })?;
+                    TextTokenizer::from_file(&tok_path).map_err(|source| {
+                        BackboneError::Tokenizer {
+                            id: id.into(),
+                            source,
+                        }
+                    })?
                 };
                 let config = super::builtin_tiny_llm(tokenizer.vocab_size());
                 let tok_json = tokenizer.inner.to_string(false).unwrap_or_default();
-                let fingerprint = crate::model::fingerprint(&[id, &format!("{config:?}"), &BUILTIN_TINY_SEED.to_string(), &tok_json]);
-                Ok(Backbone { id: id.into(), tokenizer, chat: ChatFormat::llama3(), config, fingerprint, weights: Weights::Seeded, eos: Vec::new() })
+                let fingerprint = crate::model::fingerprint(&[
+                    id,
+                    &format!("{config:?}"),
+                    &BUILTIN_TINY_SEED.to_string(),
+                    &tok_json,
+                ]);
+                Ok(Backbone {
+                    id: id.into(),
+                    tokenizer,
+                    chat: ChatFormat::llama3(),
+                    config,
+                    fingerprint,
+                    weights: Weights::Seeded,
+                    eos: Vec::new(),
+                })
             }
             other if other.starts_with("builtin:") => Err(BackboneError::Unsupported {
                 id: other.into(),
-                message: "unknown builtin backbone; builtins: builtin:tiny, builtin:tiny-chat".into(),
+                message: "unknown builtin backbone; builtins: builtin:tiny, builtin:tiny-chat"
+                    .into(),
             }),
             other => {
                 let dir = resolve_model_dir(other)?;
                 let tok_path = dir.join("tokenizer.json");
-                let tokenizer = TextTokenizer::from_file(&tok_path).map_err(|source| BackboneError::Tokenizer { id: id.into(), source })?;
-                let config = super::hf::config_from_file(&dir.join("config.json")).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })?;
+                let tokenizer = TextTokenizer::from_file(&tok_path).map_err(|source| {
+                    BackboneError::Tokenizer {
+                        id: id.into(),
+                        source,
+                    }
+                })?;
+                let config =
+                    super::hf::config_from_file(&dir.join("config.json")).map_err(|e| {
+                        BackboneError::Unsupported {
+                            id: id.into(),
+                            message: e.to_string(),
+                        }
+                    })?;
                 let chat = match crate::text::template::JinjaTemplate::from_model_dir(&dir) {
                     Ok(Some(t)) => ChatFormat::Jinja(t),
                     Ok(None) if tokenizer.inner.token_to_id("<|start_header_id|>").is_some() => ChatFormat::llama3(),
@@ -176,14 +236,30 @@ impl Backbone {
                     std::fs::read_to_string(&tok_path).unwrap_or_default(),
                     format!("{chat:?}"),
                 ];
-                for f in super::hf::weight_files(&dir).map_err(|e| BackboneError::Unsupported { id: id.into(), message: e.to_string() })? {
+                for f in super::hf::weight_files(&dir).map_err(|e| BackboneError::Unsupported {
+                    id: id.into(),
+                    message: e.to_string(),
+                })? {
                     let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-                    parts.push(format!("{}:{len}", f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
+                    parts.push(format!(
+                        "{}:{len}",
+                        f.file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default()
+                    ));
                 }
                 let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let fingerprint = crate::model::fingerprint(&refs);
                 let eos = generation_eos(&dir);
-                Ok(Backbone { id: id.into(), tokenizer, chat, config, fingerprint, weights: Weights::HfDir(dir), eos })
+                Ok(Backbone {
+                    id: id.into(),
+                    tokenizer,
+                    chat,
+                    config,
+                    fingerprint,
+                    weights: Weights::HfDir(dir),
+                    eos,
+                })
             }
         }
     }
@@ -191,17 +267,29 @@ impl Backbone {
     /// The LLM with its (frozen) weights.
     pub fn load_llm(&self, device: &Device) -> Result<Llama, BackboneError> {
         if let Weights::HfDir(dir) = &self.weights {
-            return super::hf::load_llama(dir, device).map(|(_, m)| m).map_err(|e| BackboneError::Unsupported { id: self.id.clone(), message: e.to_string() });
+            return super::hf::load_llama(dir, device)
+                .map(|(_, m)| m)
+                .map_err(|e| BackboneError::Unsupported {
+                    id: self.id.clone(),
+                    message: e.to_string(),
+                });
         }
         let mut m = super::init_seeded(device, BUILTIN_TINY_SEED, || self.config.init(device));
         if let Weights::Burnpack(w) = &self.weights {
             use burn::store::{BurnpackStore, ModuleSnapshot};
             let mut store = BurnpackStore::from_file(w).auto_extension(false);
-            let r = m.load_from(&mut store).map_err(|e| BackboneError::Io { path: w.clone(), message: e.to_string() })?;
+            let r = m.load_from(&mut store).map_err(|e| BackboneError::Io {
+                path: w.clone(),
+                message: e.to_string(),
+            })?;
             if !r.errors.is_empty() || !r.missing.is_empty() {
                 return Err(BackboneError::Io {
                     path: w.clone(),
-                    message: format!("weights do not fit the model: {} error(s), {} missing tensor(s)", r.errors.len(), r.missing.len()),
+                    message: format!(
+                        "weights do not fit the model: {} error(s), {} missing tensor(s)",
+                        r.errors.len(),
+                        r.missing.len()
+                    ),
                 });
             }
         }
@@ -219,18 +307,32 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
         }
         other => Err(BackboneError::Unsupported {
             id: other.into(),
-            message: "loading EAT checkpoints is not implemented yet; use `builtin:tiny-eat`".into(),
+            message: "loading EAT checkpoints is not implemented yet; use `builtin:tiny-eat`"
+                .into(),
         }),
     }
 }
 
 /// The whole AC/DC model of a run on `device`: frozen backbone and encoder, fresh adapter (and
 /// LoRA factors in `lora` mode) initialised from the run's seed.
-pub fn build_for_run(cfg: &crate::spec::RunConfig, backbone: &Backbone, device: &Device) -> Result<super::audio_llm::AudioLlm, BackboneError> {
+pub fn build_for_run(
+    cfg: &crate::spec::RunConfig,
+    backbone: &Backbone,
+    device: &Device,
+) -> Result<super::audio_llm::AudioLlm, BackboneError> {
     let llm = backbone.load_llm(device)?;
     let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
     let lora = (cfg.llm.mode == crate::spec::schema::LlmMode::Lora).then_some(&cfg.llm.lora);
-    Ok(super::assemble(llm, encoder, &eat_cfg, cfg.adapter.downsample, cfg.adapter.hidden, lora, cfg.seed, device))
+    Ok(super::assemble(
+        llm,
+        encoder,
+        &eat_cfg,
+        cfg.adapter.downsample,
+        cfg.adapter.hidden,
+        lora,
+        cfg.seed,
+        device,
+    ))
 }
 
 #[cfg(test)]
@@ -242,13 +344,37 @@ mod tests {
     #[test]
     fn builtin_weights_are_fixed_across_devices_and_rng_history() {
         let cfg = crate::model::builtin_tiny_llm(64);
-        let bb = Backbone { id: "builtin:tiny".into(), tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(), chat: ChatFormat::llama3(), config: cfg, fingerprint: String::new(), weights: Weights::Seeded, eos: Vec::new() };
+        let bb = Backbone {
+            id: "builtin:tiny".into(),
+            tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(),
+            chat: ChatFormat::llama3(),
+            config: cfg,
+            fingerprint: String::new(),
+            weights: Weights::Seeded,
+            eos: Vec::new(),
+        };
         let a = Device::flex();
-        let w1: Vec<f32> = bb.load_llm(&a).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let w1: Vec<f32> = bb.load_llm(&a).unwrap().layers[1]
+            .mlp
+            .up_proj
+            .base
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let b = Device::flex().autodiff();
         b.seed(12345);
         let _ = burn::tensor::Tensor::<1>::random([10], burn::tensor::Distribution::Default, &b);
-        let w2: Vec<f32> = bb.load_llm(&b).unwrap().layers[1].mlp.up_proj.base.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let w2: Vec<f32> = bb.load_llm(&b).unwrap().layers[1]
+            .mlp
+            .up_proj
+            .base
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(w1, w2);
     }
 }

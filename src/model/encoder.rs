@@ -31,10 +31,20 @@ impl EatConfig {
     pub fn init(&self, device: &Device) -> Eat {
         let d = self.embed_dim;
         let hidden = (d as f64 * self.mlp_ratio) as usize;
-        let ln = |dev: &Device| LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(dev);
+        let ln = |dev: &Device| {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.layer_norm_eps)
+                .init(dev)
+        };
         Eat {
-            patch_embed: Conv2dConfig::new([1, d], [self.patch, self.patch]).with_stride([self.patch, self.patch]).init(device),
-            cls_token: Param::from_tensor(Tensor::random([1, 1, d], Distribution::Normal(0.0, 0.02), device)),
+            patch_embed: Conv2dConfig::new([1, d], [self.patch, self.patch])
+                .with_stride([self.patch, self.patch])
+                .init(device),
+            cls_token: Param::from_tensor(Tensor::random(
+                [1, 1, d],
+                Distribution::Normal(0.0, 0.02),
+                device,
+            )),
             pre_norm: ln(device),
             blocks: (0..self.depth)
                 .map(|_| EatBlock {
@@ -70,12 +80,22 @@ impl EatBlock {
         let [b, n, d] = x.dims();
         let h = self.num_heads;
         let hd = d / h;
-        let qkv = self.qkv.forward(x.clone()).reshape([b, n, 3, h, hd]).permute([2, 0, 3, 1, 4]);
+        let qkv = self
+            .qkv
+            .forward(x.clone())
+            .reshape([b, n, 3, h, hd])
+            .permute([2, 0, 3, 1, 4]);
         let q: Tensor<4> = qkv.clone().narrow(0, 0, 1).squeeze_dim(0);
         let k: Tensor<4> = qkv.clone().narrow(0, 1, 1).squeeze_dim(0);
         let v: Tensor<4> = qkv.narrow(0, 2, 1).squeeze_dim(0);
-        let attn = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar((hd as f64).powf(-0.5)), 3);
-        let a = self.proj.forward(attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]));
+        let attn = softmax(
+            q.matmul(k.swap_dims(2, 3))
+                .mul_scalar((hd as f64).powf(-0.5)),
+            3,
+        );
+        let a = self
+            .proj
+            .forward(attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]));
         let x = self.norm1.forward(x + a);
         let m = self.fc2.forward(gelu(self.fc1.forward(x.clone())));
         self.norm2.forward(x + m)
@@ -96,7 +116,9 @@ pub struct Eat {
 /// 1-D sin-cos embedding of `pos` into `dim` values (MAE's `get_1d_sincos_pos_embed_from_grid`).
 fn sincos_1d(dim: usize, pos: f64, out: &mut Vec<f32>) {
     let half = dim / 2;
-    let omega: Vec<f64> = (0..half).map(|i| 1.0 / 10000f64.powf(i as f64 / half as f64)).collect();
+    let omega: Vec<f64> = (0..half)
+        .map(|i| 1.0 / 10000f64.powf(i as f64 / half as f64))
+        .collect();
     out.extend(omega.iter().map(|w| (pos * w).sin() as f32));
     out.extend(omega.iter().map(|w| (pos * w).cos() as f32));
 }
@@ -128,7 +150,8 @@ impl Eat {
         let x = x.reshape([b, d, tp * fp]).swap_dims(1, 2); // [B, N, D], n = t·F' + f
         debug_assert_eq!(tp, frames / self.patch);
         debug_assert_eq!(fp, mel / self.patch);
-        let pos = Tensor::<2>::from_data(TensorData::new(sincos_2d(d, tp, fp), [tp * fp, d]), &device);
+        let pos =
+            Tensor::<2>::from_data(TensorData::new(sincos_2d(d, tp, fp), [tp * fp, d]), &device);
         let x = x + pos.unsqueeze();
         let cls = self.cls_token.val().expand([b, 1, d]);
         let mut x = self.pre_norm.forward(Tensor::cat(vec![cls, x], 1));

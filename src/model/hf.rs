@@ -60,49 +60,86 @@ struct RawConfig {
 
 /// Parse a `config.json` into our architecture config.
 pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
-    let text = std::fs::read_to_string(path).map_err(|e| HfError::Io { path: path.into(), message: e.to_string() })?;
-    let c: RawConfig = serde_json::from_str(&text).map_err(|e| HfError::Config { path: path.into(), message: e.to_string() })?;
-    let bad = |m: String| HfError::Config { path: path.into(), message: m };
+    let text = std::fs::read_to_string(path).map_err(|e| HfError::Io {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let c: RawConfig = serde_json::from_str(&text).map_err(|e| HfError::Config {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let bad = |m: String| HfError::Config {
+        path: path.into(),
+        message: m,
+    };
     let model_type = c.model_type.clone().unwrap_or_else(|| "llama".into());
     if !["llama", "qwen2", "mistral"].contains(&model_type.as_str()) {
         return Err(bad(format!("model_type `{model_type}` is not a Llama-family decoder acdc knows (llama, qwen2, mistral)")));
     }
     let rope = c.rope_parameters.as_ref().or(c.rope_scaling.as_ref());
-    let theta = rope.and_then(|r| r.rope_theta).or(c.rope_theta).unwrap_or(10000.0);
+    let theta = rope
+        .and_then(|r| r.rope_theta)
+        .or(c.rope_theta)
+        .unwrap_or(10000.0);
     let scaling = match rope.and_then(|r| r.rope_type.as_deref()) {
         None | Some("default") => RopeScaling::None,
         Some("llama3") => {
             let r = rope.expect("checked");
-            let need = |v: Option<f64>, k: &str| v.ok_or_else(|| bad(format!("llama3 rope scaling needs `{k}`")));
+            let need = |v: Option<f64>, k: &str| {
+                v.ok_or_else(|| bad(format!("llama3 rope scaling needs `{k}`")))
+            };
             RopeScaling::Llama3 {
                 factor: need(r.factor, "factor")?,
                 low_freq_factor: need(r.low_freq_factor, "low_freq_factor")?,
                 high_freq_factor: need(r.high_freq_factor, "high_freq_factor")?,
-                original_max_position_embeddings: r
-                    .original_max_position_embeddings
-                    .ok_or_else(|| bad("llama3 rope scaling needs `original_max_position_embeddings`".into()))?,
+                original_max_position_embeddings: r.original_max_position_embeddings.ok_or_else(
+                    || bad("llama3 rope scaling needs `original_max_position_embeddings`".into()),
+                )?,
             }
         }
-        Some(other) => return Err(bad(format!("rope type `{other}` is not supported (supported: default, llama3)"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "rope type `{other}` is not supported (supported: default, llama3)"
+            )))
+        }
     };
     let attention_bias = c.attention_bias.unwrap_or(model_type == "qwen2");
-    Ok(LlamaConfig::new(c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads.unwrap_or(c.num_attention_heads))
-        .with_rope_theta(theta)
-        .with_rms_norm_eps(c.rms_norm_eps.unwrap_or(1e-6))
-        .with_attention_bias(attention_bias)
-        .with_tie_embeddings(c.tie_word_embeddings.unwrap_or(false))
-        .with_rope_scaling(scaling)
-        .with_head_dim(c.head_dim))
+    Ok(LlamaConfig::new(
+        c.vocab_size,
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_hidden_layers,
+        c.num_attention_heads,
+        c.num_key_value_heads.unwrap_or(c.num_attention_heads),
+    )
+    .with_rope_theta(theta)
+    .with_rms_norm_eps(c.rms_norm_eps.unwrap_or(1e-6))
+    .with_attention_bias(attention_bias)
+    .with_tie_embeddings(c.tie_word_embeddings.unwrap_or(false))
+    .with_rope_scaling(scaling)
+    .with_head_dim(c.head_dim))
 }
 
 /// The weight files of a model directory: the shards of the index, or `model.safetensors`.
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, HfError> {
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
-        let text = std::fs::read_to_string(&index).map_err(|e| HfError::Io { path: index.clone(), message: e.to_string() })?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| HfError::Config { path: index.clone(), message: e.to_string() })?;
-        let map = v["weight_map"].as_object().ok_or_else(|| HfError::Config { path: index.clone(), message: "no `weight_map` object".into() })?;
-        let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        let text = std::fs::read_to_string(&index).map_err(|e| HfError::Io {
+            path: index.clone(),
+            message: e.to_string(),
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| HfError::Config {
+            path: index.clone(),
+            message: e.to_string(),
+        })?;
+        let map = v["weight_map"].as_object().ok_or_else(|| HfError::Config {
+            path: index.clone(),
+            message: "no `weight_map` object".into(),
+        })?;
+        let mut files: Vec<String> = map
+            .values()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect();
         files.sort();
         files.dedup();
         return Ok(files.into_iter().map(|f| dir.join(f)).collect());
@@ -111,7 +148,10 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, HfError> {
     if single.exists() {
         return Ok(vec![single]);
     }
-    Err(HfError::Io { path: dir.into(), message: "no model.safetensors or model.safetensors.index.json".into() })
+    Err(HfError::Io {
+        path: dir.into(),
+        message: "no model.safetensors or model.safetensors.index.json".into(),
+    })
 }
 
 struct ToF32;
@@ -126,7 +166,10 @@ fn store_for(file: &Path) -> SafetensorsStore {
     SafetensorsStore::from_file(file)
         .with_from_adapter(PyTorchToBurnAdapter)
         .with_key_remapping(r"^model\.", "")
-        .with_key_remapping(r"\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.(weight|bias)$", ".$1.base.$2")
+        .with_key_remapping(
+            r"\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.(weight|bias)$",
+            ".$1.base.$2",
+        )
         .allow_partial(true)
 }
 
@@ -138,9 +181,18 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
     let mut all_paths = std::collections::BTreeSet::new();
     for file in weight_files(dir)? {
         let mut store = store_for(&file);
-        let r = model.load_from(&mut store).map_err(|e| HfError::Weights { path: file.clone(), message: e.to_string() })?;
+        let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
         if let Some(e) = r.errors.first() {
-            return Err(HfError::Weights { path: file.clone(), message: format!("{} tensor(s) do not fit the model; first: {e}", r.errors.len()) });
+            return Err(HfError::Weights {
+                path: file.clone(),
+                message: format!(
+                    "{} tensor(s) do not fit the model; first: {e}",
+                    r.errors.len()
+                ),
+            });
         }
         applied.extend(r.applied.iter().cloned());
         all_paths.extend(r.applied.iter().cloned());
@@ -150,7 +202,16 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
     if !missing.is_empty() {
         return Err(HfError::Weights {
             path: dir.into(),
-            message: format!("{} tensor(s) missing from the checkpoint, first: {}", missing.len(), missing.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            message: format!(
+                "{} tensor(s) missing from the checkpoint, first: {}",
+                missing.len(),
+                missing
+                    .iter()
+                    .take(5)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     let model = model.map(&mut ToF32);

@@ -43,16 +43,33 @@ pub struct LlamaConfig {
 pub enum RopeScaling {
     None,
     /// transformers' `_compute_llama3_parameters`.
-    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: usize },
+    Llama3 {
+        factor: f64,
+        low_freq_factor: f64,
+        high_freq_factor: f64,
+        original_max_position_embeddings: usize,
+    },
 }
 
 /// Rotary inverse frequencies (`head_dim / 2` of them) as transformers computes them in float32.
 pub fn inv_freq(head_dim: usize, theta: f64, scaling: &RopeScaling) -> Vec<f32> {
-    let base: Vec<f32> = (0..head_dim / 2).map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
+    let base: Vec<f32> = (0..head_dim / 2)
+        .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
+        .collect();
     match *scaling {
         RopeScaling::None => base,
-        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
-            let (factor, low, high, old) = (factor as f32, low_freq_factor as f32, high_freq_factor as f32, original_max_position_embeddings as f32);
+        RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        } => {
+            let (factor, low, high, old) = (
+                factor as f32,
+                low_freq_factor as f32,
+                high_freq_factor as f32,
+                original_max_position_embeddings as f32,
+            );
             let low_wavelen = old / low;
             let high_wavelen = old / high;
             base.iter()
@@ -78,34 +95,80 @@ impl LlamaConfig {
 
     /// Build the model with random weights on `device` (seed the device first for reproducibility).
     pub fn init(&self, device: &Device) -> Llama {
-        assert!(self.head_dim.is_some() || self.hidden_size % self.num_heads == 0, "hidden_size must divide by num_heads");
-        assert!(self.num_heads % self.num_kv_heads == 0, "num_heads must divide by num_kv_heads");
+        assert!(
+            self.head_dim.is_some() || self.hidden_size % self.num_heads == 0,
+            "hidden_size must divide by num_heads"
+        );
+        assert!(
+            self.num_heads % self.num_kv_heads == 0,
+            "num_heads must divide by num_kv_heads"
+        );
         let hd = self.head_dim();
         let layers = (0..self.num_layers)
             .map(|_| DecoderLayer {
                 self_attn: Attention {
-                    q_proj: LoraLinear::new(self.hidden_size, self.num_heads * hd, self.attention_bias, device),
-                    k_proj: LoraLinear::new(self.hidden_size, self.num_kv_heads * hd, self.attention_bias, device),
-                    v_proj: LoraLinear::new(self.hidden_size, self.num_kv_heads * hd, self.attention_bias, device),
+                    q_proj: LoraLinear::new(
+                        self.hidden_size,
+                        self.num_heads * hd,
+                        self.attention_bias,
+                        device,
+                    ),
+                    k_proj: LoraLinear::new(
+                        self.hidden_size,
+                        self.num_kv_heads * hd,
+                        self.attention_bias,
+                        device,
+                    ),
+                    v_proj: LoraLinear::new(
+                        self.hidden_size,
+                        self.num_kv_heads * hd,
+                        self.attention_bias,
+                        device,
+                    ),
                     o_proj: LoraLinear::new(self.num_heads * hd, self.hidden_size, false, device),
                     num_heads: self.num_heads,
                     num_kv_heads: self.num_kv_heads,
                     head_dim: hd,
                 },
                 mlp: Mlp {
-                    gate_proj: LoraLinear::new(self.hidden_size, self.intermediate_size, false, device),
-                    up_proj: LoraLinear::new(self.hidden_size, self.intermediate_size, false, device),
-                    down_proj: LoraLinear::new(self.intermediate_size, self.hidden_size, false, device),
+                    gate_proj: LoraLinear::new(
+                        self.hidden_size,
+                        self.intermediate_size,
+                        false,
+                        device,
+                    ),
+                    up_proj: LoraLinear::new(
+                        self.hidden_size,
+                        self.intermediate_size,
+                        false,
+                        device,
+                    ),
+                    down_proj: LoraLinear::new(
+                        self.intermediate_size,
+                        self.hidden_size,
+                        false,
+                        device,
+                    ),
                 },
-                input_layernorm: RmsNormConfig::new(self.hidden_size).with_epsilon(self.rms_norm_eps).init(device),
-                post_attention_layernorm: RmsNormConfig::new(self.hidden_size).with_epsilon(self.rms_norm_eps).init(device),
+                input_layernorm: RmsNormConfig::new(self.hidden_size)
+                    .with_epsilon(self.rms_norm_eps)
+                    .init(device),
+                post_attention_layernorm: RmsNormConfig::new(self.hidden_size)
+                    .with_epsilon(self.rms_norm_eps)
+                    .init(device),
             })
             .collect();
         Llama {
             embed_tokens: EmbeddingConfig::new(self.vocab_size, self.hidden_size).init(device),
             layers,
-            norm: RmsNormConfig::new(self.hidden_size).with_epsilon(self.rms_norm_eps).init(device),
-            lm_head: (!self.tie_embeddings).then(|| LinearConfig::new(self.hidden_size, self.vocab_size).with_bias(false).init(device)),
+            norm: RmsNormConfig::new(self.hidden_size)
+                .with_epsilon(self.rms_norm_eps)
+                .init(device),
+            lm_head: (!self.tie_embeddings).then(|| {
+                LinearConfig::new(self.hidden_size, self.vocab_size)
+                    .with_bias(false)
+                    .init(device)
+            }),
             rope_theta: self.rope_theta,
             head_dim: hd,
             inv_freq: inv_freq(hd, self.rope_theta, &self.rope_scaling),
@@ -174,7 +237,13 @@ pub struct AttnInputs {
 impl AttnInputs {
     /// `positions[b][t]`: rotary position of query t in row b; `key_valid[b][s]` for every key
     /// position (cached + new); queries sit at key indices `past..past+T` (causal).
-    pub fn new(positions: &[Vec<usize>], key_valid: &[Vec<bool>], past: usize, inv: &[f32], device: &Device) -> Self {
+    pub fn new(
+        positions: &[Vec<usize>],
+        key_valid: &[Vec<bool>],
+        past: usize,
+        inv: &[f32],
+        device: &Device,
+    ) -> Self {
         let head_dim = inv.len() * 2;
         let b = positions.len();
         let t = positions.first().map(|p| p.len()).unwrap_or(0);
@@ -198,7 +267,11 @@ impl AttnInputs {
         for kv in key_valid {
             for q in 0..t {
                 for (k, valid) in kv.iter().enumerate() {
-                    bias.push(if *valid && k <= past + q { 0.0f32 } else { -1e9 });
+                    bias.push(if *valid && k <= past + q {
+                        0.0f32
+                    } else {
+                        -1e9
+                    });
                 }
             }
         }
@@ -223,12 +296,29 @@ fn apply_rope(x: Tensor<4>, a: &AttnInputs) -> Tensor<4> {
 
 impl Attention {
     /// `[B, T, D]` → `[B, T, D]`.
-    fn forward(&self, x: Tensor<3>, a: &AttnInputs, cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>) -> Tensor<3> {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        a: &AttnInputs,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+    ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        let q = self.q_proj.forward(x.clone()).reshape([b, t, h, hd]).swap_dims(1, 2);
-        let k = self.k_proj.forward(x.clone()).reshape([b, t, kvh, hd]).swap_dims(1, 2);
-        let v = self.v_proj.forward(x).reshape([b, t, kvh, hd]).swap_dims(1, 2);
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([b, t, h, hd])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([b, t, kvh, hd])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(x)
+            .reshape([b, t, kvh, hd])
+            .swap_dims(1, 2);
         let q = apply_rope(q, a);
         let k = apply_rope(k, a);
         let (k, v) = match cache {
@@ -248,8 +338,12 @@ impl Attention {
             (k, v)
         } else {
             (
-                k.unsqueeze_dim::<5>(2).expand([b, kvh, rep, s, hd]).reshape([b, h, s, hd]),
-                v.unsqueeze_dim::<5>(2).expand([b, kvh, rep, s, hd]).reshape([b, h, s, hd]),
+                k.unsqueeze_dim::<5>(2)
+                    .expand([b, kvh, rep, s, hd])
+                    .reshape([b, h, s, hd]),
+                v.unsqueeze_dim::<5>(2)
+                    .expand([b, kvh, rep, s, hd])
+                    .reshape([b, h, s, hd]),
             )
         };
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt()) + a.bias.clone();
@@ -261,7 +355,8 @@ impl Attention {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+        self.down_proj
+            .forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
     }
 }
 
@@ -290,7 +385,12 @@ impl Llama {
 
     /// Run the decoder on input embeddings `[B, T, D]`; returns logits `[B, T, vocab]`.
     /// With a cache, the new keys/values are appended to it.
-    pub fn forward_embeds(&self, x: Tensor<3>, a: &AttnInputs, cache: Option<&mut KvCache>) -> Tensor<3> {
+    pub fn forward_embeds(
+        &self,
+        x: Tensor<3>,
+        a: &AttnInputs,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
         self.logits(self.forward_hidden(x, a, cache))
     }
 
@@ -303,7 +403,12 @@ impl Llama {
     }
 
     /// Run the decoder on input embeddings `[B, T, D]`; returns the final-norm hidden states.
-    pub fn forward_hidden(&self, x: Tensor<3>, a: &AttnInputs, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    pub fn forward_hidden(
+        &self,
+        x: Tensor<3>,
+        a: &AttnInputs,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
         let t = x.dims()[1];
         if let Some(c) = cache.as_deref_mut() {
             if c.layers.len() != self.layers.len() {
@@ -313,9 +418,13 @@ impl Llama {
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let r = layer.self_attn.forward(layer.input_layernorm.forward(h.clone()), a, slot);
+            let r = layer
+                .self_attn
+                .forward(layer.input_layernorm.forward(h.clone()), a, slot);
             h = h + r;
-            let r = layer.mlp.forward(layer.post_attention_layernorm.forward(h.clone()));
+            let r = layer
+                .mlp
+                .forward(layer.post_attention_layernorm.forward(h.clone()));
             h = h + r;
         }
         if let Some(c) = cache {
@@ -325,10 +434,23 @@ impl Llama {
     }
 
     /// Attach LoRA factors to the named projections of every layer.
-    pub fn with_lora(mut self, targets: &[String], rank: usize, alpha: f64, dropout: f64, device: &Device) -> Self {
+    pub fn with_lora(
+        mut self,
+        targets: &[String],
+        rank: usize,
+        alpha: f64,
+        dropout: f64,
+        device: &Device,
+    ) -> Self {
         let has = |n: &str| targets.iter().any(|t| t == n);
         for l in self.layers.iter_mut() {
-            let attach = |p: LoraLinear, name: &str| if has(name) { p.attach_lora(rank, alpha, dropout, device) } else { p };
+            let attach = |p: LoraLinear, name: &str| {
+                if has(name) {
+                    p.attach_lora(rank, alpha, dropout, device)
+                } else {
+                    p
+                }
+            };
             let a = &mut l.self_attn;
             a.q_proj = attach(a.q_proj.clone(), "q_proj");
             a.k_proj = attach(a.k_proj.clone(), "k_proj");
@@ -362,15 +484,29 @@ mod tests {
         let pos: Vec<Vec<usize>> = vec![(0..6).collect()];
         let a = AttnInputs::new(&pos, &[vec![true; 6]], 0, &m.inv_freq(), &device);
         let full = m.forward_embeds(m.embed(full_ids), &a, None);
-        let last_full: Vec<f32> = full.narrow(1, 5, 1).into_data().try_to_vec::<f32>().unwrap();
+        let last_full: Vec<f32> = full
+            .narrow(1, 5, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
 
         let mut cache = KvCache::default();
         let pre = Tensor::<2, Int>::from_data(TensorData::new(ids[..5].to_vec(), [1, 5]), &device);
-        let a1 = AttnInputs::new(&[(0..5).collect()], &[vec![true; 5]], 0, &m.inv_freq(), &device);
+        let a1 = AttnInputs::new(
+            &[(0..5).collect()],
+            &[vec![true; 5]],
+            0,
+            &m.inv_freq(),
+            &device,
+        );
         m.forward_embeds(m.embed(pre), &a1, Some(&mut cache));
         let nxt = Tensor::<2, Int>::from_data(TensorData::new(vec![ids[5]], [1, 1]), &device);
         let a2 = AttnInputs::new(&[vec![5]], &[vec![true; 6]], 5, &m.inv_freq(), &device);
-        let step: Vec<f32> = m.forward_embeds(m.embed(nxt), &a2, Some(&mut cache)).into_data().try_to_vec::<f32>().unwrap();
+        let step: Vec<f32> = m
+            .forward_embeds(m.embed(nxt), &a2, Some(&mut cache))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (x, y) in last_full.iter().zip(&step) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
@@ -383,11 +519,34 @@ mod tests {
         device.seed(4);
         let m = tiny().init(&device);
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![3i64, 4, 5], [1, 3]), &device);
-        let a = AttnInputs::new(&[vec![0, 1, 2]], &[vec![true; 3]], 0, &m.inv_freq(), &device);
-        let want: Vec<f32> = m.forward_embeds(m.embed(ids), &a, None).narrow(1, 2, 1).into_data().try_to_vec::<f32>().unwrap();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 0, 3, 4, 5], [1, 5]), &device);
-        let a = AttnInputs::new(&[vec![0, 0, 0, 1, 2]], &[vec![false, false, true, true, true]], 0, &m.inv_freq(), &device);
-        let got: Vec<f32> = m.forward_embeds(m.embed(ids), &a, None).narrow(1, 4, 1).into_data().try_to_vec::<f32>().unwrap();
+        let a = AttnInputs::new(
+            &[vec![0, 1, 2]],
+            &[vec![true; 3]],
+            0,
+            &m.inv_freq(),
+            &device,
+        );
+        let want: Vec<f32> = m
+            .forward_embeds(m.embed(ids), &a, None)
+            .narrow(1, 2, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let ids =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 0, 3, 4, 5], [1, 5]), &device);
+        let a = AttnInputs::new(
+            &[vec![0, 0, 0, 1, 2]],
+            &[vec![false, false, true, true, true]],
+            0,
+            &m.inv_freq(),
+            &device,
+        );
+        let got: Vec<f32> = m
+            .forward_embeds(m.embed(ids), &a, None)
+            .narrow(1, 4, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (x, y) in want.iter().zip(&got) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }

@@ -27,7 +27,10 @@ pub struct LoraLinear {
 
 impl LoraLinear {
     pub fn new(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Self {
-        Self { base: LinearConfig::new(d_in, d_out).with_bias(bias).init(device), lora: None }
+        Self {
+            base: LinearConfig::new(d_in, d_out).with_bias(bias).init(device),
+            lora: None,
+        }
     }
 
     /// Attach fresh LoRA factors (PEFT initialisation).

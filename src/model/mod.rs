@@ -40,7 +40,10 @@ pub fn assemble(
     device: &Device,
 ) -> AudioLlm {
     init_seeded(device, seed, || {
-        let adapter = AdapterConfig::new(eat.embed_dim, llm.hidden_size()).with_downsample(downsample).with_hidden(hidden).init(device);
+        let adapter = AdapterConfig::new(eat.embed_dim, llm.hidden_size())
+            .with_downsample(downsample)
+            .with_hidden(hidden)
+            .init(device);
         let adapter = {
             burn::module::Module::visit(&adapter, &mut Materialize);
             adapter
@@ -49,7 +52,11 @@ pub fn assemble(
             Some(l) => llm.with_lora(&l.targets, l.rank, l.alpha, l.dropout, device),
             None => llm,
         };
-        AudioLlm { encoder, adapter, llm }
+        AudioLlm {
+            encoder,
+            adapter,
+            llm,
+        }
     })
 }
 
@@ -64,7 +71,11 @@ impl burn::module::ModuleVisitor for Materialize {
 /// Build a module from a seeded device RNG and materialise every parameter at once. burn
 /// initialises parameters lazily (at first use), so without this the values would depend on
 /// whatever the RNG did before that first use — different in a resumed process.
-pub fn init_seeded<M: burn::module::Module>(device: &Device, seed: u64, build: impl FnOnce() -> M) -> M {
+pub fn init_seeded<M: burn::module::Module>(
+    device: &Device,
+    seed: u64,
+    build: impl FnOnce() -> M,
+) -> M {
     device.seed(seed);
     let m = build();
     m.visit(&mut Materialize);

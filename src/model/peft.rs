@@ -72,10 +72,24 @@ fn key(layer: usize, group: &str, proj: &str, ab: &str) -> String {
 fn to_f32(view: &TensorView<'_>, name: &str, file: &Path) -> Result<Vec<f32>, PeftError> {
     let d = view.data();
     Ok(match view.dtype() {
-        Dtype::F32 => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        Dtype::BF16 => d.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
-        Dtype::F16 => d.chunks_exact(2).map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
-        other => return Err(PeftError::Format { path: file.into(), message: format!("tensor `{name}` has dtype {other:?}; expected F32, BF16 or F16") }),
+        Dtype::F32 => d
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::BF16 => d
+            .chunks_exact(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+            .collect(),
+        Dtype::F16 => d
+            .chunks_exact(2)
+            .map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        other => {
+            return Err(PeftError::Format {
+                path: file.into(),
+                message: format!("tensor `{name}` has dtype {other:?}; expected F32, BF16 or F16"),
+            })
+        }
     })
 }
 
@@ -108,19 +122,41 @@ fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Read a PEFT adapter directory and attach its factors to `model` (frozen, for inference or as a
 /// starting point). Every LoRA pair the config's target modules imply must be present.
-pub fn load_adapter(model: &mut Llama, dir: &Path, device: &Device) -> Result<AdapterConfig, PeftError> {
+pub fn load_adapter(
+    model: &mut Llama,
+    dir: &Path,
+    device: &Device,
+) -> Result<AdapterConfig, PeftError> {
     let cfg_path = dir.join("adapter_config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| PeftError::Io { path: cfg_path.clone(), message: e.to_string() })?;
-    let cfg: AdapterConfig = serde_json::from_str(&text).map_err(|e| PeftError::Format { path: cfg_path.clone(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| PeftError::Io {
+        path: cfg_path.clone(),
+        message: e.to_string(),
+    })?;
+    let cfg: AdapterConfig = serde_json::from_str(&text).map_err(|e| PeftError::Format {
+        path: cfg_path.clone(),
+        message: e.to_string(),
+    })?;
     if cfg.peft_type != "LORA" {
-        return Err(PeftError::Format { path: cfg_path, message: format!("peft_type `{}` is not LORA", cfg.peft_type) });
+        return Err(PeftError::Format {
+            path: cfg_path,
+            message: format!("peft_type `{}` is not LORA", cfg.peft_type),
+        });
     }
     if cfg.use_rslora {
-        return Err(PeftError::Format { path: cfg_path, message: "use_rslora = true is not supported (scale alpha/sqrt(r))".into() });
+        return Err(PeftError::Format {
+            path: cfg_path,
+            message: "use_rslora = true is not supported (scale alpha/sqrt(r))".into(),
+        });
     }
     let file = dir.join("adapter_model.safetensors");
-    let bytes = std::fs::read(&file).map_err(|e| PeftError::Io { path: file.clone(), message: e.to_string() })?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| PeftError::Format { path: file.clone(), message: e.to_string() })?;
+    let bytes = std::fs::read(&file).map_err(|e| PeftError::Io {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| PeftError::Format {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
     let scale = cfg.lora_alpha / cfg.r as f64;
     for layer in 0..model.layers.len() {
         for (group, proj) in PROJS {
@@ -128,7 +164,12 @@ pub fn load_adapter(model: &mut Llama, dir: &Path, device: &Device) -> Result<Ad
                 continue;
             }
             let (ka, kb) = (key(layer, group, proj, "A"), key(layer, group, proj, "B"));
-            let get = |k: &str| st.tensor(k).map_err(|_| PeftError::Format { path: file.clone(), message: format!("missing tensor `{k}`") });
+            let get = |k: &str| {
+                st.tensor(k).map_err(|_| PeftError::Format {
+                    path: file.clone(),
+                    message: format!("missing tensor `{k}`"),
+                })
+            };
             let (a, b) = (get(&ka)?, get(&kb)?);
             let target = proj_mut(model, layer, proj);
             let [d_in, d_out] = target.base.weight.dims();
@@ -141,8 +182,14 @@ pub fn load_adapter(model: &mut Llama, dir: &Path, device: &Device) -> Result<Ad
             let at = transpose(&to_f32(&a, &ka, &file)?, cfg.r, d_in);
             let bt = transpose(&to_f32(&b, &kb, &file)?, d_out, cfg.r);
             target.lora = Some(LoraFactors {
-                lora_a: Param::from_tensor(Tensor::from_data(TensorData::new(at, [d_in, cfg.r]), device)),
-                lora_b: Param::from_tensor(Tensor::from_data(TensorData::new(bt, [cfg.r, d_out]), device)),
+                lora_a: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(at, [d_in, cfg.r]),
+                    device,
+                )),
+                lora_b: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(bt, [cfg.r, d_out]),
+                    device,
+                )),
                 dropout: DropoutConfig::new(cfg.lora_dropout).init(),
                 scale,
             });
@@ -153,8 +200,17 @@ pub fn load_adapter(model: &mut Llama, dir: &Path, device: &Device) -> Result<Ad
 
 /// Save the LoRA factors of `model` in PEFT's format (`adapter_config.json` +
 /// `adapter_model.safetensors`, float32) so PEFT's `PeftModel.from_pretrained` loads them.
-pub fn save_adapter(model: &Llama, dir: &Path, base_model: &str, alpha: f64, dropout: f64) -> Result<AdapterConfig, PeftError> {
-    std::fs::create_dir_all(dir).map_err(|e| PeftError::Io { path: dir.into(), message: e.to_string() })?;
+pub fn save_adapter(
+    model: &Llama,
+    dir: &Path,
+    base_model: &str,
+    alpha: f64,
+    dropout: f64,
+) -> Result<AdapterConfig, PeftError> {
+    std::fs::create_dir_all(dir).map_err(|e| PeftError::Io {
+        path: dir.into(),
+        message: e.to_string(),
+    })?;
     let mut tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     let mut targets = std::collections::BTreeSet::new();
     let mut rank = 0;
@@ -174,22 +230,65 @@ pub fn save_adapter(model: &Llama, dir: &Path, base_model: &str, alpha: f64, dro
             let [d_in, r] = f.lora_a.dims();
             let [_, d_out] = f.lora_b.dims();
             rank = r;
-            let a: Vec<f32> = f.lora_a.val().into_data().try_to_vec::<f32>().map_err(|e| PeftError::Format { path: dir.into(), message: format!("{e:?}") })?;
-            let b: Vec<f32> = f.lora_b.val().into_data().try_to_vec::<f32>().map_err(|e| PeftError::Format { path: dir.into(), message: format!("{e:?}") })?;
+            let a: Vec<f32> = f
+                .lora_a
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| PeftError::Format {
+                    path: dir.into(),
+                    message: format!("{e:?}"),
+                })?;
+            let b: Vec<f32> = f
+                .lora_b
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| PeftError::Format {
+                    path: dir.into(),
+                    message: format!("{e:?}"),
+                })?;
             let bytes = |v: Vec<f32>| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-            tensors.insert(key(layer, group, proj, "A"), (vec![r, d_in], bytes(transpose(&a, d_in, r))));
-            tensors.insert(key(layer, group, proj, "B"), (vec![d_out, r], bytes(transpose(&b, r, d_out))));
+            tensors.insert(
+                key(layer, group, proj, "A"),
+                (vec![r, d_in], bytes(transpose(&a, d_in, r))),
+            );
+            tensors.insert(
+                key(layer, group, proj, "B"),
+                (vec![d_out, r], bytes(transpose(&b, r, d_out))),
+            );
         }
     }
     let file = dir.join("adapter_model.safetensors");
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
-        .map(|(k, (shape, data))| (k.clone(), TensorView::new(Dtype::F32, shape.clone(), data).expect("consistent shape")))
+        .map(|(k, (shape, data))| {
+            (
+                k.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), data).expect("consistent shape"),
+            )
+        })
         .collect();
-    let meta: std::collections::HashMap<String, String> = [("format".to_string(), "pt".to_string())].into_iter().collect();
-    let buf = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| PeftError::Format { path: file.clone(), message: e.to_string() })?;
-    std::fs::write(&file, buf).map_err(|e| PeftError::Io { path: file.clone(), message: e.to_string() })?;
-    let cfg = AdapterConfig { r: rank, lora_alpha: alpha, target_modules: targets.into_iter().collect(), lora_dropout: dropout, peft_type: "LORA".into(), use_rslora: false };
+    let meta: std::collections::HashMap<String, String> =
+        [("format".to_string(), "pt".to_string())]
+            .into_iter()
+            .collect();
+    let buf = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| PeftError::Format {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&file, buf).map_err(|e| PeftError::Io {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
+    let cfg = AdapterConfig {
+        r: rank,
+        lora_alpha: alpha,
+        target_modules: targets.into_iter().collect(),
+        lora_dropout: dropout,
+        peft_type: "LORA".into(),
+        use_rslora: false,
+    };
     let mut json = serde_json::to_value(&cfg).expect("config serialises");
     json["base_model_name_or_path"] = serde_json::Value::String(base_model.into());
     json["task_type"] = serde_json::Value::String("CAUSAL_LM".into());
@@ -197,7 +296,14 @@ pub fn save_adapter(model: &Llama, dir: &Path, base_model: &str, alpha: f64, dro
     json["fan_in_fan_out"] = serde_json::Value::Bool(false);
     json["inference_mode"] = serde_json::Value::Bool(true);
     let cfg_path = dir.join("adapter_config.json");
-    std::fs::write(&cfg_path, serde_json::to_string_pretty(&json).expect("json")).map_err(|e| PeftError::Io { path: cfg_path, message: e.to_string() })?;
+    std::fs::write(
+        &cfg_path,
+        serde_json::to_string_pretty(&json).expect("json"),
+    )
+    .map_err(|e| PeftError::Io {
+        path: cfg_path,
+        message: e.to_string(),
+    })?;
     Ok(cfg)
 }
 
@@ -211,11 +317,17 @@ mod tests {
         let cfg = crate::model::builtin_tiny_llm(40);
         let base = crate::model::init_seeded(&device, 1, || cfg.init(&device));
         device.seed(5);
-        let mut with = base.clone().with_lora(&["q_proj".into(), "v_proj".into()], 4, 8.0, 0.0, &device);
+        let mut with =
+            base.clone()
+                .with_lora(&["q_proj".into(), "v_proj".into()], 4, 8.0, 0.0, &device);
         // Give B non-zero values so the adapter matters.
         for l in with.layers.iter_mut() {
             if let Some(f) = l.self_attn.q_proj.lora.as_mut() {
-                f.lora_b = Param::from_tensor(Tensor::random([4, 64], burn::tensor::Distribution::Uniform(-0.5, 0.5), &device));
+                f.lora_b = Param::from_tensor(Tensor::random(
+                    [4, 64],
+                    burn::tensor::Distribution::Uniform(-0.5, 0.5),
+                    &device,
+                ));
             }
         }
         let d = tempfile::tempdir().unwrap();
@@ -224,9 +336,27 @@ mod tests {
         let mut loaded = base.clone();
         load_adapter(&mut loaded, d.path(), &device).unwrap();
         let x = Tensor::<3>::ones([1, 3, 64], &device);
-        let a: Vec<f32> = with.layers[0].self_attn.q_proj.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
-        let b: Vec<f32> = loaded.layers[0].self_attn.q_proj.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
-        let plain: Vec<f32> = base.layers[0].self_attn.q_proj.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let a: Vec<f32> = with.layers[0]
+            .self_attn
+            .q_proj
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b: Vec<f32> = loaded.layers[0]
+            .self_attn
+            .q_proj
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let plain: Vec<f32> = base.layers[0]
+            .self_attn
+            .q_proj
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(a, b);
         assert_ne!(a, plain);
     }

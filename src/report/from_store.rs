@@ -6,11 +6,31 @@ use super::data::{ReportData, ReportRow, RunResult};
 use crate::store::{Store, StoreError};
 
 /// Order of metrics within a task.
-const METRIC_ORDER: &[&str] = &["bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider_d", "meteor", "spice", "spider", "token_f1", "exact_match", "judge_score"];
+const METRIC_ORDER: &[&str] = &[
+    "bleu_1",
+    "bleu_2",
+    "bleu_3",
+    "bleu_4",
+    "rouge_l",
+    "cider_d",
+    "meteor",
+    "spice",
+    "spider",
+    "token_f1",
+    "exact_match",
+    "judge_score",
+];
 
 fn metric_rank(m: &str) -> (String, usize, String) {
     let (task, metric) = m.rsplit_once('/').unwrap_or(("", m));
-    (task.to_string(), METRIC_ORDER.iter().position(|x| *x == metric).unwrap_or(usize::MAX), metric.to_string())
+    (
+        task.to_string(),
+        METRIC_ORDER
+            .iter()
+            .position(|x| *x == metric)
+            .unwrap_or(usize::MAX),
+        metric.to_string(),
+    )
 }
 
 fn show(v: &serde_json::Value) -> String {
@@ -27,7 +47,11 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
         let run = store.run(&er.run_id)?;
         let cfg: crate::spec::RunConfig = serde_json::from_str(&run.config).unwrap_or_default();
         let flat = crate::spec::run_id::flatten(&cfg);
-        let m: BTreeMap<String, f64> = store.evals(&er.run_id)?.into_iter().map(|e| (format!("{}/{}", e.task, e.metric), e.value)).collect();
+        let m: BTreeMap<String, f64> = store
+            .evals(&er.run_id)?
+            .into_iter()
+            .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
+            .collect();
         metrics.extend(m.keys().cloned());
         let result = RunResult {
             run_id: er.run_id.clone(),
@@ -43,7 +67,10 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             None => rows.push(ReportRow {
                 name: er.name.clone(),
                 label: er.label.clone(),
-                params: varying.iter().map(|k| (k.clone(), flat.get(k).map(show).unwrap_or_default())).collect(),
+                params: varying
+                    .iter()
+                    .map(|k| (k.clone(), flat.get(k).map(show).unwrap_or_default()))
+                    .collect(),
                 runs: vec![result],
                 paper: serde_json::from_str(&er.paper).unwrap_or_default(),
             }),
@@ -51,5 +78,11 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
     }
     let mut metric_order: Vec<String> = metrics.into_iter().collect();
     metric_order.sort_by_key(|m| metric_rank(m));
-    Ok(ReportData { experiment: experiment.to_string(), description, varying, rows, metric_order })
+    Ok(ReportData {
+        experiment: experiment.to_string(),
+        description,
+        varying,
+        rows,
+        metric_order,
+    })
 }

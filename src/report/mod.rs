@@ -22,7 +22,11 @@ pub enum WriteReportError {
 }
 
 /// Render `experiment`'s report into `out_dir`; returns the files written.
-pub fn write_report(store: &Store, experiment: &str, out_dir: &Path) -> Result<Vec<PathBuf>, WriteReportError> {
+pub fn write_report(
+    store: &Store,
+    experiment: &str,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, WriteReportError> {
     let data = from_store::gather(store, experiment)?;
     Ok(render::render_report(&data, out_dir)?)
 }

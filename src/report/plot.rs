@@ -374,7 +374,13 @@ fn draw_loss<DB: DrawingBackend>(
         .bold_line_style(RGBColor(210, 210, 210))
         .x_desc("step")
         .y_desc("loss")
-        .x_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { tick(*v) })
+        .x_label_formatter(&|v| {
+            if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                tick(*v)
+            }
+        })
         .y_label_formatter(&|v| tick(*v))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))

@@ -27,7 +27,11 @@ impl PlannedRun {
         if self.point.is_empty() {
             self.label.clone()
         } else {
-            let p: Vec<String> = self.point.iter().map(|(k, v)| format!("{k}={}", show(v))).collect();
+            let p: Vec<String> = self
+                .point
+                .iter()
+                .map(|(k, v)| format!("{k}={}", show(v)))
+                .collect();
             format!("{}[{}]", self.label, p.join(","))
         }
     }
@@ -106,7 +110,11 @@ fn matches(filter: &toml::Table, label: &str, cfg: &RunConfig) -> Result<bool, S
 /// Expand a spec into its runs.
 pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
     let file: &Path = &spec.file;
-    let key_err = |key: String, message: String| SpecError::Key { file: file.to_path_buf(), key, message };
+    let key_err = |key: String, message: String| SpecError::Key {
+        file: file.to_path_buf(),
+        key,
+        message,
+    };
 
     let rows: Vec<super::RowSpec> = if spec.rows.is_empty() {
         vec![super::RowSpec {
@@ -124,16 +132,30 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
     let points: usize = spec.sweep.iter().map(|(_, v)| v.len()).product();
     let size = rows.len().saturating_mul(points);
     if size > spec.max_runs && spec.include.is_empty() && spec.exclude.is_empty() {
-        return Err(SpecError::TooLarge { file: file.to_path_buf(), size, max: spec.max_runs });
+        return Err(SpecError::TooLarge {
+            file: file.to_path_buf(),
+            size,
+            max: spec.max_runs,
+        });
     }
     if size > spec.max_runs.saturating_mul(64) {
-        return Err(SpecError::TooLarge { file: file.to_path_buf(), size, max: spec.max_runs });
+        return Err(SpecError::TooLarge {
+            file: file.to_path_buf(),
+            size,
+            max: spec.max_runs,
+        });
     }
 
     // Rows in dependency order (init_from sources first); cycles refused.
     let mut order: Vec<usize> = Vec::new();
     let mut state = vec![0u8; rows.len()]; // 0 new, 1 visiting, 2 done
-    fn visit(i: usize, rows: &[super::RowSpec], state: &mut [u8], order: &mut Vec<usize>, path: &mut Vec<String>) -> Result<(), String> {
+    fn visit(
+        i: usize,
+        rows: &[super::RowSpec],
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+        path: &mut Vec<String>,
+    ) -> Result<(), String> {
         if state[i] == 2 {
             return Ok(());
         }
@@ -143,7 +165,10 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
         }
         state[i] = 1;
         if let Some(src) = &rows[i].init_from {
-            let j = rows.iter().position(|r| &r.label == src).expect("checked at load");
+            let j = rows
+                .iter()
+                .position(|r| &r.label == src)
+                .expect("checked at load");
             visit(j, rows, state, order, path)?;
         }
         state[i] = 2;
@@ -152,8 +177,12 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
         Ok(())
     }
     for i in 0..rows.len() {
-        visit(i, &rows, &mut state, &mut order, &mut Vec::new())
-            .map_err(|cycle| key_err(format!("runs.{}.init_from", rows[i].label), format!("init_from cycle: {cycle}")))?;
+        visit(i, &rows, &mut state, &mut order, &mut Vec::new()).map_err(|cycle| {
+            key_err(
+                format!("runs.{}.init_from", rows[i].label),
+                format!("init_from cycle: {cycle}"),
+            )
+        })?;
     }
 
     // Cartesian product of the sweep axes.
@@ -179,7 +208,11 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
         for point in &grid {
             let mut over = row.overrides.clone();
             for (axis, v) in point {
-                let key = if axis == "seeds" { "seed" } else { axis.as_str() };
+                let key = if axis == "seeds" {
+                    "seed"
+                } else {
+                    axis.as_str()
+                };
                 super::load::deep_merge(&mut over, nested(key, v.clone()));
             }
             let ctx = format!("runs.{}", row.label);
@@ -187,23 +220,37 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
             let point_key = format!("{point:?}");
             let init_from_label = row.init_from.clone();
             if let Some(src) = &row.init_from {
-                let src_id = index.get(&(src.clone(), point_key.clone())).cloned().ok_or_else(|| {
-                    key_err(
+                let src_id =
+                    index
+                        .get(&(src.clone(), point_key.clone()))
+                        .cloned()
+                        .ok_or_else(|| {
+                            key_err(
                         format!("runs.{}.init_from", row.label),
                         format!("row `{src}` has no run at the same sweep point (filtered out?)"),
                     )
-                })?;
+                        })?;
                 config.init_from = Some(src_id);
             }
             let keep_inc = spec.include.is_empty()
-                || spec.include.iter().any(|f| matches(f, &row.label, &config).unwrap_or(false));
+                || spec
+                    .include
+                    .iter()
+                    .any(|f| matches(f, &row.label, &config).unwrap_or(false));
             for (i, f) in spec.include.iter().chain(spec.exclude.iter()).enumerate() {
                 if let Err(m) = matches(f, &row.label, &config) {
-                    let which = if i < spec.include.len() { format!("include[{i}]") } else { format!("exclude[{}]", i - spec.include.len()) };
+                    let which = if i < spec.include.len() {
+                        format!("include[{i}]")
+                    } else {
+                        format!("exclude[{}]", i - spec.include.len())
+                    };
                     return Err(key_err(which, m));
                 }
             }
-            let excluded = spec.exclude.iter().any(|f| matches(f, &row.label, &config).unwrap_or(false));
+            let excluded = spec
+                .exclude
+                .iter()
+                .any(|f| matches(f, &row.label, &config).unwrap_or(false));
             let id = run_id(&config);
             index.insert((row.label.clone(), point_key), id.clone());
             if !keep_inc || excluded {
@@ -212,7 +259,11 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
             let seed = config.seed;
             out.push(PlannedRun {
                 label: row.label.clone(),
-                point: point.iter().filter(|(k, _)| k != "seeds").cloned().collect(),
+                point: point
+                    .iter()
+                    .filter(|(k, _)| k != "seeds")
+                    .cloned()
+                    .collect(),
                 seed,
                 config,
                 run_id: id,
@@ -240,15 +291,27 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
         }
     }
     if runs.len() > spec.max_runs {
-        return Err(SpecError::TooLarge { file: file.to_path_buf(), size: runs.len(), max: spec.max_runs });
+        return Err(SpecError::TooLarge {
+            file: file.to_path_buf(),
+            size: runs.len(),
+            max: spec.max_runs,
+        });
     }
     let varying = varying_keys(&runs);
-    Ok(Plan { experiment: spec.experiment.name.clone(), description: spec.experiment.description.clone(), runs, varying })
+    Ok(Plan {
+        experiment: spec.experiment.name.clone(),
+        description: spec.experiment.description.clone(),
+        runs,
+        varying,
+    })
 }
 
 /// Keys whose values differ between runs (`seed` and `init_from` excluded).
 pub fn varying_keys(runs: &[PlannedRun]) -> Vec<String> {
-    let flats: Vec<_> = runs.iter().map(|r| super::run_id::flatten(&r.config)).collect();
+    let flats: Vec<_> = runs
+        .iter()
+        .map(|r| super::run_id::flatten(&r.config))
+        .collect();
     let mut keys = Vec::new();
     if let Some(first) = flats.first() {
         for k in first.keys() {

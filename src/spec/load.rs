@@ -14,8 +14,16 @@ use std::path::{Path, PathBuf};
 use super::SpecError;
 
 /// Top-level keys of a spec file.
-pub const SPEC_SECTIONS: &[&str] =
-    &["extends", "max_runs", "experiment", "defaults", "runs", "sweep", "include", "exclude"];
+pub const SPEC_SECTIONS: &[&str] = &[
+    "extends",
+    "max_runs",
+    "experiment",
+    "defaults",
+    "runs",
+    "sweep",
+    "include",
+    "exclude",
+];
 
 /// Read `path` and its `extends` chain into one TOML table (the child overriding its parents).
 pub fn read_chain(path: &Path) -> Result<toml::Table, SpecError> {
@@ -24,16 +32,24 @@ pub fn read_chain(path: &Path) -> Result<toml::Table, SpecError> {
 }
 
 fn read_chain_inner(path: &Path, stack: &mut Vec<PathBuf>) -> Result<toml::Table, SpecError> {
-    let canon = path
-        .canonicalize()
-        .map_err(|e| SpecError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let canon = path.canonicalize().map_err(|e| SpecError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     if let Some(pos) = stack.iter().position(|p| p == &canon) {
-        let mut chain: Vec<String> = stack[pos..].iter().map(|p| p.display().to_string()).collect();
+        let mut chain: Vec<String> = stack[pos..]
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         chain.push(canon.display().to_string());
-        return Err(SpecError::ExtendsCycle { chain: chain.join(" → ") });
+        return Err(SpecError::ExtendsCycle {
+            chain: chain.join(" → "),
+        });
     }
-    let text = std::fs::read_to_string(&canon)
-        .map_err(|e| SpecError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(&canon).map_err(|e| SpecError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
     stack.push(canon.clone());
     let merged = match table.get("extends") {
@@ -71,12 +87,22 @@ fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0)
+                + 1;
             (line, col)
         }
         None => (0, 0),
     };
-    SpecError::Syntax { file: path.to_path_buf(), line, column: col, message: e.message().to_string() }
+    SpecError::Syntax {
+        file: path.to_path_buf(),
+        line,
+        column: col,
+        message: e.message().to_string(),
+    }
 }
 
 /// Merge `over` into `base`: tables merge recursively, everything else is replaced.
@@ -99,7 +125,10 @@ pub fn parse_set(assignment: &str) -> Result<toml::Table, SpecError> {
     })?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        return Err(SpecError::Set { assignment: assignment.into(), message: "empty key".into() });
+        return Err(SpecError::Set {
+            assignment: assignment.into(),
+            message: "empty key".into(),
+        });
     }
     let value = parse_value(raw.trim());
     let mut parts: Vec<&str> = key.split('.').map(str::trim).collect();

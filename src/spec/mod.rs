@@ -23,7 +23,7 @@ pub mod load;
 pub mod run_id;
 pub mod schema;
 
-pub use expand::{expand, PlannedRun, Plan};
+pub use expand::{expand, Plan, PlannedRun};
 pub use run_id::{canonical_json, run_id};
 pub use schema::RunConfig;
 
@@ -36,15 +36,28 @@ pub enum SpecError {
     #[error("{}: cannot read: {message}", path.display())]
     Io { path: PathBuf, message: String },
     #[error("{}:{line}:{column}: TOML syntax error: {message}", file.display())]
-    Syntax { file: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}: key `{key}`: {message}", file.display())]
-    Key { file: PathBuf, key: String, message: String },
+    Key {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
     #[error("`extends` cycle: {chain}")]
     ExtendsCycle { chain: String },
     #[error("--set {assignment}: {message}")]
     Set { assignment: String, message: String },
     #[error("{}: the grid has {size} runs, more than max_runs = {max}; raise max_runs or narrow the sweep", file.display())]
-    TooLarge { file: PathBuf, size: usize, max: usize },
+    TooLarge {
+        file: PathBuf,
+        size: usize,
+        max: usize,
+    },
 }
 
 /// The `[experiment]` table.
@@ -91,7 +104,11 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Spec, SpecError> {
 }
 
 fn key_err(file: &Path, key: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError::Key { file: file.to_path_buf(), key: key.into(), message: message.into() }
+    SpecError::Key {
+        file: file.to_path_buf(),
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// Build a [`Spec`] from an already layered table.
@@ -102,13 +119,22 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
             return Err(key_err(
                 file,
                 k.clone(),
-                format!("unknown top-level key; expected one of {}", load::SPEC_SECTIONS.join(", ")),
+                format!(
+                    "unknown top-level key; expected one of {}",
+                    load::SPEC_SECTIONS.join(", ")
+                ),
             ));
         }
     }
     let experiment: ExperimentMeta = match table.remove("experiment") {
         Some(v) => deserialize(file, "experiment", v)?,
-        None => return Err(key_err(file, "experiment.name", "missing: every spec needs [experiment] name = \"...\"")),
+        None => {
+            return Err(key_err(
+                file,
+                "experiment.name",
+                "missing: every spec needs [experiment] name = \"...\"",
+            ))
+        }
     };
     if experiment.name.trim().is_empty() {
         return Err(key_err(file, "experiment.name", "must not be empty"));
@@ -116,12 +142,24 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
     let max_runs = match table.remove("max_runs") {
         None => DEFAULT_MAX_RUNS,
         Some(toml::Value::Integer(n)) if n > 0 => n as usize,
-        Some(other) => return Err(key_err(file, "max_runs", format!("expected a positive integer, found {other}"))),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "max_runs",
+                format!("expected a positive integer, found {other}"),
+            ))
+        }
     };
     let defaults = match table.remove("defaults") {
         None => toml::Table::new(),
         Some(toml::Value::Table(t)) => t,
-        Some(other) => return Err(key_err(file, "defaults", format!("expected a table, found {}", other.type_str()))),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "defaults",
+                format!("expected a table, found {}", other.type_str()),
+            ))
+        }
     };
     // Validate the defaults on their own so their errors say `defaults.…`.
     config_from(file, "defaults", &toml::Table::new(), &defaults)?;
@@ -134,30 +172,66 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
                 let key = format!("runs.{label}");
                 let mut overrides = match v {
                     toml::Value::Table(t) => t,
-                    other => return Err(key_err(file, key, format!("expected a table, found {}", other.type_str()))),
+                    other => {
+                        return Err(key_err(
+                            file,
+                            key,
+                            format!("expected a table, found {}", other.type_str()),
+                        ))
+                    }
                 };
                 if label.is_empty() || label.contains(['/', ',', ' ']) {
-                    return Err(key_err(file, key, "labels must be non-empty and contain no '/', ',' or spaces"));
+                    return Err(key_err(
+                        file,
+                        key,
+                        "labels must be non-empty and contain no '/', ',' or spaces",
+                    ));
                 }
                 let paper = match overrides.remove("paper") {
                     None => BTreeMap::new(),
-                    Some(v) => deserialize::<BTreeMap<String, f64>>(file, &format!("{key}.paper"), v)?,
+                    Some(v) => {
+                        deserialize::<BTreeMap<String, f64>>(file, &format!("{key}.paper"), v)?
+                    }
                 };
                 let init_from = match overrides.remove("init_from") {
                     None => None,
                     Some(toml::Value::String(s)) => Some(s),
-                    Some(other) => return Err(key_err(file, format!("{key}.init_from"), format!("expected a row label string, found {other}"))),
+                    Some(other) => {
+                        return Err(key_err(
+                            file,
+                            format!("{key}.init_from"),
+                            format!("expected a row label string, found {other}"),
+                        ))
+                    }
                 };
                 let description = match overrides.remove("description") {
                     None => String::new(),
                     Some(toml::Value::String(s)) => s,
-                    Some(other) => return Err(key_err(file, format!("{key}.description"), format!("expected a string, found {other}"))),
+                    Some(other) => {
+                        return Err(key_err(
+                            file,
+                            format!("{key}.description"),
+                            format!("expected a string, found {other}"),
+                        ))
+                    }
                 };
                 config_from(file, &key, &defaults, &overrides)?;
-                rows.push(RowSpec { label, paper, init_from, description, overrides });
+                rows.push(RowSpec {
+                    label,
+                    paper,
+                    init_from,
+                    description,
+                    overrides,
+                });
             }
         }
-        Some(other) => return Err(key_err(file, "runs", format!("expected a table of rows, found {}", other.type_str()))),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "runs",
+                format!("expected a table of rows, found {}", other.type_str()),
+            ))
+        }
     }
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     for r in &rows {
@@ -166,11 +240,18 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
                 return Err(key_err(
                     file,
                     format!("runs.{}.init_from", r.label),
-                    format!("names `{src}`, which is not a row; rows: {}", labels.join(", ")),
+                    format!(
+                        "names `{src}`, which is not a row; rows: {}",
+                        labels.join(", ")
+                    ),
                 ));
             }
             if src == &r.label {
-                return Err(key_err(file, format!("runs.{}.init_from", r.label), "a row cannot start from itself"));
+                return Err(key_err(
+                    file,
+                    format!("runs.{}.init_from", r.label),
+                    "a row cannot start from itself",
+                ));
             }
         }
     }
@@ -183,25 +264,54 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
                 let key = format!("sweep.{axis}");
                 let values = match v {
                     toml::Value::Array(a) => a,
-                    other => return Err(key_err(file, key, format!("expected a list of values, found {}", other.type_str()))),
+                    other => {
+                        return Err(key_err(
+                            file,
+                            key,
+                            format!("expected a list of values, found {}", other.type_str()),
+                        ))
+                    }
                 };
                 if values.is_empty() {
-                    return Err(key_err(file, key, "empty sweep axis: give at least one value"));
+                    return Err(key_err(
+                        file,
+                        key,
+                        "empty sweep axis: give at least one value",
+                    ));
                 }
                 // Check each value against the schema.
                 for (i, val) in values.iter().enumerate() {
-                    let cfg_key = if axis == "seeds" { "seed".to_string() } else { axis.clone() };
+                    let cfg_key = if axis == "seeds" {
+                        "seed".to_string()
+                    } else {
+                        axis.clone()
+                    };
                     let over = expand::nested(&cfg_key, val.clone());
                     config_from(file, &format!("{key}[{i}]"), &defaults, &over)?;
                 }
                 sweep.push((axis, values));
             }
         }
-        Some(other) => return Err(key_err(file, "sweep", format!("expected a table, found {}", other.type_str()))),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "sweep",
+                format!("expected a table, found {}", other.type_str()),
+            ))
+        }
     }
     let include = filters(file, "include", table.remove("include"))?;
     let exclude = filters(file, "exclude", table.remove("exclude"))?;
-    Ok(Spec { file: file.to_path_buf(), experiment, max_runs, defaults, rows, sweep, include, exclude })
+    Ok(Spec {
+        file: file.to_path_buf(),
+        experiment,
+        max_runs,
+        defaults,
+        rows,
+        sweep,
+        include,
+        exclude,
+    })
 }
 
 fn filters(file: &Path, key: &str, v: Option<toml::Value>) -> Result<Vec<toml::Table>, SpecError> {
@@ -212,23 +322,47 @@ fn filters(file: &Path, key: &str, v: Option<toml::Value>) -> Result<Vec<toml::T
             .enumerate()
             .map(|(i, v)| match v {
                 toml::Value::Table(t) => Ok(t),
-                other => Err(key_err(file, format!("{key}[{i}]"), format!("expected a table of key = value conditions, found {}", other.type_str()))),
+                other => Err(key_err(
+                    file,
+                    format!("{key}[{i}]"),
+                    format!(
+                        "expected a table of key = value conditions, found {}",
+                        other.type_str()
+                    ),
+                )),
             })
             .collect(),
-        Some(other) => Err(key_err(file, key, format!("expected a list of tables, found {}", other.type_str()))),
+        Some(other) => Err(key_err(
+            file,
+            key,
+            format!("expected a list of tables, found {}", other.type_str()),
+        )),
     }
 }
 
-fn deserialize<T: serde::de::DeserializeOwned>(file: &Path, key: &str, v: toml::Value) -> Result<T, SpecError> {
+fn deserialize<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    key: &str,
+    v: toml::Value,
+) -> Result<T, SpecError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let inner = e.path().to_string();
-        let full = if inner == "." || inner.is_empty() { key.to_string() } else { format!("{key}.{inner}") };
+        let full = if inner == "." || inner.is_empty() {
+            key.to_string()
+        } else {
+            format!("{key}.{inner}")
+        };
         key_err(file, full, e.into_inner().to_string())
     })
 }
 
 /// Merge `defaults` ⊕ `overrides` into a [`RunConfig`]; errors name `context.<key>`.
-pub fn config_from(file: &Path, context: &str, defaults: &toml::Table, overrides: &toml::Table) -> Result<RunConfig, SpecError> {
+pub fn config_from(
+    file: &Path,
+    context: &str,
+    defaults: &toml::Table,
+    overrides: &toml::Table,
+) -> Result<RunConfig, SpecError> {
     let mut merged = defaults.clone();
     load::deep_merge(&mut merged, overrides.clone());
     let cfg: RunConfig = deserialize(file, context, toml::Value::Table(merged))?;
@@ -240,7 +374,10 @@ pub fn config_from(file: &Path, context: &str, defaults: &toml::Table, overrides
 fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     let err = |k: &str, m: &str| Err(key_err(file, format!("{ctx}.{k}"), m.to_string()));
     if c.backbone.trim().is_empty() {
-        return err("backbone", "must name a model (e.g. builtin:tiny or an HF id)");
+        return err(
+            "backbone",
+            "must name a model (e.g. builtin:tiny or an HF id)",
+        );
     }
     if c.adapter.downsample == 0 {
         return err("adapter.downsample", "must be at least 1");
@@ -266,18 +403,38 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     if !(0.0..1.0).contains(&c.llm.lora.dropout) {
         return err("llm.lora.dropout", "must be in [0, 1)");
     }
-    const PROJ: &[&str] = &["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    const PROJ: &[&str] = &[
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ];
     for t in &c.llm.lora.targets {
         if !PROJ.contains(&t.as_str()) {
-            return err("llm.lora.targets", &format!("unknown projection `{t}`; expected some of {}", PROJ.join(", ")));
+            return err(
+                "llm.lora.targets",
+                &format!(
+                    "unknown projection `{t}`; expected some of {}",
+                    PROJ.join(", ")
+                ),
+            );
         }
     }
     if c.train.batch_size == 0 || c.train.grad_accum == 0 || c.train.steps == 0 {
-        return err("train", "steps, batch_size and grad_accum must be at least 1");
+        return err(
+            "train",
+            "steps, batch_size and grad_accum must be at least 1",
+        );
     }
     for (i, r) in c.train.no_decay.iter().enumerate() {
         if let Err(e) = regex::Regex::new(r) {
-            return err(&format!("train.no_decay[{i}]"), &format!("not a valid regex: {e}"));
+            return err(
+                &format!("train.no_decay[{i}]"),
+                &format!("not a valid regex: {e}"),
+            );
         }
     }
     if !(c.train.lr > 0.0 && c.train.lr.is_finite()) {
@@ -291,7 +448,10 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     }
     for (i, s) in c.data.train.iter().enumerate() {
         if !(s.weight > 0.0 && s.weight.is_finite()) {
-            return err(&format!("data.train[{i}].weight"), "must be a positive number");
+            return err(
+                &format!("data.train[{i}].weight"),
+                "must be a positive number",
+            );
         }
     }
     Ok(())

@@ -24,11 +24,19 @@ pub fn run_id(cfg: &RunConfig) -> String {
 /// Flatten a configuration into `dotted.key → JSON value` (arrays stay whole).
 pub fn flatten(cfg: &RunConfig) -> std::collections::BTreeMap<String, serde_json::Value> {
     let mut out = std::collections::BTreeMap::new();
-    fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, serde_json::Value>) {
+    fn walk(
+        prefix: &str,
+        v: &serde_json::Value,
+        out: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    ) {
         match v {
             serde_json::Value::Object(m) if !m.is_empty() => {
                 for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&key, v, out);
                 }
             }
@@ -37,7 +45,11 @@ pub fn flatten(cfg: &RunConfig) -> std::collections::BTreeMap<String, serde_json
             }
         }
     }
-    walk("", &serde_json::to_value(cfg).expect("RunConfig always serialises"), &mut out);
+    walk(
+        "",
+        &serde_json::to_value(cfg).expect("RunConfig always serialises"),
+        &mut out,
+    );
     out
 }
 
@@ -63,24 +75,32 @@ mod tests {
 pub fn display_value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.get("dataset").is_some()) => items
-            .iter()
-            .map(|i| {
-                let mut s = format!("{}/{}", i["dataset"].as_str().unwrap_or("?"), i["split"].as_str().unwrap_or("?"));
-                if let Some(w) = i.get("weight").and_then(|w| w.as_f64()) {
-                    if w != 1.0 {
-                        s.push_str(&format!("×{w}"));
+        serde_json::Value::Array(items)
+            if !items.is_empty() && items.iter().all(|i| i.get("dataset").is_some()) =>
+        {
+            items
+                .iter()
+                .map(|i| {
+                    let mut s = format!(
+                        "{}/{}",
+                        i["dataset"].as_str().unwrap_or("?"),
+                        i["split"].as_str().unwrap_or("?")
+                    );
+                    if let Some(w) = i.get("weight").and_then(|w| w.as_f64()) {
+                        if w != 1.0 {
+                            s.push_str(&format!("×{w}"));
+                        }
                     }
-                }
-                if let Some(m) = i.get("max_items").and_then(|m| m.as_u64()) {
-                    if m > 0 {
-                        s.push_str(&format!("[:{m}]"));
+                    if let Some(m) = i.get("max_items").and_then(|m| m.as_u64()) {
+                        if m > 0 {
+                            s.push_str(&format!("[:{m}]"));
+                        }
                     }
-                }
-                s
-            })
-            .collect::<Vec<_>>()
-            .join(" + "),
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
         other => other.to_string(),
     }
 }

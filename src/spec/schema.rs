@@ -92,7 +92,10 @@ pub struct AdapterConfig {
 
 impl Default for AdapterConfig {
     fn default() -> Self {
-        Self { downsample: 5, hidden: 2048 }
+        Self {
+            downsample: 5,
+            hidden: 2048,
+        }
     }
 }
 
@@ -153,7 +156,10 @@ pub struct LlmConfig {
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        Self { mode: LlmMode::Frozen, lora: LoraConfig::default() }
+        Self {
+            mode: LlmMode::Frozen,
+            lora: LoraConfig::default(),
+        }
     }
 }
 
@@ -170,7 +176,12 @@ pub struct LoraConfig {
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        Self { rank: 8, alpha: 32.0, targets: vec!["q_proj".into(), "v_proj".into()], dropout: 0.05 }
+        Self {
+            rank: 8,
+            alpha: 32.0,
+            targets: vec!["q_proj".into(), "v_proj".into()],
+            dropout: 0.05,
+        }
     }
 }
 
@@ -225,7 +236,11 @@ pub struct SynthData {
 
 impl Default for SynthData {
     fn default() -> Self {
-        Self { clips: 200, seed: 0, clip_seconds: 5.0 }
+        Self {
+            clips: 200,
+            seed: 0,
+            clip_seconds: 5.0,
+        }
     }
 }
 
@@ -252,12 +267,33 @@ pub struct DataConfig {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
-            train: vec![DataSource { dataset: "audiocaps".into(), split: "train".into(), weight: 1.0, max_items: 0 }],
-            eval_aac: vec![EvalSet { dataset: "audiocaps".into(), split: "test".into(), max_items: 0 }],
+            train: vec![DataSource {
+                dataset: "audiocaps".into(),
+                split: "train".into(),
+                weight: 1.0,
+                max_items: 0,
+            }],
+            eval_aac: vec![EvalSet {
+                dataset: "audiocaps".into(),
+                split: "test".into(),
+                max_items: 0,
+            }],
             eval_aqa: vec![
-                EvalSet { dataset: "clotho_aqa".into(), split: "test".into(), max_items: 0 },
-                EvalSet { dataset: "audiocaps_qa".into(), split: "test".into(), max_items: 0 },
-                EvalSet { dataset: "wavcaps_qa".into(), split: "test".into(), max_items: 0 },
+                EvalSet {
+                    dataset: "clotho_aqa".into(),
+                    split: "test".into(),
+                    max_items: 0,
+                },
+                EvalSet {
+                    dataset: "audiocaps_qa".into(),
+                    split: "test".into(),
+                    max_items: 0,
+                },
+                EvalSet {
+                    dataset: "wavcaps_qa".into(),
+                    split: "test".into(),
+                    max_items: 0,
+                },
             ],
             roots: BTreeMap::new(),
             patterns: BTreeMap::new(),
@@ -353,7 +389,10 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        Self { beams: 4, max_new_tokens: 200 }
+        Self {
+            beams: 4,
+            max_new_tokens: 200,
+        }
     }
 }
 
@@ -369,7 +408,10 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { judge: "none".into(), caption_instruction: "Describe the audio in one sentence.".into() }
+        Self {
+            judge: "none".into(),
+            caption_instruction: "Describe the audio in one sentence.".into(),
+        }
     }
 }
 

@@ -37,16 +37,24 @@ pub struct Artifact {
 impl Store {
     /// Write a batch of step metrics `(step, name, value)` in one transaction (a later write of the
     /// same step and name replaces the earlier, so a resumed run does not duplicate points).
-    pub fn log_steps(&mut self, run_id: &str, points: &[(u64, String, f64)]) -> Result<(), StoreError> {
+    pub fn log_steps(
+        &mut self,
+        run_id: &str,
+        points: &[(u64, String, f64)],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut st = tx
                 .prepare_cached("INSERT OR REPLACE INTO step_metrics (run_id, step, name, value) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sql)?;
             for (step, name, value) in points {
-                st.execute(params![run_id, *step as i64, name, value]).map_err(sql)?;
+                st.execute(params![run_id, *step as i64, name, value])
+                    .map_err(sql)?;
             }
         }
         tx.commit().map_err(sql)
@@ -55,7 +63,10 @@ impl Store {
     /// Drop step metrics after `step` (used when a run resumes from an earlier checkpoint).
     pub fn truncate_steps_after(&self, run_id: &str, step: u64) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM step_metrics WHERE run_id = ?1 AND step > ?2", params![run_id, step as i64])
+            .execute(
+                "DELETE FROM step_metrics WHERE run_id = ?1 AND step > ?2",
+                params![run_id, step as i64],
+            )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
@@ -66,14 +77,21 @@ impl Store {
             .conn
             .prepare("SELECT step, value FROM step_metrics WHERE run_id = ?1 AND name = ?2 ORDER BY step")
             .map_err(|e| self.sql(e))?;
-        let rows = st.query_map(params![run_id, name], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id, name], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Record evaluation scores (replacing earlier values of the same task and metric).
     pub fn put_evals(&mut self, run_id: &str, scores: &[EvalScore]) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(sql)?;
         for s in scores {
             tx.execute(
@@ -88,17 +106,33 @@ impl Store {
     pub fn evals(&self, run_id: &str) -> Result<Vec<EvalScore>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT task, metric, value, n FROM evals WHERE run_id = ?1 ORDER BY task, metric")
+            .prepare(
+                "SELECT task, metric, value, n FROM evals WHERE run_id = ?1 ORDER BY task, metric",
+            )
             .map_err(|e| self.sql(e))?;
         let rows = st
-            .query_map(params![run_id], |r| Ok(EvalScore { task: r.get(0)?, metric: r.get(1)?, value: r.get(2)?, n: r.get(3)? }))
+            .query_map(params![run_id], |r| {
+                Ok(EvalScore {
+                    task: r.get(0)?,
+                    metric: r.get(1)?,
+                    value: r.get(2)?,
+                    n: r.get(3)?,
+                })
+            })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    pub fn put_predictions(&mut self, run_id: &str, preds: &[Prediction]) -> Result<(), StoreError> {
+    pub fn put_predictions(
+        &mut self,
+        run_id: &str,
+        preds: &[Prediction],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(sql)?;
         for p in preds {
             tx.execute(
@@ -110,7 +144,11 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
-    pub fn predictions(&self, run_id: &str, task: Option<&str>) -> Result<Vec<Prediction>, StoreError> {
+    pub fn predictions(
+        &self,
+        run_id: &str,
+        task: Option<&str>,
+    ) -> Result<Vec<Prediction>, StoreError> {
         let mut st = self
             .conn
             .prepare(
@@ -134,7 +172,12 @@ impl Store {
     }
 
     /// Record a file produced by a run, with its hash and size.
-    pub fn put_artifact(&self, run_id: &str, file: &Path, kind: &str) -> Result<Artifact, StoreError> {
+    pub fn put_artifact(
+        &self,
+        run_id: &str,
+        file: &Path,
+        kind: &str,
+    ) -> Result<Artifact, StoreError> {
         let bytes = std::fs::read(file).map_err(|e| StoreError::Open {
             path: file.to_path_buf(),
             message: format!("cannot read artifact: {e}"),
@@ -157,10 +200,19 @@ impl Store {
     pub fn artifacts(&self, run_id: &str) -> Result<Vec<Artifact>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT path, kind, sha256, bytes FROM artifacts WHERE run_id = ?1 ORDER BY path")
+            .prepare(
+                "SELECT path, kind, sha256, bytes FROM artifacts WHERE run_id = ?1 ORDER BY path",
+            )
             .map_err(|e| self.sql(e))?;
         let rows = st
-            .query_map(params![run_id], |r| Ok(Artifact { path: r.get(0)?, kind: r.get(1)?, sha256: r.get(2)?, bytes: r.get(3)? }))
+            .query_map(params![run_id], |r| {
+                Ok(Artifact {
+                    path: r.get(0)?,
+                    kind: r.get(1)?,
+                    sha256: r.get(2)?,
+                    bytes: r.get(3)?,
+                })
+            })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }

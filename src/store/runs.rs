@@ -84,7 +84,13 @@ impl WorkerInfo {
     /// This process.
     pub fn current() -> WorkerInfo {
         let (git_commit, git_dirty) = git_state();
-        WorkerInfo { host: hostname(), pid: std::process::id(), git_commit, git_dirty, version: env!("CARGO_PKG_VERSION").into() }
+        WorkerInfo {
+            host: hostname(),
+            pid: std::process::id(),
+            git_commit,
+            git_dirty,
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 }
 
@@ -110,7 +116,10 @@ fn git_state() -> (Option<String>, Option<bool>) {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let commit = run(&["rev-parse", "HEAD"]);
-    let dirty = commit.as_ref().and_then(|_| run(&["status", "--porcelain", "--untracked-files=no"])).map(|s| !s.is_empty());
+    let dirty = commit
+        .as_ref()
+        .and_then(|_| run(&["status", "--porcelain", "--untracked-files=no"]))
+        .map(|s| !s.is_empty());
     (commit, dirty)
 }
 
@@ -145,7 +154,10 @@ impl Store {
     /// already — from this or any other experiment — is reused, never reset).
     pub fn register_plan(&mut self, plan: &Plan, spec_path: &str) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(sql)?;
         let now = now_iso();
         tx.execute(
@@ -155,7 +167,11 @@ impl Store {
             params![plan.experiment, plan.description, spec_path, serde_json::to_string(&plan.varying).unwrap_or_default(), now],
         )
         .map_err(sql)?;
-        tx.execute("DELETE FROM experiment_runs WHERE experiment = ?1", params![plan.experiment]).map_err(sql)?;
+        tx.execute(
+            "DELETE FROM experiment_runs WHERE experiment = ?1",
+            params![plan.experiment],
+        )
+        .map_err(sql)?;
         for (pos, r) in plan.runs.iter().enumerate() {
             let config = crate::spec::canonical_json(&r.config);
             tx.execute(
@@ -166,7 +182,12 @@ impl Store {
             let point: serde_json::Map<String, serde_json::Value> = r
                 .point
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                    )
+                })
                 .collect();
             tx.execute(
                 "INSERT OR REPLACE INTO experiment_runs (experiment, position, label, name, point, seed, run_id, init_from, paper)
@@ -191,10 +212,21 @@ impl Store {
 
     /// Atomically claim `run_id` for this worker if it is pending, (optionally) failed, or running
     /// under a dead worker. Returns whether the claim succeeded.
-    pub fn claim(&mut self, run_id: &str, me: &WorkerInfo, retry_failed: bool) -> Result<bool, StoreError> {
+    pub fn claim(
+        &mut self,
+        run_id: &str,
+        me: &WorkerInfo,
+        retry_failed: bool,
+    ) -> Result<bool, StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let row: Option<(String, Option<String>, Option<i64>, Option<i64>)> = tx
             .query_row(
                 "SELECT status, worker_host, worker_pid, heartbeat_at FROM runs WHERE id = ?1",
@@ -204,7 +236,10 @@ impl Store {
             .optional()
             .map_err(sql)?;
         let Some((status, host, pid, beat)) = row else {
-            return Err(StoreError::UnknownRun { path, id: run_id.into() });
+            return Err(StoreError::UnknownRun {
+                path,
+                id: run_id.into(),
+            });
         };
         let claimable = match status.as_str() {
             "pending" => true,
@@ -215,7 +250,9 @@ impl Store {
                     (true, Some(p)) => p != me.pid as i64 && !pid_alive(p),
                     _ => false,
                 };
-                let stale = beat.map(|b| unix_now() - b > STALE_HEARTBEAT_S).unwrap_or(true);
+                let stale = beat
+                    .map(|b| unix_now() - b > STALE_HEARTBEAT_S)
+                    .unwrap_or(true);
                 dead || (!same_host && stale)
             }
             _ => false,
@@ -236,7 +273,10 @@ impl Store {
     /// Refresh a running run's heartbeat.
     pub fn heartbeat(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn
-            .execute("UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'", params![run_id, unix_now()])
+            .execute(
+                "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'",
+                params![run_id, unix_now()],
+            )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
@@ -255,27 +295,51 @@ impl Store {
 
     pub fn run(&self, run_id: &str) -> Result<RunRecord, StoreError> {
         self.conn
-            .query_row(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"), params![run_id], row_to_run)
+            .query_row(
+                &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
+                params![run_id],
+                row_to_run,
+            )
             .optional()
             .map_err(|e| self.sql(e))?
-            .ok_or_else(|| StoreError::UnknownRun { path: self.path.clone(), id: run_id.into() })
+            .ok_or_else(|| StoreError::UnknownRun {
+                path: self.path.clone(),
+                id: run_id.into(),
+            })
     }
 
     /// Resolve a run id or a unique prefix of one.
     pub fn resolve_run(&self, prefix: &str) -> Result<String, StoreError> {
-        let mut st = self.conn.prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6").map_err(|e| self.sql(e))?;
-        let ids: Vec<String> =
-            st.query_map(params![prefix], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6")
+            .map_err(|e| self.sql(e))?;
+        let ids: Vec<String> = st
+            .query_map(params![prefix], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
         match ids.len() {
-            0 => Err(StoreError::UnknownRun { path: self.path.clone(), id: prefix.into() }),
+            0 => Err(StoreError::UnknownRun {
+                path: self.path.clone(),
+                id: prefix.into(),
+            }),
             1 => Ok(ids[0].clone()),
             _ if ids.iter().any(|i| i == prefix) => Ok(prefix.into()),
-            _ => Err(StoreError::AmbiguousRun { path: self.path.clone(), prefix: prefix.into(), candidates: ids.join(", ") }),
+            _ => Err(StoreError::AmbiguousRun {
+                path: self.path.clone(),
+                prefix: prefix.into(),
+                candidates: ids.join(", "),
+            }),
         }
     }
 
     /// All runs, optionally of one experiment and/or status, in experiment order.
-    pub fn list_runs(&self, experiment: Option<&str>, status: Option<RunStatus>) -> Result<Vec<(Option<ExperimentRun>, RunRecord)>, StoreError> {
+    pub fn list_runs(
+        &self,
+        experiment: Option<&str>,
+        status: Option<RunStatus>,
+    ) -> Result<Vec<(Option<ExperimentRun>, RunRecord)>, StoreError> {
         let mut out = Vec::new();
         match experiment {
             Some(e) => {
@@ -287,7 +351,12 @@ impl Store {
                 }
             }
             None => {
-                let mut st = self.conn.prepare(&format!("SELECT {RUN_COLS} FROM runs ORDER BY created_at, id")).map_err(|e| self.sql(e))?;
+                let mut st = self
+                    .conn
+                    .prepare(&format!(
+                        "SELECT {RUN_COLS} FROM runs ORDER BY created_at, id"
+                    ))
+                    .map_err(|e| self.sql(e))?;
                 let rows = st.query_map([], row_to_run).map_err(|e| self.sql(e))?;
                 for r in rows {
                     let r = r.map_err(|e| self.sql(e))?;
@@ -304,10 +373,17 @@ impl Store {
     pub fn experiment_runs(&self, experiment: &str) -> Result<Vec<ExperimentRun>, StoreError> {
         let exists: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM experiments WHERE name = ?1", params![experiment], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM experiments WHERE name = ?1",
+                params![experiment],
+                |r| r.get(0),
+            )
             .map_err(|e| self.sql(e))?;
         if exists == 0 {
-            return Err(StoreError::UnknownExperiment { path: self.path.clone(), name: experiment.into() });
+            return Err(StoreError::UnknownExperiment {
+                path: self.path.clone(),
+                name: experiment.into(),
+            });
         }
         let mut st = self
             .conn
@@ -338,19 +414,34 @@ impl Store {
     /// Experiment metadata: (description, spec path, varying keys).
     pub fn experiment(&self, name: &str) -> Result<(String, String, Vec<String>), StoreError> {
         self.conn
-            .query_row("SELECT description, spec_path, varying FROM experiments WHERE name = ?1", params![name], |r| {
-                let v: String = r.get(2)?;
-                Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&v).unwrap_or_default()))
-            })
+            .query_row(
+                "SELECT description, spec_path, varying FROM experiments WHERE name = ?1",
+                params![name],
+                |r| {
+                    let v: String = r.get(2)?;
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        serde_json::from_str(&v).unwrap_or_default(),
+                    ))
+                },
+            )
             .optional()
             .map_err(|e| self.sql(e))?
-            .ok_or_else(|| StoreError::UnknownExperiment { path: self.path.clone(), name: name.into() })
+            .ok_or_else(|| StoreError::UnknownExperiment {
+                path: self.path.clone(),
+                name: name.into(),
+            })
     }
 
     /// Status of a run's stage, if recorded: "running" | "done" | "failed".
     pub fn stage_status(&self, run_id: &str, stage: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row("SELECT status FROM stages WHERE run_id = ?1 AND stage = ?2", params![run_id, stage], |r| r.get(0))
+            .query_row(
+                "SELECT status FROM stages WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sql(e))
     }
@@ -366,7 +457,13 @@ impl Store {
         Ok(())
     }
 
-    pub fn stage_finish(&self, run_id: &str, stage: &str, ok: bool, info: &serde_json::Value) -> Result<(), StoreError> {
+    pub fn stage_finish(
+        &self,
+        run_id: &str,
+        stage: &str,
+        ok: bool,
+        info: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE stages SET status = ?3, finished_at = ?4, info = ?5 WHERE run_id = ?1 AND stage = ?2",
@@ -382,13 +479,18 @@ impl Store {
             .conn
             .prepare("SELECT stage, status, info FROM stages WHERE run_id = ?1 ORDER BY started_at, stage")
             .map_err(|e| self.sql(e))?;
-        let rows = st.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Names of all experiments.
     pub fn experiments(&self) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare("SELECT name FROM experiments ORDER BY name").map_err(|e| self.sql(e))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM experiments ORDER BY name")
+            .map_err(|e| self.sql(e))?;
         let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }

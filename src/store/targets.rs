@@ -19,7 +19,11 @@ impl Store {
     pub fn target_set_complete(&self, key: &str) -> Result<bool, StoreError> {
         let v: Option<i64> = self
             .conn
-            .query_row("SELECT complete FROM target_sets WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT complete FROM target_sets WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sql(e))?;
         Ok(v == Some(1))
@@ -39,7 +43,10 @@ impl Store {
     /// Add generated targets to a set (a batch; partial progress survives a crash).
     pub fn put_targets(&mut self, key: &str, targets: &[CachedTarget]) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(sql)?;
         for t in targets {
             tx.execute(
@@ -52,7 +59,12 @@ impl Store {
     }
 
     pub fn target_set_finish(&self, key: &str) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE target_sets SET complete = 1 WHERE key = ?1", params![key]).map_err(|e| self.sql(e))?;
+        self.conn
+            .execute(
+                "UPDATE target_sets SET complete = 1 WHERE key = ?1",
+                params![key],
+            )
+            .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -63,7 +75,14 @@ impl Store {
             .prepare("SELECT item_id, sample, source, text FROM targets WHERE set_key = ?1 ORDER BY item_id, sample")
             .map_err(|e| self.sql(e))?;
         let rows = st
-            .query_map(params![key], |r| Ok(CachedTarget { item_id: r.get(0)?, sample: r.get(1)?, source: r.get(2)?, text: r.get(3)? }))
+            .query_map(params![key], |r| {
+                Ok(CachedTarget {
+                    item_id: r.get(0)?,
+                    sample: r.get(1)?,
+                    source: r.get(2)?,
+                    text: r.get(3)?,
+                })
+            })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }

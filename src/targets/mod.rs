@@ -43,7 +43,12 @@ pub enum TargetsError {
 }
 
 /// The cache key of a dialogue target set.
-pub fn dialogue_key(backbone: &Backbone, cfg: &TargetsConfig, seed: u64, items: &[CaptionItem]) -> (String, serde_json::Value) {
+pub fn dialogue_key(
+    backbone: &Backbone,
+    cfg: &TargetsConfig,
+    seed: u64,
+    items: &[CaptionItem],
+) -> (String, serde_json::Value) {
     let mut h = Sha256::new();
     for it in items {
         h.update(it.id.as_bytes());
@@ -107,15 +112,20 @@ pub fn build(
     }
     let (key, spec) = dialogue_key(backbone, cfg, seed, items);
     store.target_set_begin(&key, &spec)?;
-    let mut cached: std::collections::BTreeMap<(String, u32), String> =
-        store.targets(&key)?.into_iter().map(|t| ((t.item_id, t.sample), t.text)).collect();
+    let mut cached: std::collections::BTreeMap<(String, u32), String> = store
+        .targets(&key)?
+        .into_iter()
+        .map(|t| ((t.item_id, t.sample), t.text))
+        .collect();
     let reused = cached.len();
     if !store.target_set_complete(&key)? {
         let todo: Vec<(usize, u32)> = (0..pairs.len())
             .flat_map(|i| (0..cfg.samples_per_caption as u32).map(move |s| (i, s)))
             .filter(|(i, s)| !cached.contains_key(&(pairs[*i].item_id.clone(), *s)))
             .collect();
-        let llm = backbone.load_llm(device).map_err(|e| TargetsError::Backbone(e.to_string()))?;
+        let llm = backbone
+            .load_llm(device)
+            .map_err(|e| TargetsError::Backbone(e.to_string()))?;
         let stops = backbone.stop_ids();
         let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
         let total = todo.len();
@@ -125,17 +135,36 @@ pub fn build(
             let mut prompts = Vec::with_capacity(chunk.len());
             for (i, _) in chunk {
                 let p = text_prompt(&backbone.tokenizer, &backbone.chat, &pairs[*i].source)
-                    .map_err(|e| TargetsError::Tokenize { item: pairs[*i].item_id.clone(), message: e.to_string() })?;
+                    .map_err(|e| TargetsError::Tokenize {
+                        item: pairs[*i].item_id.clone(),
+                        message: e.to_string(),
+                    })?;
                 prompts.push(p);
             }
             let (ids, valid) = left_pad(&prompts, backbone.tokenizer.pad);
             let (b, t) = (ids.len(), ids[0].len());
-            let flat: Vec<i64> = ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
-            let embeds = llm.embed(Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), device));
+            let flat: Vec<i64> = ids
+                .iter()
+                .flat_map(|r| r.iter().map(|&x| x as i64))
+                .collect();
+            let embeds = llm.embed(Tensor::<2, Int>::from_data(
+                TensorData::new(flat, [b, t]),
+                device,
+            ));
             // One RNG stream per (item, sample): replies do not depend on batching.
-            let mut rngs: Vec<Rng> =
-                chunk.iter().map(|(i, s)| Rng::derive(seed, &format!("dialogue-{}-{s}", pairs[*i].item_id))).collect();
-            let replies = generate(&llm, embeds, &valid, &stops, cfg.max_new_tokens, &sampling, &mut rngs);
+            let mut rngs: Vec<Rng> = chunk
+                .iter()
+                .map(|(i, s)| Rng::derive(seed, &format!("dialogue-{}-{s}", pairs[*i].item_id)))
+                .collect();
+            let replies = generate(
+                &llm,
+                embeds,
+                &valid,
+                &stops,
+                cfg.max_new_tokens,
+                &sampling,
+                &mut rngs,
+            );
             let batch: Vec<CachedTarget> = chunk
                 .iter()
                 .zip(replies)
@@ -158,8 +187,15 @@ pub fn build(
     let mut out = Vec::with_capacity(pairs.len() * cfg.samples_per_caption);
     for p in &pairs {
         for s in 0..cfg.samples_per_caption as u32 {
-            let text = cached.get(&(p.item_id.clone(), s)).cloned().unwrap_or_default();
-            out.push(TargetExample { sample: s, text, ..p.clone() });
+            let text = cached
+                .get(&(p.item_id.clone(), s))
+                .cloned()
+                .unwrap_or_default();
+            out.push(TargetExample {
+                sample: s,
+                text,
+                ..p.clone()
+            });
         }
     }
     let empty = out.iter().filter(|t| t.text.is_empty()).count();

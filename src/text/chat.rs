@@ -24,12 +24,20 @@ impl ChatFormat {
     }
 
     /// Render a conversation; with `add_generation_prompt` the assistant header follows.
-    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, TemplateError> {
+    pub fn render(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, TemplateError> {
         match self {
             ChatFormat::Llama3 => {
                 let mut s = String::from("<|begin_of_text|>");
                 for m in messages {
-                    s.push_str(&format!("<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>", m.role, m.content.trim()));
+                    s.push_str(&format!(
+                        "<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>",
+                        m.role,
+                        m.content.trim()
+                    ));
                 }
                 if add_generation_prompt {
                     s.push_str("<|start_header_id|>assistant<|end_header_id|>\n\n");
@@ -47,16 +55,22 @@ impl ChatFormat {
 
     /// A system turn, a user turn and the assistant header.
     pub fn system_user_prompt(&self, system: &str, content: &str) -> Result<String, TemplateError> {
-        self.render(&[Message::new("system", system), Message::new("user", content)], true)
+        self.render(
+            &[
+                Message::new("system", system),
+                Message::new("user", content),
+            ],
+            true,
+        )
     }
 
     /// The text around the audio in a user turn holding the audio followed by `after_audio`:
     /// (everything before the audio, everything after it up to and including the assistant header).
     pub fn split_user_prompt(&self, after_audio: &str) -> Result<(String, String), TemplateError> {
         let text = self.user_prompt(&format!("{AUDIO_PLACEHOLDER}{after_audio}"))?;
-        let (a, b) = text
-            .split_once(AUDIO_PLACEHOLDER)
-            .ok_or_else(|| TemplateError::Render("the template dropped the user's content".into()))?;
+        let (a, b) = text.split_once(AUDIO_PLACEHOLDER).ok_or_else(|| {
+            TemplateError::Render("the template dropped the user's content".into())
+        })?;
         Ok((a.to_string(), b.to_string()))
     }
 
@@ -68,12 +82,22 @@ impl ChatFormat {
         }
         let user = [Message::new("user", "x")];
         let head = self.render(&user, true)?;
-        let full = self.render(&[user[0].clone(), Message::new("assistant", REPLY_PLACEHOLDER)], false)?;
+        let full = self.render(
+            &[
+                user[0].clone(),
+                Message::new("assistant", REPLY_PLACEHOLDER),
+            ],
+            false,
+        )?;
         let after = full
             .strip_prefix(head.as_str())
             .and_then(|rest| rest.split_once(REPLY_PLACEHOLDER))
             .map(|(_, after)| after.trim_end().to_string())
-            .ok_or_else(|| TemplateError::Render("cannot find where an assistant reply ends in this template".into()))?;
+            .ok_or_else(|| {
+                TemplateError::Render(
+                    "cannot find where an assistant reply ends in this template".into(),
+                )
+            })?;
         Ok(after)
     }
 }
@@ -89,9 +113,17 @@ mod tests {
             ChatFormat::llama3().user_prompt("A dog barks.").unwrap(),
             "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nA dog barks.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         );
-        let (a, b) = ChatFormat::llama3().split_user_prompt(" Describe.").unwrap();
-        assert_eq!(a, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n");
-        assert_eq!(b, " Describe.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        let (a, b) = ChatFormat::llama3()
+            .split_user_prompt(" Describe.")
+            .unwrap();
+        assert_eq!(
+            a,
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+        );
+        assert_eq!(
+            b,
+            " Describe.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        );
         assert_eq!(ChatFormat::llama3().reply_end().unwrap(), "<|eot_id|>");
     }
 }

@@ -18,20 +18,35 @@ fn tmpl(e: super::template::TemplateError) -> TokenizerError {
 }
 
 /// Build the ids around the audio slot; `instruction = None` for dialogue-continuation rows.
-pub fn audio_prompt(tok: &TextTokenizer, chat: &ChatFormat, instruction: Option<&str>) -> Result<AudioPrompt, TokenizerError> {
+pub fn audio_prompt(
+    tok: &TextTokenizer,
+    chat: &ChatFormat,
+    instruction: Option<&str>,
+) -> Result<AudioPrompt, TokenizerError> {
     let after = instruction.map(|s| format!(" {s}")).unwrap_or_default();
     let (before, rest) = chat.split_user_prompt(&after).map_err(tmpl)?;
-    Ok(AudioPrompt { prefix: tok.encode(&before)?, suffix: tok.encode(&rest)? })
+    Ok(AudioPrompt {
+        prefix: tok.encode(&before)?,
+        suffix: tok.encode(&rest)?,
+    })
 }
 
 /// Ids of a text-only user turn plus the assistant header (how captions are put to the LLM to get
 /// dialogue-continuation replies).
-pub fn text_prompt(tok: &TextTokenizer, chat: &ChatFormat, user: &str) -> Result<Vec<u32>, TokenizerError> {
+pub fn text_prompt(
+    tok: &TextTokenizer,
+    chat: &ChatFormat,
+    user: &str,
+) -> Result<Vec<u32>, TokenizerError> {
     tok.encode(&chat.user_prompt(user).map_err(tmpl)?)
 }
 
 /// Ids of a response followed by the token(s) that end a reply (the training target).
-pub fn response_ids(tok: &TextTokenizer, chat: &ChatFormat, text: &str) -> Result<Vec<u32>, TokenizerError> {
+pub fn response_ids(
+    tok: &TextTokenizer,
+    chat: &ChatFormat,
+    text: &str,
+) -> Result<Vec<u32>, TokenizerError> {
     tok.encode(&format!("{text}{}", chat.reply_end().map_err(tmpl)?))
 }
 

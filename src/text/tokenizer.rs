@@ -45,24 +45,44 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TextTokenizer(vocab={}, pad={})", self.vocab_size(), self.pad)
+        write!(
+            f,
+            "TextTokenizer(vocab={}, pad={})",
+            self.vocab_size(),
+            self.pad
+        )
     }
 }
 
 impl TextTokenizer {
     pub fn from_file(path: &Path) -> Result<Self, TokenizerError> {
-        let inner = Tokenizer::from_file(path).map_err(|e| TokenizerError::Load { path: path.into(), message: e.to_string() })?;
-        let pad = ["<|finetune_right_pad_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<pad>"]
-            .iter()
-            .find_map(|t| inner.token_to_id(t))
-            .unwrap_or(0);
+        let inner = Tokenizer::from_file(path).map_err(|e| TokenizerError::Load {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let pad = [
+            "<|finetune_right_pad_id|>",
+            "<|end_of_text|>",
+            "<|endoftext|>",
+            "</s>",
+            "<pad>",
+        ]
+        .iter()
+        .find_map(|t| inner.token_to_id(t))
+        .unwrap_or(0);
         Ok(Self { inner, pad })
     }
 
     /// Train a byte-level BPE (GPT-2/Llama-3 style pre-tokenisation) on `corpus`, with Llama-3's
     /// special tokens first in the vocabulary. Deterministic for the same corpus and size.
-    pub fn train_byte_level_bpe(corpus: &[String], vocab_size: usize) -> Result<Self, TokenizerError> {
-        let specials: Vec<AddedToken> = LLAMA3_SPECIALS.iter().map(|s| AddedToken::from(s.to_string(), true)).collect();
+    pub fn train_byte_level_bpe(
+        corpus: &[String],
+        vocab_size: usize,
+    ) -> Result<Self, TokenizerError> {
+        let specials: Vec<AddedToken> = LLAMA3_SPECIALS
+            .iter()
+            .map(|s| AddedToken::from(s.to_string(), true))
+            .collect();
         let alphabet: HashSet<char> = ByteLevel::alphabet().into_iter().collect();
         let mut trainer = BpeTrainerBuilder::new()
             .vocab_size(vocab_size)
@@ -71,15 +91,22 @@ impl TextTokenizer {
             .special_tokens(specials)
             .initial_alphabet(alphabet)
             .build();
-        let mut tk = TokenizerBuilder::<BPE, NormalizerWrapper, ByteLevel, PostProcessorWrapper, ByteLevelDecoder>::new()
-            .with_model(BPE::default())
-            .with_normalizer(None)
-            .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
-            .with_post_processor(None)
-            .with_decoder(Some(ByteLevelDecoder::default()))
-            .build()
+        let mut tk = TokenizerBuilder::<
+            BPE,
+            NormalizerWrapper,
+            ByteLevel,
+            PostProcessorWrapper,
+            ByteLevelDecoder,
+        >::new()
+        .with_model(BPE::default())
+        .with_normalizer(None)
+        .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
+        .with_post_processor(None)
+        .with_decoder(Some(ByteLevelDecoder::default()))
+        .build()
+        .map_err(|e| TokenizerError::Train(e.to_string()))?;
+        tk.train(&mut trainer, corpus.iter())
             .map_err(|e| TokenizerError::Train(e.to_string()))?;
-        tk.train(&mut trainer, corpus.iter()).map_err(|e| TokenizerError::Train(e.to_string()))?;
         let inner: Tokenizer = tk.into();
         let pad = inner
             .token_to_id("<|finetune_right_pad_id|>")
@@ -88,12 +115,22 @@ impl TextTokenizer {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), TokenizerError> {
-        self.inner.save(path, false).map_err(|e| TokenizerError::Save { path: path.into(), message: e.to_string() })
+        self.inner
+            .save(path, false)
+            .map_err(|e| TokenizerError::Save {
+                path: path.into(),
+                message: e.to_string(),
+            })
     }
 
     /// Ids of `text`; special tokens written in the text are recognised, none are added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        Ok(self.inner.encode(text, false).map_err(|e| TokenizerError::Encode(e.to_string()))?.get_ids().to_vec())
+        Ok(self
+            .inner
+            .encode(text, false)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?
+            .get_ids()
+            .to_vec())
     }
 
     /// Text of `ids`, special tokens skipped.
@@ -102,7 +139,9 @@ impl TextTokenizer {
     }
 
     pub fn token_id(&self, token: &str) -> Result<u32, TokenizerError> {
-        self.inner.token_to_id(token).ok_or_else(|| TokenizerError::MissingToken(token.into()))
+        self.inner
+            .token_to_id(token)
+            .ok_or_else(|| TokenizerError::MissingToken(token.into()))
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -116,7 +155,14 @@ mod tests {
 
     #[test]
     fn trains_round_trips_and_keeps_specials_whole() {
-        let corpus: Vec<String> = (0..50).map(|i| format!("a dog barks {} times while rain falls, then a bell rings", i % 7)).collect();
+        let corpus: Vec<String> = (0..50)
+            .map(|i| {
+                format!(
+                    "a dog barks {} times while rain falls, then a bell rings",
+                    i % 7
+                )
+            })
+            .collect();
         let t = TextTokenizer::train_byte_level_bpe(&corpus, 300).unwrap();
         let t2 = TextTokenizer::train_byte_level_bpe(&corpus, 300).unwrap();
         let text = "A dog barks twice — then rain.";

@@ -20,11 +20,19 @@ pub struct TrainBatch {
 pub const MAX_RESPONSE_TOKENS: usize = 512;
 
 /// Build a batch from responses (already tokenised, end-of-turn included).
-pub fn build(prompt: &AudioPrompt, audio_len: usize, responses: &[Vec<u32>], pad: u32) -> TrainBatch {
+pub fn build(
+    prompt: &AudioPrompt,
+    audio_len: usize,
+    responses: &[Vec<u32>],
+    pad: u32,
+) -> TrainBatch {
     let mut head = prompt.prefix.clone();
     head.extend(std::iter::repeat_n(pad, audio_len));
     head.extend_from_slice(&prompt.suffix);
-    let rows: Vec<(Vec<u32>, Vec<u32>)> = responses.iter().map(|r| (head.clone(), r.clone())).collect();
+    let rows: Vec<(Vec<u32>, Vec<u32>)> = responses
+        .iter()
+        .map(|r| (head.clone(), r.clone()))
+        .collect();
     build_rows(&rows, prompt.prefix.len(), pad)
 }
 
@@ -66,7 +74,16 @@ pub fn build_rows(rows: &[(Vec<u32>, Vec<u32>)], audio_at: usize, pad: u32) -> T
         mask.push(m);
     }
     let audio_at = vec![audio_at; ids.len()];
-    TrainBatch { spliced: SplicedBatch { ids, audio_at, valid }, targets, mask, scored }
+    TrainBatch {
+        spliced: SplicedBatch {
+            ids,
+            audio_at,
+            valid,
+        },
+        targets,
+        mask,
+        scored,
+    }
 }
 
 #[cfg(test)]
@@ -75,14 +92,20 @@ mod tests {
 
     #[test]
     fn loss_covers_exactly_the_response() {
-        let p = AudioPrompt { prefix: vec![1, 2], suffix: vec![3] };
+        let p = AudioPrompt {
+            prefix: vec![1, 2],
+            suffix: vec![3],
+        };
         let b = build(&p, 2, &[vec![7, 8, 9], vec![7]], 0);
         // row 0: [1 2 0 0 3 7 8 9]; position 4 (the `3`) predicts 7 … position 6 predicts 9.
         assert_eq!(b.spliced.ids[0], vec![1, 2, 0, 0, 3, 7, 8, 9]);
         assert_eq!(b.mask[0], vec![0., 0., 0., 0., 1., 1., 1., 0.]);
         assert_eq!(&b.targets[0][4..7], &[7, 8, 9]);
         assert_eq!(b.mask[1], vec![0., 0., 0., 0., 1., 0., 0., 0.]);
-        assert_eq!(b.spliced.valid[1], vec![true, true, true, true, true, true, false, false]);
+        assert_eq!(
+            b.spliced.valid[1],
+            vec![true, true, true, true, true, true, false, false]
+        );
         assert_eq!(b.scored, 4);
     }
 }

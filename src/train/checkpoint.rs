@@ -34,7 +34,10 @@ pub enum CheckpointError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |e| CheckpointError::Io { path: path.to_path_buf(), message: e.to_string() }
+    move |e| CheckpointError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Regex over module paths selecting the trainable parameters.
@@ -48,36 +51,73 @@ pub fn trainable_regex(encoder_trainable: bool) -> String {
 
 /// Save the trainable parameters of `model` to `file`.
 pub fn save_trainable(model: &AudioLlm, file: &Path, regex: &str) -> Result<(), CheckpointError> {
-    let mut store = BurnpackStore::from_file(file).with_regex(regex).overwrite(true).auto_extension(false);
-    model.save_into(&mut store).map_err(|e| CheckpointError::Weights { path: file.into(), message: e.to_string() })
+    let mut store = BurnpackStore::from_file(file)
+        .with_regex(regex)
+        .overwrite(true)
+        .auto_extension(false);
+    model
+        .save_into(&mut store)
+        .map_err(|e| CheckpointError::Weights {
+            path: file.into(),
+            message: e.to_string(),
+        })
 }
 
 /// Load trainable parameters saved by [`save_trainable`] into `model` (other parameters untouched).
 /// Returns how many tensors were applied.
 pub fn load_trainable(model: &mut AudioLlm, file: &Path) -> Result<usize, CheckpointError> {
-    let mut store = BurnpackStore::from_file(file).allow_partial(true).auto_extension(false);
-    let result = model.load_from(&mut store).map_err(|e| CheckpointError::Weights { path: file.into(), message: e.to_string() })?;
+    let mut store = BurnpackStore::from_file(file)
+        .allow_partial(true)
+        .auto_extension(false);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| CheckpointError::Weights {
+            path: file.into(),
+            message: e.to_string(),
+        })?;
     if !result.errors.is_empty() {
         return Err(CheckpointError::Weights {
             path: file.into(),
-            message: format!("{} tensor(s) did not fit: {:?}", result.errors.len(), result.errors.iter().take(3).collect::<Vec<_>>()),
+            message: format!(
+                "{} tensor(s) did not fit: {:?}",
+                result.errors.len(),
+                result.errors.iter().take(3).collect::<Vec<_>>()
+            ),
         });
     }
     Ok(result.applied.len())
 }
 
 /// Write a checkpoint atomically; keeps the newest `keep` checkpoints.
-pub fn save(dir: &Path, model: &AudioLlm, optim: &ModuleOptimizer, state: &LoopState, regex: &str, keep: usize) -> Result<PathBuf, CheckpointError> {
+pub fn save(
+    dir: &Path,
+    model: &AudioLlm,
+    optim: &ModuleOptimizer,
+    state: &LoopState,
+    regex: &str,
+    keep: usize,
+) -> Result<PathBuf, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let final_dir = dir.join(format!("step-{:08}", state.step));
-    let tmp = dir.join(format!(".tmp-step-{:08}-{}", state.step, std::process::id()));
+    let tmp = dir.join(format!(
+        ".tmp-step-{:08}-{}",
+        state.step,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     save_trainable(model, &tmp.join("trainable.bpk"), regex)?;
     let opt = tmp.join("optimizer.bpk");
-    optim.save(&opt).map_err(|e| CheckpointError::Weights { path: opt.clone(), message: format!("{e:?}") })?;
+    optim.save(&opt).map_err(|e| CheckpointError::Weights {
+        path: opt.clone(),
+        message: format!("{e:?}"),
+    })?;
     let st = tmp.join("state.json");
-    std::fs::write(&st, serde_json::to_vec_pretty(state).expect("state serialises")).map_err(io(&st))?;
+    std::fs::write(
+        &st,
+        serde_json::to_vec_pretty(state).expect("state serialises"),
+    )
+    .map_err(io(&st))?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
     let mut all = list(dir);
@@ -94,7 +134,12 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.file_name().and_then(|n| n.to_str()).map(|n| n.starts_with("step-")).unwrap_or(false))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .map(|n| n.starts_with("step-"))
+                        .unwrap_or(false)
+                })
                 .filter(|p| p.join("state.json").exists())
                 .collect()
         })
@@ -104,13 +149,23 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Restore model, optimizer and loop state from a checkpoint folder.
-pub fn load(ckpt: &Path, model: &mut AudioLlm, optim: ModuleOptimizer) -> Result<(ModuleOptimizer, LoopState), CheckpointError> {
+pub fn load(
+    ckpt: &Path,
+    model: &mut AudioLlm,
+    optim: ModuleOptimizer,
+) -> Result<(ModuleOptimizer, LoopState), CheckpointError> {
     load_trainable(model, &ckpt.join("trainable.bpk"))?;
     let opt = ckpt.join("optimizer.bpk");
-    let optim = optim.load(&opt).map_err(|e| CheckpointError::Weights { path: opt.clone(), message: format!("{e:?}") })?;
+    let optim = optim.load(&opt).map_err(|e| CheckpointError::Weights {
+        path: opt.clone(),
+        message: format!("{e:?}"),
+    })?;
     let st = ckpt.join("state.json");
     let text = std::fs::read_to_string(&st).map_err(io(&st))?;
-    let state: LoopState = serde_json::from_str(&text).map_err(|e| CheckpointError::Io { path: st.clone(), message: e.to_string() })?;
+    let state: LoopState = serde_json::from_str(&text).map_err(|e| CheckpointError::Io {
+        path: st.clone(),
+        message: e.to_string(),
+    })?;
     Ok((optim, state))
 }
 
@@ -137,7 +192,13 @@ mod tests {
     }
 
     fn weights(m: &AudioLlm) -> Vec<f32> {
-        m.adapter.linear1.weight.val().into_data().try_to_vec::<f32>().unwrap()
+        m.adapter
+            .linear1
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
     }
 
     /// Saving, rebuilding the model from scratch and loading must continue the same trajectory.
@@ -150,12 +211,22 @@ mod tests {
         for _ in 0..3 {
             m = step(m, &mut o, &device);
         }
-        let state = LoopState { step: 3, cursor: MixCursor::default(), aug_rng: Rng::new(0), skipped: 0 };
+        let state = LoopState {
+            step: 3,
+            cursor: MixCursor::default(),
+            aug_rng: Rng::new(0),
+            skipped: 0,
+        };
         let ck = save(dir.path(), &m, &o, &state, &trainable_regex(false), 2).unwrap();
         let expected = weights(&step(m, &mut o, &device));
 
         let mut fresh = model(&device);
-        let (mut o2, st) = load(&ck, &mut fresh, AdamWConfig::new().with_epsilon(1e-8).init()).unwrap();
+        let (mut o2, st) = load(
+            &ck,
+            &mut fresh,
+            AdamWConfig::new().with_epsilon(1e-8).init(),
+        )
+        .unwrap();
         assert_eq!(st, state);
         let fresh = crate::train::trainer::mark_trainable(fresh, false);
         let got = weights(&step(fresh, &mut o2, &device));

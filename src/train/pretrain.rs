@@ -64,7 +64,10 @@ pub fn dialogues(world: &[ClipText], seed: u64) -> Vec<(String, String)> {
                 _ => format!("In other words, {para}."),
             };
             out.push((cap.clone(), reply));
-            out.push((format!("{cap} {CAPTION_INSTRUCTION}"), other.trim().to_string()));
+            out.push((
+                format!("{cap} {CAPTION_INSTRUCTION}"),
+                other.trim().to_string(),
+            ));
         }
         for (q, a) in &clip.qa {
             let cap = &clip.captions[rng.below(n)];
@@ -83,30 +86,57 @@ pub enum PretrainError {
 }
 
 /// Make sure `builtin:tiny-chat`'s weights exist under `home`; returns their path.
-pub fn ensure_tiny_chat(home: &Path, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<PathBuf, PretrainError> {
+pub fn ensure_tiny_chat(
+    home: &Path,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<PathBuf, PretrainError> {
     let weights = tiny_chat_weights(home);
     if weights.exists() {
         return Ok(weights);
     }
-    let dir = weights.parent().expect("weights live in a folder").to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| PretrainError::Io { path: dir.clone(), message: e.to_string() })?;
-    crate::once::build_once(&weights, &dir.join(".lock"), std::time::Duration::from_secs(1800), || build(home, &weights, progress))?;
+    let dir = weights
+        .parent()
+        .expect("weights live in a folder")
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| PretrainError::Io {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    crate::once::build_once(
+        &weights,
+        &dir.join(".lock"),
+        std::time::Duration::from_secs(1800),
+        || build(home, &weights, progress),
+    )?;
     Ok(weights)
 }
 
-fn build(home: &Path, weights: &Path, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<(), PretrainError> {
-    let base = Backbone::resolve("builtin:tiny", home).map_err(|e| PretrainError::Build(e.to_string()))?;
+fn build(
+    home: &Path,
+    weights: &Path,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<(), PretrainError> {
+    let base =
+        Backbone::resolve("builtin:tiny", home).map_err(|e| PretrainError::Build(e.to_string()))?;
     let tok = &base.tokenizer;
     let pairs = dialogues(&text_world(CORPUS_CLIPS, CORPUS_SEED, 5.0), CORPUS_SEED);
     let mut rows = Vec::with_capacity(pairs.len());
     for (u, a) in &pairs {
         let p = text_prompt(tok, &base.chat, u).map_err(|e| PretrainError::Build(e.to_string()))?;
-        let r = response_ids(tok, &base.chat, a).map_err(|e| PretrainError::Build(e.to_string()))?;
+        let r =
+            response_ids(tok, &base.chat, a).map_err(|e| PretrainError::Build(e.to_string()))?;
         rows.push((p, r));
     }
     let device = Device::flex().autodiff();
-    let mut model = base.load_llm(&device).map_err(|e| PretrainError::Build(e.to_string()))?;
-    let mut optim = AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).with_weight_decay(0.01).init();
+    let mut model = base
+        .load_llm(&device)
+        .map_err(|e| PretrainError::Build(e.to_string()))?;
+    let mut optim = AdamWConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .with_weight_decay(0.01)
+        .init();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let mut rng = Rng::derive(CORPUS_SEED, "tiny-chat-order");
     let mut cursor = order.len();
@@ -122,23 +152,48 @@ fn build(home: &Path, weights: &Path, progress: &mut dyn FnMut(usize, usize, f64
         }
         let b = build_rows(&picked, 0, tok.pad);
         let (bs, t) = (b.spliced.ids.len(), b.spliced.ids[0].len());
-        let flat: Vec<i64> = b.spliced.ids.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+        let flat: Vec<i64> = b
+            .spliced
+            .ids
+            .iter()
+            .flat_map(|r| r.iter().map(|&x| x as i64))
+            .collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [bs, t]), &device);
-        let a = AttnInputs::new(&b.spliced.positions(), &b.spliced.valid, 0, &model.inv_freq(), &device);
+        let a = AttnInputs::new(
+            &b.spliced.positions(),
+            &b.spliced.valid,
+            0,
+            &model.inv_freq(),
+            &device,
+        );
         let logits = model.forward_embeds(model.embed(ids), &a, None);
         let loss = masked_loss(logits, &b, &device);
         let lv: f32 = loss.clone().into_scalar();
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let (_, finite) = clip_global_norm(&model, &mut grads, 1.0);
         if !lv.is_finite() || !finite {
-            return Err(PretrainError::Build(format!("non-finite loss at step {}", step + 1)));
+            return Err(PretrainError::Build(format!(
+                "non-finite loss at step {}",
+                step + 1
+            )));
         }
         model = optim.step(lr_at(LR, Schedule::Cosine, 50, STEPS, step), model, grads);
         progress(step + 1, STEPS, lv as f64);
     }
     let tmp = weights.with_extension(format!("tmp{}", std::process::id()));
-    let mut store = BurnpackStore::from_file(&tmp).overwrite(true).auto_extension(false);
-    model.valid().save_into(&mut store).map_err(|e| PretrainError::Io { path: tmp.clone(), message: e.to_string() })?;
-    std::fs::rename(&tmp, weights).map_err(|e| PretrainError::Io { path: weights.to_path_buf(), message: e.to_string() })?;
+    let mut store = BurnpackStore::from_file(&tmp)
+        .overwrite(true)
+        .auto_extension(false);
+    model
+        .valid()
+        .save_into(&mut store)
+        .map_err(|e| PretrainError::Io {
+            path: tmp.clone(),
+            message: e.to_string(),
+        })?;
+    std::fs::rename(&tmp, weights).map_err(|e| PretrainError::Io {
+        path: weights.to_path_buf(),
+        message: e.to_string(),
+    })?;
     Ok(())
 }

@@ -72,10 +72,16 @@ pub enum TrainError {
 /// AdamW with PyTorch's defaults (β 0.9/0.999, ε 1e-8, decoupled decay), the parameters whose
 /// paths match any of `no_decay` (regexes) in a group without weight decay.
 pub fn adamw(weight_decay: f64, no_decay: &[String]) -> Result<ModuleOptimizer, String> {
-    let base = || AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8);
+    let base = || {
+        AdamWConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8)
+    };
     let mut optim = base().with_weight_decay(weight_decay as f32).init();
     if !no_decay.is_empty() && weight_decay != 0.0 {
-        let group = burn::module::ParamGroup::from_any_regexes(no_decay.to_vec()).map_err(|e| format!("train.no_decay: {e:?}"))?;
+        let group = burn::module::ParamGroup::from_any_regexes(no_decay.to_vec())
+            .map_err(|e| format!("train.no_decay: {e:?}"))?;
         optim = optim.with_group(group, base().with_weight_decay(0.0).build(), None);
     }
     Ok(optim)
@@ -95,7 +101,15 @@ pub fn mark_trainable(m: AudioLlm, encoder_trainable: bool) -> AudioLlm {
     }
     for l in m.llm.layers.iter_mut() {
         let a = &mut l.self_attn;
-        for p in [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut l.mlp.gate_proj, &mut l.mlp.up_proj, &mut l.mlp.down_proj] {
+        for p in [
+            &mut a.q_proj,
+            &mut a.k_proj,
+            &mut a.v_proj,
+            &mut a.o_proj,
+            &mut l.mlp.gate_proj,
+            &mut l.mlp.up_proj,
+            &mut l.mlp.down_proj,
+        ] {
             p.lora = p.lora.take().map(|f| f.set_require_grad(true));
         }
     }
@@ -104,14 +118,25 @@ pub fn mark_trainable(m: AudioLlm, encoder_trainable: bool) -> AudioLlm {
 
 /// Global-norm clipping as `torch.nn.utils.clip_grad_norm_` over every gradient of `module`:
 /// returns (total norm before clipping, whether every gradient is finite).
-pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> (f64, bool) {
-    let mut norm = GradNorm { grads, sq: 0.0, finite: true };
+pub fn clip_global_norm<M: Module>(
+    module: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> (f64, bool) {
+    let mut norm = GradNorm {
+        grads,
+        sq: 0.0,
+        finite: true,
+    };
     module.visit(&mut norm);
     let (total, finite) = (norm.sq.sqrt(), norm.finite && norm.sq.is_finite());
     if finite && max_norm > 0.0 {
         let coef = max_norm / (total + 1e-6);
         if coef < 1.0 {
-            module.visit(&mut GradScale { grads, factor: coef });
+            module.visit(&mut GradScale {
+                grads,
+                factor: coef,
+            });
         }
     }
     (total, finite)
@@ -151,12 +176,19 @@ impl ModuleVisitor for GradScale<'_> {
 /// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
 pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) -> Tensor<1> {
     let [bs, t, _] = logits.dims();
-    let tg: Vec<i64> = b.targets.iter().flat_map(|r| r.iter().map(|&x| x as i64)).collect();
+    let tg: Vec<i64> = b
+        .targets
+        .iter()
+        .flat_map(|r| r.iter().map(|&x| x as i64))
+        .collect();
     let tg = Tensor::<3, Int>::from_data(TensorData::new(tg, [bs, t, 1]), device);
     let mask: Vec<f32> = b.mask.iter().flatten().copied().collect();
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [bs, t]), device);
     let picked: Tensor<2> = log_softmax(logits, 2).gather(2, tg).squeeze_dim(2);
-    (picked * mask).sum().neg().div_scalar(b.scored.max(1) as f64)
+    (picked * mask)
+        .sum()
+        .neg()
+        .div_scalar(b.scored.max(1) as f64)
 }
 
 fn prompt_for(job: &TrainJob<'_>) -> Result<AudioPrompt, TrainError> {
@@ -164,14 +196,20 @@ fn prompt_for(job: &TrainJob<'_>) -> Result<AudioPrompt, TrainError> {
         TargetKind::Dialogue => None,
         TargetKind::Caption => Some(job.cfg.targets.caption_instruction.as_str()),
     };
-    audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, instruction).map_err(|e| TrainError::Data(e.to_string()))
+    audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, instruction)
+        .map_err(|e| TrainError::Data(e.to_string()))
 }
 
 /// Train (or resume) a run. `progress(step, total, loss)` is called after each step.
-pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<TrainOutcome, TrainError> {
+pub fn train(
+    store: &mut Store,
+    job: &TrainJob<'_>,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<TrainOutcome, TrainError> {
     let cfg = job.cfg;
     let tc = &cfg.train;
-    let device = crate::model::device::train_device_for(cfg.device).map_err(|e| TrainError::Data(e.to_string()))?;
+    let device = crate::model::device::train_device_for(cfg.device)
+        .map_err(|e| TrainError::Data(e.to_string()))?;
     let mut model = build_for_run(cfg, job.backbone, &device)?;
     if let Some(src) = &job.init_from {
         checkpoint::load_trainable(&mut model, src)?;
@@ -180,7 +218,12 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     let mut model = mark_trainable(model, cfg.encoder.trainable);
     let mut optim = adamw(tc.weight_decay, &tc.no_decay).map_err(TrainError::Data)?;
     let ckpt_dir = job.run_dir.join("checkpoints");
-    let mut state = LoopState { step: 0, cursor: MixCursor::default(), aug_rng: Rng::derive(cfg.seed, "specaugment"), skipped: 0 };
+    let mut state = LoopState {
+        step: 0,
+        cursor: MixCursor::default(),
+        aug_rng: Rng::derive(cfg.seed, "specaugment"),
+        skipped: 0,
+    };
     let mut resumed_from = None;
     if let Some(latest) = checkpoint::list(&ckpt_dir).pop() {
         let (o, s) = checkpoint::load(&latest, &mut model, optim)?;
@@ -199,11 +242,18 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     for s in job.sources {
         let mut v = Vec::with_capacity(s.examples.len());
         for e in &s.examples {
-            v.push(response_ids(tok, &job.backbone.chat, &e.text).map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?);
+            v.push(
+                response_ids(tok, &job.backbone.chat, &e.text)
+                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?,
+            );
         }
         responses.push(v);
     }
-    let mix = Mix::new(job.sources.iter().map(|s| s.examples.len()).collect(), &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(), cfg.seed);
+    let mix = Mix::new(
+        job.sources.iter().map(|s| s.examples.len()).collect(),
+        &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(),
+        cfg.seed,
+    );
     if job.sources.iter().all(|s| s.examples.is_empty()) {
         return Err(TrainError::Data("no training examples".into()));
     }
@@ -212,7 +262,13 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
         AudioInput::Encoded(m) => (m, true),
         AudioInput::Features(m) => (m, false),
     };
-    let audio_len = if encoded { model.adapter.num_outputs(clips.rows) } else { model.adapter.num_outputs(model.encoder.num_tokens(clips.rows)) };
+    let audio_len = if encoded {
+        model.adapter.num_outputs(clips.rows)
+    } else {
+        model
+            .adapter
+            .num_outputs(model.encoder.num_tokens(clips.rows))
+    };
     let augment = SpecAugment::default();
 
     let mut pending: Vec<(u64, String, f64)> = Vec::new();
@@ -220,17 +276,31 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     let mut last_loss = f64::NAN;
     while state.step < tc.steps {
         let t0 = Instant::now();
-        device.seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(state.step as u64));
+        device.seed(
+            cfg.seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(state.step as u64),
+        );
         let mut acc = GradientsAccumulator::<AudioLlm>::new();
         let mut loss_sum = 0.0;
         let mut tokens = 0usize;
         for _ in 0..tc.grad_accum {
-            let picks: Vec<(usize, usize)> = (0..tc.batch_size).map(|_| mix.next(&mut state.cursor)).collect();
-            let resp: Vec<Vec<u32>> = picks.iter().map(|&(s, i)| responses[s][i].clone()).collect();
-            let ids: Vec<&str> = picks.iter().map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str()).collect();
+            let picks: Vec<(usize, usize)> = (0..tc.batch_size)
+                .map(|_| mix.next(&mut state.cursor))
+                .collect();
+            let resp: Vec<Vec<u32>> = picks
+                .iter()
+                .map(|&(s, i)| responses[s][i].clone())
+                .collect();
+            let ids: Vec<&str> = picks
+                .iter()
+                .map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str())
+                .collect();
             for id in &ids {
                 if !clips.by_clip.contains_key(*id) {
-                    return Err(TrainError::Data(format!("no audio features for clip `{id}`")));
+                    return Err(TrainError::Data(format!(
+                        "no audio features for clip `{id}`"
+                    )));
                 }
             }
             let b = batch::build(&prompt, audio_len, &resp, tok.pad);
@@ -243,7 +313,10 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
                         augment.apply(row, clips.rows, clips.dim, &mut state.aug_rng);
                     }
                 }
-                model.embed_audio(Tensor::from_data(TensorData::new(x, [ids.len(), clips.rows, clips.dim]), &device))
+                model.embed_audio(Tensor::from_data(
+                    TensorData::new(x, [ids.len(), clips.rows, clips.dim]),
+                    &device,
+                ))
             };
             let logits = model.forward(&b.spliced, audio);
             let loss = masked_loss(logits, &b, &device).div_scalar(tc.grad_accum as f64);
@@ -257,16 +330,27 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
         let (gnorm, finite) = clip_global_norm(&model, &mut grads, tc.clip_norm);
         let step_no = state.step + 1;
         if !loss_sum.is_finite() || !finite {
-            let what = if !loss_sum.is_finite() { format!("loss ({loss_sum})") } else { format!("gradient norm ({gnorm})") };
+            let what = if !loss_sum.is_finite() {
+                format!("loss ({loss_sum})")
+            } else {
+                format!("gradient norm ({gnorm})")
+            };
             match tc.nan_policy {
                 NanPolicy::Fail => {
                     store.log_steps(job.run_id, &pending)?;
-                    return Err(TrainError::NonFinite { step: step_no, what });
+                    return Err(TrainError::NonFinite {
+                        step: step_no,
+                        what,
+                    });
                 }
                 NanPolicy::Skip => {
                     state.skipped += 1;
                     state.step += 1;
-                    pending.push((step_no as u64, "skipped_updates".into(), state.skipped as f64));
+                    pending.push((
+                        step_no as u64,
+                        "skipped_updates".into(),
+                        state.skipped as f64,
+                    ));
                     continue;
                 }
             }
@@ -301,11 +385,19 @@ pub fn train(store: &mut Store, job: &TrainJob<'_>, progress: &mut dyn FnMut(usi
     store.log_steps(job.run_id, &pending)?;
     let weights = final_weights(job.run_dir);
     let parent = weights.parent().expect("final/ has a parent").to_path_buf();
-    std::fs::create_dir_all(&parent).map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
     let tmp = parent.join(format!(".trainable-{}.bpk", std::process::id()));
     checkpoint::save_trainable(&model, &tmp, &regex)?;
-    std::fs::rename(&tmp, &weights).map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
-    Ok(TrainOutcome { steps: state.step, resumed_from, final_loss: last_loss, skipped: state.skipped, weights })
+    std::fs::rename(&tmp, &weights)
+        .map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
+    Ok(TrainOutcome {
+        steps: state.step,
+        resumed_from,
+        final_loss: last_loss,
+        skipped: state.skipped,
+        weights,
+    })
 }
 
 #[cfg(test)]
@@ -324,18 +416,39 @@ mod tests {
     fn biases_get_no_weight_decay() {
         let device = Device::flex().autodiff();
         device.seed(3);
-        let m = Wrap { lin: LinearConfig::new(3, 2).init(&device) };
+        let m = Wrap {
+            lin: LinearConfig::new(3, 2).init(&device),
+        };
         let w0: Vec<f32> = m.lin.weight.val().into_data().try_to_vec::<f32>().unwrap();
-        let b0: Vec<f32> = m.lin.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        let b0: Vec<f32> = m
+            .lin
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
         let loss = m.lin.forward(x).sum(); // dL/dW[i][j] = x_i > 0, dL/db = 1 > 0
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         let mut optim = adamw(0.5, &crate::spec::schema::TrainConfig::default().no_decay).unwrap();
         let m = optim.step(0.1, m, grads);
         let w1: Vec<f32> = m.lin.weight.val().into_data().try_to_vec::<f32>().unwrap();
-        let b1: Vec<f32> = m.lin.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        let b1: Vec<f32> = m
+            .lin
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (a, b) in w0.iter().zip(&w1) {
-            assert!((b - (a - 0.1 - 0.1 * 0.5 * a)).abs() < 1e-5, "weight {a} -> {b}");
+            assert!(
+                (b - (a - 0.1 - 0.1 * 0.5 * a)).abs() < 1e-5,
+                "weight {a} -> {b}"
+            );
         }
         for (a, b) in b0.iter().zip(&b1) {
             assert!((b - (a - 0.1)).abs() < 1e-5, "bias {a} -> {b} (decayed?)");

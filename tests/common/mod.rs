@@ -34,7 +34,11 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A spec named `name` with the tiny defaults and the given extra text (rows, sweeps).
 pub fn tiny_spec(dir: &Path, name: &str, extra: &str) -> PathBuf {
-    write(dir, &format!("{name}.toml"), &format!("[experiment]\nname = \"{name}\"\n{TINY_DEFAULTS}\n{extra}"))
+    write(
+        dir,
+        &format!("{name}.toml"),
+        &format!("[experiment]\nname = \"{name}\"\n{TINY_DEFAULTS}\n{extra}"),
+    )
 }
 
 pub fn acdc(home: &Path, cwd: &Path, args: &[&str]) -> Output {

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::clotho::split_csv_line;
 use super::items::{CaptionItem, DataError};
 
 pub const DEFAULT_PATTERN: &str = "{split}/{youtube_id}_{start_time}.wav";
@@ -15,27 +14,7 @@ pub const DEFAULT_PATTERN: &str = "{split}/{youtube_id}_{start_time}.wav";
 /// Read one AudioCaps split from `root`.
 pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<CaptionItem>, DataError> {
     let csv = root.join(format!("{split}.csv"));
-    let text = std::fs::read_to_string(&csv).map_err(|e| DataError::Io {
-        path: csv.clone(),
-        message: e.to_string(),
-    })?;
-    let mut lines = text.lines().enumerate();
-    let header = match lines.next() {
-        Some((_, h)) => {
-            split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| DataError::Parse {
-                path: csv.clone(),
-                line: 1,
-                message: m,
-            })?
-        }
-        None => {
-            return Err(DataError::Parse {
-                path: csv,
-                line: 1,
-                message: "empty file (expected a header)".into(),
-            })
-        }
-    };
+    let super::clotho::CsvTable { header, rows } = super::clotho::read_csv(&csv)?;
     let col = |name: &str| {
         header.iter().position(|h| h.trim() == name).ok_or_else(|| DataError::Parse {
             path: csv.clone(),
@@ -50,22 +29,7 @@ pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<Caption
         col("caption")?,
     );
     let mut clips: BTreeMap<(String, String), (usize, CaptionItem)> = BTreeMap::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f = split_csv_line(line).map_err(|m| DataError::Parse {
-            path: csv.clone(),
-            line: i + 1,
-            message: m,
-        })?;
-        if f.len() != header.len() {
-            return Err(DataError::Parse {
-                path: csv.clone(),
-                line: i + 1,
-                message: format!("{} fields, header has {}", f.len(), header.len()),
-            });
-        }
+    for (line, f) in rows {
         let key = (f[c_yt].clone(), f[c_start].clone());
         let rel = pattern
             .replace("{youtube_id}", &f[c_yt])
@@ -74,7 +38,7 @@ pub fn read_split(root: &Path, split: &str, pattern: &str) -> Result<Vec<Caption
             .replace("{split}", split);
         let audio = super::items::inside_root(root, &rel).map_err(|m| DataError::Parse {
             path: csv.clone(),
-            line: i + 1,
+            line,
             message: m,
         })?;
         let order = clips.len();

@@ -43,8 +43,20 @@ pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Read a caption table; audio files are looked up in `audio_dir`.
-pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem>, DataError> {
+/// A CSV table: its header and its non-empty records with their 1-based line numbers. Every
+/// record must have as many fields as the header; errors name the file and line.
+pub struct CsvTable {
+    pub header: Vec<String>,
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+/// Read a CSV file (a UTF-8 BOM before the header is ignored).
+pub fn read_csv(csv: &Path) -> Result<CsvTable, DataError> {
+    let parse = |line: usize, message: String| DataError::Parse {
+        path: csv.into(),
+        line,
+        message,
+    };
     let text = std::fs::read_to_string(csv).map_err(|e| DataError::Io {
         path: csv.into(),
         message: e.to_string(),
@@ -52,20 +64,30 @@ pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem
     let mut lines = text.lines().enumerate();
     let header = match lines.next() {
         Some((_, h)) => {
-            split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| DataError::Parse {
-                path: csv.into(),
-                line: 1,
-                message: m,
-            })?
+            split_csv_line(h.trim_start_matches('\u{feff}')).map_err(|m| parse(1, m))?
         }
-        None => {
-            return Err(DataError::Parse {
-                path: csv.into(),
-                line: 1,
-                message: "empty file (expected a header)".into(),
-            })
-        }
+        None => return Err(parse(1, "empty file (expected a header)".into())),
     };
+    let mut rows = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f = split_csv_line(line).map_err(|m| parse(i + 1, m))?;
+        if f.len() != header.len() {
+            return Err(parse(
+                i + 1,
+                format!("{} fields, header has {}", f.len(), header.len()),
+            ));
+        }
+        rows.push((i + 1, f));
+    }
+    Ok(CsvTable { header, rows })
+}
+
+/// Read a caption table; audio files are looked up in `audio_dir`.
+pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem>, DataError> {
+    let CsvTable { header, rows } = read_csv(csv)?;
     let file_col = header
         .iter()
         .position(|h| h == "file_name")
@@ -88,22 +110,7 @@ pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem
         });
     }
     let mut items = Vec::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f = split_csv_line(line).map_err(|m| DataError::Parse {
-            path: csv.into(),
-            line: i + 1,
-            message: m,
-        })?;
-        if f.len() != header.len() {
-            return Err(DataError::Parse {
-                path: csv.into(),
-                line: i + 1,
-                message: format!("{} fields, header has {}", f.len(), header.len()),
-            });
-        }
+    for (_, f) in rows {
         let name = &f[file_col];
         let id = Path::new(name)
             .file_stem()

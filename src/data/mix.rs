@@ -20,6 +20,9 @@ pub struct Mix {
     /// Cumulative normalised weights.
     cumulative: Vec<f64>,
     pub seed: u64,
+    /// The current epoch's permutation of each source (rebuilt when a source starts an epoch), so
+    /// a draw costs O(1) instead of shuffling the whole source.
+    perms: std::cell::RefCell<Vec<Option<(u64, Vec<usize>)>>>,
 }
 
 impl Mix {
@@ -38,10 +41,12 @@ impl Mix {
                 acc
             })
             .collect();
+        let perms = std::cell::RefCell::new(vec![None; sizes.len()]);
         Self {
             sizes,
             cumulative,
             seed,
+            perms,
         }
     }
 
@@ -63,9 +68,14 @@ impl Mix {
     fn item_at(&self, source: usize, k: u64) -> usize {
         let n = self.sizes[source];
         let epoch = k / n as u64;
-        let mut perm: Vec<usize> = (0..n).collect();
-        Rng::derive(self.seed, &format!("mix-{source}-{epoch}")).shuffle(&mut perm);
-        perm[(k % n as u64) as usize]
+        let mut perms = self.perms.borrow_mut();
+        let slot = &mut perms[source];
+        if slot.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            let mut perm: Vec<usize> = (0..n).collect();
+            Rng::derive(self.seed, &format!("mix-{source}-{epoch}")).shuffle(&mut perm);
+            *slot = Some((epoch, perm));
+        }
+        slot.as_ref().expect("just filled").1[(k % n as u64) as usize]
     }
 
     /// Draw the next example: (source, item index).

@@ -229,6 +229,45 @@ pub enum LmCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Prefill and decode tokens/s (greedy and beam search) on a device and dtype; optionally the
+    /// logits' distance from a CPU float32 run of the same weights.
+    Bench {
+        #[arg(long)]
+        model: String,
+        /// Seeded random weights from MODEL's config.json (a directory holding at least config.json)
+        /// instead of its checkpoint.
+        #[arg(long)]
+        random: bool,
+        /// Seed of the random weights and of the prompts.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// cpu, wgpu or cuda (GPU devices need acdc built with that feature).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Weight and activation dtype on the device: f32, bf16 or f16.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        batch: Vec<usize>,
+        /// Beam widths, comma-separated (1 = greedy).
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        beams: Vec<usize>,
+        #[arg(long, default_value_t = 128)]
+        prompt_len: usize,
+        #[arg(long, default_value_t = 32)]
+        new_tokens: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Compare the logits of an N-token prompt with a CPU float32 run of the same weights.
+        #[arg(long)]
+        check_cpu: Option<usize>,
+        /// Skip the timing (with --check-cpu: only compare logits).
+        #[arg(long)]
+        no_timing: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The replies a dialogue-continuation target would get for CAPTION.
     Chat {
         #[arg(long)]

@@ -172,3 +172,56 @@ fn tokenizer_template_and_bad_input() {
         common::stderr(&o)
     );
 }
+
+/// `lm bench` measures every (batch, beams) case and reports the distance of a bf16 copy of the
+/// weights from the float32 run (measured on this fixture: max |diff| 0.063 at max |logit| 3.9,
+/// relative 1.6e-2; the bound below leaves 2x room).
+#[test]
+fn bench_rows_and_bf16_distance() {
+    let d = tempfile::tempdir().unwrap();
+    let o = common::acdc(
+        d.path(),
+        d.path(),
+        &[
+            "lm",
+            "bench",
+            "--model",
+            &fixture("llama3_scaled"),
+            "--batch",
+            "1,2",
+            "--beams",
+            "1,2",
+            "--prompt-len",
+            "6",
+            "--new-tokens",
+            "3",
+            "--repeats",
+            "1",
+            "--check-cpu",
+            "16",
+            "--dtype",
+            "bf16",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let cases: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| (r["batch"].as_u64().unwrap(), r["beams"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cases, vec![(1, 1), (1, 2), (2, 1), (2, 2)]);
+    for r in rows {
+        assert!(r["prefill_tok_s"].as_f64().unwrap() > 0.0);
+        assert!(r["decode_tok_s"].as_f64().unwrap() > 0.0);
+    }
+    let c = &v["check"];
+    assert_eq!(c["positions"], 16);
+    let rel = c["rel_diff"].as_f64().unwrap();
+    assert!(
+        rel > 0.0 && rel < 3.2e-2,
+        "bf16 relative logit distance {rel}"
+    );
+    assert!(c["argmax_agree"].as_f64().unwrap() >= 0.85, "{c}");
+}

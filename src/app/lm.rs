@@ -106,6 +106,7 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             let ids = parse_ids(&ids)?;
             check_ids(&ids, m.vocab_size())?;
             let t = ids.len();
+            m.check_context(t, "--ids").map_err(anyhow::Error::msg)?;
             let flat: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
             let mut x = m.embed(Tensor::<2, Int>::from_data(
                 TensorData::new(flat, [1, t]),
@@ -185,6 +186,17 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 bail!("the prompt is empty");
             }
             check_ids(&prompt_ids, m.vocab_size())?;
+            m.check_context(prompt_ids.len(), "the prompt")
+                .and_then(|_| {
+                    m.check_context(
+                        prompt_ids.len() + max_new_tokens,
+                        &format!(
+                            "the prompt ({} tokens) plus --max-new-tokens {max_new_tokens}",
+                            prompt_ids.len()
+                        ),
+                    )
+                })
+                .map_err(anyhow::Error::msg)?;
             let stops = match (&b, no_eos, eos_ids.is_empty()) {
                 (_, true, _) => Vec::new(),
                 (_, false, false) => eos_ids,
@@ -241,6 +253,38 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 .map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n")
                 .collect())
         }
+        LmCommand::Bench {
+            model,
+            random,
+            seed,
+            device,
+            dtype,
+            batch,
+            beams,
+            prompt_len,
+            new_tokens,
+            repeats,
+            check_cpu,
+            no_timing,
+            json,
+        } => bench(
+            &model,
+            home,
+            random,
+            &device,
+            &dtype,
+            check_cpu,
+            no_timing,
+            json,
+            &crate::app::lm_bench::BenchPlan {
+                batches: batch,
+                beams,
+                prompt_len,
+                new_tokens,
+                repeats,
+                seed,
+            },
+        ),
         LmCommand::Chat {
             model,
             caption,
@@ -253,6 +297,11 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             let b = backbone(&model, home)?;
             let (m, device) = load_model(&model, home)?;
             let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
+            m.check_context(
+                p.len() + max_new_tokens,
+                "the chat prompt plus --max-new-tokens",
+            )
+            .map_err(anyhow::Error::msg)?;
             let rows = vec![p; samples.max(1)];
             let stops = b.stop_ids();
             let out = run_generate(
@@ -295,4 +344,108 @@ fn run_generate(
         .map(|i| Rng::derive(seed, &format!("lm-sample-{i}")))
         .collect();
     generate(m, x, &valid, stops, max_new, sampling, &mut rngs)
+}
+
+/// The CPU model for `lm bench`: the checkpoint, or seeded random weights from its config.json.
+fn bench_model(model: &str, home: &Path, random: bool, seed: u64) -> Result<Llama> {
+    if !random {
+        return Ok(load_model(model, home)?.0);
+    }
+    let dir = crate::model::backbone::resolve_model_dir(model)?;
+    let cfg = crate::model::hf::config_from_file(&dir.join("config.json"))?;
+    let device = Device::flex();
+    Ok(crate::model::init_seeded(&device, seed, || {
+        cfg.init(&device)
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    model: &str,
+    home: &Path,
+    random: bool,
+    device: &str,
+    dtype: &str,
+    check_cpu: Option<usize>,
+    no_timing: bool,
+    json: bool,
+    plan: &crate::app::lm_bench::BenchPlan,
+) -> Result<String> {
+    use crate::app::lm_bench as lb;
+    let dtype = lb::parse_dtype(dtype)?;
+    let kind: crate::spec::schema::DeviceKind =
+        serde_json::from_value(serde_json::Value::String(device.to_string()))
+            .map_err(|_| anyhow::anyhow!("--device `{device}`: expected cpu, wgpu or cuda"))?;
+    if plan.batches.contains(&0) || plan.beams.contains(&0) || plan.prompt_len == 0 {
+        bail!("--batch, --beams and --prompt-len must be at least 1");
+    }
+    let target = crate::model::device::device_for(kind)?;
+    lb::check_dtype(&target, dtype)?;
+    let load_start = std::time::Instant::now();
+    let cpu = bench_model(model, home, random, plan.seed)?;
+    let load_s = load_start.elapsed().as_secs_f64();
+    let params = lb::param_count(&cpu);
+    let vocab = cpu.vocab_size();
+    let reference = check_cpu
+        .map(|n| -> Result<_> {
+            let ids = lb::check_prompt(vocab, n, plan.seed)?;
+            let r = lb::all_logits(&cpu, &ids, &Device::flex());
+            Ok((ids, r))
+        })
+        .transpose()?;
+    let m = lb::place(cpu, &target, dtype);
+    let check =
+        reference.map(|(ids, r)| lb::compare(&r, &lb::all_logits(&m, &ids, &target), vocab));
+    let mut lines = String::new();
+    let rows = if no_timing {
+        Vec::new()
+    } else {
+        lb::run(&m, &target, plan, &mut |r| {
+            if !json {
+                eprintln!(
+                    "batch {} beams {}: prefill {:.1} tok/s, decode {:.1} tok/s",
+                    r.batch, r.beams, r.prefill_tok_s, r.decode_tok_s
+                );
+            }
+        })
+    };
+    if json {
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "model": model,
+            "random": random,
+            "device": device,
+            "dtype": format!("{dtype:?}"),
+            "params": params,
+            "load_s": load_s,
+            "prompt_len": plan.prompt_len,
+            "new_tokens": plan.new_tokens,
+            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "rows": rows,
+            "check": check,
+        }))? + "\n");
+    }
+    writeln!(
+        lines,
+        "{model} ({params} parameters) on {device} in {dtype:?}; prompt {} tokens, {} new",
+        plan.prompt_len, plan.new_tokens
+    )?;
+    if let Some(c) = &check {
+        writeln!(
+            lines,
+            "logits vs CPU f32 over {} positions: max |diff| {:.3e} (max |ref| {:.3e}, relative {:.3e}), mean |diff| {:.3e}, argmax agreement {:.1}%",
+            c.positions, c.max_abs_diff, c.max_abs_ref, c.rel_diff, c.mean_abs_diff, 100.0 * c.argmax_agree
+        )?;
+    }
+    if !rows.is_empty() {
+        writeln!(lines, "| batch | beams | prefill tok/s | decode tok/s |")?;
+        writeln!(lines, "|---:|---:|---:|---:|")?;
+        for r in &rows {
+            writeln!(
+                lines,
+                "| {} | {} | {:.1} | {:.1} |",
+                r.batch, r.beams, r.prefill_tok_s, r.decode_tok_s
+            )?;
+        }
+    }
+    Ok(lines)
 }

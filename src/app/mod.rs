@@ -2,6 +2,7 @@
 //! Experiment and store commands live here; `lm` holds the backbone-inspection commands.
 
 pub mod lm;
+pub mod lm_bench;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

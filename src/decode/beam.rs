@@ -1,5 +1,7 @@
-//! Beam search with the semantics of transformers 5.24 `generate(num_beams=K, …)` (batch of one
-//! prompt; the K beams run as one batch over a shared KV cache):
+//! Beam search with the semantics of transformers 5.24 `generate(num_beams=K, …)`. A batch of B
+//! prompts (left-padded) runs as one batch of B·K rows over a shared KV cache; each prompt's beams
+//! are searched independently, and a prompt whose search has ended keeps its rows in the batch
+//! (fed dummy tokens, results untouched) until every prompt is done:
 //! - each step scores every (beam, token) by the beam's summed log-prob plus the token's, and
 //!   keeps the top 2K candidates;
 //! - a candidate stops when its token is an eos id or the generated length reaches `max_new`; a
@@ -33,7 +35,7 @@ pub struct Hypothesis {
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("f32 logits")
+    crate::model::host_f32(t)
 }
 
 /// Beam search from prompt embeddings `[1, T, D]` (all positions real).
@@ -43,55 +45,66 @@ pub fn beam_search(
     eos: &[u32],
     cfg: &BeamConfig,
 ) -> Vec<Hypothesis> {
-    let device = prompt.device();
-    let k = cfg.beams.max(1);
     let t = prompt.dims()[1];
-    let inv = llm.inv_freq();
-    let mut cache = KvCache::default();
-    let a = AttnInputs::new(&[(0..t).collect()], &[vec![true; t]], 0, &inv, &device);
-    let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
-    let first = log_softmax(llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim::<2>(1), 1);
-    // Expand the cache to K identical beams.
-    let idx0 = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; k], [k]), &device);
-    for slot in cache.layers.iter_mut() {
-        if let Some((kk, vv)) = slot.take() {
-            *slot = Some((kk.select(0, idx0.clone()), vv.select(0, idx0.clone())));
+    beam_search_batch(llm, prompt, &[vec![true; t]], eos, cfg)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// One prompt's search state.
+struct Search {
+    running: Vec<Vec<u32>>,
+    scores: Vec<f32>,
+    finished: Vec<Hypothesis>,
+    done: bool,
+}
+
+impl Search {
+    fn new(k: usize) -> Self {
+        Self {
+            running: vec![Vec::new(); k],
+            // Only the first beam is live at the start (the K copies of the prompt are identical).
+            scores: (0..k).map(|i| if i == 0 { 0.0 } else { -1e9 }).collect(),
+            finished: Vec::new(),
+            done: false,
         }
     }
-    let mut logprobs = host(first.select(0, idx0));
-    let v = logprobs.len() / k;
-    let mut running: Vec<Vec<u32>> = vec![Vec::new(); k];
-    let mut scores: Vec<f32> = (0..k).map(|i| if i == 0 { 0.0 } else { -1e9 }).collect();
-    let mut finished: Vec<Hypothesis> = Vec::new();
-    let lp = cfg.length_penalty;
-    for step in 0..cfg.max_new {
-        let len = step + 1;
+
+    /// Advance by one token given the K rows' log-probs (`[K·V]`); returns the K (parent beam,
+    /// token) pairs to feed next, or None when this prompt's search has ended.
+    fn step(
+        &mut self,
+        logprobs: &[f32],
+        v: usize,
+        len: usize,
+        eos: &[u32],
+        cfg: &BeamConfig,
+    ) -> Option<Vec<(usize, u32)>> {
+        let k = self.running.len();
         // All K·V candidates by raw summed log-prob; keep the top 2K (ties: lower index first).
         let mut cand: Vec<(f32, usize, u32)> = Vec::with_capacity(k * v);
         for b in 0..k {
             for tok in 0..v {
-                cand.push((scores[b] + logprobs[b * v + tok], b, tok as u32));
+                cand.push((self.scores[b] + logprobs[b * v + tok], b, tok as u32));
             }
         }
+        let order = |x: &(f32, usize, u32), y: &(f32, usize, u32)| {
+            y.0.partial_cmp(&x.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
+        };
         let n_top = (2 * k).min(cand.len());
-        cand.select_nth_unstable_by(n_top - 1, |x, y| {
-            y.0.partial_cmp(&x.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
-        });
+        cand.select_nth_unstable_by(n_top - 1, order);
         cand.truncate(n_top);
-        cand.sort_by(|x, y| {
-            y.0.partial_cmp(&x.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
-        });
+        cand.sort_by(order);
+        let lp = cfg.length_penalty;
         let mut next: Vec<(f32, usize, u32)> = Vec::with_capacity(k);
         let mut new_finished = Vec::new();
         for (rank, &(s, b, tok)) in cand.iter().enumerate() {
             let stops = eos.contains(&tok) || len == cfg.max_new;
             if stops {
                 if rank < k {
-                    let mut toks = running[b].clone();
+                    let mut toks = self.running[b].clone();
                     toks.push(tok);
                     new_finished.push(Hypothesis {
                         tokens: toks,
@@ -102,63 +115,206 @@ pub fn beam_search(
                 next.push((s, b, tok));
             }
         }
-        let full = finished.len() >= k;
+        let full = self.finished.len() >= k;
         if !(cfg.early_stopping && full) {
-            finished.extend(new_finished);
-            finished.sort_by(|a, b| {
+            self.finished.extend(new_finished);
+            self.finished.sort_by(|a, b| {
                 b.score
                     .partial_cmp(&a.score)
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
-            finished.truncate(k);
+            self.finished.truncate(k);
         }
         if len == cfg.max_new || next.is_empty() {
-            break;
+            return None;
         }
         // Stopping checks with the beams that go on.
-        if finished.len() >= k {
+        if self.finished.len() >= k {
             if cfg.early_stopping {
-                break;
+                return None;
             }
             let best_running = next[0].0 as f64 / (len as f64).powf(lp);
-            let worst = finished
+            let worst = self
+                .finished
                 .last()
                 .map(|h| h.score)
                 .unwrap_or(f64::NEG_INFINITY);
             if best_running <= worst {
-                break;
+                return None;
             }
         }
-        // Advance the K running beams by one token.
         while next.len() < k {
             next.push((-1e9, next[0].1, next[0].2));
         }
-        let parents: Vec<i64> = next.iter().map(|n| n.1 as i64).collect();
-        running = next
+        self.running = next
             .iter()
             .map(|&(_, b, tok)| {
-                let mut r = running[b].clone();
+                let mut r = self.running[b].clone();
                 r.push(tok);
                 r
             })
             .collect();
-        scores = next.iter().map(|n| n.0).collect();
-        let pidx = Tensor::<1, Int>::from_data(TensorData::new(parents, [k]), &device);
+        self.scores = next.iter().map(|n| n.0).collect();
+        Some(next.iter().map(|&(_, b, tok)| (b, tok)).collect())
+    }
+}
+
+/// Beam search for B left-padded prompts `[B, T, D]` (`valid[b][t]` marks real positions);
+/// returns each prompt's best `num_return` hypotheses, best first.
+pub fn beam_search_batch(
+    llm: &Llama,
+    prompt: Tensor<3>,
+    valid: &[Vec<bool>],
+    eos: &[u32],
+    cfg: &BeamConfig,
+) -> Vec<Vec<Hypothesis>> {
+    let device = prompt.device();
+    let k = cfg.beams.max(1);
+    let [nb, t, _] = prompt.dims();
+    assert_eq!(valid.len(), nb, "one mask row per prompt");
+    let inv = llm.inv_freq();
+    let positions: Vec<Vec<usize>> = valid
+        .iter()
+        .map(|row| {
+            let mut p = 0;
+            row.iter()
+                .map(|&ok| {
+                    let here = p;
+                    if ok {
+                        p += 1;
+                    }
+                    here
+                })
+                .collect()
+        })
+        .collect();
+    let lens: Vec<usize> = valid
+        .iter()
+        .map(|r| r.iter().filter(|&&x| x).count())
+        .collect();
+    let mut cache = KvCache::default();
+    let a = AttnInputs::new(&positions, valid, 0, &inv, &device);
+    let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
+    // Expand every prompt's cache row to its K beams: row b·K + j.
+    let rows: Vec<i64> = (0..nb * k).map(|r| (r / k) as i64).collect();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(rows, [nb * k]), &device);
+    for slot in cache.layers.iter_mut() {
+        if let Some((kk, vv)) = slot.take() {
+            *slot = Some((kk.select(0, idx.clone()), vv.select(0, idx.clone())));
+        }
+    }
+    let last = llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim::<2>(1);
+    let mut logprobs = host(log_softmax(last.select(0, idx), 1));
+    let v = logprobs.len() / (nb * k);
+    let mut key_valid: Vec<Vec<bool>> = (0..nb * k).map(|r| valid[r / k].clone()).collect();
+    let mut searches: Vec<Search> = (0..nb).map(|_| Search::new(k)).collect();
+    for step in 0..cfg.max_new {
+        let len = step + 1;
+        let mut parents: Vec<i64> = Vec::with_capacity(nb * k);
+        let mut tokens: Vec<i64> = Vec::with_capacity(nb * k);
+        for (b, s) in searches.iter_mut().enumerate() {
+            let next = if s.done {
+                None
+            } else {
+                let out = s.step(&logprobs[b * k * v..(b + 1) * k * v], v, len, eos, cfg);
+                s.done = out.is_none();
+                out
+            };
+            match next {
+                Some(n) => {
+                    parents.extend(n.iter().map(|&(p, _)| (b * k + p) as i64));
+                    tokens.extend(n.iter().map(|&(_, tok)| tok as i64));
+                }
+                // An ended prompt's rows stay in the batch with a dummy token.
+                None => {
+                    parents.extend((0..k).map(|j| (b * k + j) as i64));
+                    tokens.extend(std::iter::repeat_n(0, k));
+                }
+            }
+        }
+        if searches.iter().all(|s| s.done) {
+            break;
+        }
+        let pidx = Tensor::<1, Int>::from_data(TensorData::new(parents, [nb * k]), &device);
         for slot in cache.layers.iter_mut() {
             if let Some((kk, vv)) = slot.take() {
                 *slot = Some((kk.select(0, pidx.clone()), vv.select(0, pidx.clone())));
             }
         }
-        let toks = Tensor::<2, Int>::from_data(
-            TensorData::new(next.iter().map(|n| n.2 as i64).collect::<Vec<_>>(), [k, 1]),
-            &device,
-        );
-        let pos: Vec<Vec<usize>> = vec![vec![t + step]; k];
-        let key_valid: Vec<Vec<bool>> = vec![vec![true; t + step + 1]; k];
+        for kv in key_valid.iter_mut() {
+            kv.push(true);
+        }
+        let toks = Tensor::<2, Int>::from_data(TensorData::new(tokens, [nb * k, 1]), &device);
+        let pos: Vec<Vec<usize>> = (0..nb * k).map(|r| vec![lens[r / k] + step]).collect();
         let a = AttnInputs::new(&pos, &key_valid, cache.len, &inv, &device);
         let h = llm.forward_hidden(llm.embed(toks), &a, Some(&mut cache));
         logprobs = host(log_softmax(llm.logits(h).squeeze_dim::<2>(1), 1));
     }
-    finished.truncate(cfg.num_return.max(1));
-    finished
+    searches
+        .into_iter()
+        .map(|mut s| {
+            s.finished.truncate(cfg.num_return.max(1));
+            s.finished
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::llm::LlamaConfig;
+    use burn::tensor::Device;
+
+    /// Prompts of different lengths searched as one left-padded batch give what each gives alone.
+    #[test]
+    fn batched_search_equals_one_prompt_at_a_time() {
+        let device = Device::flex();
+        let m = crate::model::init_seeded(&device, 11, || {
+            LlamaConfig::new(40, 32, 64, 2, 4, 2)
+                .with_rope_theta(10000.0)
+                .init(&device)
+        });
+        let prompts: Vec<Vec<u32>> = vec![vec![3, 9, 12, 5], vec![7], vec![1, 2, 30, 4, 8, 22]];
+        for (eos, early, lp) in [
+            (vec![], false, 1.0),
+            (vec![5u32, 17], false, 0.5),
+            (vec![9], true, 2.0),
+        ] {
+            let cfg = BeamConfig {
+                beams: 3,
+                num_return: 2,
+                length_penalty: lp,
+                early_stopping: early,
+                max_new: 7,
+            };
+            let embed = |rows: &[Vec<u32>]| {
+                let (ids, valid) = crate::decode::left_pad(rows, 0);
+                let (b, t) = (ids.len(), ids[0].len());
+                let flat: Vec<i64> = ids.iter().flatten().map(|&x| x as i64).collect();
+                (
+                    m.embed(Tensor::<2, Int>::from_data(
+                        TensorData::new(flat, [b, t]),
+                        &device,
+                    )),
+                    valid,
+                )
+            };
+            let (x, valid) = embed(&prompts);
+            let batched = beam_search_batch(&m, x, &valid, &eos, &cfg);
+            for (p, got) in prompts.iter().zip(&batched) {
+                let (x, _) = embed(std::slice::from_ref(p));
+                let want = beam_search(&m, x, &eos, &cfg);
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(g.tokens, w.tokens, "prompt {p:?}");
+                    assert!(
+                        (g.score - w.score).abs() < 1e-4,
+                        "{} vs {}",
+                        g.score,
+                        w.score
+                    );
+                }
+            }
+        }
+    }
 }

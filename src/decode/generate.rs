@@ -51,7 +51,7 @@ pub fn generate(
     let mut done = vec![false; b];
     for _ in 0..max_new {
         let v = logits.dims()[2];
-        let host: Vec<f32> = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
+        let host: Vec<f32> = crate::model::host_f32(logits);
         let mut next = Vec::with_capacity(b);
         for row in 0..b {
             if done[row] {
@@ -102,18 +102,14 @@ pub fn left_pad(rows: &[Vec<u32>], pad: u32) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) 
     (ids, valid)
 }
 
-/// Generate replies to prompts that each hold one audio clip: row b is
-/// `prompts[b].prefix · audio[b] · prompts[b].suffix`, left-padded to one length.
-pub fn generate_with_audio(
+/// Embed prompts that each hold one audio clip: row b is `prompts[b].prefix · audio[b] ·
+/// prompts[b].suffix`, left-padded to one length. Returns the embeddings and the valid mask.
+pub fn splice_prompts(
     model: &crate::model::audio_llm::AudioLlm,
     prompts: &[crate::text::prompt::AudioPrompt],
     audio: Tensor<3>,
     pad: u32,
-    stops: &[u32],
-    max_new: usize,
-    sampling: &Sampling,
-    rngs: &mut [Rng],
-) -> Vec<Vec<u32>> {
+) -> (Tensor<3>, Vec<Vec<bool>>) {
     let a = audio.dims()[1];
     let rows: Vec<Vec<u32>> = prompts
         .iter()
@@ -136,6 +132,20 @@ pub fn generate_with_audio(
         audio_at,
         valid: valid.clone(),
     };
-    let embeds = model.splice(&batch, audio);
+    (model.splice(&batch, audio), valid)
+}
+
+/// Generate replies to prompts that each hold one audio clip (see [`splice_prompts`]).
+pub fn generate_with_audio(
+    model: &crate::model::audio_llm::AudioLlm,
+    prompts: &[crate::text::prompt::AudioPrompt],
+    audio: Tensor<3>,
+    pad: u32,
+    stops: &[u32],
+    max_new: usize,
+    sampling: &Sampling,
+    rngs: &mut [Rng],
+) -> Vec<Vec<u32>> {
+    let (embeds, valid) = splice_prompts(model, prompts, audio, pad);
     generate(&model.llm, embeds, &valid, stops, max_new, sampling, rngs)
 }

@@ -57,14 +57,12 @@ fn decode_all(
     cfg: &RunConfig,
     audio: AudioInput<'_>,
     rows: &[(String, AudioPrompt)],
-    task: &str,
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<String>, EvalError> {
-    let _ = task;
     let stops = backbone.stop_ids();
     if cfg.decode.beams > 1 {
-        // Beam search, one item at a time (the beams of an item form the batch).
+        // Beam search over chunks of items: the K beams of each item run as one batch of items·K rows.
         let beam = crate::decode::beam::BeamConfig {
             beams: cfg.decode.beams,
             num_return: 1,
@@ -72,31 +70,28 @@ fn decode_all(
             early_stopping: false,
             max_new: cfg.decode.max_new_tokens,
         };
+        let per_chunk = (EVAL_BATCH / cfg.decode.beams).max(1);
         let mut out = Vec::with_capacity(rows.len());
-        for (key, p) in rows {
-            let a = audio_for(model, audio, &[key.as_str()], device);
-            let n_audio = a.dims()[1];
-            let mut ids = p.prefix.clone();
-            ids.extend(std::iter::repeat_n(backbone.tokenizer.pad, n_audio));
-            ids.extend_from_slice(&p.suffix);
-            let n = ids.len();
-            let batch = crate::model::audio_llm::SplicedBatch {
-                ids: vec![ids],
-                audio_at: vec![p.prefix.len()],
-                valid: vec![vec![true; n]],
-            };
-            let embeds = model.splice(&batch, a);
-            let best = crate::decode::beam::beam_search(&model.llm, embeds, &stops, &beam);
-            let mut toks = best
-                .into_iter()
-                .next()
-                .map(|h| h.tokens)
-                .unwrap_or_default();
-            if toks.last().is_some_and(|t| stops.contains(t)) {
-                toks.pop();
+        for chunk in rows.chunks(per_chunk) {
+            let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+            let prompts: Vec<AudioPrompt> = chunk.iter().map(|(_, p)| p.clone()).collect();
+            let a = audio_for(model, audio, &keys, device);
+            let (embeds, valid) =
+                crate::decode::splice_prompts(model, &prompts, a, backbone.tokenizer.pad);
+            for best in
+                crate::decode::beam::beam_search_batch(&model.llm, embeds, &valid, &stops, &beam)
+            {
+                let mut toks = best
+                    .into_iter()
+                    .next()
+                    .map(|h| h.tokens)
+                    .unwrap_or_default();
+                if toks.last().is_some_and(|t| stops.contains(t)) {
+                    toks.pop();
+                }
+                out.push(backbone.tokenizer.decode(&toks).trim().to_string());
             }
-            out.push(backbone.tokenizer.decode(&toks).trim().to_string());
-            progress(1);
+            progress(chunk.len());
         }
         return Ok(out);
     }
@@ -148,7 +143,7 @@ pub fn evaluate(
                 .iter()
                 .map(|it| (it.audio.display().to_string(), prompt.clone()))
                 .collect();
-            let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
+            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
             let scored: Vec<ScoredCaption> = items
                 .iter()
                 .zip(&outputs)
@@ -195,7 +190,7 @@ pub fn evaluate(
                 })?;
                 rows.push((it.audio.display().to_string(), p));
             }
-            let outputs = decode_all(model, backbone, cfg, audio, &rows, &task, device, progress)?;
+            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;

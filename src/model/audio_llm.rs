@@ -69,6 +69,8 @@ impl AudioLlm {
             .collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device);
         let mut x = self.llm.embed(ids);
+        // The adapter's output joins the LLM's embeddings in the LLM's dtype (bf16 frozen weights).
+        let audio = super::to_dtype(audio, x.dtype());
         let [_, a, d] = audio.dims();
         for (row, &at) in batch.audio_at.iter().enumerate() {
             let slice = audio.clone().narrow(0, row, 1);

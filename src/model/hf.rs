@@ -12,9 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleMapper, Param};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::{Device, FloatDType, Tensor};
+use burn::tensor::{Device, FloatDType};
 use serde::Deserialize;
 
 use super::llm::{Llama, LlamaConfig, RopeScaling};
@@ -56,6 +55,7 @@ struct RawConfig {
     attention_bias: Option<bool>,
     rope_scaling: Option<RawRope>,
     rope_parameters: Option<RawRope>,
+    max_position_embeddings: Option<usize>,
 }
 
 /// Parse a `config.json` into our architecture config.
@@ -104,6 +104,62 @@ pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
         }
     };
     let attention_bias = c.attention_bias.unwrap_or(model_type == "qwen2");
+    for (key, v) in [
+        ("vocab_size", c.vocab_size),
+        ("hidden_size", c.hidden_size),
+        ("intermediate_size", c.intermediate_size),
+        ("num_hidden_layers", c.num_hidden_layers),
+        ("num_attention_heads", c.num_attention_heads),
+    ] {
+        if v == 0 {
+            return Err(bad(format!("`{key}` must be at least 1")));
+        }
+    }
+    let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
+    if kv == 0 || c.num_attention_heads % kv != 0 {
+        return Err(bad(format!(
+            "`num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({kv})",
+            c.num_attention_heads
+        )));
+    }
+    match c.head_dim {
+        Some(d) if d == 0 || d % 2 != 0 => {
+            return Err(bad(format!("`head_dim` ({d}) must be even and at least 2")))
+        }
+        None if c.hidden_size % c.num_attention_heads != 0
+            || (c.hidden_size / c.num_attention_heads) % 2 != 0 =>
+        {
+            return Err(bad(format!(
+                "`hidden_size` ({}) must split into `num_attention_heads` ({}) heads of even width",
+                c.hidden_size, c.num_attention_heads
+            )))
+        }
+        _ => {}
+    }
+    if !(theta.is_finite() && theta > 0.0) {
+        return Err(bad(format!("`rope_theta` ({theta}) must be positive")));
+    }
+    if let Some(eps) = c.rms_norm_eps {
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(bad(format!("`rms_norm_eps` ({eps}) must be positive")));
+        }
+    }
+    if let RopeScaling::Llama3 {
+        factor,
+        low_freq_factor,
+        high_freq_factor,
+        original_max_position_embeddings,
+    } = scaling
+    {
+        if !(factor > 0.0 && low_freq_factor > 0.0 && high_freq_factor > low_freq_factor)
+            || original_max_position_embeddings == 0
+        {
+            return Err(bad(format!("llama3 rope scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings ≥ 1 (got {factor}, {low_freq_factor}, {high_freq_factor}, {original_max_position_embeddings})")));
+        }
+    }
+    if c.max_position_embeddings == Some(0) {
+        return Err(bad("`max_position_embeddings` must be at least 1".into()));
+    }
     Ok(LlamaConfig::new(
         c.vocab_size,
         c.hidden_size,
@@ -117,7 +173,8 @@ pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
     .with_attention_bias(attention_bias)
     .with_tie_embeddings(c.tie_word_embeddings.unwrap_or(false))
     .with_rope_scaling(scaling)
-    .with_head_dim(c.head_dim))
+    .with_head_dim(c.head_dim)
+    .with_max_positions(c.max_position_embeddings))
 }
 
 /// The weight files of a model directory: the shards of the index, or `model.safetensors`.
@@ -154,12 +211,71 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, HfError> {
     })
 }
 
-struct ToF32;
+/// Largest safetensors header accepted (the safetensors crate's own limit).
+const MAX_HEADER: u64 = 100_000_000;
 
-impl ModuleMapper for ToF32 {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|t| t.cast(FloatDType::F32))
+/// Check a safetensors file's framing before handing it to the loader: the header length fits the
+/// file, the header is JSON, and every tensor's data lies inside the file. A truncated download or
+/// a file that is not safetensors at all fails here with its path and what is wrong.
+pub fn check_safetensors(path: &Path) -> Result<(), HfError> {
+    use std::io::Read;
+    let bad = |m: String| HfError::Weights {
+        path: path.into(),
+        message: m,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| HfError::Io {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let file_len = f
+        .metadata()
+        .map_err(|e| HfError::Io {
+            path: path.into(),
+            message: e.to_string(),
+        })?
+        .len();
+    let mut len8 = [0u8; 8];
+    f.read_exact(&mut len8).map_err(|_| {
+        bad(format!(
+            "not a safetensors file: {file_len} bytes, shorter than the 8-byte header length"
+        ))
+    })?;
+    let n = u64::from_le_bytes(len8);
+    if n > MAX_HEADER || n > file_len - 8 {
+        return Err(bad(format!(
+            "not a safetensors file or truncated: the header claims {n} bytes but the file has {} after the length",
+            file_len - 8
+        )));
     }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|e| bad(format!("reading the header: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| bad(format!("the safetensors header is not JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("the safetensors header is not a JSON object".into()))?;
+    let data_len = file_len - 8 - n;
+    let mut need = 0u64;
+    let mut widest = String::new();
+    for (name, t) in obj {
+        if name == "__metadata__" {
+            continue;
+        }
+        let end = t["data_offsets"][1]
+            .as_u64()
+            .ok_or_else(|| bad(format!("tensor `{name}` has no data_offsets")))?;
+        if end > need {
+            need = end;
+            widest = name.clone();
+        }
+    }
+    if need > data_len {
+        return Err(bad(format!(
+            "truncated: tensor `{widest}` ends at byte {need} of the data but the file holds {data_len} bytes of data"
+        )));
+    }
+    Ok(())
 }
 
 fn store_for(file: &Path) -> SafetensorsStore {
@@ -180,6 +296,7 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
     let mut applied = std::collections::BTreeSet::new();
     let mut all_paths = std::collections::BTreeSet::new();
     for file in weight_files(dir)? {
+        check_safetensors(&file)?;
         let mut store = store_for(&file);
         let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
             path: file.clone(),
@@ -214,6 +331,5 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
             ),
         });
     }
-    let model = model.map(&mut ToF32);
-    Ok((cfg, model))
+    Ok((cfg, super::cast_floats(model, FloatDType::F32)))
 }

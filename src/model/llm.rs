@@ -36,6 +36,9 @@ pub struct LlamaConfig {
     /// Width of one attention head (`hidden_size / num_heads` unless a checkpoint says otherwise).
     #[config(default = "None")]
     pub head_dim: Option<usize>,
+    /// The context length the checkpoint was trained for (`max_position_embeddings`); unbounded when absent.
+    #[config(default = "None")]
+    pub max_positions: Option<usize>,
 }
 
 /// Rotary frequency scaling, as transformers' `rope_type`.
@@ -172,6 +175,7 @@ impl LlamaConfig {
             rope_theta: self.rope_theta,
             head_dim: hd,
             inv_freq: inv_freq(hd, self.rope_theta, &self.rope_scaling),
+            max_positions: self.max_positions,
         }
     }
 }
@@ -213,6 +217,9 @@ pub struct Llama {
     /// Rotary inverse frequencies `[head_dim / 2]`, rope scaling applied (a constant, not a parameter).
     #[module(skip)]
     pub inv_freq: Vec<f32>,
+    /// The context length (`max_position_embeddings`), when the checkpoint states one.
+    #[module(skip)]
+    pub max_positions: Option<usize>,
 }
 
 /// Keys and values of earlier positions, per layer: `[B, kv_heads, S, head_dim]`.
@@ -290,8 +297,12 @@ fn rotate_half(x: Tensor<4>) -> Tensor<4> {
     Tensor::cat(vec![x2.neg(), x1], 3)
 }
 
+/// Rotary tables and the mask are built in f32 on the host and cast to the activations' dtype (as
+/// transformers casts cos/sin to the query dtype).
 fn apply_rope(x: Tensor<4>, a: &AttnInputs) -> Tensor<4> {
-    x.clone() * a.cos.clone() + rotate_half(x) * a.sin.clone()
+    let dt = x.dtype();
+    x.clone() * super::to_dtype(a.cos.clone(), dt)
+        + rotate_half(x) * super::to_dtype(a.sin.clone(), dt)
 }
 
 impl Attention {
@@ -346,7 +357,8 @@ impl Attention {
                     .reshape([b, h, s, hd]),
             )
         };
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt()) + a.bias.clone();
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt());
+        let scores = scores.clone() + super::to_dtype(a.bias.clone(), scores.dtype());
         let probs = softmax(scores, 3);
         let out = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h * hd]);
         self.o_proj.forward(out)
@@ -381,6 +393,16 @@ impl Llama {
 
     pub fn num_layers(&self) -> usize {
         self.layers.len()
+    }
+
+    /// Refuse a sequence of `len` positions that does not fit the model's context.
+    pub fn check_context(&self, len: usize, what: &str) -> Result<(), String> {
+        match self.max_positions {
+            Some(max) if len > max => Err(format!(
+                "{what} needs {len} positions but the model's context is {max} (max_position_embeddings)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Run the decoder on input embeddings `[B, T, D]`; returns logits `[B, T, vocab]`.

@@ -82,6 +82,49 @@ pub fn init_seeded<M: burn::module::Module>(
     m
 }
 
+struct CastFloats(burn::tensor::FloatDType);
+
+impl burn::module::ModuleMapper for CastFloats {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        let dtype = self.0;
+        param.map(|t| {
+            if t.dtype() == dtype.into() {
+                t
+            } else {
+                t.cast(dtype)
+            }
+        })
+    }
+}
+
+/// Cast every float parameter of a module to `dtype` (weights kept in bf16 on a GPU, say).
+pub fn cast_floats<M: burn::module::Module>(m: M, dtype: burn::tensor::FloatDType) -> M {
+    m.map(&mut CastFloats(dtype))
+}
+
+/// `t` cast to `dtype` unless it already has it.
+pub fn to_dtype<const D: usize>(
+    t: burn::tensor::Tensor<D>,
+    dtype: burn::tensor::DType,
+) -> burn::tensor::Tensor<D> {
+    if t.dtype() == dtype {
+        t
+    } else {
+        t.cast(burn::tensor::FloatDType::from(dtype))
+    }
+}
+
+/// Read a float tensor back to the host as f32, whatever its dtype on the device.
+pub fn host_f32<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    to_dtype(t, burn::tensor::DType::F32)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("an f32 tensor reads back as f32")
+}
+
 /// Short sha256 over parts (identity of weights/tokenizers for caches).
 pub fn fingerprint(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};

@@ -148,6 +148,19 @@ pub fn load_adapter(
             message: "use_rslora = true is not supported (scale alpha/sqrt(r))".into(),
         });
     }
+    if let Some(t) = cfg
+        .target_modules
+        .iter()
+        .find(|t| !PROJS.iter().any(|(_, p)| p == t))
+    {
+        return Err(PeftError::Format {
+            path: cfg_path,
+            message: format!(
+                "target module `{t}` is not a projection of a Llama-family decoder (known: {}); is this an adapter for another architecture?",
+                PROJS.iter().map(|(_, p)| *p).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
     let file = dir.join("adapter_model.safetensors");
     let bytes = std::fs::read(&file).map_err(|e| PeftError::Io {
         path: file.clone(),
@@ -157,6 +170,38 @@ pub fn load_adapter(
         path: file.clone(),
         message: e.to_string(),
     })?;
+    if cfg.r == 0 {
+        return Err(PeftError::Format {
+            path: cfg_path,
+            message: "`r` must be at least 1".into(),
+        });
+    }
+    let expected: std::collections::BTreeSet<String> = (0..model.layers.len())
+        .flat_map(|l| {
+            PROJS
+                .iter()
+                .filter(|(_, p)| cfg.target_modules.iter().any(|t| t == p))
+                .flat_map(move |(g, p)| [key(l, g, p, "A"), key(l, g, p, "B")])
+        })
+        .collect();
+    let mut extra: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| !expected.contains(*n))
+        .map(str::to_string)
+        .collect();
+    if !extra.is_empty() {
+        extra.sort();
+        return Err(PeftError::Format {
+            path: file.clone(),
+            message: format!(
+                "{} tensor(s) have no place in this {}-layer model (an adapter for another model or architecture?), first: `{}`",
+                extra.len(),
+                model.layers.len(),
+                extra[0]
+            ),
+        });
+    }
     let scale = cfg.lora_alpha / cfg.r as f64;
     for layer in 0..model.layers.len() {
         for (group, proj) in PROJS {

@@ -87,6 +87,31 @@ pub fn adamw(weight_decay: f64, no_decay: &[String]) -> Result<ModuleOptimizer, 
     Ok(optim)
 }
 
+/// The learning rates of one optimizer step: `lr` (the schedule's value) for every parameter, and,
+/// when the encoder trains with a rate of its own, `lr · encoder_lr / base_lr` for the encoder's
+/// parameters (the same schedule applied to its base rate, as PyTorch param groups under one
+/// LambdaLR do).
+pub fn step_lrs(
+    lr: f64,
+    base_lr: f64,
+    encoder_lr: Option<f64>,
+) -> Result<burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate, String> {
+    use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrSchedulerConfig;
+    use burn::optim::lr_scheduler::LrSchedulerConfig;
+    let mut cfg = ModuleLrSchedulerConfig::new(LrSchedulerConfig::Constant(lr));
+    if let Some(enc) = encoder_lr.filter(|&e| e > 0.0 && e != base_lr) {
+        let scaled = if base_lr > 0.0 {
+            lr * enc / base_lr
+        } else {
+            enc
+        };
+        let group = burn::module::ParamGroup::from_any_regexes(vec![r"^encoder\.".to_string()])
+            .map_err(|e| format!("encoder parameter group: {e:?}"))?;
+        cfg = cfg.with_group(group, LrSchedulerConfig::Constant(scaled));
+    }
+    Ok(cfg.init()?.step())
+}
+
 /// Final trained weights of a run.
 pub fn final_weights(run_dir: &Path) -> PathBuf {
     run_dir.join("final").join("trainable.bpk")
@@ -356,7 +381,9 @@ pub fn train(
             }
         }
         let lr = lr_at(tc.lr, tc.schedule, tc.warmup_steps, tc.steps, state.step);
-        model = optim.step(lr, model, grads);
+        let lrs = step_lrs(lr, tc.lr, cfg.encoder.trainable.then_some(cfg.encoder.lr))
+            .map_err(TrainError::Data)?;
+        model = optim.step(lrs, model, grads);
         state.step += 1;
         last_loss = loss_sum;
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
@@ -408,6 +435,39 @@ mod tests {
     #[derive(Module, Debug)]
     struct Wrap {
         lin: Linear,
+    }
+
+    #[derive(Module, Debug)]
+    struct TwoParts {
+        encoder: Linear,
+        adapter: Linear,
+    }
+
+    /// With `encoder.lr`, the encoder's parameters move by their own rate: on AdamW's first step
+    /// every weight moves by exactly its lr (m̂/√v̂ = sign(g), no decay here).
+    #[test]
+    fn encoder_group_gets_its_own_learning_rate() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let m = TwoParts {
+            encoder: LinearConfig::new(3, 3).init(&device),
+            adapter: LinearConfig::new(3, 2).init(&device),
+        };
+        let host =
+            |l: &Linear| -> Vec<f32> { l.weight.val().into_data().try_to_vec::<f32>().unwrap() };
+        let (e0, a0) = (host(&m.encoder), host(&m.adapter));
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
+        let loss = m.adapter.forward(m.encoder.forward(x)).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let mut optim = adamw(0.0, &[]).unwrap();
+        // Schedule value 0.05 of base 0.1 (half-way through warm-up); encoder base 0.02 → 0.01.
+        let m = optim.step(step_lrs(0.05, 0.1, Some(0.02)).unwrap(), m, grads);
+        for (a, b) in e0.iter().zip(&host(&m.encoder)) {
+            assert!(((a - b).abs() - 0.01).abs() < 1e-5, "encoder {a} -> {b}");
+        }
+        for (a, b) in a0.iter().zip(&host(&m.adapter)) {
+            assert!(((a - b).abs() - 0.05).abs() < 1e-5, "adapter {a} -> {b}");
+        }
     }
 
     /// One AdamW step: m̂/√v̂ = sign(g) on the first step, so w' = w − lr·sign(g) − lr·wd·w for

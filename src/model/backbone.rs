@@ -297,7 +297,8 @@ impl Backbone {
     }
 }
 
-/// Resolve an encoder checkpoint: (config, model). Only `builtin:tiny-eat` until EAT loading lands.
+/// Resolve an encoder checkpoint: (config, model). `builtin:tiny-eat`, or an EAT Hugging Face
+/// model directory / cached id (`worstchan/EAT-base_epoch30_finetune_AS2M`, …).
 pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), BackboneError> {
     match id {
         "builtin:tiny-eat" => {
@@ -305,11 +306,17 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
             let m = super::init_seeded(device, BUILTIN_TINY_EAT_SEED, || cfg.init(device));
             Ok((cfg, m))
         }
-        other => Err(BackboneError::Unsupported {
+        other if other.starts_with("builtin:") => Err(BackboneError::Unsupported {
             id: other.into(),
-            message: "loading EAT checkpoints is not implemented yet; use `builtin:tiny-eat`"
-                .into(),
+            message: "unknown builtin encoder; builtins: builtin:tiny-eat".into(),
         }),
+        other => {
+            let dir = resolve_model_dir(other)?;
+            super::eat_checkpoint::load_eat(&dir, device).map_err(|e| BackboneError::Unsupported {
+                id: other.into(),
+                message: e.to_string(),
+            })
+        }
     }
 }
 

@@ -278,6 +278,27 @@ pub fn check_safetensors(path: &Path) -> Result<(), HfError> {
     Ok(())
 }
 
+/// burn-store's load error, shortened: a shape mismatch list becomes its count and its first entry
+/// (tensor path, expected and found shapes).
+pub fn describe_load_error(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let re = regex::Regex::new(
+        r#"ShapeMismatch \{ path: "([^"]+)", expected: Shape \{ dims: (\[[^\]]*\]) \}, found: Shape \{ dims: (\[[^\]]*\]) \} \}"#,
+    )
+    .expect("valid regex");
+    let all: Vec<_> = re.captures_iter(&text).collect();
+    match all.first() {
+        Some(c) => format!(
+            "{} tensor(s) do not fit the model; first: `{}` is {} in the checkpoint but the config needs {}",
+            all.len(),
+            &c[1],
+            &c[3],
+            &c[2]
+        ),
+        None => text,
+    }
+}
+
 fn store_for(file: &Path) -> SafetensorsStore {
     SafetensorsStore::from_file(file)
         .with_from_adapter(PyTorchToBurnAdapter)
@@ -300,7 +321,7 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
         let mut store = store_for(&file);
         let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
             path: file.clone(),
-            message: e.to_string(),
+            message: describe_load_error(&e),
         })?;
         if let Some(e) = r.errors.first() {
             return Err(HfError::Weights {

@@ -4,6 +4,7 @@ pub mod adapter;
 pub mod audio_llm;
 pub mod backbone;
 pub mod device;
+pub mod eat_checkpoint;
 pub mod encoder;
 pub mod hf;
 pub mod llm;

@@ -115,6 +115,23 @@ pub enum Command {
         #[arg(long, default_value_t = 1024)]
         target_frames: usize,
     },
+    /// Run an EAT encoder (`builtin:tiny-eat`, an EAT Hugging Face directory or cached id) on audio
+    /// files (through the front end) or on feature arrays `[frames, 128]` (`.npy`, used as given) and
+    /// write its last-layer tokens as float32 `DIR/<stem>.npy` `[tokens, dim]`, CLS first.
+    Encode {
+        #[arg(long)]
+        encoder: String,
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Audio keeps its natural length (no padding or truncation to --target-frames).
+        #[arg(long)]
+        no_pad: bool,
+        /// Frames audio is padded or truncated to (EAT's feature extraction uses 1024).
+        #[arg(long, default_value_t = 1024)]
+        target_frames: usize,
+    },
     /// Inspect a backbone: tokenizer, chat prompt, logits, generation, dialogue-continuation replies.
     Lm {
         #[command(subcommand)]

@@ -1,6 +1,7 @@
 //! Command handlers behind the CLI: each returns the text it prints (so tests can call them).
 //! Experiment and store commands live here; `lm` holds the backbone-inspection commands.
 
+pub mod encode;
 pub mod lm;
 pub mod lm_bench;
 
@@ -100,6 +101,18 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             &audio,
             &out_dir,
             raw,
+            if no_pad { 0 } else { target_frames },
+        ),
+        Command::Encode {
+            encoder,
+            inputs,
+            out_dir,
+            no_pad,
+            target_frames,
+        } => encode::encode(
+            &encoder,
+            &inputs,
+            &out_dir,
             if no_pad { 0 } else { target_frames },
         ),
         Command::Synth {
@@ -240,17 +253,38 @@ fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) 
         fbank::{eat_input, FbankConfig},
         npy,
     };
+    let cfg = FbankConfig::default();
+    per_file(audio, out_dir, |a, dest| {
+        let w = load_mono_16k(a)?;
+        let (f, frames) = eat_input(&w, &cfg, target_frames, !raw);
+        npy::write_f32(dest, &f, &[frames, cfg.num_mel_bins])
+            .with_context(|| format!("{}: cannot write", dest.display()))?;
+        Ok(format!(
+            "{} [{frames}, {}]",
+            dest.display(),
+            cfg.num_mel_bins
+        ))
+    })
+}
+
+/// Run `work(input, DIR/<stem>.npy)` for every input: one output line each; a failing input does
+/// not stop the others, and the command fails at the end listing every failure (two inputs with one
+/// stem are refused rather than overwriting each other).
+pub(crate) fn per_file(
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    mut work: impl FnMut(&Path, &Path) -> Result<String>,
+) -> Result<String> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
-    let cfg = FbankConfig::default();
     let mut out = String::new();
     let mut failed = Vec::new();
     let mut stems = std::collections::BTreeSet::new();
-    for a in audio {
+    for a in inputs {
         let stem = a
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "audio".into());
+            .unwrap_or_else(|| "input".into());
         if !stems.insert(stem.clone()) {
             failed.push(format!(
                 "{}: another input already writes {stem}.npy",
@@ -258,15 +292,9 @@ fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) 
             ));
             continue;
         }
-        match load_mono_16k(a) {
-            Ok(w) => {
-                let (f, frames) = eat_input(&w, &cfg, target_frames, !raw);
-                let dest = out_dir.join(format!("{stem}.npy"));
-                npy::write_f32(&dest, &f, &[frames, cfg.num_mel_bins])
-                    .with_context(|| format!("{}: cannot write", dest.display()))?;
-                writeln!(out, "{} [{frames}, {}]", dest.display(), cfg.num_mel_bins)?;
-            }
-            Err(e) => failed.push(e.to_string()),
+        match work(a, &out_dir.join(format!("{stem}.npy"))) {
+            Ok(line) => writeln!(out, "{line}")?,
+            Err(e) => failed.push(format!("{e:#}")),
         }
     }
     if !failed.is_empty() {
@@ -274,7 +302,7 @@ fn features(audio: &[PathBuf], out_dir: &Path, raw: bool, target_frames: usize) 
         bail!(
             "{} of {} file(s) failed:\n  {}",
             failed.len(),
-            audio.len(),
+            inputs.len(),
             failed.join("\n  ")
         );
     }

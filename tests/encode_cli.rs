@@ -98,5 +98,9 @@ fn encodes_audio_padded_or_natural_and_names_bad_inputs() {
         ],
     );
     assert!(!o.status.success());
-    assert!(common::stderr(&o).contains("no/such-eat"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("no/such-eat"),
+        "{}",
+        common::stderr(&o)
+    );
 }

@@ -44,6 +44,8 @@ impl Adapter {
 
     /// `[B, N, d_enc]` → `[B, N / k, d_llm]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        // Encoder tokens join in the adapter's dtype (a frozen encoder may run in bf16).
+        let x = super::to_dtype(x, self.linear1.weight.val().dtype());
         let [b, n, d] = x.dims();
         let k = self.downsample;
         let m = n / k;

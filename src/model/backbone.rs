@@ -320,15 +320,30 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
     }
 }
 
-/// The whole AC/DC model of a run on `device`: frozen backbone and encoder, fresh adapter (and
-/// LoRA factors in `lora` mode) initialised from the run's seed.
+/// The whole AC/DC model of a run on `device`: frozen backbone and encoder (in `train.precision`),
+/// fresh adapter (and LoRA factors in `lora` mode) initialised from the run's seed, in f32.
 pub fn build_for_run(
     cfg: &crate::spec::RunConfig,
     backbone: &Backbone,
     device: &Device,
 ) -> Result<super::audio_llm::AudioLlm, BackboneError> {
-    let llm = backbone.load_llm(device)?;
+    let frozen = cfg.train.precision.float_dtype();
+    if !device.supports_dtype(frozen) {
+        return Err(BackboneError::Unsupported {
+            id: cfg.backbone.clone(),
+            message: format!(
+                "train.precision = {:?}: this device cannot compute in {frozen:?} (burn's wgpu backends have no bf16 arithmetic; use \"f16\" there)",
+                cfg.train.precision
+            ),
+        });
+    }
+    let llm = super::cast_floats(backbone.load_llm(device)?, frozen);
     let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
+    let encoder = if cfg.encoder.trainable {
+        encoder
+    } else {
+        super::cast_floats(encoder, frozen)
+    };
     let lora = (cfg.llm.mode == crate::spec::schema::LlmMode::Lora).then_some(&cfg.llm.lora);
     Ok(super::assemble(
         llm,

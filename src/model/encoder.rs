@@ -145,6 +145,7 @@ impl Eat {
     pub fn forward(&self, feats: Tensor<3>) -> Tensor<3> {
         let [b, frames, mel] = feats.dims();
         let device = feats.device();
+        let feats = super::to_dtype(feats, self.patch_embed.weight.val().dtype());
         let x = self.patch_embed.forward(feats.unsqueeze_dim(1)); // [B, D, T', F']
         let [_, d, tp, fp] = x.dims();
         let x = x.reshape([b, d, tp * fp]).swap_dims(1, 2); // [B, N, D], n = t·F' + f
@@ -152,7 +153,7 @@ impl Eat {
         debug_assert_eq!(fp, mel / self.patch);
         let pos =
             Tensor::<2>::from_data(TensorData::new(sincos_2d(d, tp, fp), [tp * fp, d]), &device);
-        let x = x + pos.unsqueeze();
+        let x = x.clone() + super::to_dtype(pos, x.dtype()).unsqueeze();
         let cls = self.cls_token.val().expand([b, 1, d]);
         let mut x = self.pre_norm.forward(Tensor::cat(vec![cls, x], 1));
         for blk in &self.blocks {

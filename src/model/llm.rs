@@ -358,7 +358,14 @@ impl Attention {
             )
         };
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt());
-        let scores = scores.clone() + super::to_dtype(a.bias.clone(), scores.dtype());
+        // -1e9 overflows f16 to -inf, and a fully masked (padding) row would then give NaN:
+        // clamp to a finite value f16 holds, as transformers uses finfo(dtype).min.
+        let bias = if scores.dtype() == burn::tensor::DType::F16 {
+            a.bias.clone().clamp_min(-6.0e4)
+        } else {
+            a.bias.clone()
+        };
+        let scores = scores.clone() + super::to_dtype(bias, scores.dtype());
         let probs = softmax(scores, 3);
         let out = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h * hd]);
         self.o_proj.forward(out)
@@ -572,5 +579,25 @@ mod tests {
         for (x, y) in want.iter().zip(&got) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
+    }
+
+    /// In f16 a left-padded batch stays finite (the -1e9 mask would overflow to -inf and turn the
+    /// fully masked padding rows into NaN that spreads through the values).
+    #[test]
+    fn f16_padding_stays_finite() {
+        let device = Device::flex();
+        device.seed(4);
+        let m = crate::model::cast_floats(tiny().init(&device), burn::tensor::FloatDType::F16);
+        let ids =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 0, 3, 4, 5], [1, 5]), &device);
+        let a = AttnInputs::new(
+            &[vec![0, 0, 0, 1, 2]],
+            &[vec![false, false, true, true, true]],
+            0,
+            &m.inv_freq(),
+            &device,
+        );
+        let out = crate::model::host_f32(m.forward_embeds(m.embed(ids), &a, None));
+        assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
     }
 }

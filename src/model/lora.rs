@@ -54,8 +54,14 @@ impl LoraLinear {
         match &self.lora {
             None => y,
             Some(l) => {
-                let h = l.dropout.forward(x).matmul(l.lora_a.val().unsqueeze());
-                y + h.matmul(l.lora_b.val().unsqueeze()).mul_scalar(l.scale)
+                // Trainable factors stay f32 over a base that may be bf16: compute in the factors'
+                // dtype, add in the base's.
+                let a = l.lora_a.val();
+                let x = super::to_dtype(x, a.dtype());
+                let h = l.dropout.forward(x).matmul(a.unsqueeze());
+                let d = h.matmul(l.lora_b.val().unsqueeze()).mul_scalar(l.scale);
+                let dt = y.dtype();
+                y + super::to_dtype(d, dt)
             }
         }
     }

@@ -320,6 +320,20 @@ pub enum Schedule {
 pub enum Precision {
     F32,
     Bf16,
+    /// Half precision where the device has no bf16 arithmetic (burn's wgpu backends).
+    F16,
+}
+
+impl Precision {
+    /// The dtype of the frozen weights (the adapter, LoRA factors, a trainable encoder and the
+    /// optimizer state stay f32).
+    pub fn float_dtype(self) -> burn::tensor::FloatDType {
+        match self {
+            Precision::F32 => burn::tensor::FloatDType::F32,
+            Precision::Bf16 => burn::tensor::FloatDType::BF16,
+            Precision::F16 => burn::tensor::FloatDType::F16,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,6 +367,8 @@ pub struct TrainConfig {
     pub clip_norm: f64,
     /// Save a resumable checkpoint every this many steps.
     pub checkpoint_every: usize,
+    /// dtype of the frozen LLM and encoder weights: `f32`, `bf16` (CPU, CUDA) or `f16` (wgpu);
+    /// the adapter, LoRA factors, a trainable encoder, the optimizer state and the loss stay f32.
     pub precision: Precision,
     /// Record the loss etc. every this many steps.
     pub log_every: usize,

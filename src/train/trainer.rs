@@ -201,6 +201,8 @@ impl ModuleVisitor for GradScale<'_> {
 /// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
 pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) -> Tensor<1> {
     let [bs, t, _] = logits.dims();
+    // The loss is taken in f32 whatever dtype the frozen LLM computes in.
+    let logits = crate::model::to_dtype(logits, burn::tensor::DType::F32);
     let tg: Vec<i64> = b
         .targets
         .iter()

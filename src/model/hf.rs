@@ -311,7 +311,18 @@ fn store_for(file: &Path) -> SafetensorsStore {
 }
 
 /// Load a Llama-family model from a Hugging Face directory onto `device` (weights in f32).
+/// Checkpoints are read and cast on the CPU, then moved: a bf16 file must not reach a device
+/// without bf16 kernels (burn's wgpu backends).
 pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), HfError> {
+    use burn::module::Module;
+    let (cfg, model) = load_llama_on(dir, &Device::flex())?;
+    if *device == Device::flex() {
+        return Ok((cfg, model));
+    }
+    Ok((cfg, model.to_device(device)))
+}
+
+fn load_llama_on(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), HfError> {
     let cfg = config_from_file(&dir.join("config.json"))?;
     let mut model = cfg.init(device);
     let mut applied = std::collections::BTreeSet::new();

@@ -112,6 +112,15 @@ pub fn step_lrs(
     Ok(cfg.init()?.step())
 }
 
+/// The process's peak resident memory in MiB (Linux `VmHWM`; None elsewhere). Device memory on a
+/// GPU is not visible through burn; `tools/gpu_check_train.sh` samples nvidia-smi for it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 /// Final trained weights of a run.
 pub fn final_weights(run_dir: &Path) -> PathBuf {
     run_dir.join("final").join("trainable.bpk")
@@ -395,6 +404,10 @@ pub fn train(
             pending.push((s, "lr".into(), lr));
             pending.push((s, "grad_norm".into(), gnorm));
             pending.push((s, "tokens_per_s".into(), tokens as f64 / secs));
+            pending.push((s, "seconds_per_step".into(), secs));
+            if let Some(mb) = peak_rss_mb() {
+                pending.push((s, "peak_rss_mb".into(), mb));
+            }
         }
         if pending.len() >= 200 {
             store.log_steps(job.run_id, &pending)?;

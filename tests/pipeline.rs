@@ -280,3 +280,34 @@ fn bf16_frozen_weights_train_and_evaluate() {
         .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     assert!((hi - lo) / lo < 0.02, "first losses {first:?}");
 }
+
+/// Filtering that leaves no training example (every clip longer than `data.max_audio_seconds`,
+/// skipped) fails the run with a message naming the emptied source.
+#[test]
+fn empty_training_set_after_filtering_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "empty",
+        "[runs.e]\ndata.max_audio_seconds = 0.5\ndata.missing_audio = \"skip\"\n",
+    );
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report"],
+    );
+    // `acdc run` completes the grid and reports failed runs; the run itself is failed.
+    assert!(
+        common::stdout(&o).contains("1 failed"),
+        "{}",
+        common::stdout(&o)
+    );
+    let st = status_of(&home);
+    assert_eq!(st[0].1, "failed", "{st:?}");
+    let err = st[0].2.clone().unwrap_or_default();
+    assert!(
+        err.contains("no training examples") && err.contains("synth"),
+        "{err}"
+    );
+}

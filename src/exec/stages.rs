@@ -112,7 +112,15 @@ fn load_data(
     let first: Vec<String> = failures
         .iter()
         .take(5)
-        .map(|(p, why)| format!("{}: {why}", p.display()))
+        .map(|(p, why)| {
+            // Most reasons already start with the file's path.
+            let path = p.display().to_string();
+            if why.contains(&path) {
+                why.to_string()
+            } else {
+                format!("{path}: {why}")
+            }
+        })
         .collect();
     let info = serde_json::json!({
         "clips": clips.len(), "unreadable": failures.len(), "first_unreadable": first,

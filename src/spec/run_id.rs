@@ -23,6 +23,13 @@ pub fn run_id(cfg: &RunConfig) -> String {
 
 /// Flatten a configuration into `dotted.key → JSON value` (arrays stay whole).
 pub fn flatten(cfg: &RunConfig) -> std::collections::BTreeMap<String, serde_json::Value> {
+    flatten_value(&serde_json::to_value(cfg).expect("RunConfig always serialises"))
+}
+
+/// Flatten any JSON object into `dotted.key → value` (a configuration read back from disk).
+pub fn flatten_value(
+    v: &serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
     let mut out = std::collections::BTreeMap::new();
     fn walk(
         prefix: &str,
@@ -45,11 +52,7 @@ pub fn flatten(cfg: &RunConfig) -> std::collections::BTreeMap<String, serde_json
             }
         }
     }
-    walk(
-        "",
-        &serde_json::to_value(cfg).expect("RunConfig always serialises"),
-        &mut out,
-    );
+    walk("", v, &mut out);
     out
 }
 

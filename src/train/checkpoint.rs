@@ -88,12 +88,14 @@ pub fn load_trainable(model: &mut AudioLlm, file: &Path) -> Result<usize, Checkp
     Ok(result.applied.len())
 }
 
-/// Write a checkpoint atomically; keeps the newest `keep` checkpoints.
+/// Write a checkpoint atomically (with the run's configuration, so a resume can check it); keeps
+/// the newest `keep` checkpoints.
 pub fn save(
     dir: &Path,
     model: &AudioLlm,
     optim: &ModuleOptimizer,
     state: &LoopState,
+    cfg: &crate::spec::RunConfig,
     regex: &str,
     keep: usize,
 ) -> Result<PathBuf, CheckpointError> {
@@ -118,6 +120,8 @@ pub fn save(
         serde_json::to_vec_pretty(state).expect("state serialises"),
     )
     .map_err(io(&st))?;
+    let c = tmp.join("config.json");
+    std::fs::write(&c, crate::spec::run_id::canonical_json(cfg)).map_err(io(&c))?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
     let mut all = list(dir);
@@ -146,6 +150,49 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// Refuse to resume from a checkpoint written under another configuration (copied between run
+/// folders, say), naming the keys that differ.
+pub fn check_config(ckpt: &Path, cfg: &crate::spec::RunConfig) -> Result<(), CheckpointError> {
+    use crate::spec::run_id::{flatten, flatten_value};
+    let file = ckpt.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(()); // checkpoints from before configurations were recorded
+    };
+    let theirs: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| CheckpointError::Io {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+    let (theirs, ours) = (flatten_value(&theirs), flatten(cfg));
+    let keys: std::collections::BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
+    let differ: Vec<String> = keys
+        .into_iter()
+        .filter(|k| theirs.get(*k) != ours.get(*k))
+        .map(|k| {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map(|v| v.to_string())
+                    .unwrap_or_else(|| "(absent)".into())
+            };
+            format!(
+                "{k}: {} in the checkpoint, {} in this run",
+                show(theirs.get(k)),
+                show(ours.get(k))
+            )
+        })
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(CheckpointError::Io {
+        path: ckpt.into(),
+        message: format!(
+            "written by a run of another configuration; refusing to resume from it ({} key(s) differ: {})",
+            differ.len(),
+            differ.join("; ")
+        ),
+    })
 }
 
 /// Restore model, optimizer and loop state from a checkpoint folder.
@@ -217,7 +264,9 @@ mod tests {
             aug_rng: Rng::new(0),
             skipped: 0,
         };
-        let ck = save(dir.path(), &m, &o, &state, &trainable_regex(false), 2).unwrap();
+        let cfg = crate::spec::RunConfig::default();
+        let ck = save(dir.path(), &m, &o, &state, &cfg, &trainable_regex(false), 2).unwrap();
+        check_config(&ck, &cfg).expect("same configuration resumes");
         let expected = weights(&step(m, &mut o, &device));
 
         let mut fresh = model(&device);
@@ -233,5 +282,40 @@ mod tests {
         for (a, b) in expected.iter().zip(&got) {
             assert!((a - b).abs() < 1e-7, "{a} vs {b}");
         }
+    }
+
+    /// A checkpoint from another configuration is refused with the differing keys; a corrupt
+    /// checkpoint file is named.
+    #[test]
+    fn foreign_or_corrupt_checkpoints_are_refused() {
+        let device = Device::flex().autodiff();
+        let dir = tempfile::tempdir().unwrap();
+        let o = AdamWConfig::new().init();
+        let m = model(&device);
+        let state = LoopState {
+            step: 2,
+            cursor: MixCursor::default(),
+            aug_rng: Rng::new(0),
+            skipped: 0,
+        };
+        let cfg = crate::spec::RunConfig::default();
+        let ck = save(dir.path(), &m, &o, &state, &cfg, &trainable_regex(false), 2).unwrap();
+        let mut other = cfg.clone();
+        other.train.lr = 3e-4;
+        other.seed = 9;
+        let e = check_config(&ck, &other).unwrap_err().to_string();
+        assert!(
+            e.contains("train.lr") && e.contains("seed") && e.contains("2 key(s) differ"),
+            "{e}"
+        );
+        let w = ck.join("trainable.bpk");
+        let bytes = std::fs::read(&w).unwrap();
+        std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
+        let mut fresh = model(&device);
+        let e = load(&ck, &mut fresh, AdamWConfig::new().init())
+            .err()
+            .expect("a truncated checkpoint must not load")
+            .to_string();
+        assert!(e.contains("trainable.bpk"), "{e}");
     }
 }

@@ -262,6 +262,7 @@ pub fn train(
     };
     let mut resumed_from = None;
     if let Some(latest) = checkpoint::list(&ckpt_dir).pop() {
+        checkpoint::check_config(&latest, cfg)?;
         let (o, s) = checkpoint::load(&latest, &mut model, optim)?;
         optim = o;
         state = s;
@@ -285,14 +286,21 @@ pub fn train(
         }
         responses.push(v);
     }
+    if job.sources.iter().all(|s| s.examples.is_empty()) {
+        return Err(TrainError::Data(format!(
+            "no training examples after filtering (data.train: {})",
+            job.sources
+                .iter()
+                .map(|s| format!("{} = 0", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let mix = Mix::new(
         job.sources.iter().map(|s| s.examples.len()).collect(),
         &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(),
         cfg.seed,
     );
-    if job.sources.iter().all(|s| s.examples.is_empty()) {
-        return Err(TrainError::Data("no training examples".into()));
-    }
     let prompt = prompt_for(job)?;
     let (clips, encoded) = match job.audio {
         AudioInput::Encoded(m) => (m, true),
@@ -416,7 +424,7 @@ pub fn train(
         if state.step % tc.checkpoint_every == 0 || state.step == tc.steps {
             store.log_steps(job.run_id, &pending)?;
             pending.clear();
-            checkpoint::save(&ckpt_dir, &model, &optim, &state, &regex, 2)?;
+            checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;
         }
         if last_beat.elapsed().as_secs() >= 10 {
             store.heartbeat(job.run_id)?;
@@ -528,5 +536,35 @@ mod tests {
         for (a, b) in b0.iter().zip(&b1) {
             assert!((b - (a - 0.1)).abs() < 1e-5, "bias {a} -> {b} (decayed?)");
         }
+    }
+
+    /// A batch whose every target token is masked gives loss 0 and zero, finite gradients (not NaN
+    /// from 0/0).
+    #[test]
+    fn all_masked_batch_is_finite() {
+        let device = Device::flex().autodiff();
+        device.seed(2);
+        let m = Wrap {
+            lin: LinearConfig::new(3, 5).init(&device),
+        };
+        let x =
+            Tensor::<3>::from_data(TensorData::new(vec![0.5f32; 2 * 4 * 3], [2, 4, 3]), &device);
+        let logits = m.lin.forward(x);
+        let b = batch::TrainBatch {
+            spliced: crate::model::audio_llm::SplicedBatch {
+                ids: vec![vec![0; 4]; 2],
+                audio_at: vec![0, 0],
+                valid: vec![vec![true; 4]; 2],
+            },
+            targets: vec![vec![0; 4]; 2],
+            mask: vec![vec![0.0; 4]; 2],
+            scored: 0,
+        };
+        let loss = masked_loss(logits, &b, &device);
+        let v: Vec<f32> = loss.clone().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(v, vec![0.0]);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &m);
+        let (norm, finite) = clip_global_norm(&m, &mut grads, 1.0);
+        assert!(finite && norm == 0.0, "norm {norm}");
     }
 }

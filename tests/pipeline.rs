@@ -311,3 +311,46 @@ fn empty_training_set_after_filtering_is_named() {
         "{err}"
     );
 }
+
+/// `train.val_every` logs the loss over `data.val` (targets built like training's) without
+/// touching training: the training loss curve equals the same run's without validation.
+#[test]
+fn validation_loss_is_logged_and_leaves_training_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "val",
+        "[runs.plain]\ntrain.steps = 4\n[runs.val]\ntrain.steps = 4\ntrain.val_every = 2\ndata.val = [{ dataset = \"synth\", split = \"test\", max_items = 5 }]\n",
+    );
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let st = status_of(&home);
+    assert!(st.iter().all(|s| s.1 == "done"), "{st:?}");
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    let series: Vec<(Vec<(u64, f64)>, Vec<(u64, f64)>)> = st
+        .iter()
+        .map(|(id, _, _)| {
+            (
+                store.step_series(id, "loss").unwrap(),
+                store.step_series(id, "val_loss").unwrap(),
+            )
+        })
+        .collect();
+    let (with, without): (Vec<_>, Vec<_>) = series.iter().partition(|(_, v)| !v.is_empty());
+    assert_eq!((with.len(), without.len()), (1, 1), "{series:?}");
+    let (loss_v, val) = with[0];
+    assert_eq!(val.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![2, 4]);
+    assert!(
+        val.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
+        "{val:?}"
+    );
+    assert_eq!(
+        loss_v, &without[0].0,
+        "validation changed the training curve"
+    );
+}

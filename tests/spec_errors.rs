@@ -226,3 +226,17 @@ fn environment_layer_overrides_the_file() {
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(v["runs"][0]["config"]["train"]["steps"], 42);
 }
+
+#[test]
+fn val_every_without_val_sets_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let e = err_of(
+        d.path(),
+        "v",
+        "[experiment]\nname = \"v\"\n[defaults]\ntrain.val_every = 100\n[runs.a]\n",
+    );
+    assert!(
+        e.contains("train.val_every") && e.contains("data.val"),
+        "{e}"
+    );
+}

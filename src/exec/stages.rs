@@ -43,6 +43,8 @@ fn take<T>(mut v: Vec<T>, max: usize) -> Vec<T> {
 /// Everything a run reads: training items per source, evaluation sets, and the audio they use.
 struct RunData {
     train: Vec<(String, f64, Vec<CaptionItem>)>,
+    /// Held-out sets for the validation loss.
+    val: Vec<(String, f64, Vec<CaptionItem>)>,
     eval: Vec<EvalSet>,
 }
 
@@ -62,6 +64,16 @@ fn load_data(
         train.push((
             format!("{}_{}", s.dataset, s.split),
             s.weight,
+            take(items, s.max_items),
+        ));
+    }
+    let mut val = Vec::new();
+    for s in &cfg.data.val {
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
+            .map_err(|e| e.to_string())?;
+        val.push((
+            format!("{}_{}", s.dataset, s.split),
+            0.0,
             take(items, s.max_items),
         ));
     }
@@ -91,7 +103,7 @@ fn load_data(
             clips.push((k, p.clone()));
         }
     };
-    for (_, _, items) in &train {
+    for (_, _, items) in train.iter().chain(&val) {
         items.iter().for_each(|i| push(&i.audio));
     }
     for s in &eval {
@@ -160,7 +172,7 @@ fn load_data(
     store
         .stage_finish(run_id, "data", true, &info)
         .map_err(|e| e.to_string())?;
-    Ok((RunData { train, eval }, feats))
+    Ok((RunData { train, val, eval }, feats))
 }
 
 /// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip.
@@ -239,8 +251,14 @@ pub fn execute(
         .stage_start(run_id, "targets")
         .map_err(|e| e.to_string())?;
     let mut sources = Vec::new();
+    let mut val_sources = Vec::new();
     let mut infos = Vec::new();
-    for (name, weight, items) in &data.train {
+    let roles = data
+        .train
+        .iter()
+        .map(|t| (false, t))
+        .chain(data.val.iter().map(|v| (true, v)));
+    for (is_val, (name, weight, items)) in roles {
         let pb = bar(0, &format!("targets {name}"));
         pb.set_prefix(run_id.to_string());
         let r = targets::build(
@@ -258,12 +276,18 @@ pub fn execute(
         pb.finish_and_clear();
         match r {
             Ok((examples, info)) => {
-                infos.push(serde_json::json!({"source": name, "info": info}));
-                sources.push(TrainSource {
+                let role = if is_val { "val" } else { "train" };
+                infos.push(serde_json::json!({"source": name, "role": role, "info": info}));
+                let src = TrainSource {
                     name: name.clone(),
                     examples,
                     weight: *weight,
-                });
+                };
+                if is_val {
+                    val_sources.push(src);
+                } else {
+                    sources.push(src);
+                }
             }
             Err(e) => {
                 let _ = store.stage_finish(
@@ -299,6 +323,7 @@ pub fn execute(
             cfg,
             backbone: &backbone,
             sources: &sources,
+            val: &val_sources,
             audio,
             run_dir: &run_dir,
             init_from: init_weights,

@@ -379,6 +379,12 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
             "must name a model (e.g. builtin:tiny or an HF id)",
         );
     }
+    if c.train.val_every > 0 && c.data.val.is_empty() {
+        return err(
+            "train.val_every",
+            "needs held-out sets in `data.val` (e.g. [{ dataset = \"clotho\", split = \"validation\" }])",
+        );
+    }
     if c.adapter.downsample == 0 {
         return err("adapter.downsample", "must be at least 1");
     }

@@ -249,6 +249,9 @@ impl Default for SynthData {
 pub struct DataConfig {
     /// The training mix.
     pub train: Vec<DataSource>,
+    /// Held-out sets whose loss is logged every `train.val_every` steps (targets built as for
+    /// training; `weight` is ignored).
+    pub val: Vec<DataSource>,
     /// Audio-captioning evaluation sets (scored with BLEU, ROUGE-L, CIDEr-D).
     pub eval_aac: Vec<EvalSet>,
     /// Audio-QA evaluation sets (token-F1 and exact match; an LLM judge where `eval.judge` names one).
@@ -273,6 +276,7 @@ impl Default for DataConfig {
                 weight: 1.0,
                 max_items: 0,
             }],
+            val: Vec::new(),
             eval_aac: vec![EvalSet {
                 dataset: "audiocaps".into(),
                 split: "test".into(),
@@ -372,6 +376,8 @@ pub struct TrainConfig {
     pub precision: Precision,
     /// Record the loss etc. every this many steps.
     pub log_every: usize,
+    /// Log the loss over `data.val` every this many steps and at the last step (0 = never).
+    pub val_every: usize,
     pub nan_policy: NanPolicy,
 }
 
@@ -390,6 +396,7 @@ impl Default for TrainConfig {
             checkpoint_every: 1000,
             precision: Precision::F32,
             log_every: 10,
+            val_every: 0,
             nan_policy: NanPolicy::Fail,
         }
     }

@@ -5,5 +5,6 @@ pub mod checkpoint;
 pub mod pretrain;
 pub mod schedule;
 pub mod trainer;
+pub mod validate;
 
 pub use trainer::{train, TrainJob, TrainOutcome, TrainSource};

@@ -40,6 +40,8 @@ pub struct TrainJob<'a> {
     pub cfg: &'a RunConfig,
     pub backbone: &'a Backbone,
     pub sources: &'a [TrainSource],
+    /// Held-out sets for the validation loss (`train.val_every`).
+    pub val: &'a [TrainSource],
     pub audio: AudioInput<'a>,
     pub run_dir: &'a Path,
     /// Trained weights of the `init_from` run.
@@ -302,6 +304,22 @@ pub fn train(
         cfg.seed,
     );
     let prompt = prompt_for(job)?;
+    let mut val_sets = Vec::new();
+    for s in job.val {
+        let mut responses = Vec::with_capacity(s.examples.len());
+        for e in &s.examples {
+            responses.push(
+                response_ids(tok, &job.backbone.chat, &e.text)
+                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?,
+            );
+        }
+        val_sets.push(super::validate::ValSet {
+            source: s,
+            responses,
+        });
+    }
+    let infer_device = crate::model::device::device_for(cfg.device)
+        .map_err(|e| TrainError::Data(e.to_string()))?;
     let (clips, encoded) = match job.audio {
         AudioInput::Encoded(m) => (m, true),
         AudioInput::Features(m) => (m, false),
@@ -415,6 +433,29 @@ pub fn train(
             pending.push((s, "seconds_per_step".into(), secs));
             if let Some(mb) = peak_rss_mb() {
                 pending.push((s, "peak_rss_mb".into(), mb));
+            }
+        }
+        if tc.val_every > 0
+            && !val_sets.is_empty()
+            && (state.step % tc.val_every == 0 || state.step == tc.steps)
+        {
+            let (per_set, overall) = super::validate::validation_loss(
+                &model,
+                &val_sets,
+                &prompt,
+                audio_len,
+                job.audio,
+                tok.pad,
+                tc.batch_size,
+                &infer_device,
+            )
+            .map_err(TrainError::Data)?;
+            let s = state.step as u64;
+            pending.push((s, "val_loss".into(), overall));
+            if per_set.len() > 1 {
+                for (name, l) in per_set {
+                    pending.push((s, format!("val_loss/{name}"), l));
+                }
             }
         }
         if pending.len() >= 200 {

@@ -2,6 +2,7 @@
 //! evaluation stage that decodes and scores a trained model.
 
 pub mod caption_metrics;
+pub mod caption_tokens;
 pub mod meteor;
 pub mod qa_metrics;
 pub mod run;

@@ -89,19 +89,85 @@ pub struct ItemScores {
 // BLEU
 // ---------------------------------------------------------------------------------------------
 
-type NgramCounts = HashMap<Vec<String>, usize>;
+/// An n-gram (n ≤ 4) of interned word ids: cheap to copy, hash and compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ngram {
+    len: u8,
+    ids: [u32; 4],
+}
 
-/// `precook`: n-gram counts for n = 1..=max_n, in first-occurrence order.
-fn ngram_counts(words: &[String], max_n: usize) -> (NgramCounts, Vec<Vec<String>>) {
-    let mut counts: NgramCounts = HashMap::new();
+impl std::hash::Hash for Ngram {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Unused slots are u32::MAX, so the ids alone identify the n-gram.
+        state.write_u64(((self.ids[0] as u64) << 32) | self.ids[1] as u64);
+        state.write_u64(((self.ids[2] as u64) << 32) | self.ids[3] as u64);
+    }
+}
+
+/// FxHash (rustc's hasher): n-gram keys are small integers, SipHash's DoS resistance buys nothing.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+type NgramMap<V> = HashMap<Ngram, V, Fx>;
+type NgramCounts = NgramMap<usize>;
+
+/// Word → id, shared by every sentence one metric call sees.
+#[derive(Default)]
+struct Interner(HashMap<String, u32, Fx>);
+
+impl Interner {
+    fn ids(&mut self, words: &[String]) -> Vec<u32> {
+        words
+            .iter()
+            .map(|w| match self.0.get(w.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = self.0.len() as u32;
+                    self.0.insert(w.clone(), id);
+                    id
+                }
+            })
+            .collect()
+    }
+}
+
+/// `precook`: n-gram counts for n = 1..=max_n (≤ 4), in first-occurrence order.
+fn ngram_counts(words: &[u32], max_n: usize) -> (NgramCounts, Vec<Ngram>) {
+    let mut counts: NgramCounts = NgramMap::default();
     let mut order = Vec::new();
-    for k in 1..=max_n {
+    for k in 1..=max_n.min(4) {
         if words.len() < k {
             break;
         }
         for i in 0..=(words.len() - k) {
-            let g = words[i..i + k].to_vec();
-            let e = counts.entry(g.clone()).or_insert(0);
+            let mut ids = [u32::MAX; 4];
+            ids[..k].copy_from_slice(&words[i..i + k]);
+            let g = Ngram { len: k as u8, ids };
+            let e = counts.entry(g).or_insert(0);
             if *e == 0 {
                 order.push(g);
             }
@@ -127,12 +193,13 @@ pub fn bleu(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> ([f64; 4], Vec<
     let mut total_correct = [0usize; N];
     let mut total_testlen = 0usize;
     let mut total_reflen = 0usize;
+    let mut vocab = Interner::default();
     for (cand, item_refs) in cands.iter().zip(refs.iter()) {
         // cook_refs
         let mut reflens = Vec::new();
-        let mut maxcounts: NgramCounts = HashMap::new();
+        let mut maxcounts: NgramCounts = NgramMap::default();
         for r in item_refs {
-            let words = py_split_ws(r);
+            let words = vocab.ids(&py_split_ws(r));
             reflens.push(words.len());
             let (counts, _) = ngram_counts(&words, N);
             for (g, c) in counts {
@@ -143,7 +210,7 @@ pub fn bleu(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> ([f64; 4], Vec<
             }
         }
         // cook_test
-        let words = py_split_ws(cand);
+        let words = vocab.ids(&py_split_ws(cand));
         let testlen = words.len();
         let (counts, _) = ngram_counts(&words, N);
         let mut guess = [0usize; N];
@@ -153,7 +220,7 @@ pub fn bleu(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> ([f64; 4], Vec<
         let mut correct = [0usize; N];
         for (g, c) in &counts {
             let m = maxcounts.get(g).copied().unwrap_or(0);
-            correct[g.len() - 1] += m.min(*c);
+            correct[g.len as usize - 1] += m.min(*c);
         }
         // closest reference length: min over (|l - testlen|, l)
         let reflen = reflens
@@ -294,17 +361,17 @@ fn pairwise_sum(a: &[f64]) -> f64 {
 // ---------------------------------------------------------------------------------------------
 
 struct TfIdf {
-    vec: [HashMap<Vec<String>, f64>; 4],
-    order: [Vec<Vec<String>>; 4],
+    vec: [NgramMap<f64>; 4],
+    order: [Vec<Ngram>; 4],
     norm: [f64; 4],
     length: usize,
 }
 
 fn counter_to_vec(
     counts: &NgramCounts,
-    order: &[Vec<String>],
+    order: &[Ngram],
     log_n_refs: f64,
-    df: &HashMap<Vec<String>, usize>,
+    df: &NgramCounts,
 ) -> TfIdf {
     let mut out = TfIdf {
         vec: Default::default(),
@@ -316,10 +383,10 @@ fn counter_to_vec(
         let tf = counts.get(g).copied().unwrap_or(0);
         let count = df.get(g).copied().unwrap_or(0);
         let log_df = (count.max(1) as f64).ln();
-        let cur_n = g.len() - 1;
+        let cur_n = g.len as usize - 1;
         let v = tf as f64 * (log_n_refs - log_df);
-        out.vec[cur_n].insert(g.clone(), v);
-        out.order[cur_n].push(g.clone());
+        out.vec[cur_n].insert(*g, v);
+        out.order[cur_n].push(*g);
         out.norm[cur_n] += v.powi(2);
         if cur_n == 1 {
             out.length += tf;
@@ -346,23 +413,24 @@ pub fn cider_d(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> (f64, Vec<f6
     let sigma = 6.0_f64;
     let scale = 10.0_f64;
     let m = cands.len().min(refs.len());
-    let cooked_refs: Vec<Vec<(NgramCounts, Vec<Vec<String>>)>> = refs[..m]
+    let mut vocab = Interner::default();
+    let cooked_refs: Vec<Vec<(NgramCounts, Vec<Ngram>)>> = refs[..m]
         .iter()
         .map(|rs| {
             rs.iter()
-                .map(|r| ngram_counts(&py_split_ws(r), N))
+                .map(|r| ngram_counts(&vocab.ids(&py_split_ws(r)), N))
                 .collect()
         })
         .collect();
-    let cooked_cands: Vec<(NgramCounts, Vec<Vec<String>>)> = cands[..m]
+    let cooked_cands: Vec<(NgramCounts, Vec<Ngram>)> = cands[..m]
         .iter()
-        .map(|c| ngram_counts(&py_split_ws(c), N))
+        .map(|c| ngram_counts(&vocab.ids(&py_split_ws(c)), N))
         .collect();
-    let mut df: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut df: NgramCounts = NgramMap::default();
     for rs in &cooked_refs {
-        let all: HashSet<&Vec<String>> = rs.iter().flat_map(|(c, _)| c.keys()).collect();
+        let all: HashSet<&Ngram, Fx> = rs.iter().flat_map(|(c, _)| c.keys()).collect();
         for g in all {
-            *df.entry(g.clone()).or_insert(0) += 1;
+            *df.entry(*g).or_insert(0) += 1;
         }
     }
     let log_n_refs = if m == 0 { 0.0 } else { (m as f64).ln() };

@@ -17,12 +17,12 @@
 
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::store::{PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{Device, FloatDType};
 use serde::Deserialize;
 
 use super::encoder::{Eat, EatConfig};
-use super::hf::{check_safetensors, weight_files, HfError};
+use super::hf::{load_weights, HfError};
 
 /// Regex renames from HF keys to acdc module paths (before burn's PyTorch adapter).
 pub const EAT_KEY_REMAP: &[(&str, &str)] = &[
@@ -130,65 +130,21 @@ fn store_for(file: &Path) -> SafetensorsStore {
     store
 }
 
-/// Load an EAT encoder from a Hugging Face directory onto `device` (weights in f32).
+/// Load an EAT encoder from a Hugging Face directory onto `device` (weights in f32), read and
+/// cast on the CPU first like the Llama loader.
 pub fn load_eat(dir: &Path, device: &Device) -> Result<(EatConfig, Eat), HfError> {
+    use burn::module::Module;
+    let cpu = Device::flex();
     let cfg = eat_config_from_file(&dir.join("config.json"))?;
-    let mut model = cfg.init(device);
+    let mut model = cfg.init(&cpu);
     let ignored: Vec<regex::Regex> = EAT_IGNORED
         .iter()
         .map(|r| regex::Regex::new(r).expect("valid regex"))
         .collect();
-    let mut applied = std::collections::BTreeSet::new();
-    let mut wanted = std::collections::BTreeSet::new();
-    for file in weight_files(dir)? {
-        check_safetensors(&file)?;
-        let mut store = store_for(&file);
-        let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
-            path: file.clone(),
-            message: super::hf::describe_load_error(&e),
-        })?;
-        if let Some(e) = r.errors.first() {
-            return Err(HfError::Weights {
-                path: file.clone(),
-                message: format!(
-                    "{} tensor(s) do not fit the encoder; first: {e}",
-                    r.errors.len()
-                ),
-            });
-        }
-        let unexpected: Vec<&String> = r
-            .unused
-            .iter()
-            .filter(|k| !ignored.iter().any(|re| re.is_match(k)))
-            .collect();
-        if let Some(k) = unexpected.first() {
-            return Err(HfError::Weights {
-                path: file.clone(),
-                message: format!(
-                    "{} tensor(s) have no place in acdc's EAT, first: `{k}` (is this an EAT checkpoint?)",
-                    unexpected.len()
-                ),
-            });
-        }
-        applied.extend(r.applied.iter().cloned());
-        wanted.extend(r.applied.iter().cloned());
-        wanted.extend(r.missing.iter().map(|(p, _)| p.clone()));
+    load_weights(&mut model, dir, store_for, Some(&ignored), "encoder")?;
+    let model = super::cast_floats(model, FloatDType::F32);
+    if *device == cpu {
+        return Ok((cfg, model));
     }
-    let missing: Vec<&String> = wanted.iter().filter(|p| !applied.contains(*p)).collect();
-    if !missing.is_empty() {
-        return Err(HfError::Weights {
-            path: dir.into(),
-            message: format!(
-                "{} encoder tensor(s) missing from the checkpoint, first: {}",
-                missing.len(),
-                missing
-                    .iter()
-                    .take(5)
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        });
-    }
-    Ok((cfg, super::cast_floats(model, FloatDType::F32)))
+    Ok((cfg, model.to_device(device)))
 }

@@ -325,8 +325,24 @@ pub fn load_llama(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), H
 fn load_llama_on(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), HfError> {
     let cfg = config_from_file(&dir.join("config.json"))?;
     let mut model = cfg.init(device);
+    // Tensors a Llama has no place for (old checkpoints' rotary `inv_freq`, say) are left alone.
+    load_weights(&mut model, dir, store_for, None, "model")?;
+    Ok((cfg, super::cast_floats(model, FloatDType::F32)))
+}
+
+/// Load every weight file of `dir` into `model` through `store_for`'s key mapping: framing checked
+/// first, shape mismatches and missing tensors named. With `unused_ok`, a checkpoint tensor left
+/// unused is an error unless one of those regexes (over mapped names) matches it. `what` names the
+/// model in messages.
+pub fn load_weights<M: ModuleSnapshot>(
+    model: &mut M,
+    dir: &Path,
+    store_for: impl Fn(&Path) -> SafetensorsStore,
+    unused_ok: Option<&[regex::Regex]>,
+    what: &str,
+) -> Result<(), HfError> {
     let mut applied = std::collections::BTreeSet::new();
-    let mut all_paths = std::collections::BTreeSet::new();
+    let mut wanted = std::collections::BTreeSet::new();
     for file in weight_files(dir)? {
         check_safetensors(&file)?;
         let mut store = store_for(&file);
@@ -338,21 +354,37 @@ fn load_llama_on(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), Hf
             return Err(HfError::Weights {
                 path: file.clone(),
                 message: format!(
-                    "{} tensor(s) do not fit the model; first: {e}",
+                    "{} tensor(s) do not fit the {what}; first: {e}",
                     r.errors.len()
                 ),
             });
         }
+        if let Some(ok) = unused_ok {
+            let unexpected: Vec<&String> = r
+                .unused
+                .iter()
+                .filter(|k| !ok.iter().any(|re| re.is_match(k)))
+                .collect();
+            if let Some(k) = unexpected.first() {
+                return Err(HfError::Weights {
+                    path: file.clone(),
+                    message: format!(
+                        "{} tensor(s) have no place in the {what}, first: `{k}` (a checkpoint of another architecture?)",
+                        unexpected.len()
+                    ),
+                });
+            }
+        }
         applied.extend(r.applied.iter().cloned());
-        all_paths.extend(r.applied.iter().cloned());
-        all_paths.extend(r.missing.iter().map(|(p, _)| p.clone()));
+        wanted.extend(r.applied.iter().cloned());
+        wanted.extend(r.missing.iter().map(|(p, _)| p.clone()));
     }
-    let missing: Vec<&String> = all_paths.iter().filter(|p| !applied.contains(*p)).collect();
+    let missing: Vec<&String> = wanted.iter().filter(|p| !applied.contains(*p)).collect();
     if !missing.is_empty() {
         return Err(HfError::Weights {
             path: dir.into(),
             message: format!(
-                "{} tensor(s) missing from the checkpoint, first: {}",
+                "{} {what} tensor(s) missing from the checkpoint, first: {}",
                 missing.len(),
                 missing
                     .iter()
@@ -363,5 +395,5 @@ fn load_llama_on(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama), Hf
             ),
         });
     }
-    Ok((cfg, super::cast_floats(model, FloatDType::F32)))
+    Ok(())
 }

@@ -229,6 +229,17 @@ pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) ->
         .div_scalar(b.scored.max(1) as f64)
 }
 
+/// Response ids (end-of-turn included) of every example of a source.
+fn tokenize_targets(backbone: &Backbone, s: &TrainSource) -> Result<Vec<Vec<u32>>, TrainError> {
+    s.examples
+        .iter()
+        .map(|e| {
+            response_ids(&backbone.tokenizer, &backbone.chat, &e.text)
+                .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))
+        })
+        .collect()
+}
+
 fn prompt_for(job: &TrainJob<'_>) -> Result<AudioPrompt, TrainError> {
     let instruction = match job.cfg.targets.kind {
         TargetKind::Dialogue => None,
@@ -277,17 +288,11 @@ pub fn train(
 
     // Tokenise every target once.
     let tok = &job.backbone.tokenizer;
-    let mut responses: Vec<Vec<Vec<u32>>> = Vec::new();
-    for s in job.sources {
-        let mut v = Vec::with_capacity(s.examples.len());
-        for e in &s.examples {
-            v.push(
-                response_ids(tok, &job.backbone.chat, &e.text)
-                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?,
-            );
-        }
-        responses.push(v);
-    }
+    let responses: Vec<Vec<Vec<u32>>> = job
+        .sources
+        .iter()
+        .map(|s| tokenize_targets(job.backbone, s))
+        .collect::<Result<_, _>>()?;
     if job.sources.iter().all(|s| s.examples.is_empty()) {
         return Err(TrainError::Data(format!(
             "no training examples after filtering (data.train: {})",
@@ -306,16 +311,9 @@ pub fn train(
     let prompt = prompt_for(job)?;
     let mut val_sets = Vec::new();
     for s in job.val {
-        let mut responses = Vec::with_capacity(s.examples.len());
-        for e in &s.examples {
-            responses.push(
-                response_ids(tok, &job.backbone.chat, &e.text)
-                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?,
-            );
-        }
         val_sets.push(super::validate::ValSet {
             source: s,
-            responses,
+            responses: tokenize_targets(job.backbone, s)?,
         });
     }
     let infer_device = crate::model::device::device_for(cfg.device)

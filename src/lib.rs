@@ -17,3 +17,7 @@ pub mod store;
 pub mod targets;
 pub mod text;
 pub mod train;
+
+/// Every binary, test and bench linking acdc allocates through mimalloc (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::cli::LmCommand;
-use crate::decode::{generate, left_pad, Sampling};
+use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::backbone::Backbone;
 use crate::model::llm::{AttnInputs, Llama};
 use crate::rng::Rng;
@@ -330,16 +330,8 @@ fn run_generate(
     sampling: &Sampling,
     seed: u64,
 ) -> Vec<Vec<u32>> {
-    let (ids, valid) = left_pad(rows, 0);
-    let (b, t) = (ids.len(), ids[0].len());
-    let flat: Vec<i64> = ids
-        .iter()
-        .flat_map(|r| r.iter().map(|&x| x as i64))
-        .collect();
-    let x = m.embed(Tensor::<2, Int>::from_data(
-        TensorData::new(flat, [b, t]),
-        device,
-    ));
+    let (x, valid) = embed_padded(m, rows, 0, device);
+    let b = rows.len();
     let mut rngs: Vec<Rng> = (0..b)
         .map(|i| Rng::derive(seed, &format!("lm-sample-{i}")))
         .collect();

@@ -11,11 +11,11 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType};
 use serde::Serialize;
 
 use crate::decode::beam::BeamConfig;
-use crate::decode::{generate, left_pad, Sampling};
+use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::llm::{AttnInputs, KvCache, Llama};
 use crate::rng::Rng;
 
@@ -75,25 +75,9 @@ fn prompts(vocab: usize, batch: usize, len: usize, seed: u64) -> Vec<Vec<u32>> {
         .collect()
 }
 
-fn embed_rows(m: &Llama, rows: &[Vec<u32>], device: &Device) -> (Tensor<3>, Vec<Vec<bool>>) {
-    let (ids, valid) = left_pad(rows, 0);
-    let (b, t) = (ids.len(), ids[0].len());
-    let flat: Vec<i64> = ids
-        .iter()
-        .flat_map(|r| r.iter().map(|&x| x as i64))
-        .collect();
-    (
-        m.embed(Tensor::<2, Int>::from_data(
-            TensorData::new(flat, [b, t]),
-            device,
-        )),
-        valid,
-    )
-}
-
 /// One prefill: forward over the prompts with a fresh KV cache, last-position logits to the host.
 fn prefill(m: &Llama, rows: &[Vec<u32>], device: &Device) -> Vec<f32> {
-    let (x, valid) = embed_rows(m, rows, device);
+    let (x, valid) = embed_padded(m, rows, 0, device);
     let t = x.dims()[1];
     let positions: Vec<Vec<usize>> = valid.iter().map(|v| (0..v.len()).collect()).collect();
     let a = AttnInputs::new(&positions, &valid, 0, &m.inv_freq(), device);
@@ -105,7 +89,7 @@ fn prefill(m: &Llama, rows: &[Vec<u32>], device: &Device) -> Vec<f32> {
 /// One full generation of `new` tokens per row (no stop ids): greedy, or batched beam search.
 fn generation(m: &Llama, rows: &[Vec<u32>], beams: usize, new: usize, device: &Device) -> usize {
     if beams <= 1 {
-        let (x, valid) = embed_rows(m, rows, device);
+        let (x, valid) = embed_padded(m, rows, 0, device);
         let mut rngs: Vec<Rng> = (0..rows.len()).map(|i| Rng::new(i as u64)).collect();
         let out = generate(m, x, &valid, &[], new, &Sampling::Greedy, &mut rngs);
         return out.iter().map(Vec::len).sum();
@@ -117,7 +101,7 @@ fn generation(m: &Llama, rows: &[Vec<u32>], beams: usize, new: usize, device: &D
         early_stopping: false,
         max_new: new,
     };
-    let (x, valid) = embed_rows(m, rows, device);
+    let (x, valid) = embed_padded(m, rows, 0, device);
     crate::decode::beam::beam_search_batch(m, x, &valid, &[], &cfg)
         .iter()
         .map(|h| h.first().map(|h| h.tokens.len()).unwrap_or(0))
@@ -183,7 +167,7 @@ pub fn run(
 
 /// All-position logits `[T, vocab]` of one prompt, as f32 on the host.
 pub fn all_logits(m: &Llama, ids: &[u32], device: &Device) -> Vec<f32> {
-    let (x, valid) = embed_rows(m, &[ids.to_vec()], device);
+    let (x, valid) = embed_padded(m, &[ids.to_vec()], 0, device);
     let t = ids.len();
     let a = AttnInputs::new(&[(0..t).collect()], &valid, 0, &m.inv_freq(), device);
     crate::model::host_f32(m.forward_embeds(x, &a, None))

@@ -102,6 +102,26 @@ pub fn left_pad(rows: &[Vec<u32>], pad: u32) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) 
     (ids, valid)
 }
 
+/// Token prompts of any lengths, left-padded with `pad` and embedded: (`[B, T, D]`, valid mask).
+pub fn embed_padded(
+    llm: &Llama,
+    rows: &[Vec<u32>],
+    pad: u32,
+    device: &burn::tensor::Device,
+) -> (Tensor<3>, Vec<Vec<bool>>) {
+    let (ids, valid) = left_pad(rows, pad);
+    let (b, t) = (ids.len(), ids.first().map(Vec::len).unwrap_or(0));
+    let flat: Vec<i64> = ids
+        .iter()
+        .flat_map(|r| r.iter().map(|&x| x as i64))
+        .collect();
+    let x = llm.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(flat, [b, t]),
+        device,
+    ));
+    (x, valid)
+}
+
 /// Embed prompts that each hold one audio clip: row b is `prompts[b].prefix · audio[b] ·
 /// prompts[b].suffix`, left-padded to one length. Returns the embeddings and the valid mask.
 pub fn splice_prompts(

@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
 use crate::data::CaptionItem;
-use crate::decode::{generate, left_pad, Sampling};
+use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
 use crate::spec::schema::{TargetKind, TargetsConfig};
@@ -141,16 +141,7 @@ pub fn build(
                     })?;
                 prompts.push(p);
             }
-            let (ids, valid) = left_pad(&prompts, backbone.tokenizer.pad);
-            let (b, t) = (ids.len(), ids[0].len());
-            let flat: Vec<i64> = ids
-                .iter()
-                .flat_map(|r| r.iter().map(|&x| x as i64))
-                .collect();
-            let embeds = llm.embed(Tensor::<2, Int>::from_data(
-                TensorData::new(flat, [b, t]),
-                device,
-            ));
+            let (embeds, valid) = embed_padded(&llm, &prompts, backbone.tokenizer.pad, device);
             // One RNG stream per (item, sample): replies do not depend on batching.
             let mut rngs: Vec<Rng> = chunk
                 .iter()

@@ -26,6 +26,20 @@ pub enum ScoreTokenizer {
     Plain,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JudgeEngineKind {
+    /// An OpenAI-compatible HTTP server (vLLM, OpenAI, …).
+    Openai,
+    /// A model run by acdc itself.
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JudgeApi {
+    Chat,
+    Completions,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -146,6 +160,49 @@ pub enum Command {
         metrics: Vec<String>,
         #[arg(long, value_enum, default_value = "ptb")]
         tokenizer: ScoreTokenizer,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Judge QA answers with an LLM, AudioBench-style (0–5 rating, score = mean × 20). INPUT.jsonl
+    /// holds one `{"id", "question", "reference", "prediction"}` per line. Judgments are cached in
+    /// the store: a rerun asks only what it has not asked before.
+    Judge {
+        input: PathBuf,
+        #[arg(long, value_enum, default_value = "openai")]
+        engine: JudgeEngineKind,
+        /// OpenAI-compatible server, e.g. http://localhost:5000/v1 (engine openai).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Served model name (openai), or a model directory / id / builtin: model (local).
+        #[arg(long)]
+        model: String,
+        /// Prompt template with {question}, {reference} and {prediction} (default: acdc's rubric).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Endpoint: chat (/chat/completions) or completions (/completions, prompt sent as is).
+        #[arg(long, value_enum, default_value = "chat")]
+        api: JudgeApi,
+        /// Environment variable holding the API key.
+        #[arg(long, default_value = "OPENAI_API_KEY")]
+        api_key_env: String,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds per request.
+        #[arg(long, default_value_t = 120.0)]
+        timeout_s: f64,
+        /// Further attempts after HTTP 429/5xx, a timeout or a malformed reply.
+        #[arg(long, default_value_t = 4)]
+        retries: u32,
+        /// Seconds before the first retry (doubled each time).
+        #[arg(long, default_value_t = 2.0)]
+        backoff_s: f64,
+        /// Most tokens in a judge reply.
+        #[arg(long, default_value_t = 512)]
+        max_tokens: usize,
+        /// Sampling temperature of the judge (openai; local is greedy).
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
         #[arg(long)]
         json: bool,
     },

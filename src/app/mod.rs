@@ -2,6 +2,7 @@
 //! Experiment and store commands live here; `lm` holds the backbone-inspection commands.
 
 pub mod encode;
+pub mod judge;
 pub mod lm;
 pub mod lm_bench;
 
@@ -114,6 +115,40 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             &inputs,
             &out_dir,
             if no_pad { 0 } else { target_frames },
+        ),
+        Command::Judge {
+            input,
+            engine,
+            base_url,
+            model,
+            template,
+            api,
+            api_key_env,
+            concurrency,
+            timeout_s,
+            retries,
+            backoff_s,
+            max_tokens,
+            temperature,
+            json,
+        } => judge::judge(
+            &home,
+            &input,
+            &judge::JudgeArgs {
+                engine,
+                base_url,
+                model,
+                template,
+                api,
+                api_key_env,
+                concurrency,
+                timeout_s,
+                retries,
+                backoff_s,
+                max_tokens,
+                temperature,
+            },
+            json,
         ),
         Command::Synth {
             out,

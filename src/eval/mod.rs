@@ -3,6 +3,9 @@
 
 pub mod caption_metrics;
 pub mod caption_tokens;
+pub mod judge;
+pub mod judge_local;
+pub mod judge_openai;
 pub mod meteor;
 pub mod qa_metrics;
 pub mod run;

@@ -96,4 +96,19 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (set_key, item_id, sample)
     );
     "#,
+    // 2: the judge cache (AudioBench-style judged QA): one judgment per (judge, template, item text)
+    r#"
+    CREATE TABLE judgments (
+        key           TEXT PRIMARY KEY,           -- sha256 of [judge, template_hash, question, reference, answer]
+        judge         TEXT NOT NULL,              -- engine, model and decoding settings
+        template_hash TEXT NOT NULL,
+        question      TEXT NOT NULL,
+        reference     TEXT NOT NULL,
+        answer        TEXT NOT NULL,
+        reply         TEXT NOT NULL,              -- the judge's whole reply
+        rating        REAL NOT NULL,              -- 0 when unparsed
+        parsed        INTEGER NOT NULL,
+        created_at    TEXT NOT NULL
+    );
+    "#,
 ];

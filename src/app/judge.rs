@@ -1,0 +1,159 @@
+//! `acdc judge`: AudioBench-style judged QA over a JSONL file of answers, with the store's
+//! judgment cache.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{JudgeApi, JudgeEngineKind};
+use crate::eval::judge::{judge as run_judge, JudgeEngine, JudgeItem, JudgeTemplate};
+use crate::eval::judge_local::LocalJudge;
+use crate::eval::judge_openai::{Api, OpenAiConfig, OpenAiJudge};
+use crate::store::Store;
+
+/// The judge settings of the command line.
+pub struct JudgeArgs {
+    pub engine: JudgeEngineKind,
+    pub base_url: Option<String>,
+    pub model: String,
+    pub template: Option<PathBuf>,
+    pub api: JudgeApi,
+    pub api_key_env: String,
+    pub concurrency: usize,
+    pub timeout_s: f64,
+    pub retries: u32,
+    pub backoff_s: f64,
+    pub max_tokens: usize,
+    pub temperature: f64,
+}
+
+/// Items of a JSONL file: one `{"id", "question", "reference", "prediction"}` object per line
+/// (blank lines skipped; a numeric id is taken as its decimal text).
+pub fn read_items(path: &Path) -> Result<Vec<JudgeItem>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut items = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let at = || format!("{}: line {}", path.display(), n + 1);
+        let line =
+            std::str::from_utf8(line).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", at()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}: not a JSON object", at()))?;
+        let Some(obj) = v.as_object() else {
+            bail!("{}: not a JSON object", at());
+        };
+        let field = |k: &str| -> Result<String> {
+            match obj.get(k) {
+                Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                Some(serde_json::Value::Number(x)) if k == "id" => Ok(x.to_string()),
+                Some(_) => bail!("{}: `{k}` must be a string", at()),
+                None => bail!("{}: no `{k}`", at()),
+            }
+        };
+        let item = JudgeItem {
+            id: field("id")?,
+            question: field("question")?,
+            reference: field("reference")?,
+            prediction: field("prediction")?,
+        };
+        if !seen.insert(item.id.clone()) {
+            bail!("{}: duplicate id `{}`", at(), item.id);
+        }
+        items.push(item);
+    }
+    if items.is_empty() {
+        bail!("{}: no items", path.display());
+    }
+    Ok(items)
+}
+
+/// The engine the arguments name.
+pub fn engine(a: &JudgeArgs, home: &Path) -> Result<Box<dyn JudgeEngine>> {
+    if a.timeout_s.is_nan() || a.timeout_s <= 0.0 || a.backoff_s.is_nan() || a.backoff_s < 0.0 {
+        bail!("--timeout-s must be > 0 and --backoff-s >= 0");
+    }
+    Ok(match a.engine {
+        JudgeEngineKind::Openai => {
+            let Some(url) = &a.base_url else {
+                bail!("--engine openai needs --base-url (e.g. http://localhost:5000/v1)");
+            };
+            let mut cfg = OpenAiConfig::new(url, &a.model);
+            cfg.api = match a.api {
+                JudgeApi::Chat => Api::Chat,
+                JudgeApi::Completions => Api::Completions,
+            };
+            cfg.api_key_env = a.api_key_env.clone();
+            cfg.concurrency = a.concurrency.max(1);
+            cfg.timeout = Duration::from_secs_f64(a.timeout_s);
+            cfg.retries = a.retries;
+            cfg.backoff = Duration::from_secs_f64(a.backoff_s);
+            cfg.max_tokens = a.max_tokens;
+            cfg.temperature = a.temperature;
+            Box::new(OpenAiJudge::new(cfg).map_err(anyhow::Error::msg)?)
+        }
+        JudgeEngineKind::Local => Box::new(
+            LocalJudge::load(&a.model, home, burn::tensor::Device::flex(), a.max_tokens)
+                .map_err(|e| anyhow::anyhow!("judge model {}: {e}", a.model))?,
+        ),
+    })
+}
+
+pub fn judge(home: &Path, input: &Path, a: &JudgeArgs, json: bool) -> Result<String> {
+    let items = read_items(input)?;
+    let template = match &a.template {
+        Some(p) => JudgeTemplate::from_file(p)?,
+        None => JudgeTemplate::builtin(),
+    };
+    let engine = engine(a, home)?;
+    let mut store = Store::open_home(home)?;
+    let r = run_judge(
+        &mut store,
+        engine.as_ref(),
+        &template,
+        &items,
+        &mut |done, total| {
+            tracing::info!("judged {done}/{total}");
+        },
+    )?;
+    if json {
+        let items: Vec<serde_json::Value> = r
+            .items
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "id": i.id, "rating": i.rating, "parsed": i.parsed,
+                    "cached": i.cached, "reply": i.reply,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "score": r.score,
+            "success_rate": r.success_rate,
+            "n": r.n,
+            "cached": r.cached,
+            "judge": r.judge,
+            "template": template.origin,
+            "template_hash": r.template_hash,
+            "items": items,
+        });
+        return Ok(serde_json::to_string_pretty(&out)? + "\n");
+    }
+    let mut s = String::new();
+    writeln!(s, "judge: {}", r.judge)?;
+    writeln!(
+        s,
+        "template: {} (sha256 {})",
+        template.origin, r.template_hash
+    )?;
+    writeln!(
+        s,
+        "score {:.2} (mean rating × 20), success rate {:.3}, n {} ({} from the store)",
+        r.score, r.success_rate, r.n, r.cached
+    )?;
+    Ok(s)
+}

@@ -1,0 +1,567 @@
+//! `acdc judge` against a local mock of an OpenAI-compatible server: scores, the judgment cache,
+//! retries on 429/500, timeouts, malformed replies, the API key kept out of output, and bad input
+//! named; and the `local` engine on the builtin tiny model.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const KEY: &str = "sk-test-not-a-real-key-4711";
+
+/// One request the mock server received.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    auth: Option<String>,
+    body: serde_json::Value,
+}
+
+/// What the mock answers: status, body, seconds to wait first, optional Retry-After.
+struct Answer {
+    status: u16,
+    body: String,
+    delay: f64,
+    retry_after: Option<&'static str>,
+}
+
+fn ok_chat(text: &str) -> Answer {
+    Answer {
+        status: 200,
+        body: serde_json::json!({"choices": [{"message": {"role": "assistant", "content": text}}]})
+            .to_string(),
+        delay: 0.0,
+        retry_after: None,
+    }
+}
+
+fn status(code: u16) -> Answer {
+    Answer {
+        status: code,
+        body: format!("{{\"error\": \"status {code}\"}}"),
+        delay: 0.0,
+        retry_after: None,
+    }
+}
+
+type Rule = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
+
+/// A mock server on 127.0.0.1: `rule(request, how many times this prompt was seen before)`.
+struct Mock {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+fn prompt_of(s: &Seen) -> String {
+    s.body["messages"][0]["content"]
+        .as_str()
+        .or(s.body["prompt"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let (mut len, mut auth) = (0usize, None);
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => len = v.trim().parse().unwrap(),
+            "authorization" => auth = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).unwrap();
+    let s = Seen {
+        path,
+        auth,
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    };
+    let before = {
+        let mut all = seen.lock().unwrap();
+        let n = all.iter().filter(|o| prompt_of(o) == prompt_of(&s)).count();
+        all.push(s.clone());
+        n
+    };
+    let a = rule(&s, before);
+    std::thread::sleep(Duration::from_secs_f64(a.delay));
+    let retry = a
+        .retry_after
+        .map(|r| format!("Retry-After: {r}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{}",
+        a.status,
+        a.body.len(),
+        a.body
+    );
+}
+
+fn mock(rule: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Mock {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let rule: Arc<Rule> = Arc::new(rule);
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (rule, seen) = (rule.clone(), s2.clone());
+            std::thread::spawn(move || handle(stream, rule.as_ref(), &seen));
+        }
+    });
+    Mock { url, seen }
+}
+
+impl Mock {
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+/// `P: <prediction>` and `R: <reference>` from the test template.
+fn field(prompt: &str, tag: &str) -> String {
+    prompt
+        .lines()
+        .find_map(|l| l.strip_prefix(tag))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// 5 for an exact answer, no rating for "dunno", 1 otherwise.
+fn grader(s: &Seen, _: usize) -> Answer {
+    let p = prompt_of(s);
+    let (pred, reference) = (field(&p, "P: "), field(&p, "R: "));
+    if pred.contains("dunno") {
+        ok_chat("I cannot judge this.")
+    } else if pred == reference {
+        ok_chat("Explanation: the same.\nRating: 5")
+    } else {
+        ok_chat("Explanation: it differs.\nRating: 1")
+    }
+}
+
+const TEMPLATE: &str = "Q: {question}\nR: {reference}\nP: {prediction}\nRate it.";
+
+fn items(dir: &Path) -> std::path::PathBuf {
+    common::write(
+        dir,
+        "answers.jsonl",
+        concat!(
+            r#"{"id": "a", "question": "What barks?", "reference": "a dog", "prediction": "a dog"}"#,
+            "\n",
+            r#"{"id": 7, "question": "How many?", "reference": "two", "prediction": "two"}"#,
+            "\n\n",
+            r#"{"id": "c", "question": "Where?", "reference": "a park", "prediction": "a kitchen"}"#,
+            "\n",
+            r#"{"id": "d", "question": "Is it loud?", "reference": "yes", "prediction": "dunno"}"#,
+            "\n"
+        ),
+    )
+}
+
+fn judge(home: &Path, input: &Path, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "judge",
+        input.to_str().unwrap(),
+        "--base-url",
+        url,
+        "--model",
+        "judge-70b",
+        "--api-key-env",
+        "ACDC_TEST_JUDGE_KEY",
+        "--backoff-s",
+        "0.01",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_acdc"))
+        .args(&args)
+        .env("ACDC_HOME", home)
+        .env("ACDC_TEST_JUDGE_KEY", KEY)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("acdc runs")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", common::stderr(o));
+    serde_json::from_str(&common::stdout(o)).unwrap()
+}
+
+#[test]
+fn judges_caches_and_keeps_the_key_out() {
+    let d = tempfile::tempdir().unwrap();
+    let t = common::write(d.path(), "t.txt", TEMPLATE);
+    let input = items(d.path());
+    let m = mock(grader);
+    let o = judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t.to_str().unwrap()],
+    );
+    let v = json(&o);
+    // (5 + 5 + 1 + 0) / 4 × 20; "dunno" got no rating.
+    assert!((v["score"].as_f64().unwrap() - 55.0).abs() < 1e-9, "{v}");
+    assert_eq!(v["success_rate"], 0.75);
+    assert_eq!(v["n"], 4);
+    assert_eq!(v["cached"], 0);
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "7", "c", "d"]);
+    assert_eq!(v["items"][3]["parsed"], false);
+    assert_eq!(v["items"][3]["rating"], 0.0);
+    assert_eq!(v["items"][2]["rating"], 1.0);
+    assert_eq!(v["judge"], "openai:judge-70b|chat|t=0|max=512");
+    assert_eq!(v["template_hash"].as_str().unwrap().len(), 64);
+    {
+        let seen = m.seen.lock().unwrap();
+        assert_eq!(seen.len(), 4);
+        for s in seen.iter() {
+            assert_eq!(s.path, "/v1/chat/completions");
+            assert_eq!(s.auth.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+            assert_eq!(s.body["model"], "judge-70b");
+            assert_eq!(s.body["max_tokens"], 512);
+            assert_eq!(s.body["temperature"], 0.0);
+        }
+        assert!(seen
+            .iter()
+            .any(|s| prompt_of(s) == "Q: Where?\nR: a park\nP: a kitchen\nRate it."));
+    }
+    for text in [common::stdout(&o), common::stderr(&o)] {
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+    }
+    let db = std::fs::read(d.path().join("acdc.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&db).contains(KEY),
+        "the key is in the store"
+    );
+
+    // A rerun asks nothing and gives the same numbers.
+    let again = json(&judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t.to_str().unwrap()],
+    ));
+    assert_eq!(m.count(), 4);
+    assert_eq!(again["cached"], 4);
+    assert_eq!(again["score"], v["score"]);
+    // Another template (or judge model, or decoding setting) is another judgment.
+    let t2 = common::write(d.path(), "t2.txt", &format!("{TEMPLATE}\nBe strict."));
+    let third = json(&judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t2.to_str().unwrap()],
+    ));
+    assert_eq!(m.count(), 8);
+    assert_eq!(third["cached"], 0);
+    assert_ne!(third["template_hash"], v["template_hash"]);
+    json(&judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t.to_str().unwrap(), "--max-tokens", "64"],
+    ));
+    assert_eq!(m.count(), 12);
+}
+
+#[test]
+fn completions_api_and_the_shipped_template() {
+    let d = tempfile::tempdir().unwrap();
+    let input = items(d.path());
+    let m = mock(|s, _| {
+        let p = prompt_of(s);
+        let text = if p.contains("Answer to grade: a dog") {
+            "Rating: 4"
+        } else {
+            "Rating: 2"
+        };
+        Answer {
+            status: 200,
+            body: serde_json::json!({"choices": [{"text": format!(" {text}\n")}]}).to_string(),
+            delay: 0.0,
+            retry_after: None,
+        }
+    });
+    let v = json(&judge(d.path(), &input, &m.url, &["--api", "completions"]));
+    assert!(
+        (v["score"].as_f64().unwrap() - (4.0 + 2.0 * 3.0) / 4.0 * 20.0).abs() < 1e-9,
+        "{v}"
+    );
+    assert_eq!(v["template"], "builtin:rating-0-5");
+    let seen = m.seen.lock().unwrap();
+    assert!(seen
+        .iter()
+        .all(|s| s.path == "/v1/completions" && s.body["prompt"].is_string()));
+    assert!(prompt_of(&seen[0]).contains("Rating: N"));
+}
+
+#[test]
+fn retries_429_and_500_then_succeeds() {
+    let d = tempfile::tempdir().unwrap();
+    let t = common::write(d.path(), "t.txt", TEMPLATE);
+    let input = items(d.path());
+    let m = mock(|s, before| match before {
+        0 => Answer {
+            retry_after: Some("0"),
+            ..status(429)
+        },
+        1 => status(500),
+        2 => status(503),
+        _ => grader(s, before),
+    });
+    let v = json(&judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t.to_str().unwrap(), "--retries", "3"],
+    ));
+    assert!((v["score"].as_f64().unwrap() - 55.0).abs() < 1e-9, "{v}");
+    assert_eq!(m.count(), 16, "four attempts for each of four prompts");
+}
+
+#[test]
+fn failures_name_the_item_and_keep_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let t = common::write(d.path(), "t.txt", TEMPLATE);
+    let input = items(d.path());
+    let flaky = mock(|s, before| {
+        if field(&prompt_of(s), "P: ") == "a kitchen" {
+            status(500)
+        } else {
+            grader(s, before)
+        }
+    });
+    let o = judge(
+        d.path(),
+        &input,
+        &flaky.url,
+        &["--template", t.to_str().unwrap(), "--retries", "2"],
+    );
+    assert!(!o.status.success());
+    let e = common::stderr(&o);
+    assert!(
+        e.contains("1 of 4")
+            && e.contains("item `c`")
+            && e.contains("HTTP 500")
+            && e.contains("after 3 attempts"),
+        "{e}"
+    );
+    assert!(!e.contains(KEY));
+    assert_eq!(flaky.count(), 3 + 3);
+    // The three judged items were kept: a healthy server is asked only for the fourth.
+    let healthy = mock(grader);
+    let v = json(&judge(
+        d.path(),
+        &input,
+        &healthy.url,
+        &["--template", t.to_str().unwrap()],
+    ));
+    assert_eq!(healthy.count(), 1);
+    assert_eq!(v["cached"], 3);
+    assert!((v["score"].as_f64().unwrap() - 55.0).abs() < 1e-9);
+
+    // A client error is not retried.
+    let denied = mock(|_, _| status(401));
+    let d2 = tempfile::tempdir().unwrap();
+    let o = judge(
+        d2.path(),
+        &input,
+        &denied.url,
+        &["--template", t.to_str().unwrap(), "--concurrency", "1"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("HTTP 401"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(denied.count(), 4, "one request per item, no retries");
+}
+
+#[test]
+fn timeouts_and_malformed_replies_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let input = common::write(
+        d.path(),
+        "one.jsonl",
+        r#"{"id": "q1", "question": "What?", "reference": "rain", "prediction": "rain"}"#,
+    );
+    let slow = mock(|s, b| Answer {
+        delay: 3.0,
+        ..grader(s, b)
+    });
+    let o = judge(
+        d.path(),
+        &input,
+        &slow.url,
+        &["--timeout-s", "0.3", "--retries", "1"],
+    );
+    assert!(!o.status.success());
+    let e = common::stderr(&o);
+    assert!(
+        e.contains("item `q1`") && e.contains("timed out") && e.contains("after 2 attempts"),
+        "{e}"
+    );
+
+    let garbage = mock(|_, _| Answer {
+        status: 200,
+        body: "<html>oops".into(),
+        delay: 0.0,
+        retry_after: None,
+    });
+    let o = judge(d.path(), &input, &garbage.url, &["--retries", "1"]);
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success()
+            && e.contains("malformed response (not JSON")
+            && e.contains("<html>oops"),
+        "{e}"
+    );
+    assert_eq!(garbage.count(), 2);
+
+    let no_choices = mock(|_, _| Answer {
+        status: 200,
+        body: r#"{"object": "list"}"#.into(),
+        delay: 0.0,
+        retry_after: None,
+    });
+    let o = judge(d.path(), &input, &no_choices.url, &["--retries", "0"]);
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("no choices[0].message.content"),
+        "{e}"
+    );
+
+    // Nothing answered: nothing was stored, so a good server is asked.
+    let good = mock(grader);
+    let t = common::write(d.path(), "t.txt", TEMPLATE);
+    let v = json(&judge(
+        d.path(),
+        &input,
+        &good.url,
+        &["--template", t.to_str().unwrap()],
+    ));
+    assert_eq!(v["score"], 100.0);
+}
+
+#[test]
+fn bad_input_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let m = mock(grader);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "missing.jsonl",
+            b"{\"id\": \"a\", \"question\": \"q\", \"reference\": \"r\", \"prediction\": \"p\"}\n{\"id\": \"b\", \"question\": \"q\", \"prediction\": \"p\"}\n".to_vec(),
+            "missing.jsonl: line 2: no `reference`",
+        ),
+        ("bytes.jsonl", b"{\"id\": \"\xff\"}\n".to_vec(), "bytes.jsonl: line 1: not UTF-8"),
+        ("notjson.jsonl", b"id,question\n".to_vec(), "notjson.jsonl: line 1: not a JSON object"),
+        (
+            "dup.jsonl",
+            b"{\"id\": \"a\", \"question\": \"q\", \"reference\": \"r\", \"prediction\": \"p\"}\n{\"id\": \"a\", \"question\": \"q\", \"reference\": \"r\", \"prediction\": \"p\"}\n".to_vec(),
+            "dup.jsonl: line 2: duplicate id `a`",
+        ),
+        ("empty.jsonl", b"\n\n".to_vec(), "empty.jsonl: no items"),
+    ];
+    for (name, bytes, want) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = judge(d.path(), &p, &m.url, &[]);
+        assert!(!o.status.success());
+        assert!(
+            common::stderr(&o).contains(want),
+            "{name}: {}",
+            common::stderr(&o)
+        );
+    }
+    let input = items(d.path());
+    let t = common::write(d.path(), "half.txt", "Q: {question} R: {reference}");
+    let o = judge(
+        d.path(),
+        &input,
+        &m.url,
+        &["--template", t.to_str().unwrap()],
+    );
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("half.txt") && e.contains("{prediction}"),
+        "{e}"
+    );
+    let o = judge(d.path(), &input, "localhost:5000", &[]);
+    assert!(
+        common::stderr(&o).contains("must start with http://"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(m.count(), 0, "nothing was asked for bad input");
+}
+
+#[test]
+fn local_engine_judges_with_acdcs_own_llm() {
+    let d = tempfile::tempdir().unwrap();
+    let input = items(d.path());
+    let run = || {
+        common::acdc(
+            d.path(),
+            d.path(),
+            &[
+                "judge",
+                input.to_str().unwrap(),
+                "--engine",
+                "local",
+                "--model",
+                "builtin:tiny",
+                "--max-tokens",
+                "8",
+                "--json",
+            ],
+        )
+    };
+    let v = json(&run());
+    assert_eq!(v["n"], 4);
+    assert!(v["judge"]
+        .as_str()
+        .unwrap()
+        .starts_with("local:builtin:tiny|greedy|max=8"));
+    let sr = v["success_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&sr));
+    for it in v["items"].as_array().unwrap() {
+        let r = it["rating"].as_f64().unwrap();
+        assert!((0.0..=5.0).contains(&r));
+        assert_eq!(
+            it["parsed"].as_bool().unwrap(),
+            acdc::eval::judge::parse_rating(it["reply"].as_str().unwrap()).is_some()
+        );
+    }
+    let again = json(&run());
+    assert_eq!(again["cached"], 4);
+    assert_eq!(again["score"], v["score"]);
+}

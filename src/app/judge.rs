@@ -3,14 +3,13 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{JudgeApi, JudgeEngineKind};
-use crate::eval::judge::{judge as run_judge, JudgeEngine, JudgeItem, JudgeTemplate};
-use crate::eval::judge_local::LocalJudge;
-use crate::eval::judge_openai::{Api, OpenAiConfig, OpenAiJudge};
+use crate::eval::judge::JudgeItem;
+use crate::eval::judged_qa::Judge;
+use crate::spec::schema::EvalConfig;
 use crate::store::Store;
 
 /// The judge settings of the command line.
@@ -72,54 +71,54 @@ pub fn read_items(path: &Path) -> Result<Vec<JudgeItem>> {
     Ok(items)
 }
 
-/// The engine the arguments name.
-pub fn engine(a: &JudgeArgs, home: &Path) -> Result<Box<dyn JudgeEngine>> {
+/// The judge the arguments name, through the same path as a run's `eval.judge` settings.
+pub fn judge_of(a: &JudgeArgs, home: &Path) -> Result<Judge> {
     if a.timeout_s.is_nan() || a.timeout_s <= 0.0 || a.backoff_s.is_nan() || a.backoff_s < 0.0 {
         bail!("--timeout-s must be > 0 and --backoff-s >= 0");
     }
-    Ok(match a.engine {
-        JudgeEngineKind::Openai => {
-            let Some(url) = &a.base_url else {
-                bail!("--engine openai needs --base-url (e.g. http://localhost:5000/v1)");
-            };
-            let mut cfg = OpenAiConfig::new(url, &a.model);
-            cfg.api = match a.api {
-                JudgeApi::Chat => Api::Chat,
-                JudgeApi::Completions => Api::Completions,
-            };
-            cfg.api_key_env = a.api_key_env.clone();
-            cfg.concurrency = a.concurrency.max(1);
-            cfg.timeout = Duration::from_secs_f64(a.timeout_s);
-            cfg.retries = a.retries;
-            cfg.backoff = Duration::from_secs_f64(a.backoff_s);
-            cfg.max_tokens = a.max_tokens;
-            cfg.temperature = a.temperature;
-            Box::new(OpenAiJudge::new(cfg).map_err(anyhow::Error::msg)?)
-        }
-        JudgeEngineKind::Local => Box::new(
-            LocalJudge::load(&a.model, home, burn::tensor::Device::flex(), a.max_tokens)
-                .map_err(|e| anyhow::anyhow!("judge model {}: {e}", a.model))?,
-        ),
-    })
+    let e = EvalConfig {
+        judge: match a.engine {
+            JudgeEngineKind::Openai => format!("openai:{}", a.model),
+            JudgeEngineKind::Local => format!("local:{}", a.model),
+        },
+        judge_template: a
+            .template
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        judge_max_tokens: a.max_tokens,
+        judge_temperature: a.temperature,
+        judge_url: match (&a.base_url, a.engine) {
+            (Some(u), _) => u.clone(),
+            (None, JudgeEngineKind::Local) => String::new(),
+            (None, JudgeEngineKind::Openai) => {
+                bail!("--engine openai needs --base-url (e.g. http://localhost:5000/v1)")
+            }
+        },
+        judge_api: match a.api {
+            JudgeApi::Chat => "chat".into(),
+            JudgeApi::Completions => "completions".into(),
+        },
+        judge_api_key_env: a.api_key_env.clone(),
+        judge_concurrency: a.concurrency.max(1),
+        judge_timeout_s: a.timeout_s,
+        judge_retries: a.retries,
+        judge_backoff_s: a.backoff_s,
+        ..EvalConfig::default()
+    };
+    Ok(Judge::from_config(&e, home, &burn::tensor::Device::flex())
+        .map_err(anyhow::Error::msg)?
+        .expect("an engine was named"))
 }
 
 pub fn judge(home: &Path, input: &Path, a: &JudgeArgs, json: bool) -> Result<String> {
     let items = read_items(input)?;
-    let template = match &a.template {
-        Some(p) => JudgeTemplate::from_file(p)?,
-        None => JudgeTemplate::builtin(),
-    };
-    let engine = engine(a, home)?;
+    let judge = judge_of(a, home)?;
+    let template = &judge.template;
     let mut store = Store::open_home(home)?;
-    let r = run_judge(
-        &mut store,
-        engine.as_ref(),
-        &template,
-        &items,
-        &mut |done, total| {
-            tracing::info!("judged {done}/{total}");
-        },
-    )?;
+    let r = judge.judge(&mut store, &items, &mut |done, total| {
+        tracing::info!("judged {done}/{total}");
+    })?;
     if json {
         let items: Vec<serde_json::Value> = r
             .items

@@ -6,6 +6,7 @@ pub mod caption_tokens;
 pub mod judge;
 pub mod judge_local;
 pub mod judge_openai;
+pub mod judged_qa;
 pub mod meteor;
 pub mod qa_metrics;
 pub mod run;

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
 use crate::data::{sources, CaptionItem, QaItem};
+use crate::eval::judged_qa::{aqa_averages, Judge};
 use crate::eval::run::{evaluate, EvalSet};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
 use crate::spec::schema::MissingAudio;
@@ -379,6 +380,19 @@ pub fn execute(
                 EvalSet::Aqa { items, .. } => items.len(),
             })
             .sum();
+        let fail = |store: &mut Store, e: String| {
+            let _ = store.stage_finish(run_id, "eval", false, &serde_json::json!({"error": e}));
+            Err(e)
+        };
+        // The judge is set up before decoding, so a bad judge setting fails fast.
+        let judge = if data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. })) {
+            match Judge::from_config(&cfg.eval, home, &device) {
+                Ok(j) => j,
+                Err(e) => return fail(store, format!("eval.judge: {e}")),
+            }
+        } else {
+            None
+        };
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
@@ -395,27 +409,46 @@ pub fn execute(
                         .put_predictions(run_id, &preds)
                         .map_err(|e| e.to_string())?;
                     summary.extend(scores);
+                    if let (Some(j), EvalSet::Aqa { name, .. }) = (&judge, set) {
+                        // Predictions are stored first: a judge failure loses no decoding, and
+                        // every judgment given so far is kept in the judge cache.
+                        let task = format!("{name}/aqa");
+                        match j.score_predictions(store, &task, &preds) {
+                            Ok((scores, _)) => {
+                                store
+                                    .put_evals(run_id, &scores)
+                                    .map_err(|e| e.to_string())?;
+                                summary.extend(scores);
+                            }
+                            Err(e) => {
+                                pb.finish_and_clear();
+                                return fail(store, format!("{task}: {e}"));
+                            }
+                        }
+                    }
                 }
                 Err(e) => {
                     pb.finish_and_clear();
-                    let _ = store.stage_finish(
-                        run_id,
-                        "eval",
-                        false,
-                        &serde_json::json!({"error": e.to_string()}),
-                    );
-                    return Err(e.to_string());
+                    return fail(store, e.to_string());
                 }
             }
         }
         pb.finish_and_clear();
+        let averages = aqa_averages(&summary);
         store
-            .stage_finish(
-                run_id,
-                "eval",
-                true,
-                &serde_json::to_value(&summary).unwrap_or_default(),
-            )
+            .put_evals(run_id, &averages)
+            .map_err(|e| e.to_string())?;
+        summary.extend(averages);
+        let mut info = serde_json::json!({ "scores": summary });
+        if let Some(j) = &judge {
+            info["judge"] = serde_json::json!({
+                "engine": j.engine.id(),
+                "template": j.template.origin,
+                "template_hash": j.template.hash,
+            });
+        }
+        store
+            .stage_finish(run_id, "eval", true, &info)
             .map_err(|e| e.to_string())?;
     }
     Ok(())

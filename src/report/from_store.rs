@@ -19,6 +19,13 @@ const METRIC_ORDER: &[&str] = &[
     "token_f1",
     "exact_match",
     "judge_score",
+    "judge_success_rate",
+    "judge_score_avg",
+    "judge_score_weighted",
+    "token_f1_avg",
+    "token_f1_weighted",
+    "exact_match_avg",
+    "exact_match_weighted",
 ];
 
 fn metric_rank(m: &str) -> (String, usize, String) {

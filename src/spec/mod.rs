@@ -11,7 +11,7 @@
 //! backbone = "builtin:tiny"
 //! [runs.A1]                      # named rows override defaults
 //! targets.kind = "caption"
-//! paper = { aqa_avg = 32.64 }    # reference numbers for the report
+//! paper = { judge_score_avg = 32.64 }    # reference numbers for the report
 //! init_from = "A2"               # start from another row's trained weights
 //! [sweep]                        # cartesian product with the rows
 //! "targets.temperature" = [0.3, 0.7, 1.0]
@@ -451,6 +451,44 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     }
     if c.decode.beams == 0 || c.decode.max_new_tokens == 0 {
         return err("decode", "beams and max_new_tokens must be at least 1");
+    }
+    let e = &c.eval;
+    let engine = e.judge.split_once(':').map(|(k, m)| (k, m.trim()));
+    match engine {
+        _ if e.judge == "none" => {}
+        Some(("openai" | "local", m)) if !m.is_empty() => {}
+        _ => return err(
+            "eval.judge",
+            &format!(
+                "`{}` is not a judge; expected `none`, `openai:<served model>` or `local:<model>`",
+                e.judge
+            ),
+        ),
+    }
+    if e.judge != "none" {
+        if e.judge_api != "chat" && e.judge_api != "completions" {
+            return err("eval.judge_api", "must be `chat` or `completions`");
+        }
+        if e.judge_max_tokens == 0 || e.judge_concurrency == 0 {
+            return err(
+                "eval",
+                "judge_max_tokens and judge_concurrency must be at least 1",
+            );
+        }
+        if !(e.judge_timeout_s > 0.0 && e.judge_timeout_s.is_finite()) {
+            return err("eval.judge_timeout_s", "must be a positive number");
+        }
+        if !(e.judge_backoff_s >= 0.0 && e.judge_backoff_s.is_finite()) {
+            return err("eval.judge_backoff_s", "must be a finite number >= 0");
+        }
+        if !(e.judge_temperature >= 0.0 && e.judge_temperature.is_finite()) {
+            return err("eval.judge_temperature", "must be a finite number >= 0");
+        }
+        if e.judge.starts_with("openai:")
+            && !(e.judge_url.starts_with("http://") || e.judge_url.starts_with("https://"))
+        {
+            return err("eval.judge_url", "must start with http:// or https://");
+        }
     }
     for (i, s) in c.data.train.iter().enumerate() {
         if !(s.weight > 0.0 && s.weight.is_finite()) {

@@ -422,9 +422,31 @@ impl Default for DecodeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
-    /// The audio-QA judge: `none` (token-F1 and exact match only), or an engine such as
-    /// `openai:<model>` / `local:<model dir>` (AudioBench-style 0–5 rating).
+    /// The audio-QA judge: `none` (token-F1 and exact match only), `openai:<served model name>`
+    /// (an OpenAI-compatible server at `judge_url`) or `local:<model dir, HF id or builtin:…>`
+    /// (run by acdc): AudioBench-style 0–5 rating, score = mean × 20.
     pub judge: String,
+    /// Judge prompt template file with `{question}`, `{reference}` and `{prediction}` (empty:
+    /// acdc's rubric, `assets/judge/rating-0-5.txt`). Its sha256 is recorded with the scores.
+    pub judge_template: String,
+    /// Most tokens in a judge reply (AudioBench: 512).
+    pub judge_max_tokens: usize,
+    /// Sampling temperature of an `openai` judge (a `local` judge decodes greedily).
+    pub judge_temperature: f64,
+    /// Base URL of the OpenAI-compatible server of an `openai:` judge.
+    pub judge_url: String,
+    /// `chat` (`/chat/completions`) or `completions` (`/completions`, prompt sent as is).
+    pub judge_api: String,
+    /// Environment variable holding the judge server's API key (never stored).
+    pub judge_api_key_env: String,
+    /// Judge requests in flight at once.
+    pub judge_concurrency: usize,
+    /// Seconds per judge request.
+    pub judge_timeout_s: f64,
+    /// Further attempts after HTTP 429/5xx, a timeout or a malformed reply.
+    pub judge_retries: u32,
+    /// Seconds before the first retry (doubled each time; a `Retry-After` reply overrides it).
+    pub judge_backoff_s: f64,
     /// Instruction given with the audio for captioning evaluation.
     pub caption_instruction: String,
 }
@@ -433,6 +455,16 @@ impl Default for EvalConfig {
     fn default() -> Self {
         Self {
             judge: "none".into(),
+            judge_template: String::new(),
+            judge_max_tokens: 512,
+            judge_temperature: 0.0,
+            judge_url: "http://localhost:5000/v1".into(),
+            judge_api: "chat".into(),
+            judge_api_key_env: "OPENAI_API_KEY".into(),
+            judge_concurrency: 8,
+            judge_timeout_s: 120.0,
+            judge_retries: 4,
+            judge_backoff_s: 2.0,
             caption_instruction: "Describe the audio in one sentence.".into(),
         }
     }

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: tiny specs, running the binary.
 #![allow(dead_code)]
 
+pub mod mock_judge;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

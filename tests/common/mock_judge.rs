@@ -1,0 +1,132 @@
+//! A mock OpenAI-compatible server for judge tests: answers by a rule and records every request.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request the mock server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub auth: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// What the mock answers: status, body, seconds to wait first, optional Retry-After.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub delay: f64,
+    pub retry_after: Option<&'static str>,
+}
+
+pub fn ok_chat(text: &str) -> Answer {
+    Answer {
+        status: 200,
+        body: serde_json::json!({"choices": [{"message": {"role": "assistant", "content": text}}]})
+            .to_string(),
+        delay: 0.0,
+        retry_after: None,
+    }
+}
+
+pub fn status(code: u16) -> Answer {
+    Answer {
+        status: code,
+        body: format!("{{\"error\": \"status {code}\"}}"),
+        delay: 0.0,
+        retry_after: None,
+    }
+}
+
+pub type Rule = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
+
+/// A mock server on 127.0.0.1: `rule(request, how many times this prompt was seen before)`.
+pub struct Mock {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+pub fn prompt_of(s: &Seen) -> String {
+    s.body["messages"][0]["content"]
+        .as_str()
+        .or(s.body["prompt"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let (mut len, mut auth) = (0usize, None);
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => len = v.trim().parse().unwrap(),
+            "authorization" => auth = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).unwrap();
+    let s = Seen {
+        path,
+        auth,
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    };
+    let before = {
+        let mut all = seen.lock().unwrap();
+        let n = all.iter().filter(|o| prompt_of(o) == prompt_of(&s)).count();
+        all.push(s.clone());
+        n
+    };
+    let a = rule(&s, before);
+    std::thread::sleep(Duration::from_secs_f64(a.delay));
+    let retry = a
+        .retry_after
+        .map(|r| format!("Retry-After: {r}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{}",
+        a.status,
+        a.body.len(),
+        a.body
+    );
+}
+
+pub fn mock(rule: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Mock {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let rule: Arc<Rule> = Arc::new(rule);
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (rule, seen) = (rule.clone(), s2.clone());
+            std::thread::spawn(move || handle(stream, rule.as_ref(), &seen));
+        }
+    });
+    Mock { url, seen }
+}
+
+impl Mock {
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}

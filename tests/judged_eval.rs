@@ -1,0 +1,174 @@
+//! A run's evaluation with `eval.judge` set: the AQA sets are judged (score, success rate, the
+//! averages over sets), the template hash is recorded, a judge that fails fails the eval stage
+//! with the item named and keeps the decoded predictions, and `--retry-failed` finishes the run.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use acdc::store::runs::RunStatus;
+use acdc::store::Store;
+use common::mock_judge::{mock, ok_chat, prompt_of, status};
+
+fn spec(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    common::tiny_spec(
+        dir,
+        "judged",
+        &format!(
+            "eval.judge = \"openai:mock-judge\"\neval.judge_url = \"{url}\"\n\
+             eval.judge_retries = 0\neval.judge_backoff_s = 0.01\n\
+             [runs.cap]\ntargets.kind = \"caption\"\n"
+        ),
+    )
+}
+
+#[test]
+fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let healthy = Arc::new(AtomicBool::new(false));
+    let h = healthy.clone();
+    let m = mock(move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            ok_chat("Explanation: partly right.\nRating: 2")
+        } else {
+            status(500)
+        }
+    });
+    let spec = spec(d.path(), &m.url);
+
+    // The judge fails: the run fails at its eval stage, naming the set and an item.
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    let ids: Vec<String> = store
+        .experiment_runs("judged")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let id = &ids[0];
+    let run = store.run(id).unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    let err = run.error.unwrap_or_default();
+    assert!(
+        err.contains("synth_test/aqa") && err.contains("HTTP 500") && err.contains("item `"),
+        "{err}"
+    );
+    // What was decoded before the judge failed is in the store.
+    let preds = store.predictions(id, Some("synth_test/aqa")).unwrap();
+    assert_eq!(preds.len(), 6);
+    assert!(store
+        .evals(id)
+        .unwrap()
+        .iter()
+        .any(|e| e.metric == "token_f1"));
+    let asked = m.count();
+    assert_eq!(asked, 6, "one request per QA item, no retries");
+    // Each prompt is the shipped rubric filled with the question, the answer and the prediction.
+    let p = prompt_of(&m.seen.lock().unwrap()[0]);
+    assert!(
+        p.contains("Reference answer: ") && p.contains("Rating: N"),
+        "{p}"
+    );
+
+    // The judge is back: retrying finishes the run with judged scores.
+    healthy.store(true, Ordering::SeqCst);
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--retry-failed",
+            "--no-report",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Done);
+    let evals = store.evals(id).unwrap();
+    let get = |task: &str, metric: &str| {
+        evals
+            .iter()
+            .find(|e| e.task == task && e.metric == metric)
+            .unwrap_or_else(|| panic!("{task}/{metric} missing: {evals:?}"))
+            .clone()
+    };
+    let js = get("synth_test/aqa", "judge_score");
+    assert_eq!((js.value, js.n), (40.0, 6));
+    assert_eq!(get("synth_test/aqa", "judge_success_rate").value, 1.0);
+    assert_eq!(get("aqa", "judge_score_avg").value, 40.0);
+    assert_eq!(get("aqa", "judge_score_weighted").value, 40.0);
+    assert!(get("aqa", "token_f1_avg").value.is_finite());
+    assert_eq!(m.count(), asked + 6);
+    let (_, _, info) = store
+        .stages(id)
+        .unwrap()
+        .into_iter()
+        .find(|(s, _, _)| s == "eval")
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(
+        info["judge"]["engine"],
+        "openai:mock-judge|chat|t=0|max=512"
+    );
+    assert_eq!(info["judge"]["template"], "builtin:rating-0-5");
+    assert_eq!(info["judge"]["template_hash"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn bad_judge_settings_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    for (extra, want) in [
+        ("eval.judge = \"gpt4\"\n", "eval.judge"),
+        (
+            "eval.judge = \"openai:m\"\neval.judge_url = \"localhost:5000\"\n",
+            "eval.judge_url",
+        ),
+        (
+            "eval.judge = \"openai:m\"\neval.judge_api = \"responses\"\n",
+            "eval.judge_api",
+        ),
+        (
+            "eval.judge = \"local:builtin:tiny\"\neval.judge_timeout_s = 0\n",
+            "eval.judge_timeout_s",
+        ),
+    ] {
+        let spec = common::tiny_spec(d.path(), "badjudge", extra);
+        let o = common::acdc(&home, d.path(), &["plan", spec.to_str().unwrap()]);
+        assert!(!o.status.success(), "{extra}");
+        assert!(
+            common::stderr(&o).contains(want),
+            "{extra}: {}",
+            common::stderr(&o)
+        );
+    }
+    // A template file that is missing fails the eval stage with its path.
+    let spec = common::tiny_spec(
+        d.path(),
+        "notemplate",
+        "eval.judge = \"local:builtin:tiny\"\neval.judge_template = \"no-such-template.txt\"\n",
+    );
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report"],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let store = Store::open(&home.join("acdc.db")).unwrap();
+    let id = &store.experiment_runs("notemplate").unwrap()[0].run_id;
+    let run = store.run(id).unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run
+        .error
+        .unwrap_or_default()
+        .contains("no-such-template.txt"));
+}

@@ -11,7 +11,8 @@
 #   tools/gpu_check_train.sh build       # here: build into .gpu/ (stripped, xz), loader debs into .gl/
 #   tools/gpu_check_train.sh run OUTDIR  # on the GPU machine (carry .gpu and .gl); needs python3 with
 #                                        # torch + transformers there to write the random checkpoint
-# Env for run: STEPS (default 200), PRECISION (f16), DEVICE (wgpu).
+# Env for run: STEPS (default 200), PRECISION (f16), DEVICE (wgpu), CHECKPOINTING (false; true turns on
+# `train.gradient_checkpointing`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,6 +79,7 @@ train.warmup_steps = 20
 train.checkpoint_every = 100
 train.log_every = 10
 train.precision = "${PRECISION:-f16}"
+train.gradient_checkpointing = ${CHECKPOINTING:-false}
 decode.max_new_tokens = 4
 data.train = [{ dataset = "synth", split = "train" }]
 data.eval_aac = [{ dataset = "synth", split = "test", max_items = 4 }]

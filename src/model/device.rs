@@ -20,9 +20,35 @@ pub fn device_for(kind: DeviceKind) -> Result<Device, DeviceError> {
     }
 }
 
-/// The training (autodiff) device for a run's `device` key.
-pub fn train_device_for(kind: DeviceKind) -> Result<Device, DeviceError> {
-    Ok(device_for(kind)?.autodiff())
+/// The training (autodiff) device for a run's `device` key, with burn's balanced gradient
+/// checkpointing when `checkpointing` is set.
+pub fn train_device_for(kind: DeviceKind, checkpointing: bool) -> Result<Device, DeviceError> {
+    let d = device_for(kind)?.autodiff();
+    Ok(if checkpointing {
+        d.gradient_checkpointing()
+    } else {
+        d
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::GradientCheckpointingStrategy as S;
+
+    #[test]
+    fn checkpointing_is_set_on_the_training_device() {
+        let on = train_device_for(DeviceKind::Cpu, true).unwrap();
+        let off = train_device_for(DeviceKind::Cpu, false).unwrap();
+        assert!(matches!(
+            on.gradient_checkpointing_strategy(),
+            Some(S::Balanced)
+        ));
+        assert!(matches!(
+            off.gradient_checkpointing_strategy(),
+            Some(S::Disabled)
+        ));
+    }
 }
 
 #[cfg(feature = "cuda")]

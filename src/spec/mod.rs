@@ -457,13 +457,15 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
     match engine {
         _ if e.judge == "none" => {}
         Some(("openai" | "local", m)) if !m.is_empty() => {}
-        _ => return err(
-            "eval.judge",
-            &format!(
+        _ => {
+            return err(
+                "eval.judge",
+                &format!(
                 "`{}` is not a judge; expected `none`, `openai:<served model>` or `local:<model>`",
                 e.judge
             ),
-        ),
+            )
+        }
     }
     if e.judge != "none" {
         if e.judge_api != "chat" && e.judge_api != "completions" {

@@ -374,6 +374,9 @@ pub struct TrainConfig {
     /// dtype of the frozen LLM and encoder weights: `f32`, `bf16` (CPU, CUDA) or `f16` (wgpu);
     /// the adapter, LoRA factors, a trainable encoder, the optimizer state and the loss stay f32.
     pub precision: Precision,
+    /// Recompute memory-bound activations in the backward pass instead of keeping them (burn's
+    /// balanced gradient checkpointing): less memory for more compute; the result is unchanged.
+    pub gradient_checkpointing: bool,
     /// Record the loss etc. every this many steps.
     pub log_every: usize,
     /// Log the loss over `data.val` every this many steps and at the last step (0 = never).
@@ -395,6 +398,7 @@ impl Default for TrainConfig {
             clip_norm: 1.0,
             checkpoint_every: 1000,
             precision: Precision::F32,
+            gradient_checkpointing: false,
             log_every: 10,
             val_every: 0,
             nan_policy: NanPolicy::Fail,

@@ -257,7 +257,7 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     let cfg = job.cfg;
     let tc = &cfg.train;
-    let device = crate::model::device::train_device_for(cfg.device)
+    let device = crate::model::device::train_device_for(cfg.device, tc.gradient_checkpointing)
         .map_err(|e| TrainError::Data(e.to_string()))?;
     let mut model = build_for_run(cfg, job.backbone, &device)?;
     if let Some(src) = &job.init_from {

@@ -1,6 +1,7 @@
 //! Every ablation knob changes what is trained (issue 5): the encoder joins the trained
 //! parameters, LoRA factors appear, more samples per caption make more targets, temperature changes
-//! the target set, a second source joins the mix, and `init_from` starts from another run's weights.
+//! the target set, a second source joins the mix, `init_from` starts from another run's weights, and
+//! an instruction mix adds QA examples.
 
 mod common;
 
@@ -54,6 +55,9 @@ data.train = [{ dataset = "synth", split = "train" }, { dataset = "synth", split
 [runs.staged]
 train.steps = 2
 init_from = "base"
+[runs.instruct]
+train.steps = 2
+data.instruct = [{ dataset = "synth", split = "train", weight = 1000.0 }]
 "#,
     );
     let o = common::acdc(
@@ -101,6 +105,22 @@ init_from = "base"
         first("staged"),
         first("base"),
         "init_from did not load base's weights"
+    );
+    // The instruction mix adds the QA training split's question → answer examples as a source,
+    // and (weighted to dominate the mix) they are what the first step trains on.
+    let inst = targets("instruct");
+    let qa = inst
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == "instruct")
+        .unwrap_or_else(|| panic!("no instruct source: {inst}"));
+    assert_eq!(qa["source"], "synth_train");
+    assert!(qa["info"]["examples"].as_u64().unwrap() > 0);
+    assert_ne!(
+        first("instruct"),
+        first("base"),
+        "QA examples were not trained on"
     );
     let staged = rows.iter().find(|r| r.label == "staged").unwrap();
     assert_eq!(staged.init_from.as_deref(), Some(base.as_str()));

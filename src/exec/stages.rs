@@ -44,6 +44,8 @@ fn take<T>(mut v: Vec<T>, max: usize) -> Vec<T> {
 /// Everything a run reads: training items per source, evaluation sets, and the audio they use.
 struct RunData {
     train: Vec<(String, f64, Vec<CaptionItem>)>,
+    /// Instruction-tuning QA sources joining the training mix.
+    instruct: Vec<(String, f64, Vec<QaItem>)>,
     /// Held-out sets for the validation loss.
     val: Vec<(String, f64, Vec<CaptionItem>)>,
     eval: Vec<EvalSet>,
@@ -63,6 +65,16 @@ fn load_data(
         let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
             .map_err(|e| e.to_string())?;
         train.push((
+            format!("{}_{}", s.dataset, s.split),
+            s.weight,
+            take(items, s.max_items),
+        ));
+    }
+    let mut instruct = Vec::new();
+    for s in &cfg.data.instruct {
+        let items: Vec<QaItem> =
+            sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
+        instruct.push((
             format!("{}_{}", s.dataset, s.split),
             s.weight,
             take(items, s.max_items),
@@ -105,6 +117,9 @@ fn load_data(
         }
     };
     for (_, _, items) in train.iter().chain(&val) {
+        items.iter().for_each(|i| push(&i.audio));
+    }
+    for (_, _, items) in &instruct {
         items.iter().for_each(|i| push(&i.audio));
     }
     for s in &eval {
@@ -160,6 +175,9 @@ fn load_data(
     for (_, _, items) in train.iter_mut() {
         items.retain(|i| !bad.contains(&i.audio.display().to_string()));
     }
+    for (_, _, items) in instruct.iter_mut() {
+        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
+    }
     for s in eval.iter_mut() {
         match s {
             EvalSet::Aac { items, .. } => {
@@ -173,7 +191,15 @@ fn load_data(
     store
         .stage_finish(run_id, "data", true, &info)
         .map_err(|e| e.to_string())?;
-    Ok((RunData { train, val, eval }, feats))
+    Ok((
+        RunData {
+            train,
+            instruct,
+            val,
+            eval,
+        },
+        feats,
+    ))
 }
 
 /// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip.
@@ -300,6 +326,19 @@ pub fn execute(
                 return Err(e.to_string());
             }
         }
+    }
+    // Instruction-tuning sources: ground-truth answers to their questions, no generation.
+    for (name, weight, items) in &data.instruct {
+        let examples = targets::qa_targets(items);
+        infos.push(serde_json::json!({
+            "source": name, "role": "instruct",
+            "info": {"kind": "qa", "examples": examples.len()},
+        }));
+        sources.push(TrainSource {
+            name: name.clone(),
+            examples,
+            weight: *weight,
+        });
     }
     store
         .stage_finish(run_id, "targets", true, &serde_json::json!(infos))

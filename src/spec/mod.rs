@@ -492,12 +492,14 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
             return err("eval.judge_url", "must start with http:// or https://");
         }
     }
-    for (i, s) in c.data.train.iter().enumerate() {
-        if !(s.weight > 0.0 && s.weight.is_finite()) {
-            return err(
-                &format!("data.train[{i}].weight"),
-                "must be a positive number",
-            );
+    for (key, sources) in [
+        ("data.train", &c.data.train),
+        ("data.instruct", &c.data.instruct),
+    ] {
+        for (i, s) in sources.iter().enumerate() {
+            if !(s.weight > 0.0 && s.weight.is_finite()) {
+                return err(&format!("{key}[{i}].weight"), "must be a positive number");
+            }
         }
     }
     Ok(())

@@ -249,6 +249,10 @@ impl Default for SynthData {
 pub struct DataConfig {
     /// The training mix.
     pub train: Vec<DataSource>,
+    /// Instruction-tuning sources (open question 1): audio-QA training splits (`synth`,
+    /// `clotho_aqa`, …) whose question → ground-truth answer pairs join the training mix at their
+    /// `weight`, the question given as the instruction after the audio, whatever `targets.kind`.
+    pub instruct: Vec<DataSource>,
     /// Held-out sets whose loss is logged every `train.val_every` steps (targets built as for
     /// training; `weight` is ignored).
     pub val: Vec<DataSource>,
@@ -276,6 +280,7 @@ impl Default for DataConfig {
                 weight: 1.0,
                 max_items: 0,
             }],
+            instruct: Vec::new(),
             val: Vec::new(),
             eval_aac: vec![EvalSet {
                 dataset: "audiocaps".into(),

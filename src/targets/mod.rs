@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
-use crate::data::CaptionItem;
+use crate::data::{CaptionItem, QaItem};
 use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
@@ -30,6 +30,10 @@ pub struct TargetExample {
     pub source: String,
     pub sample: u32,
     pub text: String,
+    /// The instruction after the audio for this example (an instruction-tuning example's
+    /// question); `None`: the run's own (none for dialogue targets, the captioning instruction
+    /// for caption targets).
+    pub instruction: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,10 +90,29 @@ pub fn caption_targets(items: &[CaptionItem]) -> Vec<TargetExample> {
                 source: c.clone(),
                 sample: 0,
                 text: c.clone(),
+                instruction: None,
             });
         }
     }
     out
+}
+
+/// Instruction-tuning examples: each QA item's question as the instruction, its ground-truth
+/// answer as the target.
+pub fn qa_targets(items: &[QaItem]) -> Vec<TargetExample> {
+    items
+        .iter()
+        .map(|it| TargetExample {
+            item_id: format!("{}#qa", it.id),
+            clip_id: it.id.clone(),
+            audio: it.audio.clone(),
+            audio_key: it.audio.display().to_string(),
+            source: it.question.clone(),
+            sample: 0,
+            text: it.answer.clone(),
+            instruction: Some(it.question.clone()),
+        })
+        .collect()
 }
 
 /// Progress callback: (done, total).

@@ -19,21 +19,37 @@ pub struct TrainBatch {
 /// Longest response kept (tokens, end-of-turn included).
 pub const MAX_RESPONSE_TOKENS: usize = 512;
 
-/// Build a batch from responses (already tokenised, end-of-turn included).
+/// Build a batch from responses (already tokenised, end-of-turn included), all with one prompt.
 pub fn build(
     prompt: &AudioPrompt,
     audio_len: usize,
     responses: &[Vec<u32>],
     pad: u32,
 ) -> TrainBatch {
-    let mut head = prompt.prefix.clone();
-    head.extend(std::iter::repeat_n(pad, audio_len));
-    head.extend_from_slice(&prompt.suffix);
-    let rows: Vec<(Vec<u32>, Vec<u32>)> = responses
+    build_prompted(&vec![prompt; responses.len()], audio_len, responses, pad)
+}
+
+/// Build a batch where row b has its own prompt `prompts[b]` (e.g. instruction-tuning rows with
+/// their question beside dialogue rows with none); each row's audio starts after its prefix.
+pub fn build_prompted(
+    prompts: &[&AudioPrompt],
+    audio_len: usize,
+    responses: &[Vec<u32>],
+    pad: u32,
+) -> TrainBatch {
+    let rows: Vec<(Vec<u32>, Vec<u32>)> = prompts
         .iter()
-        .map(|r| (head.clone(), r.clone()))
+        .zip(responses)
+        .map(|(p, r)| {
+            let mut head = p.prefix.clone();
+            head.extend(std::iter::repeat_n(pad, audio_len));
+            head.extend_from_slice(&p.suffix);
+            (head, r.clone())
+        })
         .collect();
-    build_rows(&rows, prompt.prefix.len(), pad)
+    let mut b = build_rows(&rows, 0, pad);
+    b.spliced.audio_at = prompts.iter().map(|p| p.prefix.len()).collect();
+    b
 }
 
 /// Build a batch of (prompt, response) rows, each with its own prompt; the loss covers each
@@ -107,5 +123,26 @@ mod tests {
             vec![true, true, true, true, true, true, false, false]
         );
         assert_eq!(b.scored, 4);
+    }
+
+    #[test]
+    fn rows_with_their_own_prompts() {
+        let dialogue = AudioPrompt {
+            prefix: vec![1, 2],
+            suffix: vec![3],
+        };
+        let qa = AudioPrompt {
+            prefix: vec![1, 2],
+            suffix: vec![5, 6, 3],
+        };
+        let b = build_prompted(&[&dialogue, &qa], 1, &[vec![7, 8], vec![9]], 0);
+        assert_eq!(b.spliced.ids[0], vec![1, 2, 0, 3, 7, 8, 0]);
+        assert_eq!(b.spliced.ids[1], vec![1, 2, 0, 5, 6, 3, 9]);
+        assert_eq!(b.spliced.audio_at, vec![2, 2]);
+        // The loss covers each row's own response only.
+        assert_eq!(b.mask[0], vec![0., 0., 0., 1., 1., 0., 0.]);
+        assert_eq!(b.mask[1], vec![0., 0., 0., 0., 0., 1., 0.]);
+        assert_eq!(b.targets[1][5], 9);
+        assert_eq!(b.scored, 3);
     }
 }

@@ -309,6 +309,17 @@ pub fn train(
         cfg.seed,
     );
     let prompt = prompt_for(job)?;
+    // Instruction-tuning examples carry their own instruction (a question): one prompt each.
+    let mut instruction_prompts: std::collections::HashMap<&str, AudioPrompt> = Default::default();
+    for e in job.sources.iter().flat_map(|s| &s.examples) {
+        if let Some(q) = &e.instruction {
+            if !instruction_prompts.contains_key(q.as_str()) {
+                let p = audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, Some(q))
+                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?;
+                instruction_prompts.insert(q.as_str(), p);
+            }
+        }
+    }
     let mut val_sets = Vec::new();
     for s in job.val {
         val_sets.push(super::validate::ValSet {
@@ -363,7 +374,14 @@ pub fn train(
                     )));
                 }
             }
-            let b = batch::build(&prompt, audio_len, &resp, tok.pad);
+            let prompts: Vec<&AudioPrompt> = picks
+                .iter()
+                .map(|&(s, i)| match &job.sources[s].examples[i].instruction {
+                    Some(q) => &instruction_prompts[q.as_str()],
+                    None => &prompt,
+                })
+                .collect();
+            let b = batch::build_prompted(&prompts, audio_len, &resp, tok.pad);
             let audio = if encoded {
                 model.project(clips.batch(&ids, &device))
             } else {

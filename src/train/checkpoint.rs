@@ -71,9 +71,18 @@ pub fn load_trainable(model: &mut AudioLlm, file: &Path) -> Result<usize, Checkp
         .auto_extension(false);
     let result = model
         .load_from(&mut store)
-        .map_err(|e| CheckpointError::Weights {
-            path: file.into(),
-            message: e.to_string(),
+        .map_err(|e| {
+            let mut message = e.to_string();
+            if message.contains("ShapeMismatch") {
+                // "expected" is this model's shape, "found" the file's.
+                message.push_str(
+                    " (the weights were trained for another architecture: e.g. an adapter for a backbone of another width via init_from)",
+                );
+            }
+            CheckpointError::Weights {
+                path: file.into(),
+                message,
+            }
         })?;
     if !result.errors.is_empty() {
         return Err(CheckpointError::Weights {
@@ -282,6 +291,32 @@ mod tests {
         for (a, b) in expected.iter().zip(&got) {
             assert!((a - b).abs() < 1e-7, "{a} vs {b}");
         }
+    }
+
+    /// Trained weights whose adapter was built for another backbone width (`init_from` across
+    /// backbones) are refused, naming the tensor and both shapes.
+    #[test]
+    fn adapter_for_another_backbone_width_is_refused() {
+        let device = Device::flex().autodiff();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weights.bpk");
+        save_trainable(&model(&device), &file, &trainable_regex(false)).unwrap();
+        // The same encoder and adapter settings on a backbone of width 96 instead of 64.
+        let mut cfg = builtin_tiny_llm(40);
+        cfg.hidden_size = 96;
+        let llm = crate::model::init_seeded(&device, 1, || cfg.init(&device));
+        let eat_cfg = builtin_tiny_eat();
+        let enc = crate::model::init_seeded(&device, 2, || eat_cfg.init(&device));
+        let mut wide = assemble(llm, enc, &eat_cfg, 5, 16, None, 7, &device);
+        let e = load_trainable(&mut wide, &file).unwrap_err().to_string();
+        assert!(
+            e.contains("weights.bpk")
+                && e.contains("adapter.linear2")
+                && e.contains("64")
+                && e.contains("96")
+                && e.contains("another width"),
+            "{e}"
+        );
     }
 
     /// A checkpoint from another configuration is refused with the differing keys; a corrupt

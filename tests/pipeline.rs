@@ -21,7 +21,8 @@ fn runs_end_to_end_then_reruns_nothing() {
     let spec = common::tiny_spec(
         d.path(),
         "e2e",
-        "[runs.cap]\ntargets.kind = \"caption\"\n[runs.dlg]\ntargets.kind = \"dialogue\"\nllm.mode = \"lora\"\n",
+        "eval.probes = true\neval.probe_items = 3\n\
+         [runs.cap]\ntargets.kind = \"caption\"\n[runs.dlg]\ntargets.kind = \"dialogue\"\nllm.mode = \"lora\"\n",
     );
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
     assert!(
@@ -58,6 +59,24 @@ fn runs_end_to_end_then_reruns_nothing() {
             assert!(e.value.is_finite() && e.n > 0);
         }
         assert!(!store.predictions(id, None).unwrap().is_empty());
+        // The instruction probes: a score per kind in [0, 1], answers stored with verdicts.
+        let probes: Vec<_> = evals
+            .iter()
+            .filter(|e| e.task == "synth_test/probes")
+            .collect();
+        for kind in ["counting", "presence", "captioning", "absent", "mean"] {
+            let e = probes
+                .iter()
+                .find(|e| e.metric == kind)
+                .unwrap_or_else(|| panic!("probe {kind} missing: {probes:?}"));
+            assert!((0.0..=1.0).contains(&e.value) && e.n > 0, "{e:?}");
+        }
+        let answers = store.predictions(id, Some("synth_test/probes")).unwrap();
+        let mean = probes.iter().find(|e| e.metric == "mean").unwrap();
+        assert_eq!(answers.len() as i64, mean.n);
+        assert!(answers
+            .iter()
+            .all(|p| p.references.len() == 2 && p.references[1].starts_with("verdict: ")));
         let loss = store.step_series(id, "loss").unwrap();
         assert_eq!(
             loss.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
@@ -74,6 +93,10 @@ fn runs_end_to_end_then_reruns_nothing() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(
         text.contains("| cap |") && text.contains("| dlg |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("## Zero-shot instruction probes") && text.contains("### Example answers"),
         "{text}"
     );
     for f in ["loss.png", "loss.svg"] {

@@ -8,5 +8,6 @@ pub mod judge_local;
 pub mod judge_openai;
 pub mod judged_qa;
 pub mod meteor;
+pub mod probes;
 pub mod qa_metrics;
 pub mod run;

@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::caption_metrics::{score_captions, CaptionItem as ScoredCaption, CaptionTokenizer};
 use super::qa_metrics::{exact_match, token_f1};
 use crate::data::features::AudioInput;
+use crate::data::synth::probes::{Expected, ProbeItem, PROBE_KINDS};
 use crate::data::{CaptionItem, QaItem};
 use crate::decode::{generate_with_audio, Sampling};
 use crate::model::audio_llm::AudioLlm;
@@ -27,6 +28,27 @@ pub enum EvalSet {
         name: String,
         items: Vec<QaItem>,
     },
+    /// Zero-shot instruction probes on a synthetic dataset at `root`.
+    Probes {
+        name: String,
+        root: std::path::PathBuf,
+        items: Vec<ProbeItem>,
+    },
+}
+
+impl EvalSet {
+    /// Items to decode.
+    pub fn len(&self) -> usize {
+        match self {
+            EvalSet::Aac { items, .. } => items.len(),
+            EvalSet::Aqa { items, .. } => items.len(),
+            EvalSet::Probes { items, .. } => items.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,5 +246,81 @@ pub fn evaluate(
             ];
             Ok((scores, preds))
         }
+        EvalSet::Probes { name, root, items } => {
+            let task = format!("{name}/probes");
+            let mut rows = Vec::with_capacity(items.len());
+            for it in items {
+                let p = audio_prompt(tok, &backbone.chat, Some(&it.question)).map_err(|e| {
+                    EvalError::Task {
+                        task: task.clone(),
+                        message: format!("{}: {e}", it.id),
+                    }
+                })?;
+                rows.push((root.join(&it.file_name).display().to_string(), p));
+            }
+            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
+            Ok(score_probes(&task, items, outputs))
+        }
     }
+}
+
+/// Per-kind accuracy of probe answers (`<kind>` metrics, plus `captioning_recall` and `mean`, the
+/// unweighted mean over the kinds present), and every answer with its expectation and verdict.
+fn score_probes(
+    task: &str,
+    items: &[ProbeItem],
+    outputs: Vec<String>,
+) -> (Vec<EvalScore>, Vec<Prediction>) {
+    let mut right: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    let mut recall = (0.0, 0usize);
+    let mut preds = Vec::with_capacity(items.len());
+    for (it, o) in items.iter().zip(outputs) {
+        let ok = super::probes::check(&it.expected, &o);
+        let e = right.entry(it.kind).or_default();
+        e.0 += ok as usize;
+        e.1 += 1;
+        if let Expected::Mentions(sounds) = &it.expected {
+            recall.0 += super::probes::recall(sounds, &o);
+            recall.1 += 1;
+        }
+        preds.push(Prediction {
+            task: task.to_string(),
+            item_id: it.id.clone(),
+            prompt: it.question.clone(),
+            output: o,
+            references: vec![
+                format!("expected: {}", it.expected_text),
+                format!("verdict: {}", if ok { "correct" } else { "wrong" }),
+            ],
+        });
+    }
+    let score = |metric: &str, value: f64, n: usize| EvalScore {
+        task: task.to_string(),
+        metric: metric.to_string(),
+        value,
+        n: n as i64,
+    };
+    let mut scores = Vec::new();
+    for kind in PROBE_KINDS {
+        if let Some(&(ok, n)) = right.get(kind) {
+            scores.push(score(kind, ok as f64 / n as f64, n));
+        }
+    }
+    if recall.1 > 0 {
+        scores.push(score(
+            "captioning_recall",
+            recall.0 / recall.1 as f64,
+            recall.1,
+        ));
+    }
+    if !right.is_empty() {
+        let mean = scores
+            .iter()
+            .filter(|s| PROBE_KINDS.contains(&s.metric.as_str()))
+            .map(|s| s.value)
+            .sum::<f64>()
+            / right.len() as f64;
+        scores.push(score("mean", mean, items.len()));
+    }
+    (scores, preds)
 }

@@ -107,6 +107,16 @@ fn load_data(
             items: take(items, s.max_items),
         });
     }
+    if cfg.eval.probes {
+        let root = sources::ensure_synth(home, &cfg.data.synth).map_err(|e| e.to_string())?;
+        let clips = crate::data::synth::probes::read_events(&root.join("events.jsonl"), "test")?;
+        let items = crate::data::synth::probes::probes(&clips, cfg.eval.probe_items, cfg.seed);
+        eval.push(EvalSet::Probes {
+            name: "synth_test".into(),
+            root,
+            items,
+        });
+    }
     // Every distinct audio file, once.
     let mut clips: Vec<(String, std::path::PathBuf)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -126,6 +136,9 @@ fn load_data(
         match s {
             EvalSet::Aac { items, .. } => items.iter().for_each(|i| push(&i.audio)),
             EvalSet::Aqa { items, .. } => items.iter().for_each(|i| push(&i.audio)),
+            EvalSet::Probes { root, items, .. } => {
+                items.iter().for_each(|i| push(&root.join(&i.file_name)))
+            }
         }
     }
     let pb = bar(clips.len() as u64, "audio features");
@@ -185,6 +198,9 @@ fn load_data(
             }
             EvalSet::Aqa { items, .. } => {
                 items.retain(|i| !bad.contains(&i.audio.display().to_string()))
+            }
+            EvalSet::Probes { root, items, .. } => {
+                items.retain(|i| !bad.contains(&root.join(&i.file_name).display().to_string()))
             }
         }
     }
@@ -411,14 +427,7 @@ pub fn execute(
             .map_err(|e| e.to_string())?;
         let mut model = build_for_run(cfg, &backbone, &device).map_err(|e| e.to_string())?;
         load_trainable(&mut model, &weights).map_err(|e| e.to_string())?;
-        let total: usize = data
-            .eval
-            .iter()
-            .map(|s| match s {
-                EvalSet::Aac { items, .. } => items.len(),
-                EvalSet::Aqa { items, .. } => items.len(),
-            })
-            .sum();
+        let total: usize = data.eval.iter().map(EvalSet::len).sum();
         let fail = |store: &mut Store, e: String| {
             let _ = store.stage_finish(run_id, "eval", false, &serde_json::json!({"error": e}));
             Err(e)

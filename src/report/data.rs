@@ -22,6 +22,24 @@ pub struct ReportData {
     pub rows: Vec<ReportRow>,
     /// Metric keys, e.g. `"synth_test/aac/bleu_4"`; table columns and bar plots follow this order.
     pub metric_order: Vec<String>,
+    /// Instruction-probe metric keys (`<set>/probes/<kind>`), in probe order: their own table,
+    /// not in `metric_order`.
+    #[serde(default)]
+    pub probe_metrics: Vec<String>,
+    /// A few probe answers of each kind (from each row's first done run), under the probe table.
+    #[serde(default)]
+    pub probe_examples: Vec<ProbeExample>,
+}
+
+/// One answer to an instruction probe, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeExample {
+    pub row: String,
+    pub kind: String,
+    pub question: String,
+    pub output: String,
+    /// e.g. `expected: 3` and `verdict: correct`.
+    pub notes: Vec<String>,
 }
 
 /// One row of the report: one configuration (label + sweep point), possibly run with several seeds.
@@ -217,6 +235,9 @@ pub(crate) fn fixture() -> ReportData {
     const B: &str = "synth_test/aac/bleu_4";
     const C: &str = "synth_test/aac/cider_d";
     const F: &str = "synth_test/aqa/token_f1";
+    const PC: &str = "synth_test/probes/counting";
+    const PA: &str = "synth_test/probes/absent";
+    const PM: &str = "synth_test/probes/mean";
     ReportData {
         experiment: "table2_targets".to_string(),
         description: "Caption vs dialogue targets, frozen LLM vs LoRA | small scale.".to_string(),
@@ -228,8 +249,8 @@ pub(crate) fn fixture() -> ReportData {
                 label: "A1".to_string(),
                 params: m(&[("targets.kind", "caption"), ("llm.mode", "frozen")]),
                 runs: vec![
-                    run("r-a1-s0", 0, "done", &[(B, 0.1234), (C, 0.456), (F, 0.31)], 1.0, 40, true, None),
-                    run("r-a1-s1", 1, "done", &[(B, 0.1300), (C, 0.470), (F, 0.33)], 1.02, 40, true, None),
+                    run("r-a1-s0", 0, "done", &[(B, 0.1234), (C, 0.456), (F, 0.31), (PC, 0.25), (PA, 0.5), (PM, 0.375)], 1.0, 40, true, None),
+                    run("r-a1-s1", 1, "done", &[(B, 0.1300), (C, 0.470), (F, 0.33), (PC, 0.5), (PA, 0.5), (PM, 0.5)], 1.02, 40, true, None),
                 ],
                 paper: p(&[(B, 0.141), ("cider_d", 0.512), ("aqa_avg", 0.402)]),
             },
@@ -264,5 +285,13 @@ pub(crate) fn fixture() -> ReportData {
                 paper: BTreeMap::new(),
             },
         ],
+        probe_metrics: vec![PC.to_string(), PA.to_string(), PM.to_string()],
+        probe_examples: vec![ProbeExample {
+            row: "A1".to_string(),
+            kind: "counting".to_string(),
+            question: "How often can the dog be heard? Reply with a number.".to_string(),
+            output: "The dog barks 3 times | loudly.".to_string(),
+            notes: vec!["expected: 3".to_string(), "verdict: correct".to_string()],
+        }],
     }
 }

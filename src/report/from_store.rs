@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::data::{ReportData, ReportRow, RunResult};
+use super::data::{ProbeExample, ReportData, ReportRow, RunResult};
+use crate::data::synth::probes::PROBE_KINDS;
 use crate::store::{Store, StoreError};
 
 /// Order of metrics within a task.
@@ -83,13 +84,63 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             }),
         }
     }
-    let mut metric_order: Vec<String> = metrics.into_iter().collect();
+    let (mut probe_metrics, mut metric_order): (Vec<String>, Vec<String>) =
+        metrics.into_iter().partition(|m| m.contains("/probes/"));
     metric_order.sort_by_key(|m| metric_rank(m));
+    probe_metrics.sort_by_key(|m| probe_rank(m));
+    let probe_examples = if probe_metrics.is_empty() {
+        Vec::new()
+    } else {
+        probe_examples(store, &rows)?
+    };
     Ok(ReportData {
         experiment: experiment.to_string(),
         description,
         varying,
         rows,
         metric_order,
+        probe_metrics,
+        probe_examples,
     })
+}
+
+/// Probe metrics in probe order, then the recall and the mean.
+fn probe_rank(m: &str) -> (String, usize) {
+    let (set, metric) = m.rsplit_once('/').unwrap_or(("", m));
+    let order = PROBE_KINDS
+        .iter()
+        .copied()
+        .chain(["captioning_recall", "mean"])
+        .position(|k| k == metric)
+        .unwrap_or(usize::MAX);
+    (set.to_string(), order)
+}
+
+/// Rows whose probe answers are shown, and answers per kind and row.
+const EXAMPLE_ROWS: usize = 4;
+
+/// One answer per probe kind from the first done run of each of the first rows.
+fn probe_examples(store: &Store, rows: &[ReportRow]) -> Result<Vec<ProbeExample>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows.iter().take(EXAMPLE_ROWS) {
+        let Some(run) = row.runs.iter().find(|r| r.is_done()) else {
+            continue;
+        };
+        let preds = store.predictions(&run.run_id, None)?;
+        for kind in PROBE_KINDS {
+            if let Some(p) = preds
+                .iter()
+                .find(|p| p.task.ends_with("/probes") && p.item_id.ends_with(&format!("-{kind}")))
+            {
+                out.push(ProbeExample {
+                    row: row.name.clone(),
+                    kind: kind.to_string(),
+                    question: p.prompt.clone(),
+                    output: p.output.clone(),
+                    notes: p.references.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }

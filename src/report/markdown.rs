@@ -147,6 +147,10 @@ pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
     }
     out.push('\n');
 
+    if !d.probe_metrics.is_empty() {
+        render_probes(&mut out, d);
+    }
+
     // Failed runs.
     let failed: Vec<_> = d
         .rows
@@ -183,6 +187,70 @@ pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
         out.pop();
     }
     out
+}
+
+/// The zero-shot instruction probes: accuracy per kind and row, then example answers.
+fn render_probes(out: &mut String, d: &ReportData) {
+    let _ = writeln!(out, "## Zero-shot instruction probes\n");
+    let _ = writeln!(
+        out,
+        "Instruction types never trained on, checked automatically against the synthetic world's \
+         ground truth: share of probes answered correctly (mean over done runs); \
+         `captioning_recall` is the share of the sounds present that a description names.\n"
+    );
+    let names: Vec<String> = d
+        .probe_metrics
+        .iter()
+        .map(|m| escape_cell(m.rsplit_once("/probes/").map(|(_, k)| k).unwrap_or(m)))
+        .collect();
+    let _ = writeln!(out, "| row | {} |", names.join(" | "));
+    let _ = writeln!(out, "|---|{}|", vec!["---:"; names.len()].join("|"));
+    for row in &d.rows {
+        let cells: Vec<String> = d
+            .probe_metrics
+            .iter()
+            .map(|m| match row.metric_stats(m) {
+                Some(s) => match s.std {
+                    Some(sd) => format!("{} ± {}", fmt_num(s.mean), fmt_num(sd)),
+                    None => fmt_num(s.mean),
+                },
+                None => MISSING.to_string(),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} |",
+            escape_cell(&row.name),
+            cells.join(" | ")
+        );
+    }
+    out.push('\n');
+    if !d.probe_examples.is_empty() {
+        let _ = writeln!(out, "### Example answers\n");
+        for e in &d.probe_examples {
+            let _ = writeln!(
+                out,
+                "- {} / {}: {} → {} ({})",
+                escape_cell(&e.row),
+                e.kind,
+                quote(&e.question),
+                quote(&e.output),
+                e.notes.join("; ")
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// A model text in a report line: one line, at most 160 characters, in quotes.
+fn quote(s: &str) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let short: String = if one.chars().count() > 160 {
+        one.chars().take(159).collect::<String>() + "…"
+    } else {
+        one
+    };
+    format!("“{}”", short.replace('|', "\\|"))
 }
 
 fn row_cells(
@@ -328,6 +396,8 @@ mod tests {
             varying: vec![],
             rows: vec![],
             metric_order: vec!["m".into()],
+            probe_metrics: vec![],
+            probe_examples: vec![],
         };
         let md = render_markdown(&d, &[]);
         assert!(md.contains("| row | m | runs | run ids |"));

@@ -453,6 +453,12 @@ fn validate(file: &Path, ctx: &str, c: &RunConfig) -> Result<(), SpecError> {
         return err("decode", "beams and max_new_tokens must be at least 1");
     }
     let e = &c.eval;
+    if e.probes && e.probe_items == 0 {
+        return err(
+            "eval.probe_items",
+            "must be at least 1 when eval.probes is on",
+        );
+    }
     let engine = e.judge.split_once(':').map(|(k, m)| (k, m.trim()));
     match engine {
         _ if e.judge == "none" => {}

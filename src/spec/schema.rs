@@ -458,6 +458,11 @@ pub struct EvalConfig {
     pub judge_backoff_s: f64,
     /// Instruction given with the audio for captioning evaluation.
     pub caption_instruction: String,
+    /// Run the zero-shot instruction probes (counting, order, presence, loudness, paraphrased
+    /// captioning, absent sound) on the synthetic world's test split (`data.synth`).
+    pub probes: bool,
+    /// Probes of each kind (at most).
+    pub probe_items: usize,
 }
 
 impl Default for EvalConfig {
@@ -475,6 +480,8 @@ impl Default for EvalConfig {
             judge_retries: 4,
             judge_backoff_s: 2.0,
             caption_instruction: "Describe the audio in one sentence.".into(),
+            probes: false,
+            probe_items: 16,
         }
     }
 }

@@ -44,6 +44,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 mod captions;
+pub mod probes;
 mod questions;
 mod sounds;
 

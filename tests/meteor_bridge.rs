@@ -79,3 +79,64 @@ fn missing_jar_is_named() {
         .to_string();
     assert!(e.contains("/nonexistent/meteor-1.5.jar"), "{e}");
 }
+
+mod common;
+
+/// `eval.meteor_jar` adds METEOR to a run's captioning scores; a jar that is not there fails the
+/// eval stage naming it, with the decoded predictions kept.
+#[test]
+fn runs_score_meteor_when_a_jar_is_configured() {
+    use acdc::store::Store;
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let status = |name: &str, jar: &str| {
+        let spec = common::tiny_spec(
+            d.path(),
+            name,
+            &format!("eval.meteor_jar = \"{jar}\"\n[runs.cap]\ntargets.kind = \"caption\"\n"),
+        );
+        let o = common::acdc(
+            &home,
+            d.path(),
+            &["run", spec.to_str().unwrap(), "--no-report"],
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let store = Store::open(&home.join("acdc.db")).unwrap();
+        let id = store.experiment_runs(name).unwrap()[0].run_id.clone();
+        let run = store.run(&id).unwrap();
+        (store, id, run)
+    };
+    let (store, id, run) = status("nojar", "/nonexistent/meteor-1.5.jar");
+    assert_eq!(run.status.as_str(), "failed");
+    let err = run.error.unwrap_or_default();
+    assert!(
+        err.contains("/nonexistent/meteor-1.5.jar") && err.contains("synth_test/aac"),
+        "{err}"
+    );
+    assert!(!store
+        .predictions(&id, Some("synth_test/aac"))
+        .unwrap()
+        .is_empty());
+
+    let Some(jar) = jar() else {
+        eprintln!("SKIPPED the scoring half: no METEOR jar");
+        return;
+    };
+    if std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED the scoring half: no java on PATH");
+        return;
+    }
+    let (store, id, run) = status("withjar", jar.to_str().unwrap());
+    assert_eq!(run.status.as_str(), "done", "{:?}", run.error);
+    let m = store
+        .evals(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.task == "synth_test/aac" && e.metric == "meteor")
+        .expect("meteor scored");
+    assert!((0.0..=1.0).contains(&m.value));
+}

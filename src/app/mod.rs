@@ -228,17 +228,7 @@ fn score(
     if metrics.iter().any(|m| m == "meteor") {
         match crate::eval::meteor::jar_from_env() {
             Some(jar) => {
-                let toks = |t: &str| crate::eval::caption_metrics::tokenize(t, tok).join(" ");
-                let pairs: Vec<(Vec<String>, String)> = items
-                    .iter()
-                    .map(|it| {
-                        (
-                            it.references.iter().map(|r| toks(r)).collect(),
-                            toks(&it.candidate),
-                        )
-                    })
-                    .collect();
-                let (c, per) = crate::eval::meteor::Meteor::start(&jar)?.score(&pairs)?;
+                let (c, per) = crate::eval::meteor::meteor_captions(&jar, &items, tok)?;
                 corpus.insert("meteor".into(), c);
                 for (it, v) in s.items.iter_mut().zip(per) {
                     it.scores.insert("meteor".into(), v);

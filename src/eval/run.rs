@@ -177,7 +177,7 @@ pub fn evaluate(
                 .collect();
             let s = score_captions(&scored, CaptionTokenizer::Ptb);
             let n = items.len() as i64;
-            let scores = s
+            let scores: Vec<EvalScore> = s
                 .corpus
                 .iter()
                 .map(|(m, v)| EvalScore {
@@ -262,6 +262,36 @@ pub fn evaluate(
             Ok(score_probes(&task, items, outputs))
         }
     }
+}
+
+/// Corpus METEOR of a captioning set's stored predictions (PTB tokens, the official jar), run
+/// after the predictions are stored so a jar failure loses no decoding.
+pub fn meteor_score(
+    jar: &std::path::Path,
+    task: &str,
+    preds: &[Prediction],
+) -> Result<EvalScore, EvalError> {
+    let items: Vec<ScoredCaption> = preds
+        .iter()
+        .map(|p| ScoredCaption {
+            id: p.item_id.clone(),
+            candidate: p.output.clone(),
+            references: p.references.clone(),
+        })
+        .collect();
+    let (corpus, _) =
+        super::meteor::meteor_captions(jar, &items, CaptionTokenizer::Ptb).map_err(|e| {
+            EvalError::Task {
+                task: task.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    Ok(EvalScore {
+        task: task.to_string(),
+        metric: "meteor".into(),
+        value: corpus,
+        n: preds.len() as i64,
+    })
 }
 
 /// Per-kind accuracy of probe answers (`<kind>` metrics, plus `captioning_recall` and `mean`, the

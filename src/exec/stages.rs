@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
 use crate::data::{sources, CaptionItem, QaItem};
 use crate::eval::judged_qa::{aqa_averages, Judge};
-use crate::eval::run::{evaluate, EvalSet};
+use crate::eval::run::{evaluate, meteor_score, EvalSet};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
 use crate::spec::schema::MissingAudio;
 use crate::spec::RunConfig;
@@ -441,6 +441,7 @@ pub fn execute(
         } else {
             None
         };
+        let meteor_jar = crate::eval::meteor::configured_jar(&cfg.eval.meteor_jar);
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
@@ -457,6 +458,21 @@ pub fn execute(
                         .put_predictions(run_id, &preds)
                         .map_err(|e| e.to_string())?;
                     summary.extend(scores);
+                    if let (Some(jar), EvalSet::Aac { name, .. }) = (&meteor_jar, set) {
+                        let task = format!("{name}/aac");
+                        match meteor_score(jar, &task, &preds) {
+                            Ok(score) => {
+                                store
+                                    .put_evals(run_id, std::slice::from_ref(&score))
+                                    .map_err(|e| e.to_string())?;
+                                summary.push(score);
+                            }
+                            Err(e) => {
+                                pb.finish_and_clear();
+                                return fail(store, e.to_string());
+                            }
+                        }
+                    }
                     if let (Some(j), EvalSet::Aqa { name, .. }) = (&judge, set) {
                         // Predictions are stored first: a judge failure loses no decoding, and
                         // every judgment given so far is kept in the judge cache.

@@ -458,6 +458,10 @@ pub struct EvalConfig {
     pub judge_backoff_s: f64,
     /// Instruction given with the audio for captioning evaluation.
     pub caption_instruction: String,
+    /// METEOR 1.5 jar for the captioning sets (pycocoevalcap's `meteor-1.5.jar`, its `data/`
+    /// beside it; needs `java`). Empty: `$ACDC_METEOR_JAR` if set, else METEOR is not computed
+    /// (never approximated).
+    pub meteor_jar: String,
     /// Run the zero-shot instruction probes (counting, order, presence, loudness, paraphrased
     /// captioning, absent sound) on the synthetic world's test split (`data.synth`).
     pub probes: bool,
@@ -480,6 +484,7 @@ impl Default for EvalConfig {
             judge_retries: 4,
             judge_backoff_s: 2.0,
             caption_instruction: "Describe the audio in one sentence.".into(),
+            meteor_jar: String::new(),
             probes: false,
             probe_items: 16,
         }

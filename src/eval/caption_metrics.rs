@@ -27,7 +27,7 @@
 //! Nothing in this module panics: empty candidates, empty references and empty inputs give
 //! the value pycocoevalcap gives where it defines one, and 0 otherwise.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 pub use super::caption_tokens::{tokenize, CaptionTokenizer, PTB_PUNCTUATIONS};
 
@@ -37,20 +37,35 @@ fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Python `" ".join(tokens).split()`.
-fn py_split_ws(tokens: &[String]) -> Vec<String> {
+/// Python `" ".join(tokens).split()` (borrowed when that gives the tokens back unchanged).
+fn py_split_ws(tokens: &[String]) -> std::borrow::Cow<'_, [String]> {
+    // The usual case, tokens without whitespace and none empty, splits back into themselves.
+    if tokens
+        .iter()
+        .all(|t| !t.is_empty() && !t.chars().any(is_py_space))
+    {
+        return std::borrow::Cow::Borrowed(tokens);
+    }
     let joined = tokens.join(" ");
     joined
         .split(is_py_space)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// Python `" ".join(tokens).split(" ")` (never empty: `"".split(" ") == [""]`).
-fn py_split_space(tokens: &[String]) -> Vec<String> {
+fn py_split_space(tokens: &[String]) -> std::borrow::Cow<'_, [String]> {
+    if !tokens.is_empty() && tokens.iter().all(|t| !t.is_empty() && !t.contains(' ')) {
+        return std::borrow::Cow::Borrowed(tokens);
+    }
     let joined = tokens.join(" ");
-    joined.split(' ').map(str::to_string).collect()
+    joined
+        .split(' ')
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// Names of the metrics computed by [`score_captions`], as used in [`CaptionScores`].
@@ -110,9 +125,15 @@ struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
+        // Eight bytes at a time (words are hashed as strings), then the tail.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
     }
     fn write_u8(&mut self, i: u8) {
         self.write_u64(i as u64);
@@ -133,7 +154,6 @@ impl std::hash::Hasher for FxHasher {
 
 type Fx = std::hash::BuildHasherDefault<FxHasher>;
 type NgramMap<V> = HashMap<Ngram, V, Fx>;
-type NgramCounts = NgramMap<usize>;
 
 /// Word → id, shared by every sentence one metric call sees.
 #[derive(Default)]
@@ -155,26 +175,77 @@ impl Interner {
     }
 }
 
-/// `precook`: n-gram counts for n = 1..=max_n (≤ 4), in first-occurrence order.
-fn ngram_counts(words: &[u32], max_n: usize) -> (NgramCounts, Vec<Ngram>) {
-    let mut counts: NgramCounts = NgramMap::default();
-    let mut order = Vec::new();
-    for k in 1..=max_n.min(4) {
+/// Every n-gram (n ≤ 4) of one metric call, as a dense id.
+#[derive(Default)]
+struct NgramIds(NgramMap<u32>);
+
+/// One sentence's n-grams (`precook`): per order n, (n-gram id, count) in first-occurrence order.
+#[derive(Default, Clone)]
+struct Cooked {
+    words: usize,
+    grams: [Vec<(u32, u32)>; 4],
+}
+
+/// `precook` over interned words: n = 1..=4.
+fn cook(words: &[u32], ids: &mut NgramIds) -> Cooked {
+    let mut out = Cooked {
+        words: words.len(),
+        ..Default::default()
+    };
+    for k in 1..=4usize {
         if words.len() < k {
             break;
         }
+        let grams = &mut out.grams[k - 1];
         for i in 0..=(words.len() - k) {
-            let mut ids = [u32::MAX; 4];
-            ids[..k].copy_from_slice(&words[i..i + k]);
-            let g = Ngram { len: k as u8, ids };
-            let e = counts.entry(g).or_insert(0);
-            if *e == 0 {
-                order.push(g);
+            let mut w = [u32::MAX; 4];
+            w[..k].copy_from_slice(&words[i..i + k]);
+            let g = Ngram {
+                len: k as u8,
+                ids: w,
+            };
+            let next = ids.0.len() as u32;
+            let id = *ids.0.entry(g).or_insert(next);
+            // Sentences are short: a linear scan finds repeats faster than hashing again.
+            match grams.iter_mut().find(|(x, _)| *x == id) {
+                Some((_, c)) => *c += 1,
+                None => grams.push((id, 1)),
             }
-            *e += 1;
         }
     }
-    (counts, order)
+    out
+}
+
+/// Candidates and references split as pycocoevalcap splits them (`str.split()`), interned once
+/// and cooked: what BLEU and CIDEr-D both start from. Items beyond the shorter slice are dropped.
+struct CookedCorpus {
+    cands: Vec<Cooked>,
+    refs: Vec<Vec<Cooked>>,
+    /// Number of distinct n-grams (every id is below it).
+    ngrams: usize,
+}
+
+fn cook_corpus(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> CookedCorpus {
+    let mut vocab = Interner::default();
+    let mut ids = NgramIds::default();
+    let m = cands.len().min(refs.len());
+    let refs: Vec<Vec<Cooked>> = refs[..m]
+        .iter()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| cook(&vocab.ids(&py_split_ws(r)), &mut ids))
+                .collect()
+        })
+        .collect();
+    let cands: Vec<Cooked> = cands[..m]
+        .iter()
+        .map(|c| cook(&vocab.ids(&py_split_ws(c)), &mut ids))
+        .collect();
+    CookedCorpus {
+        cands,
+        refs,
+        ngrams: ids.0.len(),
+    }
 }
 
 /// BLEU-1..4 as pycocoevalcap's `Bleu(4).compute_score` (`BleuScorer`, option `'closest'`).
@@ -185,42 +256,46 @@ fn ngram_counts(words: &[u32], max_n: usize) -> (NgramCounts, Vec<Ngram>) {
 /// shorter of the two slices are ignored; an item with no references has reference length 0
 /// and no matches.
 pub fn bleu(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> ([f64; 4], Vec<[f64; 4]>) {
+    bleu_cooked(&cook_corpus(cands, refs))
+}
+
+fn bleu_cooked(c: &CookedCorpus) -> ([f64; 4], Vec<[f64; 4]>) {
     const N: usize = 4;
     let small = 1e-9_f64;
     let tiny = 1e-15_f64;
-    let mut per_item = Vec::new();
+    let mut per_item = Vec::with_capacity(c.cands.len());
     let mut total_guess = [0usize; N];
     let mut total_correct = [0usize; N];
     let mut total_testlen = 0usize;
     let mut total_reflen = 0usize;
-    let mut vocab = Interner::default();
-    for (cand, item_refs) in cands.iter().zip(refs.iter()) {
-        // cook_refs
-        let mut reflens = Vec::new();
-        let mut maxcounts: NgramCounts = NgramMap::default();
+    // Max count of each n-gram over the item's references (dense; reset after each item).
+    let mut maxcounts = vec![0u32; c.ngrams];
+    let mut touched: Vec<u32> = Vec::new();
+    for (cand, item_refs) in c.cands.iter().zip(&c.refs) {
+        let mut reflens = Vec::with_capacity(item_refs.len());
         for r in item_refs {
-            let words = vocab.ids(&py_split_ws(r));
-            reflens.push(words.len());
-            let (counts, _) = ngram_counts(&words, N);
-            for (g, c) in counts {
-                let e = maxcounts.entry(g).or_insert(0);
-                if c > *e {
-                    *e = c;
+            reflens.push(r.words);
+            for (id, n) in r.grams.iter().flatten() {
+                let e = &mut maxcounts[*id as usize];
+                if *e == 0 {
+                    touched.push(*id);
                 }
+                *e = (*e).max(*n);
             }
         }
-        // cook_test
-        let words = vocab.ids(&py_split_ws(cand));
-        let testlen = words.len();
-        let (counts, _) = ngram_counts(&words, N);
+        let testlen = cand.words;
         let mut guess = [0usize; N];
         for (k, g) in guess.iter_mut().enumerate() {
             *g = (testlen + 1).saturating_sub(k + 1);
         }
         let mut correct = [0usize; N];
-        for (g, c) in &counts {
-            let m = maxcounts.get(g).copied().unwrap_or(0);
-            correct[g.len as usize - 1] += m.min(*c);
+        for (k, grams) in cand.grams.iter().enumerate() {
+            for (id, n) in grams {
+                correct[k] += maxcounts[*id as usize].min(*n) as usize;
+            }
+        }
+        for id in touched.drain(..) {
+            maxcounts[id as usize] = 0;
         }
         // closest reference length: min over (|l - testlen|, l)
         let reflen = reflens
@@ -360,36 +435,29 @@ fn pairwise_sum(a: &[f64]) -> f64 {
 // CIDEr-D
 // ---------------------------------------------------------------------------------------------
 
+/// One sentence's tf-idf vector (`counts2vec`): per order n, (n-gram id, weight) in
+/// first-occurrence order, the per-order norms, and the "length" (the number of bigrams).
 struct TfIdf {
-    vec: [NgramMap<f64>; 4],
-    order: [Vec<Ngram>; 4],
+    vec: [Vec<(u32, f64)>; 4],
     norm: [f64; 4],
     length: usize,
 }
 
-fn counter_to_vec(
-    counts: &NgramCounts,
-    order: &[Ngram],
-    log_n_refs: f64,
-    df: &NgramCounts,
-) -> TfIdf {
+/// `idf[id]` = log(N) − log(max(1, df)), computed once per n-gram.
+fn tf_idf(c: &Cooked, idf: &[f64]) -> TfIdf {
     let mut out = TfIdf {
         vec: Default::default(),
-        order: Default::default(),
         norm: [0.0; 4],
         length: 0,
     };
-    for g in order {
-        let tf = counts.get(g).copied().unwrap_or(0);
-        let count = df.get(g).copied().unwrap_or(0);
-        let log_df = (count.max(1) as f64).ln();
-        let cur_n = g.len as usize - 1;
-        let v = tf as f64 * (log_n_refs - log_df);
-        out.vec[cur_n].insert(*g, v);
-        out.order[cur_n].push(*g);
-        out.norm[cur_n] += v.powi(2);
-        if cur_n == 1 {
-            out.length += tf;
+    for (n, grams) in c.grams.iter().enumerate() {
+        for &(id, tf) in grams {
+            let v = tf as f64 * idf[id as usize];
+            out.vec[n].push((id, v));
+            out.norm[n] += v.powi(2);
+            if n == 1 {
+                out.length += tf as usize;
+            }
         }
     }
     for x in out.norm.iter_mut() {
@@ -409,54 +477,62 @@ fn counter_to_vec(
 /// with no references scores 0 (the reference code divides by zero); with a single item every
 /// tf-idf weight is 0 and so is every score (aac-metrics refuses fewer than 2 items).
 pub fn cider_d(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> (f64, Vec<f64>) {
+    cider_d_cooked(&cook_corpus(cands, refs))
+}
+
+fn cider_d_cooked(c: &CookedCorpus) -> (f64, Vec<f64>) {
     const N: usize = 4;
     let sigma = 6.0_f64;
     let scale = 10.0_f64;
-    let m = cands.len().min(refs.len());
-    let mut vocab = Interner::default();
-    let cooked_refs: Vec<Vec<(NgramCounts, Vec<Ngram>)>> = refs[..m]
-        .iter()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| ngram_counts(&vocab.ids(&py_split_ws(r)), N))
-                .collect()
-        })
-        .collect();
-    let cooked_cands: Vec<(NgramCounts, Vec<Ngram>)> = cands[..m]
-        .iter()
-        .map(|c| ngram_counts(&vocab.ids(&py_split_ws(c)), N))
-        .collect();
-    let mut df: NgramCounts = NgramMap::default();
-    for rs in &cooked_refs {
-        let all: HashSet<&Ngram, Fx> = rs.iter().flat_map(|(c, _)| c.keys()).collect();
-        for g in all {
-            *df.entry(*g).or_insert(0) += 1;
+    let m = c.cands.len();
+    // Document frequency: items whose references contain the n-gram (`seen` dedups per item).
+    let mut df = vec![0u32; c.ngrams];
+    let mut seen = vec![u32::MAX; c.ngrams];
+    for (item, rs) in c.refs.iter().enumerate() {
+        for (id, _) in rs.iter().flat_map(|r| r.grams.iter().flatten()) {
+            let i = *id as usize;
+            if seen[i] != item as u32 {
+                seen[i] = item as u32;
+                df[i] += 1;
+            }
         }
     }
     let log_n_refs = if m == 0 { 0.0 } else { (m as f64).ln() };
+    let idf: Vec<f64> = df
+        .iter()
+        .map(|&d| log_n_refs - (d.max(1) as f64).ln())
+        .collect();
+    // The reference's weight of each n-gram while one reference is compared (dense; reset after).
+    let mut ref_weight = vec![0.0f64; c.ngrams];
     let mut scores = Vec::with_capacity(m);
-    for ((cc, co), rs) in cooked_cands.iter().zip(cooked_refs.iter()) {
+    for (cand, rs) in c.cands.iter().zip(&c.refs) {
         if rs.is_empty() {
             scores.push(0.0);
             continue;
         }
-        let cv = counter_to_vec(cc, co, log_n_refs, &df);
+        let cv = tf_idf(cand, &idf);
         let mut sums = [0.0f64; N];
-        for (rc, ro) in rs {
-            let rv = counter_to_vec(rc, ro, log_n_refs, &df);
+        for r in rs {
+            let rv = tf_idf(r, &idf);
+            for &(id, v) in rv.vec.iter().flatten() {
+                ref_weight[id as usize] = v;
+            }
             let delta = cv.length as f64 - rv.length as f64;
+            let penalty = std::f64::consts::E.powf(-(delta.powi(2)) / (2.0 * sigma.powi(2)));
             for (ni, sum) in sums.iter_mut().enumerate() {
                 let mut sim = 0.0f64;
-                for g in &cv.order[ni] {
-                    let c = cv.vec[ni][g];
-                    let r = rv.vec[ni].get(g).copied().unwrap_or(0.0);
-                    sim += c.min(r) * r;
+                for &(id, cw) in &cv.vec[ni] {
+                    let rw = ref_weight[id as usize];
+                    sim += cw.min(rw) * rw;
                 }
                 if cv.norm[ni] != 0.0 && rv.norm[ni] != 0.0 {
                     sim /= cv.norm[ni] * rv.norm[ni];
                 }
-                sim *= std::f64::consts::E.powf(-(delta.powi(2)) / (2.0 * sigma.powi(2)));
+                sim *= penalty;
                 *sum += sim;
+            }
+            for &(id, _) in rv.vec.iter().flatten() {
+                ref_weight[id as usize] = 0.0;
             }
         }
         let avg = pairwise_sum(&sums) / N as f64 / rs.len() as f64;
@@ -464,10 +540,6 @@ pub fn cider_d(cands: &[Vec<String>], refs: &[Vec<Vec<String>>]) -> (f64, Vec<f6
     }
     (mean(&scores), scores)
 }
-
-// ---------------------------------------------------------------------------------------------
-// All metrics
-// ---------------------------------------------------------------------------------------------
 
 /// Tokenizes every candidate and reference with `tok` and computes all [`METRICS`].
 pub fn score_captions(items: &[CaptionItem], tok: CaptionTokenizer) -> CaptionScores {
@@ -479,9 +551,11 @@ pub fn score_captions(items: &[CaptionItem], tok: CaptionTokenizer) -> CaptionSc
         .iter()
         .map(|it| it.references.iter().map(|r| tokenize(r, tok)).collect())
         .collect();
-    let (b_corpus, b_items) = bleu(&cands, &refs);
+    // BLEU and CIDEr-D share one interning and n-gram counting of the corpus.
+    let cooked = cook_corpus(&cands, &refs);
+    let (b_corpus, b_items) = bleu_cooked(&cooked);
     let (r_corpus, r_items) = rouge_l(&cands, &refs);
-    let (c_corpus, c_items) = cider_d(&cands, &refs);
+    let (c_corpus, c_items) = cider_d_cooked(&cooked);
     let mut corpus = BTreeMap::new();
     for k in 0..4 {
         corpus.insert(METRICS[k].to_string(), b_corpus[k]);

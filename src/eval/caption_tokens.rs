@@ -69,7 +69,14 @@ fn ptb_tokenize(text: &str) -> Vec<String> {
         }
     }
     raw.into_iter()
-        .map(|t| t.to_lowercase())
+        .map(|mut t| {
+            if t.is_ascii() {
+                t.make_ascii_lowercase();
+                t
+            } else {
+                t.to_lowercase()
+            }
+        })
         .filter(|t| !t.is_empty() && !PTB_PUNCTUATIONS.contains(&t.as_str()))
         .collect()
 }

@@ -4,6 +4,8 @@
     python tools/bench_llm_transformers.py make DIR      # write the random bench model to DIR
     python tools/bench_llm_transformers.py bench DIR --threads T [--batch 1,8] [--beams 1,4]
                                            [--prompt-len 128] [--new-tokens 32] [--repeats 3]
+    python tools/bench_llm_transformers.py targets DIR --threads T [--batch 32] [--prompt-len 40]
+                                           [--new-tokens 48] [--temperature 0.7] [--repeats 3]
 
 The model is the one issue 4 names: Llama, hidden 512, 8 layers, 8 heads, 2 KV heads, vocab 32000
 (intermediate 1376), random weights from torch.manual_seed(0), saved as f32 safetensors so acdc loads
@@ -106,6 +108,51 @@ def bench(args):
             )
 
 
+def targets(args):
+    """Target generation as benches/targets.rs measures it: sampling (temperature, top-p 1, no
+    top-k), `batch` prompts of `prompt_len` random ids, exactly `new_tokens` new tokens each."""
+    torch.set_num_threads(args.threads)
+    model = LlamaForCausalLM.from_pretrained(
+        args.dir, dtype=torch.float32, attn_implementation="sdpa"
+    ).eval()
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, CONFIG["vocab_size"], (args.batch, args.prompt_len), generator=g)
+    mask = torch.ones_like(ids)
+
+    def gen():
+        with torch.inference_mode():
+            model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=args.temperature,
+                top_p=1.0,
+                top_k=0,
+                max_new_tokens=args.new_tokens,
+                min_new_tokens=args.new_tokens,
+            )
+
+    gen()
+    s = statistics.median(timed(gen) for _ in range(args.repeats))
+    print(
+        json.dumps(
+            dict(
+                impl="transformers",
+                threads=args.threads,
+                batch=args.batch,
+                prompt_len=args.prompt_len,
+                new_tokens=args.new_tokens,
+                seconds=s,
+                replies_per_s=args.batch / s,
+                tokens_per_s=args.batch * args.new_tokens / s,
+            )
+        ),
+        flush=True,
+    )
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -120,9 +167,19 @@ def main():
     b.add_argument("--prompt-len", type=int, default=128)
     b.add_argument("--new-tokens", type=int, default=32)
     b.add_argument("--repeats", type=int, default=3)
+    t = sub.add_parser("targets")
+    t.add_argument("dir")
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--prompt-len", type=int, default=40)
+    t.add_argument("--new-tokens", type=int, default=48)
+    t.add_argument("--temperature", type=float, default=0.7)
+    t.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     if args.cmd == "make":
         make(args.dir)
+    elif args.cmd == "targets":
+        targets(args)
     else:
         bench(args)
 

@@ -11,7 +11,7 @@
 #   tools/gpu_check_train.sh build       # here: build into .gpu/ (stripped, xz), loader debs into .gl/
 #   tools/gpu_check_train.sh run OUTDIR  # on the GPU machine (carry .gpu and .gl); needs python3 with
 #                                        # torch + transformers there to write the random checkpoint
-# Env for run: STEPS (default 200), PRECISION (f16), DEVICE (wgpu), CHECKPOINTING (false; true turns on
+# Env for run: STEPS (default 200), BATCH (8), PRECISION (f16), DEVICE (wgpu), CHECKPOINTING (false; true turns on
 # `train.gradient_checkpointing`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,8 +47,9 @@ run)
     export ACDC_HOME="$work/home"
     # The builtin tokenizer (built on first use) gives the vocabulary.
     "$acdc" lm tokenize --model builtin:tiny "a dog barks" >/dev/null
-    model="$work/llm-1b"
-    python3 - "$ACDC_HOME/models/builtin-tiny/tokenizer.json" "$model" <<'PY'
+    # The random model is kept between runs (e.g. with and without CHECKPOINTING).
+    model=/tmp/gpu-check-llm-1b
+    [ -f "$model/config.json" ] || python3 - "$ACDC_HOME/models/builtin-tiny/tokenizer.json" "$model" <<'PY'
 import json, shutil, sys, torch
 from transformers import LlamaConfig, LlamaForCausalLM
 tok, out = sys.argv[1], sys.argv[2]
@@ -73,7 +74,7 @@ encoder.target_frames = 192
 adapter.hidden = 1024
 targets.kind = "caption"
 train.steps = ${STEPS:-200}
-train.batch_size = 8
+train.batch_size = ${BATCH:-8}
 train.lr = 1e-3
 train.warmup_steps = 20
 train.checkpoint_every = 100

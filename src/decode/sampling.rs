@@ -49,17 +49,24 @@ pub fn choose(logits: &[f32], s: &Sampling, rng: &mut Rng) -> u32 {
             top_p,
             top_k,
         } => {
+            if top_k == 0 && top_p >= 1.0 {
+                return sample_unfiltered(logits, temperature, rng);
+            }
             let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
-            let mut order: Vec<usize> = (0..scaled.len()).collect();
-            order.sort_by(|&a, &b| {
-                scaled[b]
-                    .partial_cmp(&scaled[a])
+            let by_prob = |a: &usize, b: &usize| {
+                scaled[*b]
+                    .partial_cmp(&scaled[*a])
                     .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(a.cmp(&b))
-            });
+                    .then(a.cmp(b))
+            };
+            let mut order: Vec<usize> = (0..scaled.len()).collect();
             if top_k > 0 && top_k < order.len() {
+                // Only the k best need ordering.
+                order.select_nth_unstable_by(top_k - 1, by_prob);
                 order.truncate(top_k);
             }
+            // The comparison is a total order (ties broken by index): unstable = stable here.
+            order.sort_unstable_by(by_prob);
             let max = scaled[order[0]];
             let mut probs: Vec<f64> = order.iter().map(|&i| (scaled[i] - max).exp()).collect();
             let z: f64 = probs.iter().sum();
@@ -93,6 +100,32 @@ pub fn choose(logits: &[f32], s: &Sampling, rng: &mut Rng) -> u32 {
     }
 }
 
+/// Sampling from the whole softmax(logits / temperature) (no top-k, no top-p): one pass in
+/// vocabulary order, no sorting — what target generation at temperature > 0 does per token.
+fn sample_unfiltered(logits: &[f32], temperature: f64, rng: &mut Rng) -> u32 {
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &l| m.max(l as f64 / temperature));
+    let probs: Vec<f64> = logits
+        .iter()
+        .map(|&l| (l as f64 / temperature - max).exp())
+        .collect();
+    let z: f64 = probs.iter().sum();
+    let u = rng.next_f64() * z;
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (i, p) in probs.iter().enumerate() {
+        if *p > 0.0 {
+            last = i;
+        }
+        acc += p;
+        if u < acc {
+            return i as u32;
+        }
+    }
+    last as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +156,25 @@ mod tests {
                 &mut r,
             );
             assert_eq!(t, 1);
+        }
+    }
+
+    /// Unfiltered sampling follows softmax(logits / T): frequencies over many draws.
+    #[test]
+    fn unfiltered_sampling_follows_the_softmax() {
+        let logits = [0.0f32, 1.0, 2.0, -30.0];
+        let t = 0.7;
+        let z: f64 = logits.iter().map(|&l| (l as f64 / t).exp()).sum();
+        let want: Vec<f64> = logits.iter().map(|&l| (l as f64 / t).exp() / z).collect();
+        let mut r = Rng::new(3);
+        let mut n = [0usize; 4];
+        let draws = 40_000;
+        for _ in 0..draws {
+            n[choose(&logits, &Sampling::from_temperature(t, 1.0), &mut r) as usize] += 1;
+        }
+        for (c, w) in n.iter().zip(&want) {
+            let f = *c as f64 / draws as f64;
+            assert!((f - w).abs() < 0.01, "{n:?} vs {want:?}");
         }
     }
 }

@@ -76,3 +76,105 @@ fn bad_input_is_named() {
         common::stderr(&o)
     );
 }
+
+/// A stand-in for `java -jar spice-1.0.jar IN -cache DIR -out OUT -subset -silent`: checks the
+/// arguments, copies the input for the test to read, and scores item i as 0.2 (even) or 0.4
+/// (odd). With `fail` = "once" it fails on its first run, with "always" on every run.
+fn spice_stand_in(dir: &std::path::Path, fail: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        r#"#!/bin/sh
+[ "$1" = "-jar" ] && [ "$2" = "-Xmx8G" ] || exit 9
+in="$4"; out=""
+while [ $# -gt 0 ]; do [ "$1" = "-out" ] && out="$2"; shift; done
+cp "$in" '{dir}/seen-input.json'
+if [ '{fail}' = always ] || {{ [ '{fail}' = once ] && [ ! -e '{dir}/failed' ]; }}; then
+  touch '{dir}/failed'; echo "Exception in thread main: boom" >&2; exit 1
+fi
+n=$(grep -o '"image_id"' "$in" | wc -l)
+i=0; sep=""; printf '[' > "$out"
+while [ $i -lt $n ]; do
+  if [ $((i % 2)) = 0 ]; then f=0.2; else f=0.4; fi
+  printf '%s{{"image_id": %d, "scores": {{"All": {{"f": %s, "pr": 0.1, "re": 0.1}}}}}}' "$sep" $i $f >> "$out"
+  sep=","; i=$((i + 1))
+done
+printf ']' >> "$out"
+"#,
+        dir = dir.display()
+    );
+    let p = dir.join(format!("java-{fail}.sh"));
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn spice_and_spider_through_the_jar() {
+    let d = tempfile::tempdir().unwrap();
+    let input = common::write(
+        d.path(),
+        "in.json",
+        r#"[{"id": "a", "candidate": "A dog barks!", "references": ["A dog is barking.", "Dog barks loudly."]},
+            {"id": "b", "candidate": "rain falls", "references": ["Rain falls on a roof."]},
+            {"id": "c", "candidate": "a bell", "references": ["A bell rings."]}]"#,
+    );
+    let jar = common::write(d.path(), "spice-1.0.jar", "");
+    let run = |java: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_acdc"))
+            .args([
+                "score",
+                input.to_str().unwrap(),
+                "--metrics",
+                "cider_d,spice,spider",
+                "--json",
+            ])
+            .env("ACDC_HOME", d.path())
+            .env("ACDC_JAVA", java)
+            .env("ACDC_SPICE_JAR", &jar)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    // Fails once: run again, scored.
+    let o = run(&spice_stand_in(d.path(), "once"));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let spice = v["corpus"]["spice"].as_f64().unwrap();
+    assert!((spice - (0.2 + 0.4 + 0.2) / 3.0).abs() < 1e-12, "{v}");
+    let cider = v["corpus"]["cider_d"].as_f64().unwrap();
+    assert!((v["corpus"]["spider"].as_f64().unwrap() - (cider + spice) / 2.0).abs() < 1e-12);
+    assert_eq!(v["items"][1]["spice"], 0.4);
+    let c1 = v["items"][1]["cider_d"].as_f64().unwrap();
+    assert!((v["items"][1]["spider"].as_f64().unwrap() - (c1 + 0.4) / 2.0).abs() < 1e-12);
+    assert!(v["unavailable"].as_array().unwrap().is_empty(), "{v}");
+    // The jar saw PTB-tokenized text, as pycocoevalcap gives it.
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("seen-input.json")).unwrap())
+            .unwrap();
+    assert_eq!(seen[0]["test"], "a dog barks");
+    assert_eq!(seen[0]["refs"][0], "a dog is barking");
+    // Fails every time: the error names the jar and the items, with the jar's last words.
+    let o = run(&spice_stand_in(d.path(), "always"));
+    assert!(!o.status.success());
+    let e = common::stderr(&o);
+    assert!(
+        e.contains("spice-1.0.jar") && e.contains("items `a` … `c`") && e.contains("boom"),
+        "{e}"
+    );
+    // No jar: unavailable, never approximated.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_acdc"))
+        .args([
+            "score",
+            input.to_str().unwrap(),
+            "--metrics",
+            "spice,spider",
+            "--json",
+        ])
+        .env("ACDC_HOME", d.path())
+        .env_remove("ACDC_SPICE_JAR")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["unavailable"], serde_json::json!(["spice", "spider"]));
+    assert!(v["corpus"].get("spice").is_none());
+}

@@ -221,10 +221,38 @@ fn score(
         .collect();
     let mut s = s;
     // METEOR and SPICE need their official jars; without them they are reported unavailable, never approximated.
-    let mut unavailable: Vec<&str> = ["spice", "spider"]
-        .into_iter()
-        .filter(|m| metrics.iter().any(|x| x == m))
-        .collect();
+    let mut unavailable: Vec<&str> = Vec::new();
+    if metrics.iter().any(|m| m == "spice" || m == "spider") {
+        match crate::eval::spice::configured_jar("") {
+            Some(jar) => {
+                let (c, per) = crate::eval::spice::spice_captions(&jar, &items, tok)?;
+                let cider = s.corpus.get("cider_d").copied().unwrap_or(f64::NAN);
+                for (name, wanted) in [
+                    ("spice", c),
+                    ("spider", crate::eval::spice::spider(cider, c)),
+                ] {
+                    if metrics.iter().any(|m| m == name) {
+                        corpus.insert(name.into(), wanted);
+                    }
+                }
+                for (it, v) in s.items.iter_mut().zip(per) {
+                    let cider = it.scores.get("cider_d").copied().unwrap_or(f64::NAN);
+                    if metrics.iter().any(|m| m == "spice") {
+                        it.scores.insert("spice".into(), v);
+                    }
+                    if metrics.iter().any(|m| m == "spider") {
+                        it.scores
+                            .insert("spider".into(), crate::eval::spice::spider(cider, v));
+                    }
+                }
+            }
+            None => unavailable.extend(
+                ["spice", "spider"]
+                    .into_iter()
+                    .filter(|m| metrics.iter().any(|x| x == m)),
+            ),
+        }
+    }
     if metrics.iter().any(|m| m == "meteor") {
         match crate::eval::meteor::jar_from_env() {
             Some(jar) => {
@@ -238,22 +266,20 @@ fn score(
         }
     }
     if json {
-        let items: Vec<serde_json::Value> = s
-            .items
-            .iter()
-            .map(|it| {
-                let mut o = serde_json::Map::new();
-                o.insert("id".into(), serde_json::Value::String(it.id.clone()));
-                for (k, v) in it
-                    .scores
-                    .iter()
-                    .filter(|(k, _)| want(k) || k.as_str() == "meteor")
-                {
-                    o.insert(k.clone(), serde_json::json!(v));
-                }
-                serde_json::Value::Object(o)
-            })
-            .collect();
+        let items: Vec<serde_json::Value> =
+            s.items
+                .iter()
+                .map(|it| {
+                    let mut o = serde_json::Map::new();
+                    o.insert("id".into(), serde_json::Value::String(it.id.clone()));
+                    for (k, v) in it.scores.iter().filter(|(k, _)| {
+                        want(k) || ["meteor", "spice", "spider"].contains(&k.as_str())
+                    }) {
+                        o.insert(k.clone(), serde_json::json!(v));
+                    }
+                    serde_json::Value::Object(o)
+                })
+                .collect();
         return Ok(serde_json::to_string_pretty(
             &serde_json::json!({"corpus": corpus, "items": items, "unavailable": unavailable}),
         )? + "\n");

@@ -3,7 +3,8 @@
 //! its paraphrase data lives); a `SCORE ||| ref… ||| hyp` line per item returns its statistics, and
 //! one `EVAL ||| stats ||| …` line returns every item's score and then the corpus score. Inputs are
 //! tokenized strings (tokens joined by spaces). The jar comes from `eval.meteor_jar` or
-//! `ACDC_METEOR_JAR`; without one METEOR is reported unavailable, never approximated.
+//! `ACDC_METEOR_JAR`; without one METEOR is reported unavailable, never approximated. `ACDC_JAVA`
+//! names another `java`.
 //!
 //! When the process dies mid-stream it is restarted once and the item retried; the statistics of
 //! the items already scored are kept. A second failure is an error naming the item.
@@ -43,19 +44,12 @@ pub struct Meteor {
 
 /// The jar named by `ACDC_METEOR_JAR`, if it exists.
 pub fn jar_from_env() -> Option<PathBuf> {
-    std::env::var_os("ACDC_METEOR_JAR")
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
+    configured_jar("")
 }
 
-/// The jar a configuration names (`eval.meteor_jar`; a configured path is used even when missing,
-/// so that it fails loudly), else `ACDC_METEOR_JAR`, else none.
+/// The jar `eval.meteor_jar` names, else `ACDC_METEOR_JAR`, else none.
 pub fn configured_jar(configured: &str) -> Option<PathBuf> {
-    if configured.trim().is_empty() {
-        jar_from_env()
-    } else {
-        Some(PathBuf::from(configured.trim()))
-    }
+    super::jar::configured_jar(configured, "ACDC_METEOR_JAR")
 }
 
 fn spawn(
@@ -71,7 +65,7 @@ fn spawn(
     }
     let mut cmd = match launch {
         Launch::Jar => {
-            let mut c = Command::new("java");
+            let mut c = Command::new(super::jar::java());
             c.args(["-jar", "-Xmx2G"])
                 .arg(
                     jar.file_name()

@@ -3,6 +3,8 @@
 
 pub mod caption_metrics;
 pub mod caption_tokens;
+pub mod external;
+pub mod jar;
 pub mod judge;
 pub mod judge_local;
 pub mod judge_openai;
@@ -11,3 +13,4 @@ pub mod meteor;
 pub mod probes;
 pub mod qa_metrics;
 pub mod run;
+pub mod spice;

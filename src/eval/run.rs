@@ -264,36 +264,6 @@ pub fn evaluate(
     }
 }
 
-/// Corpus METEOR of a captioning set's stored predictions (PTB tokens, the official jar), run
-/// after the predictions are stored so a jar failure loses no decoding.
-pub fn meteor_score(
-    jar: &std::path::Path,
-    task: &str,
-    preds: &[Prediction],
-) -> Result<EvalScore, EvalError> {
-    let items: Vec<ScoredCaption> = preds
-        .iter()
-        .map(|p| ScoredCaption {
-            id: p.item_id.clone(),
-            candidate: p.output.clone(),
-            references: p.references.clone(),
-        })
-        .collect();
-    let (corpus, _) =
-        super::meteor::meteor_captions(jar, &items, CaptionTokenizer::Ptb).map_err(|e| {
-            EvalError::Task {
-                task: task.to_string(),
-                message: e.to_string(),
-            }
-        })?;
-    Ok(EvalScore {
-        task: task.to_string(),
-        metric: "meteor".into(),
-        value: corpus,
-        n: preds.len() as i64,
-    })
-}
-
 /// Per-kind accuracy of probe answers (`<kind>` metrics, plus `captioning_recall` and `mean`, the
 /// unweighted mean over the kinds present), and every answer with its expectation and verdict.
 fn score_probes(

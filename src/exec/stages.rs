@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
 use crate::data::{sources, CaptionItem, QaItem};
-use crate::eval::judged_qa::{aqa_averages, Judge};
-use crate::eval::run::{evaluate, meteor_score, EvalSet};
+use crate::eval::external::ExternalScorers;
+use crate::eval::judged_qa::aqa_averages;
+use crate::eval::run::{evaluate, EvalSet};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
 use crate::spec::schema::MissingAudio;
 use crate::spec::RunConfig;
@@ -433,15 +434,11 @@ pub fn execute(
             Err(e)
         };
         // The judge is set up before decoding, so a bad judge setting fails fast.
-        let judge = if data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. })) {
-            match Judge::from_config(&cfg.eval, home, &device) {
-                Ok(j) => j,
-                Err(e) => return fail(store, format!("eval.judge: {e}")),
-            }
-        } else {
-            None
+        let judge_needed = data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
+        let external = match ExternalScorers::from_config(&cfg.eval, home, &device, judge_needed) {
+            Ok(x) => x,
+            Err(e) => return fail(store, e),
         };
-        let meteor_jar = crate::eval::meteor::configured_jar(&cfg.eval.meteor_jar);
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
@@ -458,36 +455,14 @@ pub fn execute(
                         .put_predictions(run_id, &preds)
                         .map_err(|e| e.to_string())?;
                     summary.extend(scores);
-                    if let (Some(jar), EvalSet::Aac { name, .. }) = (&meteor_jar, set) {
-                        let task = format!("{name}/aac");
-                        match meteor_score(jar, &task, &preds) {
-                            Ok(score) => {
-                                store
-                                    .put_evals(run_id, std::slice::from_ref(&score))
-                                    .map_err(|e| e.to_string())?;
-                                summary.push(score);
-                            }
-                            Err(e) => {
-                                pb.finish_and_clear();
-                                return fail(store, e.to_string());
-                            }
+                    match external.score(store, set, &preds, &summary) {
+                        Ok(more) => {
+                            store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
+                            summary.extend(more);
                         }
-                    }
-                    if let (Some(j), EvalSet::Aqa { name, .. }) = (&judge, set) {
-                        // Predictions are stored first: a judge failure loses no decoding, and
-                        // every judgment given so far is kept in the judge cache.
-                        let task = format!("{name}/aqa");
-                        match j.score_predictions(store, &task, &preds) {
-                            Ok((scores, _)) => {
-                                store
-                                    .put_evals(run_id, &scores)
-                                    .map_err(|e| e.to_string())?;
-                                summary.extend(scores);
-                            }
-                            Err(e) => {
-                                pb.finish_and_clear();
-                                return fail(store, format!("{task}: {e}"));
-                            }
+                        Err(e) => {
+                            pb.finish_and_clear();
+                            return fail(store, e);
                         }
                     }
                 }
@@ -504,12 +479,8 @@ pub fn execute(
             .map_err(|e| e.to_string())?;
         summary.extend(averages);
         let mut info = serde_json::json!({ "scores": summary });
-        if let Some(j) = &judge {
-            info["judge"] = serde_json::json!({
-                "engine": j.engine.id(),
-                "template": j.template.origin,
-                "template_hash": j.template.hash,
-            });
+        if let Some(j) = external.info() {
+            info["judge"] = j;
         }
         store
             .stage_finish(run_id, "eval", true, &info)

@@ -462,6 +462,10 @@ pub struct EvalConfig {
     /// beside it; needs `java`). Empty: `$ACDC_METEOR_JAR` if set, else METEOR is not computed
     /// (never approximated).
     pub meteor_jar: String,
+    /// SPICE 1.0 jar for the captioning sets (pycocoevalcap's `spice-1.0.jar` with its Stanford
+    /// CoreNLP jars in `lib/`; needs `java`), also giving SPIDEr = (CIDEr-D + SPICE) / 2. Empty:
+    /// `$ACDC_SPICE_JAR` if set, else neither is computed (never approximated).
+    pub spice_jar: String,
     /// Run the zero-shot instruction probes (counting, order, presence, loudness, paraphrased
     /// captioning, absent sound) on the synthetic world's test split (`data.synth`).
     pub probes: bool,
@@ -485,6 +489,7 @@ impl Default for EvalConfig {
             judge_backoff_s: 2.0,
             caption_instruction: "Describe the audio in one sentence.".into(),
             meteor_jar: String::new(),
+            spice_jar: String::new(),
             probes: false,
             probe_items: 16,
         }

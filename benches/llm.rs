@@ -10,37 +10,14 @@
 //! (3); `RAYON_NUM_THREADS` sets the threads. Prints one `RESULT {json}` line per case.
 
 use acdc::app::lm_bench::{run, BenchPlan};
-use acdc::model::llm::LlamaConfig;
 use burn::tensor::Device;
+use support::{list, num};
 
-fn list(key: &str, default: &str) -> Vec<usize> {
-    std::env::var(key)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .map(|s| s.trim().parse().expect("a comma-separated list of numbers"))
-        .collect()
-}
-
-fn num(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .map(|s| s.parse().expect("a number"))
-        .unwrap_or(default)
-}
+mod support;
 
 fn main() {
     let device = Device::flex();
-    let model = match std::env::var("LLM_BENCH_MODEL") {
-        Ok(dir) => {
-            acdc::model::hf::load_llama(std::path::Path::new(&dir), &device)
-                .expect("LLM_BENCH_MODEL loads")
-                .1
-        }
-        Err(_) => {
-            let cfg = LlamaConfig::new(32000, 512, 1376, 8, 8, 2);
-            acdc::model::init_seeded(&device, 0, || cfg.init(&device))
-        }
-    };
+    let model = support::llm("LLM_BENCH_MODEL", &device);
     let plan = BenchPlan {
         batches: list("LLM_BENCH_BATCH", "1,8"),
         beams: list("LLM_BENCH_BEAMS", "1,4"),
@@ -49,14 +26,7 @@ fn main() {
         repeats: num("LLM_BENCH_REPEATS", 3),
         seed: 0,
     };
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+    let threads = support::threads();
     run(&model, &device, &plan, &mut |r| {
         let mut v = serde_json::to_value(r).expect("a row serialises");
         v["impl"] = "acdc".into();

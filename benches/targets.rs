@@ -14,30 +14,15 @@
 use std::time::Instant;
 
 use acdc::decode::{embed_padded, generate, Sampling};
-use acdc::model::llm::LlamaConfig;
 use acdc::rng::Rng;
 use burn::tensor::Device;
+use support::num;
 
-fn num(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .map(|s| s.parse().expect("a number"))
-        .unwrap_or(default)
-}
+mod support;
 
 fn main() {
     let device = Device::flex();
-    let model = match std::env::var("TARGETS_BENCH_MODEL") {
-        Ok(dir) => {
-            acdc::model::hf::load_llama(std::path::Path::new(&dir), &device)
-                .expect("TARGETS_BENCH_MODEL loads")
-                .1
-        }
-        Err(_) => {
-            let cfg = LlamaConfig::new(32000, 512, 1376, 8, 8, 2);
-            acdc::model::init_seeded(&device, 0, || cfg.init(&device))
-        }
-    };
+    let model = support::llm("TARGETS_BENCH_MODEL", &device);
     let (batch, prompt, new) = (
         num("TARGETS_BENCH_BATCH", 32),
         num("TARGETS_BENCH_PROMPT", 40),
@@ -68,14 +53,7 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     let s = times[times.len() / 2];
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+    let threads = support::threads();
     println!(
         "RESULT {}",
         serde_json::json!({

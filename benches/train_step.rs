@@ -16,7 +16,6 @@
 use std::time::Instant;
 
 use acdc::model::encoder::EatConfig;
-use acdc::model::llm::LlamaConfig;
 use acdc::rng::Rng;
 use acdc::spec::schema::TrainConfig;
 use acdc::text::prompt::AudioPrompt;
@@ -24,6 +23,9 @@ use acdc::train::batch;
 use acdc::train::trainer::{adamw, clip_global_norm, mark_trainable, masked_loss, step_lrs};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
+use support::num;
+
+mod support;
 
 const BATCH: usize = 8;
 const FRAMES: usize = 100;
@@ -34,26 +36,9 @@ const PREFIX: usize = 16;
 const SUFFIX: usize = 16;
 const TARGET: usize = 48;
 
-fn num(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .map(|s| s.parse().expect("a number"))
-        .unwrap_or(default)
-}
-
 fn main() {
     let device = Device::flex().autodiff();
-    let llm = match std::env::var("TRAIN_BENCH_MODEL") {
-        Ok(dir) => {
-            acdc::model::hf::load_llama(std::path::Path::new(&dir), &device)
-                .expect("TRAIN_BENCH_MODEL loads")
-                .1
-        }
-        Err(_) => {
-            let cfg = LlamaConfig::new(32000, 512, 1376, 8, 8, 2);
-            acdc::model::init_seeded(&device, 0, || cfg.init(&device))
-        }
-    };
+    let llm = support::llm("TRAIN_BENCH_MODEL", &device);
     let vocab = llm.vocab_size();
     // The encoder is not run (the bench feeds encoder outputs); it only fixes the adapter's input width.
     let eat = EatConfig::new(ENC_DIM, 1, 12);
@@ -107,14 +92,7 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+    let threads = support::threads();
     let tokens = BATCH * (PREFIX + audio_len + SUFFIX + TARGET);
     println!(
         "RESULT {}",

@@ -40,6 +40,46 @@ pub enum JudgeApi {
     Completions,
 }
 
+/// The judge settings of `acdc judge` (the same as a run's `eval.judge*` keys).
+#[derive(Debug, Clone, clap::Args)]
+pub struct JudgeArgs {
+    #[arg(long, value_enum, default_value = "openai")]
+    pub engine: JudgeEngineKind,
+    /// OpenAI-compatible server, e.g. http://localhost:5000/v1 (engine openai).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Served model name (openai), or a model directory / id / builtin: model (local).
+    #[arg(long)]
+    pub model: String,
+    /// Prompt template with {question}, {reference} and {prediction} (default: acdc's rubric).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Endpoint: chat (/chat/completions) or completions (/completions, prompt sent as is).
+    #[arg(long, value_enum, default_value = "chat")]
+    pub api: JudgeApi,
+    /// Environment variable holding the API key.
+    #[arg(long, default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds per request.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout_s: f64,
+    /// Further attempts after HTTP 429/5xx, a timeout or a malformed reply.
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Seconds before the first retry (doubled each time).
+    #[arg(long, default_value_t = 2.0)]
+    pub backoff_s: f64,
+    /// Most tokens in a judge reply.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: usize,
+    /// Sampling temperature of the judge (openai; local is greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -168,41 +208,8 @@ pub enum Command {
     /// the store: a rerun asks only what it has not asked before.
     Judge {
         input: PathBuf,
-        #[arg(long, value_enum, default_value = "openai")]
-        engine: JudgeEngineKind,
-        /// OpenAI-compatible server, e.g. http://localhost:5000/v1 (engine openai).
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Served model name (openai), or a model directory / id / builtin: model (local).
-        #[arg(long)]
-        model: String,
-        /// Prompt template with {question}, {reference} and {prediction} (default: acdc's rubric).
-        #[arg(long)]
-        template: Option<PathBuf>,
-        /// Endpoint: chat (/chat/completions) or completions (/completions, prompt sent as is).
-        #[arg(long, value_enum, default_value = "chat")]
-        api: JudgeApi,
-        /// Environment variable holding the API key.
-        #[arg(long, default_value = "OPENAI_API_KEY")]
-        api_key_env: String,
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Seconds per request.
-        #[arg(long, default_value_t = 120.0)]
-        timeout_s: f64,
-        /// Further attempts after HTTP 429/5xx, a timeout or a malformed reply.
-        #[arg(long, default_value_t = 4)]
-        retries: u32,
-        /// Seconds before the first retry (doubled each time).
-        #[arg(long, default_value_t = 2.0)]
-        backoff_s: f64,
-        /// Most tokens in a judge reply.
-        #[arg(long, default_value_t = 512)]
-        max_tokens: usize,
-        /// Sampling temperature of the judge (openai; local is greedy).
-        #[arg(long, default_value_t = 0.0)]
-        temperature: f64,
+        #[command(flatten)]
+        args: JudgeArgs,
         #[arg(long)]
         json: bool,
     },

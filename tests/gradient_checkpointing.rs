@@ -4,8 +4,6 @@
 
 mod common;
 
-use acdc::store::Store;
-
 #[test]
 fn checkpointing_leaves_training_unchanged() {
     let d = tempfile::tempdir().unwrap();
@@ -18,21 +16,8 @@ fn checkpointing_leaves_training_unchanged() {
          [runs.plain]\ntrain.gradient_checkpointing = false\n\
          [runs.recompute]\ntrain.gradient_checkpointing = true\n",
     );
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &["run", spec.to_str().unwrap(), "--no-report"],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let store = Store::open(&home.join("acdc.db")).unwrap();
-    let runs = store.experiment_runs("ckpt").unwrap();
-    let id = |label: &str| {
-        runs.iter()
-            .find(|r| r.label == label)
-            .unwrap()
-            .run_id
-            .clone()
-    };
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let id = |label: &str| common::run_id(&store, "ckpt", label);
     let (a, b) = (id("plain"), id("recompute"));
     assert_ne!(a, b);
     for r in [&a, &b] {

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use acdc::store::runs::RunStatus;
-use acdc::store::Store;
 use common::mock_judge::{mock, ok_chat, prompt_of, status};
 
 fn spec(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
@@ -39,21 +38,8 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     let spec = spec(d.path(), &m.url);
 
     // The judge fails: the run fails at its eval stage, naming the set and an item.
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &["run", spec.to_str().unwrap(), "--no-report"],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let store = Store::open(&home.join("acdc.db")).unwrap();
-    let ids: Vec<String> = store
-        .experiment_runs("judged")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.run_id)
-        .collect();
-    assert_eq!(ids.len(), 1);
-    let id = &ids[0];
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let id = &common::run_id(&store, "judged", "cap");
     let run = store.run(id).unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     let err = run.error.unwrap_or_default();
@@ -80,18 +66,7 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
 
     // The judge is back: retrying finishes the run with judged scores.
     healthy.store(true, Ordering::SeqCst);
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--retry-failed",
-            "--no-report",
-        ],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let store = Store::open(&home.join("acdc.db")).unwrap();
+    let store = common::run_spec(&home, d.path(), &spec, &["--retry-failed"]);
     assert_eq!(store.run(id).unwrap().status, RunStatus::Done);
     let evals = store.evals(id).unwrap();
     let get = |task: &str, metric: &str| {
@@ -157,14 +132,10 @@ fn bad_judge_settings_are_named() {
         "notemplate",
         "eval.judge = \"local:builtin:tiny\"\neval.judge_template = \"no-such-template.txt\"\n",
     );
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &["run", spec.to_str().unwrap(), "--no-report"],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let store = Store::open(&home.join("acdc.db")).unwrap();
-    let id = &store.experiment_runs("notemplate").unwrap()[0].run_id;
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let id = &store.experiment_runs("notemplate").unwrap()[0]
+        .run_id
+        .clone();
     let run = store.run(id).unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run

@@ -86,7 +86,6 @@ mod common;
 /// eval stage naming it, with the decoded predictions kept.
 #[test]
 fn runs_score_meteor_when_a_jar_is_configured() {
-    use acdc::store::Store;
     let d = tempfile::tempdir().unwrap();
     let home = d.path().join("home");
     let status = |name: &str, jar: &str| {
@@ -95,14 +94,8 @@ fn runs_score_meteor_when_a_jar_is_configured() {
             name,
             &format!("eval.meteor_jar = \"{jar}\"\n[runs.cap]\ntargets.kind = \"caption\"\n"),
         );
-        let o = common::acdc(
-            &home,
-            d.path(),
-            &["run", spec.to_str().unwrap(), "--no-report"],
-        );
-        assert!(o.status.success(), "{}", common::stderr(&o));
-        let store = Store::open(&home.join("acdc.db")).unwrap();
-        let id = store.experiment_runs(name).unwrap()[0].run_id.clone();
+        let store = common::run_spec(&home, d.path(), &spec, &[]);
+        let id = common::run_id(&store, name, "cap");
         let run = store.run(&id).unwrap();
         (store, id, run)
     };

@@ -2,31 +2,15 @@
 //! judgment cache.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{JudgeApi, JudgeEngineKind};
+use crate::cli::{JudgeApi, JudgeArgs, JudgeEngineKind};
 use crate::eval::judge::JudgeItem;
 use crate::eval::judged_qa::Judge;
 use crate::spec::schema::EvalConfig;
 use crate::store::Store;
-
-/// The judge settings of the command line.
-pub struct JudgeArgs {
-    pub engine: JudgeEngineKind,
-    pub base_url: Option<String>,
-    pub model: String,
-    pub template: Option<PathBuf>,
-    pub api: JudgeApi,
-    pub api_key_env: String,
-    pub concurrency: usize,
-    pub timeout_s: f64,
-    pub retries: u32,
-    pub backoff_s: f64,
-    pub max_tokens: usize,
-    pub temperature: f64,
-}
 
 /// Items of a JSONL file: one `{"id", "question", "reference", "prediction"}` object per line
 /// (blank lines skipped; a numeric id is taken as its decimal text).

@@ -142,6 +142,25 @@ fn decode_all(
     Ok(out)
 }
 
+/// Decoding rows of questions about audio: (audio key, prompt with the question after the audio)
+/// for each (item id, audio key, question); a question the template cannot take names its item.
+fn question_rows<'a>(
+    backbone: &Backbone,
+    task: &str,
+    items: impl Iterator<Item = (&'a str, String, &'a str)>,
+) -> Result<Vec<(String, AudioPrompt)>, EvalError> {
+    items
+        .map(|(id, audio, question)| {
+            audio_prompt(&backbone.tokenizer, &backbone.chat, Some(question))
+                .map(|p| (audio, p))
+                .map_err(|e| EvalError::Task {
+                    task: task.to_string(),
+                    message: format!("{id}: {e}"),
+                })
+        })
+        .collect()
+}
+
 /// Evaluate one set; returns its scores and predictions.
 pub fn evaluate(
     model: &AudioLlm,
@@ -202,16 +221,17 @@ pub fn evaluate(
         }
         EvalSet::Aqa { name, items } => {
             let task = format!("{name}/aqa");
-            let mut rows = Vec::with_capacity(items.len());
-            for it in items {
-                let p = audio_prompt(tok, &backbone.chat, Some(&it.question)).map_err(|e| {
-                    EvalError::Task {
-                        task: task.clone(),
-                        message: format!("{}: {e}", it.id),
-                    }
-                })?;
-                rows.push((it.audio.display().to_string(), p));
-            }
+            let rows = question_rows(
+                backbone,
+                &task,
+                items.iter().map(|it| {
+                    (
+                        it.id.as_str(),
+                        it.audio.display().to_string(),
+                        it.question.as_str(),
+                    )
+                }),
+            )?;
             let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
@@ -248,16 +268,14 @@ pub fn evaluate(
         }
         EvalSet::Probes { name, root, items } => {
             let task = format!("{name}/probes");
-            let mut rows = Vec::with_capacity(items.len());
-            for it in items {
-                let p = audio_prompt(tok, &backbone.chat, Some(&it.question)).map_err(|e| {
-                    EvalError::Task {
-                        task: task.clone(),
-                        message: format!("{}: {e}", it.id),
-                    }
-                })?;
-                rows.push((root.join(&it.file_name).display().to_string(), p));
-            }
+            let rows = question_rows(
+                backbone,
+                &task,
+                items.iter().map(|it| {
+                    let audio = root.join(&it.file_name).display().to_string();
+                    (it.id.as_str(), audio, it.question.as_str())
+                }),
+            )?;
             let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
             Ok(score_probes(&task, items, outputs))
         }

@@ -60,3 +60,24 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+/// `acdc run SPEC --no-report` (plus `extra` arguments) with the store in `home`; panics with
+/// acdc's stderr when the command fails (runs that fail still let it succeed). Returns the store.
+pub fn run_spec(home: &Path, cwd: &Path, spec: &Path, extra: &[&str]) -> acdc::store::Store {
+    let mut args = vec!["run", spec.to_str().unwrap(), "--no-report"];
+    args.extend_from_slice(extra);
+    let o = acdc(home, cwd, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    acdc::store::Store::open(&home.join("acdc.db")).unwrap()
+}
+
+/// The run id of `label` in `experiment`.
+pub fn run_id(store: &acdc::store::Store, experiment: &str, label: &str) -> String {
+    store
+        .experiment_runs(experiment)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.label == label)
+        .unwrap_or_else(|| panic!("{experiment} has no run labelled {label}"))
+        .run_id
+}

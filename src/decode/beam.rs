@@ -173,21 +173,7 @@ pub fn beam_search_batch(
     let [nb, t, _] = prompt.dims();
     assert_eq!(valid.len(), nb, "one mask row per prompt");
     let inv = llm.inv_freq();
-    let positions: Vec<Vec<usize>> = valid
-        .iter()
-        .map(|row| {
-            let mut p = 0;
-            row.iter()
-                .map(|&ok| {
-                    let here = p;
-                    if ok {
-                        p += 1;
-                    }
-                    here
-                })
-                .collect()
-        })
-        .collect();
+    let positions = crate::model::llm::positions_from_mask(valid);
     let lens: Vec<usize> = valid
         .iter()
         .map(|r| r.iter().filter(|&&x| x).count())

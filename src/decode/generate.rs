@@ -22,22 +22,7 @@ pub fn generate(
     let device = prompt.device();
     let b = valid.len();
     let mut key_valid: Vec<Vec<bool>> = valid.to_vec();
-    let positions: Vec<Vec<usize>> = valid
-        .iter()
-        .map(|v| {
-            let mut p = 0;
-            v.iter()
-                .map(|&ok| {
-                    if ok {
-                        p += 1;
-                        p - 1
-                    } else {
-                        0
-                    }
-                })
-                .collect()
-        })
-        .collect();
+    let positions = crate::model::llm::positions_from_mask(valid);
     let mut next_pos: Vec<usize> = valid
         .iter()
         .map(|v| v.iter().filter(|&&x| x).count())

@@ -28,21 +28,7 @@ pub struct SplicedBatch {
 impl SplicedBatch {
     /// Rotary positions: count of valid tokens before each position (pads take 0).
     pub fn positions(&self) -> Vec<Vec<usize>> {
-        self.valid
-            .iter()
-            .map(|v| {
-                let mut p = 0usize;
-                v.iter()
-                    .map(|&ok| {
-                        let here = if ok { p } else { 0 };
-                        if ok {
-                            p += 1;
-                        }
-                        here
-                    })
-                    .collect()
-            })
-            .collect()
+        super::llm::positions_from_mask(&self.valid)
     }
 }
 

@@ -230,6 +230,27 @@ pub struct KvCache {
     pub len: usize,
 }
 
+/// Rotary positions of padded rows: each real slot's position is the number of real slots before
+/// it; padding slots get 0 (they are masked out of attention anyway).
+pub fn positions_from_mask(valid: &[Vec<bool>]) -> Vec<Vec<usize>> {
+    valid
+        .iter()
+        .map(|row| {
+            let mut p = 0usize;
+            row.iter()
+                .map(|&ok| {
+                    if ok {
+                        p += 1;
+                        p - 1
+                    } else {
+                        0
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Per-call attention inputs: rotary tables for the query positions and the additive mask.
 #[derive(Debug, Clone)]
 pub struct AttnInputs {

@@ -42,7 +42,7 @@ pub enum TargetsError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Backbone(String),
-    #[error("tokenizing caption `{item}`: {message}")]
+    #[error("caption `{item}`: {message}")]
     Tokenize { item: String, message: String },
 }
 
@@ -162,6 +162,14 @@ pub fn build(
                         item: pairs[*i].item_id.clone(),
                         message: e.to_string(),
                     })?;
+                llm.check_context(
+                    p.len() + cfg.max_new_tokens,
+                    "the caption's chat prompt plus targets.max_new_tokens",
+                )
+                .map_err(|message| TargetsError::Tokenize {
+                    item: pairs[*i].item_id.clone(),
+                    message,
+                })?;
                 prompts.push(p);
             }
             let (embeds, valid) = embed_padded(&llm, &prompts, backbone.tokenizer.pad, device);

@@ -17,7 +17,9 @@ fn spec(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
         &format!(
             "eval.judge = \"openai:mock-judge\"\neval.judge_url = \"{url}\"\n\
              eval.judge_retries = 0\neval.judge_backoff_s = 0.01\n\
-             [runs.cap]\ntargets.kind = \"caption\"\n"
+             [runs.cap]\ntargets.kind = \"caption\"\n\
+             data.eval_aqa = [{{ dataset = \"synth\", split = \"test\", max_items = 6 }}, \
+             {{ dataset = \"synth\", split = \"train\", max_items = 2 }}]\n"
         ),
     )
 }
@@ -79,10 +81,12 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     let js = get("synth_test/aqa", "judge_score");
     assert_eq!((js.value, js.n), (40.0, 6));
     assert_eq!(get("synth_test/aqa", "judge_success_rate").value, 1.0);
+    assert_eq!(get("synth_train/aqa", "judge_score").n, 2);
     assert_eq!(get("aqa", "judge_score_avg").value, 40.0);
     assert_eq!(get("aqa", "judge_score_weighted").value, 40.0);
+    assert_eq!(get("aqa", "judge_score_avg").n, 8);
     assert!(get("aqa", "token_f1_avg").value.is_finite());
-    assert_eq!(m.count(), asked + 6);
+    assert_eq!(m.count(), asked + 6 + 2, "both QA sets judged");
     let (_, _, info) = store
         .stages(id)
         .unwrap()

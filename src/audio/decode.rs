@@ -98,11 +98,15 @@ pub fn decode_bytes(
 
 /// Decode a file and resample it to 16 kHz mono (torchaudio `resample` defaults) if needed.
 pub fn load_mono_16k(path: &Path) -> Result<Vec<f32>, AudioError> {
-    let wav = decode_file(path)?;
+    Ok(at_16k(decode_file(path)?))
+}
+
+/// A decoded waveform at 16 kHz (resampled with torchaudio's `resample` defaults if needed).
+pub fn at_16k(wav: Waveform) -> Vec<f32> {
     if wav.sample_rate == TARGET_SAMPLE_RATE {
-        Ok(wav.samples)
+        wav.samples
     } else {
-        Ok(resample(&wav.samples, wav.sample_rate, TARGET_SAMPLE_RATE))
+        resample(&wav.samples, wav.sample_rate, TARGET_SAMPLE_RATE)
     }
 }
 

@@ -68,7 +68,12 @@ fn features_of(
             return Ok((v, shape[0]));
         }
     }
-    let w = checked_waveform(path, limits)?;
+    // Decode the bytes already read for the cache key: the file is read once.
+    let ext = path.extension().and_then(|e| e.to_str());
+    let w = crate::audio::decode::decode_bytes(bytes, ext, &path.display().to_string())
+        .map(crate::audio::decode::at_16k)
+        .map_err(|e| e.to_string())?;
+    let w = check_waveform(path, w, limits)?;
     let (v, frames) = eat_features(&w, cfg, target_frames);
     if std::fs::create_dir_all(dir).is_ok() {
         let _ = crate::audio::npy::write_f32(&entry, &v, &[frames, cfg.num_mel_bins]);
@@ -88,6 +93,15 @@ pub struct AudioLimits {
 /// The 16 kHz waveform of a file, refusing non-finite samples and over-long clips.
 pub fn checked_waveform(path: &std::path::Path, limits: &AudioLimits) -> Result<Vec<f32>, String> {
     let w = load_mono_16k(path).map_err(|e| e.to_string())?;
+    check_waveform(path, w, limits)
+}
+
+/// Refuse a decoded 16 kHz waveform of `path` with non-finite samples or over `limits`.
+fn check_waveform(
+    path: &std::path::Path,
+    w: Vec<f32>,
+    limits: &AudioLimits,
+) -> Result<Vec<f32>, String> {
     if let Some(i) = w.iter().position(|v| !v.is_finite()) {
         return Err(format!(
             "{}: non-finite sample (NaN or infinity) at 16 kHz sample {i}",

@@ -82,6 +82,15 @@ fn short(t: EventType) -> &'static str {
     super::captions::lexicon(t).short.0
 }
 
+/// `a` or `an` before `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 fn ty(e: &EventRecord) -> Option<EventType> {
     EventType::from_name(&e.event_type)
 }
@@ -177,7 +186,8 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
     out.push(item(
         "presence",
         format!(
-            "Answer yes or no: does a {} occur anywhere in this audio?",
+            "Answer yes or no: does {} {} occur anywhere in this audio?",
+            article(short(t)),
             short(t)
         ),
         Expected::YesNo(ask_present),

@@ -43,6 +43,14 @@ fn scores_json_input() {
     );
 }
 
+fn one_item(dir: &std::path::Path) -> std::path::PathBuf {
+    common::write(
+        dir,
+        "ok.json",
+        r#"[{"id": "a", "candidate": "a dog", "references": ["a dog barks"]}]"#,
+    )
+}
+
 #[test]
 fn bad_input_is_named() {
     let d = tempfile::tempdir().unwrap();
@@ -74,6 +82,52 @@ fn bad_input_is_named() {
         common::stderr(&o).contains("unknown metric `blue`"),
         "{}",
         common::stderr(&o)
+    );
+    // An item with no references, and a file that is not UTF-8, are named.
+    let norefs = common::write(
+        d.path(),
+        "norefs.json",
+        r#"[{"id": "q", "candidate": "x", "references": []}]"#,
+    );
+    let o = common::acdc(d.path(), d.path(), &["score", norefs.to_str().unwrap()]);
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success()
+            && e.contains("norefs.json")
+            && e.contains("`q`")
+            && e.contains("no references"),
+        "{e}"
+    );
+    let latin1 = d.path().join("latin1.json");
+    std::fs::write(
+        &latin1,
+        b"[{\"id\": \"caf\xe9\", \"candidate\": \"x\", \"references\": [\"y\"]}]",
+    )
+    .unwrap();
+    let o = common::acdc(d.path(), d.path(), &["score", latin1.to_str().unwrap()]);
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("latin1.json") && e.contains("UTF-8"),
+        "{e}"
+    );
+    // A jar but no java: the message says so.
+    let jar = common::write(d.path(), "meteor-1.5.jar", "");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_acdc"))
+        .args([
+            "score",
+            one_item(d.path()).to_str().unwrap(),
+            "--metrics",
+            "meteor",
+        ])
+        .env("ACDC_HOME", d.path())
+        .env("ACDC_METEOR_JAR", &jar)
+        .env("ACDC_JAVA", d.path().join("no-such-java"))
+        .output()
+        .unwrap();
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("meteor-1.5.jar") && e.contains("Java runtime"),
+        "{e}"
     );
 }
 

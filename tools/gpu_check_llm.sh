@@ -19,33 +19,17 @@
 # `acdc lm bench --device cuda --dtype bf16 …` run the same check on burn's CUDA backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/gpu_common.sh
 
 case "${1:-}" in
 build)
-    mkdir -p .gpu
-    cargo build --release --features vulkan,fusion-autotune --bin acdc
-    strip -o .gpu/acdc-vulkan target/release/acdc
-    xz -T0 -6 -f .gpu/acdc-vulkan
-    mkdir -p .gl /tmp/amd64/partial
-    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-    apt-get $o update >/dev/null
-    (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
-    ls -la .gpu .gl
+    gpu_build vulkan,fusion-autotune acdc-vulkan
     ;;
 run)
     out="${2:?give an output directory}"
     mkdir -p "$out"
-    if ! ldconfig -p | grep -q libvulkan; then
-        for f in .gl/*.deb; do dpkg -x "$f" /; done
-        ldconfig
-    fi
-    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
-    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+    gpu_setup acdc-vulkan
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
-    xz -dkc .gpu/acdc-vulkan.xz >/tmp/acdc-vulkan
-    chmod +x /tmp/acdc-vulkan
-    export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
     model=/tmp/llama-1b-random
     mkdir -p "$model"
     cat >"$model/config.json" <<'EOF'

@@ -15,32 +15,17 @@
 # `train.gradient_checkpointing`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/gpu_common.sh
 
 case "${1:-}" in
 build)
-    mkdir -p .gpu
-    cargo build --release --features wgpu,fusion-autotune --bin acdc
-    strip -o .gpu/acdc-wgpu target/release/acdc
-    xz -T0 -6 -f .gpu/acdc-wgpu
-    mkdir -p .gl /tmp/amd64/partial
-    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-    apt-get $o update >/dev/null
-    (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
-    ls -la .gpu .gl
+    gpu_build wgpu,fusion-autotune acdc-wgpu
     ;;
 run)
     out="${2:?give an output directory}"
     mkdir -p "$out"
-    if ! ldconfig -p | grep -q libvulkan; then
-        for f in .gl/*.deb; do dpkg -x "$f" /; done
-        ldconfig
-    fi
-    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
-    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
+    gpu_setup acdc-wgpu
     acdc=/tmp/acdc-wgpu
-    xz -dkc .gpu/acdc-wgpu.xz >"$acdc"
-    chmod +x "$acdc"
     work=/tmp/train-check
     rm -rf "$work"
     mkdir -p "$work"

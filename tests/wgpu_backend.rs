@@ -52,9 +52,9 @@ fn loss_and_grad_count(device: &Device) -> (f32, usize) {
 
 #[test]
 fn tiny_model_forward_and_backward_on_wgpu_match_cpu() {
-    let wgpu = train_device_for(DeviceKind::Wgpu).expect("wgpu compiled in");
+    let wgpu = train_device_for(DeviceKind::Wgpu, false).expect("wgpu compiled in");
     let (lw, gw) = loss_and_grad_count(&wgpu);
-    let (lc, gc) = loss_and_grad_count(&train_device_for(DeviceKind::Cpu).unwrap());
+    let (lc, gc) = loss_and_grad_count(&train_device_for(DeviceKind::Cpu, false).unwrap());
     assert!(lw.is_finite());
     assert!(gw > 0 && gw == gc, "gradients on wgpu {gw}, cpu {gc}");
     assert!(

@@ -1,5 +1,5 @@
 //! `train.gradient_checkpointing` recomputes activations in the backward pass: the loss curve and
-//! the trained weights stay those of a run without it (LoRA and a trainable encoder, so the
+//! the gradient norms are bit-identical on the CPU to those of a run without it (LoRA and a trainable encoder, so the
 //! gradients cross every layer).
 
 mod common;
@@ -29,16 +29,10 @@ fn checkpointing_leaves_training_unchanged() {
     assert_eq!(la.len(), lb.len());
     for ((s, x), (t, y)) in la.iter().zip(&lb) {
         assert_eq!(s, t);
-        assert!(
-            (x - y).abs() <= 1e-6 * x.abs().max(1.0),
-            "step {s}: {x} vs {y}"
-        );
+        assert!(x == y, "step {s}: {x} vs {y}");
     }
     let gn = |r: &str| store.step_series(r, "grad_norm").unwrap();
     for ((_, x), (_, y)) in gn(&a).iter().zip(&gn(&b)) {
-        assert!(
-            (x - y).abs() <= 1e-5 * x.abs().max(1.0),
-            "grad norm {x} vs {y}"
-        );
+        assert!(x == y, "grad norm {x} vs {y}");
     }
 }

@@ -48,24 +48,6 @@ fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
     (ids, mask)
 }
 
-fn positions(mask: &[Vec<bool>]) -> Vec<Vec<usize>> {
-    mask.iter()
-        .map(|m| {
-            let mut p = 0usize;
-            m.iter()
-                .map(|&ok| {
-                    if ok {
-                        p += 1;
-                        p - 1
-                    } else {
-                        0
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn check(name: &str) {
     let d = dir(name);
     let device = Device::flex();
@@ -80,7 +62,13 @@ fn check(name: &str) {
         TensorData::new(flat, [b, t]),
         &device,
     ));
-    let a = AttnInputs::new(&positions(&mask), &mask, 0, &m.inv_freq(), &device);
+    let a = AttnInputs::new(
+        &acdc::model::llm::positions_from_mask(&mask),
+        &mask,
+        0,
+        &m.inv_freq(),
+        &device,
+    );
     let got: Vec<f32> = m
         .forward_embeds(x, &a, None)
         .into_data()

@@ -266,15 +266,9 @@ fn bf16_frozen_weights_train_and_evaluate() {
         "prec",
         "[runs.f32]\ntrain.steps = 6\n[runs.bf16]\ntrain.steps = 6\ntrain.precision = \"bf16\"\n[runs.bf16lora]\ntrain.steps = 6\ntrain.precision = \"bf16\"\nllm.mode = \"lora\"\n",
     );
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &["run", spec.to_str().unwrap(), "--no-report"],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
     let st = status_of(&home);
     assert!(st.iter().all(|s| s.1 == "done"), "{st:?}");
-    let store = Store::open(&home.join("acdc.db")).unwrap();
     let losses: Vec<Vec<f64>> = st
         .iter()
         .map(|(id, _, _)| {
@@ -346,15 +340,9 @@ fn validation_loss_is_logged_and_leaves_training_alone() {
         "val",
         "[runs.plain]\ntrain.steps = 4\n[runs.val]\ntrain.steps = 4\ntrain.val_every = 2\ndata.val = [{ dataset = \"synth\", split = \"test\", max_items = 5 }]\n",
     );
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &["run", spec.to_str().unwrap(), "--no-report"],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
     let st = status_of(&home);
     assert!(st.iter().all(|s| s.1 == "done"), "{st:?}");
-    let store = Store::open(&home.join("acdc.db")).unwrap();
     let series: Vec<(Vec<(u64, f64)>, Vec<(u64, f64)>)> = st
         .iter()
         .map(|(id, _, _)| {

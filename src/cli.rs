@@ -169,8 +169,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1024)]
         target_frames: usize,
     },
-    /// Run an EAT encoder (`builtin:tiny-eat`, an EAT Hugging Face directory or cached id) on audio
-    /// files (through the front end) or on feature arrays `[frames, 128]` (`.npy`, used as given) and
+    /// Run an EAT encoder (`builtin:tiny-eat`, an EAT Hugging Face directory or cached id, or an
+    /// original fairseq `.pt` checkpoint) on audio files (through the front end) or on feature arrays `[frames, 128]` (`.npy`, used as given) and
     /// write its last-layer tokens as float32 `DIR/<stem>.npy` `[tokens, dim]`, CLS first.
     Encode {
         #[arg(long)]

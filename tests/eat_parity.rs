@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use acdc::model::eat_checkpoint::{load_eat, EAT_IGNORED, EAT_KEY_REMAP};
+use acdc::model::eat_fairseq::{load_eat_fairseq, FAIRSEQ_IGNORED, FAIRSEQ_KEY_REMAP};
 use acdc::model::encoder::EatConfig;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -15,11 +16,11 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eat")
 }
 
-#[test]
-fn eat_matches_the_reference_forward() {
+/// The encoder's output on `input_i.npy`, as [tokens, dim] values, checked against `output_i.npy`
+/// within 1e-4.
+fn assert_matches_reference(eat: &acdc::model::encoder::Eat, what: &str) -> Vec<Vec<f32>> {
     let device = Device::flex();
-    let (cfg, eat) = load_eat(&dir(), &device).expect("fixture loads");
-    assert_eq!(cfg.embed_dim, 32);
+    let mut outs = Vec::new();
     for i in 0..2 {
         let (x, xs) = acdc::audio::npy::read_f32(&dir().join(format!("input_{i}.npy"))).unwrap();
         let (want, ws) =
@@ -31,7 +32,7 @@ fn eat_matches_the_reference_forward() {
         assert_eq!(
             got.dims(),
             [1, ws[0], ws[1]],
-            "input {i}: tokens (CLS first) × dim"
+            "{what}, input {i}: tokens (CLS first) × dim"
         );
         let got: Vec<f32> = got.into_data().try_to_vec::<f32>().unwrap();
         let max = got
@@ -39,8 +40,43 @@ fn eat_matches_the_reference_forward() {
             .zip(&want)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        assert!(max < 1e-4, "input {i}: max |diff| {max}");
+        assert!(max < 1e-4, "{what}, input {i}: max |diff| {max}");
+        outs.push(got);
     }
+    outs
+}
+
+#[test]
+fn eat_matches_the_reference_forward() {
+    let (cfg, eat) = load_eat(&dir(), &Device::flex()).expect("fixture loads");
+    assert_eq!(cfg.embed_dim, 32);
+    assert_matches_reference(&eat, "HF directory");
+}
+
+/// The same small model saved as EAT's original fairseq checkpoints (pretraining, with the EMA
+/// teacher and CNN decoder beside the student; fine-tuned, with the classifier) loads to the very
+/// same encoder, configured from the checkpoint's own training config.
+#[test]
+fn fairseq_checkpoints_load_the_same_encoder() {
+    let device = Device::flex();
+    let (hf_cfg, hf) = load_eat(&dir(), &device).unwrap();
+    let want = assert_matches_reference(&hf, "HF directory");
+    for file in ["fairseq_pretrain.pt", "fairseq_finetune.pt"] {
+        let (cfg, eat) =
+            load_eat_fairseq(&dir().join(file), &device).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            format!("{cfg:?}"),
+            format!("{hf_cfg:?}"),
+            "{file}: config from cfg"
+        );
+        let got = assert_matches_reference(&eat, file);
+        assert_eq!(got, want, "{file}: bit-identical to the HF port's weights");
+    }
+    // Through the encoder resolver (what `encoder.checkpoint` and `acdc encode --encoder` use).
+    let path = dir().join("fairseq_finetune.pt");
+    let (_, eat) =
+        acdc::model::backbone::load_encoder(path.to_str().unwrap(), &device).expect("resolves");
+    assert_eq!(assert_matches_reference(&eat, "load_encoder"), want);
 }
 
 /// Module paths and shapes of every float parameter, without materialising them.
@@ -63,9 +99,9 @@ impl ModuleVisitor for Shapes {
     }
 }
 
-/// The published EAT-base checkpoint (pretrained and AS-2M fine-tuned) maps onto EAT-base exactly.
-#[test]
-fn every_eat_base_tensor_has_its_place() {
+/// Every tensor of each key list (`name: shape` JSON) maps onto EAT-base through `remap` or is
+/// `ignored`, and every parameter of acdc's EAT-base gets one.
+fn assert_maps_exactly(files: &[&str], remap: &[(&str, &str)], ignored: &[&str]) {
     let device = Device::flex();
     let model = EatConfig::new(768, 12, 12).init(&device);
     let mut shapes = Shapes::default();
@@ -76,15 +112,15 @@ fn every_eat_base_tensor_has_its_place() {
         "{:?}",
         ours.keys().take(8).collect::<Vec<_>>()
     );
-    let remap: Vec<(regex::Regex, &str)> = EAT_KEY_REMAP
+    let remap: Vec<(regex::Regex, &str)> = remap
         .iter()
         .map(|(f, t)| (regex::Regex::new(f).unwrap(), *t))
         .collect();
-    let ignored: Vec<regex::Regex> = EAT_IGNORED
+    let ignored: Vec<regex::Regex> = ignored
         .iter()
         .map(|r| regex::Regex::new(r).unwrap())
         .collect();
-    for file in ["eat_base_keys.json", "eat_base_finetune_keys.json"] {
+    for file in files {
         let keys: BTreeMap<String, Vec<usize>> =
             serde_json::from_str(&std::fs::read_to_string(dir().join(file)).unwrap()).unwrap();
         let mut covered = std::collections::BTreeSet::new();
@@ -111,7 +147,10 @@ fn every_eat_base_tensor_has_its_place() {
                 theirs.reverse();
             }
             assert_eq!(&theirs, want, "{file}: `{key}` shape");
-            covered.insert(path);
+            assert!(
+                covered.insert(path.clone()),
+                "{file}: `{path}` filled twice"
+            );
         }
         let left: Vec<&String> = ours.keys().filter(|p| !covered.contains(*p)).collect();
         assert!(
@@ -119,6 +158,63 @@ fn every_eat_base_tensor_has_its_place() {
             "{file}: acdc parameters with no checkpoint tensor: {left:?}"
         );
     }
+}
+
+/// The published EAT-base checkpoint (pretrained and AS-2M fine-tuned) maps onto EAT-base exactly.
+#[test]
+fn every_eat_base_tensor_has_its_place() {
+    assert_maps_exactly(
+        &["eat_base_keys.json", "eat_base_finetune_keys.json"],
+        EAT_KEY_REMAP,
+        EAT_IGNORED,
+    );
+}
+
+/// So do the original fairseq checkpoints (pretraining with its EMA teacher and decoder; AS-2M
+/// fine-tuned with its classifier).
+#[test]
+fn every_eat_base_fairseq_tensor_has_its_place() {
+    assert_maps_exactly(
+        &[
+            "eat_base_fairseq_keys.json",
+            "eat_base_fairseq_finetune_keys.json",
+        ],
+        FAIRSEQ_KEY_REMAP,
+        FAIRSEQ_IGNORED,
+    );
+}
+
+#[test]
+fn bad_fairseq_checkpoints_are_named() {
+    let device = Device::flex();
+    let err = |p: &Path| {
+        load_eat_fairseq(p, &device)
+            .err()
+            .expect("must fail")
+            .to_string()
+    };
+    let e = err(&dir().join("fairseq_bad_prenet.pt"));
+    assert!(
+        e.contains("fairseq_bad_prenet.pt")
+            && e.contains("cfg.model.modalities.image.prenet_depth"),
+        "{e}"
+    );
+    let e = err(&dir().join("fairseq_bad_shape.pt"));
+    assert!(
+        e.contains("fairseq_bad_shape.pt") && e.contains("do not fit") && e.contains("[32"),
+        "{e}"
+    );
+    let e = err(&dir().join("fairseq_bad_nocfg.pt"));
+    assert!(
+        e.contains("fairseq_bad_nocfg.pt") && e.contains("not a fairseq checkpoint"),
+        "{e}"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let cut = t.path().join("cut.pt");
+    let bytes = std::fs::read(dir().join("fairseq_finetune.pt")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = err(&cut);
+    assert!(e.contains("cut.pt"), "{e}");
 }
 
 #[test]

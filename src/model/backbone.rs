@@ -297,8 +297,9 @@ impl Backbone {
     }
 }
 
-/// Resolve an encoder checkpoint: (config, model). `builtin:tiny-eat`, or an EAT Hugging Face
-/// model directory / cached id (`worstchan/EAT-base_epoch30_finetune_AS2M`, …).
+/// Resolve an encoder checkpoint: (config, model). `builtin:tiny-eat`, an original fairseq EAT
+/// checkpoint file (`EAT-base_epoch30_pretrain.pt`, …), or an EAT Hugging Face model directory /
+/// cached id (`worstchan/EAT-base_epoch30_finetune_AS2M`, …).
 pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), BackboneError> {
     match id {
         "builtin:tiny-eat" => {
@@ -310,6 +311,14 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
             id: other.into(),
             message: "unknown builtin encoder; builtins: builtin:tiny-eat".into(),
         }),
+        other if super::eat_fairseq::is_torch_file(Path::new(other)) => {
+            super::eat_fairseq::load_eat_fairseq(Path::new(other), device).map_err(|e| {
+                BackboneError::Unsupported {
+                    id: other.into(),
+                    message: e.to_string(),
+                }
+            })
+        }
         other => {
             let dir = resolve_model_dir(other)?;
             super::eat_checkpoint::load_eat(&dir, device).map_err(|e| BackboneError::Unsupported {

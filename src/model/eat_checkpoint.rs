@@ -41,21 +41,23 @@ pub const EAT_IGNORED: &[&str] = &[
     r"^head\.(weight|bias)$",
 ];
 
-#[derive(Debug, Deserialize)]
-struct RawEatConfig {
-    model_type: Option<String>,
-    embed_dim: usize,
-    depth: usize,
-    num_heads: usize,
-    mlp_ratio: Option<f64>,
-    patch_size: Option<usize>,
-    stride: Option<usize>,
-    mel_bins: Option<usize>,
-    in_chans: Option<usize>,
-    norm_eps: Option<f64>,
-    qkv_bias: Option<bool>,
-    layer_norm_first: Option<bool>,
-    norm_affine: Option<bool>,
+/// The EAT hyper-parameters of a checkpoint, under the HF port's `config.json` names (the fairseq
+/// loader fills it from the training `cfg`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEatConfig {
+    pub model_type: Option<String>,
+    pub embed_dim: usize,
+    pub depth: usize,
+    pub num_heads: usize,
+    pub mlp_ratio: Option<f64>,
+    pub patch_size: Option<usize>,
+    pub stride: Option<usize>,
+    pub mel_bins: Option<usize>,
+    pub in_chans: Option<usize>,
+    pub norm_eps: Option<f64>,
+    pub qkv_bias: Option<bool>,
+    pub layer_norm_first: Option<bool>,
+    pub norm_affine: Option<bool>,
 }
 
 /// Parse an EAT `config.json`.
@@ -68,6 +70,12 @@ pub fn eat_config_from_file(path: &Path) -> Result<EatConfig, HfError> {
         path: path.into(),
         message: e.to_string(),
     })?;
+    eat_config_from_raw(c, path)
+}
+
+/// Check EAT hyper-parameters against what acdc's encoder implements and build its config;
+/// errors name `path`.
+pub fn eat_config_from_raw(c: RawEatConfig, path: &Path) -> Result<EatConfig, HfError> {
     let bad = |m: String| HfError::Config {
         path: path.into(),
         message: m,

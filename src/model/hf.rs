@@ -282,18 +282,35 @@ pub fn check_safetensors(path: &Path) -> Result<(), HfError> {
 /// (tensor path, expected and found shapes).
 pub fn describe_load_error(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
+    // The safetensors store prints `ApplyError`s with Debug, the PyTorch store with Display.
     let re = regex::Regex::new(
-        r#"ShapeMismatch \{ path: "([^"]+)", expected: Shape \{ dims: (\[[^\]]*\]) \}, found: Shape \{ dims: (\[[^\]]*\]) \} \}"#,
+        r#"ShapeMismatch \{ path: "([^"]+)", expected: Shape \{ dims: (\[[^\]]*\]) \}, found: Shape \{ dims: (\[[^\]]*\]) \} \}|Shape mismatch for '([^']+)': expected Shape \{ dims: (\[[^\]]*\]) \}, found Shape \{ dims: (\[[^\]]*\]) \}"#,
     )
     .expect("valid regex");
-    let all: Vec<_> = re.captures_iter(&text).collect();
+    let all: Vec<[String; 3]> = re
+        .captures_iter(&text)
+        .map(|c| {
+            let g = |a: usize, b: usize| c.get(a).or(c.get(b)).map_or("", |m| m.as_str());
+            [
+                g(1, 4).to_string(),
+                g(2, 5).to_string(),
+                g(3, 6).to_string(),
+            ]
+        })
+        .collect();
+    // The PyTorch store's summary lists only the first ten; it states the rest as "and N more".
+    let more: usize = regex::Regex::new(r"\.\.\. and (\d+) more")
+        .expect("valid regex")
+        .captures(&text)
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or(0);
     match all.first() {
         Some(c) => format!(
             "{} tensor(s) do not fit the model; first: `{}` is {} in the checkpoint but the config needs {}",
-            all.len(),
-            &c[1],
-            &c[3],
-            &c[2]
+            all.len() + more,
+            c[0],
+            c[2],
+            c[1]
         ),
         None => text,
     }
@@ -341,8 +358,7 @@ pub fn load_weights<M: ModuleSnapshot>(
     unused_ok: Option<&[regex::Regex]>,
     what: &str,
 ) -> Result<(), HfError> {
-    let mut applied = std::collections::BTreeSet::new();
-    let mut wanted = std::collections::BTreeSet::new();
+    let mut coverage = Coverage::default();
     for file in weight_files(dir)? {
         check_safetensors(&file)?;
         let mut store = store_for(&file);
@@ -350,9 +366,31 @@ pub fn load_weights<M: ModuleSnapshot>(
             path: file.clone(),
             message: describe_load_error(&e),
         })?;
+        coverage.add(&r, &file, unused_ok, what)?;
+    }
+    coverage.finish(dir, what)
+}
+
+/// What the stores of one checkpoint gave a module: the parameters filled, and those asked for.
+#[derive(Default)]
+pub struct Coverage {
+    applied: std::collections::BTreeSet<String>,
+    wanted: std::collections::BTreeSet<String>,
+}
+
+impl Coverage {
+    /// Take one store's result: a tensor that does not fit is an error, and so is a tensor with no
+    /// place in the module unless it matches `unused_ok` (`None`: unused tensors are not checked).
+    pub fn add(
+        &mut self,
+        r: &burn::store::ApplyResult,
+        file: &Path,
+        unused_ok: Option<&[regex::Regex]>,
+        what: &str,
+    ) -> Result<(), HfError> {
         if let Some(e) = r.errors.first() {
             return Err(HfError::Weights {
-                path: file.clone(),
+                path: file.into(),
                 message: format!(
                     "{} tensor(s) do not fit the {what}; first: {e}",
                     r.errors.len()
@@ -367,7 +405,7 @@ pub fn load_weights<M: ModuleSnapshot>(
                 .collect();
             if let Some(k) = unexpected.first() {
                 return Err(HfError::Weights {
-                    path: file.clone(),
+                    path: file.into(),
                     message: format!(
                         "{} tensor(s) have no place in the {what}, first: `{k}` (a checkpoint of another architecture?)",
                         unexpected.len()
@@ -375,14 +413,24 @@ pub fn load_weights<M: ModuleSnapshot>(
                 });
             }
         }
-        applied.extend(r.applied.iter().cloned());
-        wanted.extend(r.applied.iter().cloned());
-        wanted.extend(r.missing.iter().map(|(p, _)| p.clone()));
+        self.applied.extend(r.applied.iter().cloned());
+        self.wanted.extend(r.applied.iter().cloned());
+        self.wanted.extend(r.missing.iter().map(|(p, _)| p.clone()));
+        Ok(())
     }
-    let missing: Vec<&String> = wanted.iter().filter(|p| !applied.contains(*p)).collect();
-    if !missing.is_empty() {
-        return Err(HfError::Weights {
-            path: dir.into(),
+
+    /// Every parameter the module asked for was filled by some store, or the first few are named.
+    pub fn finish(&self, path: &Path, what: &str) -> Result<(), HfError> {
+        let missing: Vec<&String> = self
+            .wanted
+            .iter()
+            .filter(|p| !self.applied.contains(*p))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(HfError::Weights {
+            path: path.into(),
             message: format!(
                 "{} {what} tensor(s) missing from the checkpoint, first: {}",
                 missing.len(),
@@ -393,7 +441,6 @@ pub fn load_weights<M: ModuleSnapshot>(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        });
+        })
     }
-    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod audio_llm;
 pub mod backbone;
 pub mod device;
 pub mod eat_checkpoint;
+pub mod eat_fairseq;
 pub mod encoder;
 pub mod hf;
 pub mod llm;

@@ -1,0 +1,269 @@
+//! EAT checkpoints in their original fairseq format (`EAT-base_epoch30_pretrain.pt`,
+//! `EAT-base_epoch30_finetune_AS2M.pt`, …: a `torch.save`d dict with `cfg`, `model`, optimizer
+//! state, …), read with burn's PyTorch pickle reader; no Python, fairseq or `config.json` needed.
+//!
+//! The hyper-parameters come from the checkpoint's own training config: `cfg.model` of a
+//! pretraining checkpoint (`_name = "data2vec_multi"`), or `cfg.model.pretrained_model_args.model`
+//! of a fine-tuned one (`mae_image_classification`, whose `cfg.model.norm_eps` overrides when set).
+//! Architecture options acdc does not implement (prenet blocks, ALiBi, pre-LN, several extra
+//! tokens, a projected patch embedding) are refused, naming the key.
+//!
+//! Key mapping (fairseq → acdc), applied by [`FAIRSEQ_KEY_REMAP`] then burn's PyTorch adapter:
+//! - fine-tuned checkpoints: the `model.` prefix (`MaeImageClassificationModel.model`) is dropped
+//! - `modality_encoders.IMAGE.extra_tokens [1, 1, D]` → `cls_token`
+//! - `modality_encoders.IMAGE.local_encoder.proj.{weight, bias}` → `patch_embed.{weight, bias}`
+//! - `modality_encoders.IMAGE.context_encoder.norm.{weight, bias}` → `pre_norm.{gamma, beta}`
+//! - `blocks.N.attn.{qkv, proj}` → `blocks.N.{qkv, proj}`; `blocks.N.mlp.fc{1,2}` → `blocks.N.fc{1,2}`;
+//!   `blocks.N.norm{1,2}` → `blocks.N.norm{1,2}`
+//! - ignored ([`FAIRSEQ_IGNORED`]): the EMA teacher `_ema.*` (acdc loads the student, as fairseq's
+//!   `load_model_ensemble_and_task` and EAT's feature extraction do), the pretraining CNN decoder
+//!   `modality_encoders.IMAGE.decoder.*`, the fixed sin-cos table
+//!   `modality_encoders.IMAGE.fixed_positional_encoder.positions` (acdc computes it), the
+//!   pretraining-only `recon_proj`, `cls_proj` and `center`, and the fine-tuned classifier
+//!   `fc_norm.*` / `head.*`.
+//!
+//! Every other tensor, a missing tensor or a shape mismatch is an error naming it.
+
+use std::path::Path;
+
+use burn::store::pytorch_reader::{PickleValue, PytorchReader};
+use burn::store::PytorchStore;
+use burn::tensor::{Device, FloatDType};
+
+use super::eat_checkpoint::{eat_config_from_raw, RawEatConfig};
+use super::encoder::{Eat, EatConfig};
+use super::hf::{describe_load_error, Coverage, HfError};
+
+/// Regex renames from fairseq keys to acdc module paths (before burn's PyTorch adapter).
+pub const FAIRSEQ_KEY_REMAP: &[(&str, &str)] = &[
+    (r"^model\.", ""),
+    (r"^modality_encoders\.IMAGE\.extra_tokens$", "cls_token"),
+    (
+        r"^modality_encoders\.IMAGE\.local_encoder\.proj\.",
+        "patch_embed.",
+    ),
+    (
+        r"^modality_encoders\.IMAGE\.context_encoder\.norm\.",
+        "pre_norm.",
+    ),
+    (r"\.attn\.(qkv|proj)\.", ".$1."),
+    (r"\.mlp\.(fc1|fc2)\.", ".$1."),
+];
+
+/// Checkpoint tensors acdc has no place for, on purpose (see the module docs), after
+/// [`FAIRSEQ_KEY_REMAP`].
+pub const FAIRSEQ_IGNORED: &[&str] = &[
+    r"^_ema\.",
+    r"^modality_encoders\.IMAGE\.decoder\.",
+    r"^modality_encoders\.IMAGE\.fixed_positional_encoder\.positions$",
+    r"^(recon_proj|cls_proj)\.(weight|bias)$",
+    r"^center$",
+    r"^fc_norm\.(weight|bias)$",
+    r"^head\.(weight|bias)$",
+];
+
+/// Whether `path` looks like a PyTorch checkpoint file (a zip or a legacy pickle), not a directory.
+pub fn is_torch_file(path: &Path) -> bool {
+    path.is_file()
+        && matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pt" | "pth" | "ckpt" | "bin")
+        )
+}
+
+/// A dotted path into the pickled `cfg`, for reading values and naming them in errors.
+struct CfgNode<'a> {
+    value: &'a PickleValue,
+    at: String,
+}
+
+impl<'a> CfgNode<'a> {
+    fn get(&self, key: &str) -> Option<CfgNode<'a>> {
+        match self.value {
+            PickleValue::Dict(d) => d.get(key).map(|value| CfgNode {
+                value,
+                at: format!("{}.{key}", self.at),
+            }),
+            _ => None,
+        }
+    }
+
+    fn need(&self, key: &str, path: &Path) -> Result<CfgNode<'a>, HfError> {
+        self.get(key).ok_or_else(|| HfError::Config {
+            path: path.into(),
+            message: format!(
+                "the checkpoint's training config has no `{}.{key}`",
+                self.at
+            ),
+        })
+    }
+
+    fn wrong(&self, path: &Path, what: &str) -> HfError {
+        HfError::Config {
+            path: path.into(),
+            message: format!("`{}` is {:?}, expected {what}", self.at, self.value),
+        }
+    }
+
+    fn usize(&self, key: &str, path: &Path) -> Result<usize, HfError> {
+        let n = self.need(key, path)?;
+        match n.value {
+            PickleValue::Int(i) if *i >= 0 => Ok(*i as usize),
+            _ => Err(n.wrong(path, "a non-negative integer")),
+        }
+    }
+
+    fn f64(&self, key: &str, path: &Path) -> Result<Option<f64>, HfError> {
+        let Some(n) = self.get(key) else {
+            return Ok(None);
+        };
+        match n.value {
+            PickleValue::None => Ok(None),
+            PickleValue::Float(f) => Ok(Some(*f)),
+            PickleValue::Int(i) => Ok(Some(*i as f64)),
+            _ => Err(n.wrong(path, "a number")),
+        }
+    }
+
+    fn bool(&self, key: &str, path: &Path) -> Result<Option<bool>, HfError> {
+        let Some(n) = self.get(key) else {
+            return Ok(None);
+        };
+        match n.value {
+            PickleValue::None => Ok(None),
+            PickleValue::Bool(b) => Ok(Some(*b)),
+            _ => Err(n.wrong(path, "true or false")),
+        }
+    }
+
+    fn str(&self, key: &str) -> Option<&'a str> {
+        match self.get(key)?.value {
+            PickleValue::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// EAT's config from a fairseq checkpoint's `cfg` (see the module docs for where it is read).
+pub fn fairseq_eat_config(path: &Path) -> Result<EatConfig, HfError> {
+    let cfg = PytorchReader::read_pickle_data(path, Some("cfg")).map_err(|e| HfError::Config {
+        path: path.into(),
+        message: format!("not a fairseq checkpoint with a training config (`cfg`): {e}"),
+    })?;
+    let root = CfgNode {
+        value: &cfg,
+        at: "cfg".into(),
+    };
+    let model = root.need("model", path)?;
+    let (d2v, eps_override) = match model.str("_name") {
+        Some("data2vec_multi") => (model, None),
+        name => match model.get("pretrained_model_args") {
+            Some(p) if !matches!(p.value, PickleValue::None) => {
+                (p.need("model", path)?, model.f64("norm_eps", path)?)
+            }
+            _ => {
+                return Err(HfError::Config {
+                    path: path.into(),
+                    message: format!(
+                        "`cfg.model._name` is {name:?}: neither EAT's pretraining model (`data2vec_multi`) nor a fine-tuned model with `pretrained_model_args`"
+                    ),
+                })
+            }
+        },
+    };
+    if let Some(name) = d2v.str("_name") {
+        if name != "data2vec_multi" {
+            return Err(HfError::Config {
+                path: path.into(),
+                message: format!("`{}._name` is `{name}`, not EAT's `data2vec_multi`", d2v.at),
+            });
+        }
+    }
+    let image = d2v.need("modalities", path)?.need("image", path)?;
+    let embed_dim = d2v.usize("embed_dim", path)?;
+    let refuse = |key: String, why: &str| HfError::Config {
+        path: path.into(),
+        message: format!("`{key}`: {why}; acdc implements EAT's layout"),
+    };
+    if image.usize("prenet_depth", path)? != 0 {
+        return Err(refuse(
+            format!("{}.prenet_depth", image.at),
+            "modality prenet blocks are not supported (EAT uses 0)",
+        ));
+    }
+    if image.usize("num_extra_tokens", path)? != 1 {
+        return Err(refuse(
+            format!("{}.num_extra_tokens", image.at),
+            "exactly one extra (CLS) token is supported",
+        ));
+    }
+    if image.bool("use_alibi_encoder", path)? == Some(true) {
+        return Err(refuse(
+            format!("{}.use_alibi_encoder", image.at),
+            "ALiBi attention biases are not supported",
+        ));
+    }
+    if image.bool("fixed_positions", path)? == Some(false) {
+        return Err(refuse(
+            format!("{}.fixed_positions", image.at),
+            "EAT adds a fixed sin-cos positional table",
+        ));
+    }
+    if let Some(dim) = image.get("embed_dim") {
+        if image.usize("embed_dim", path)? != embed_dim {
+            return Err(refuse(
+                dim.at,
+                "a patch embedding narrower than the model (projected by a Linear) is not supported",
+            ));
+        }
+    }
+    let raw = RawEatConfig {
+        model_type: None,
+        embed_dim,
+        depth: d2v.usize("depth", path)?,
+        num_heads: d2v.usize("num_heads", path)?,
+        mlp_ratio: d2v.f64("mlp_ratio", path)?,
+        patch_size: Some(image.usize("patch_size", path)?),
+        stride: None,
+        mel_bins: None,
+        in_chans: Some(image.usize("in_chans", path)?),
+        norm_eps: eps_override.or(d2v.f64("norm_eps", path)?),
+        qkv_bias: None,
+        layer_norm_first: d2v.bool("layer_norm_first", path)?,
+        norm_affine: d2v.bool("norm_affine", path)?,
+    };
+    eat_config_from_raw(raw, path)
+}
+
+/// Load an EAT encoder (the student) from a fairseq checkpoint file onto `device`, in f32, read
+/// and cast on the CPU first like the other loaders.
+pub fn load_eat_fairseq(path: &Path, device: &Device) -> Result<(EatConfig, Eat), HfError> {
+    use burn::module::Module;
+    use burn::store::ModuleSnapshot;
+    let cpu = Device::flex();
+    let cfg = fairseq_eat_config(path)?;
+    let mut model = cfg.init(&cpu);
+    let mut store = PytorchStore::from_file(path)
+        .with_top_level_key("model")
+        .allow_partial(true)
+        .map_indices_contiguous(false);
+    for (from, to) in FAIRSEQ_KEY_REMAP {
+        store = store.with_key_remapping(*from, *to);
+    }
+    let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
+        path: path.into(),
+        message: describe_load_error(&e),
+    })?;
+    let ignored: Vec<regex::Regex> = FAIRSEQ_IGNORED
+        .iter()
+        .map(|r| regex::Regex::new(r).expect("valid regex"))
+        .collect();
+    let mut coverage = Coverage::default();
+    coverage.add(&r, path, Some(&ignored), "encoder")?;
+    coverage.finish(path, "encoder")?;
+    let model = super::cast_floats(model, FloatDType::F32);
+    if *device == cpu {
+        return Ok((cfg, model));
+    }
+    Ok((cfg, model.to_device(device)))
+}

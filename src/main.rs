@@ -9,6 +9,11 @@ fn main() {
     match acdc::app::dispatch(cli) {
         Ok(out) => print!("{out}"),
         Err(e) => {
+            if let Some(failed) = e.downcast_ref::<acdc::app::RunsFailed>() {
+                print!("{}", failed.stdout);
+                eprintln!("error: {failed}");
+                std::process::exit(2);
+            }
             eprintln!("error: {e:#}");
             std::process::exit(1);
         }

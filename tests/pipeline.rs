@@ -185,9 +185,12 @@ train.clip_norm = 0.0
         .path();
     std::fs::write(&victim, b"RIFF\x00\x00garbage, not audio").unwrap();
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
+    // The grid completes and the summary is printed, but the invocation exits 2: scripts notice.
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
     assert!(
-        o.status.success(),
-        "a failed run does not fail the invocation: {}",
+        common::stdout(&o).contains("2 failed") && common::stderr(&o).contains("--retry-failed"),
+        "{}\n{}",
+        common::stdout(&o),
         common::stderr(&o)
     );
     let store = Store::open(&home.join("acdc.db")).unwrap();

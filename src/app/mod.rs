@@ -18,7 +18,37 @@ use crate::spec::{self, Plan};
 use crate::store::runs::RunStatus;
 use crate::store::Store;
 
-/// Run a parsed command; returns what goes to stdout.
+/// `acdc run` went through the whole grid (and rendered its report) but some runs failed: the
+/// summary is still printed, and the process exits with status 2 so scripts and CI notice.
+#[derive(Debug)]
+pub struct RunsFailed {
+    /// What goes to stdout: the summary (text or JSON).
+    pub stdout: String,
+    pub failed: usize,
+}
+
+impl std::fmt::Display for RunsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} run(s) failed; their errors are stored (`acdc ls --status failed`, `acdc show RUN`), and `acdc run --retry-failed` runs them again",
+            self.failed
+        )
+    }
+}
+
+impl std::error::Error for RunsFailed {}
+
+fn finish_run(stdout: String, failed: usize) -> Result<String> {
+    if failed == 0 {
+        Ok(stdout)
+    } else {
+        Err(RunsFailed { stdout, failed }.into())
+    }
+}
+
+/// Run a parsed command; returns what goes to stdout. An `acdc run` with failed runs returns
+/// [`RunsFailed`], which carries its stdout.
 pub fn dispatch(cli: Cli) -> Result<String> {
     let home = cli.home.clone().unwrap_or_else(crate::store::home);
     match cli.command {
@@ -57,7 +87,10 @@ pub fn dispatch(cli: Cli) -> Result<String> {
                 }
             }
             if json {
-                return Ok(serde_json::to_string_pretty(&summary)? + "\n");
+                return finish_run(
+                    serde_json::to_string_pretty(&summary)? + "\n",
+                    summary.failed.len(),
+                );
             }
             let mut head = format!(
                 "experiment {}: {} run(s) executed, {} already done, {} failed\n",
@@ -69,7 +102,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             for (id, e) in &summary.failed {
                 writeln!(head, "  failed {id}: {}", e.lines().next().unwrap_or(""))?;
             }
-            Ok(head + &out)
+            finish_run(head + &out, summary.failed.len())
         }
         Command::Ls {
             experiment,

@@ -3,6 +3,13 @@
 
 use crate::rng::Rng;
 
+/// Version of how a seed becomes tokens (the RNG stream, the order of filtering and the draw).
+/// Anything cached from sampled output (dialogue targets) records it, so a change that makes the
+/// same seed give other replies regenerates them instead of mixing old and new. Bump it with any
+/// such change. 1: the walking skeleton's sort-then-draw for every sampled token; 2 (a458af4):
+/// without top-k/top-p, one pass over the unsorted softmax.
+pub const SAMPLING_VERSION: u32 = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sampling {
     Greedy,

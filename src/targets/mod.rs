@@ -72,6 +72,7 @@ pub fn dialogue_key(
         "samples_per_caption": cfg.samples_per_caption,
         "max_new_tokens": cfg.max_new_tokens,
         "seed": seed,
+        "sampling_version": crate::decode::sampling::SAMPLING_VERSION,
     });
     let key = hex::encode(Sha256::digest(spec.to_string().as_bytes()))[..16].to_string();
     (key, spec)
@@ -225,4 +226,47 @@ pub fn build(
         "kind": "dialogue", "set": key, "examples": out.len(), "reused": reused, "empty_replies": empty,
     });
     Ok((out, info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::backbone::{Backbone, Weights};
+    use crate::text::{ChatFormat, TextTokenizer};
+
+    /// Everything that changes the replies changes the cache key, including how a seed becomes
+    /// tokens (`SAMPLING_VERSION`), so an old cache is never mixed with new replies.
+    #[test]
+    fn dialogue_key_covers_what_determines_the_replies() {
+        let bb = Backbone {
+            id: "builtin:tiny".into(),
+            tokenizer: TextTokenizer::train_byte_level_bpe(&["a b c".into()], 300).unwrap(),
+            chat: ChatFormat::llama3(),
+            config: crate::model::builtin_tiny_llm(64),
+            fingerprint: "f".into(),
+            weights: Weights::Seeded,
+            eos: Vec::new(),
+        };
+        let items = vec![CaptionItem {
+            id: "a".into(),
+            audio: "a.wav".into(),
+            captions: vec!["a dog barks".into()],
+        }];
+        let cfg = TargetsConfig::default();
+        let (key, spec) = dialogue_key(&bb, &cfg, 1, &items);
+        assert_eq!(
+            spec["sampling_version"],
+            crate::decode::sampling::SAMPLING_VERSION
+        );
+        let hot = TargetsConfig {
+            temperature: cfg.temperature + 0.5,
+            ..cfg.clone()
+        };
+        assert_ne!(dialogue_key(&bb, &hot, 1, &items).0, key);
+        assert_ne!(dialogue_key(&bb, &cfg, 2, &items).0, key);
+        let mut other = items.clone();
+        other[0].captions[0].push('!');
+        assert_ne!(dialogue_key(&bb, &cfg, 1, &other).0, key);
+        assert_eq!(dialogue_key(&bb, &cfg, 1, &items).0, key, "stable");
+    }
 }

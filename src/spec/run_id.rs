@@ -1,8 +1,9 @@
 //! Canonical JSON of a run configuration and the run id derived from it.
 //!
 //! The canonical form is the configuration serialised with every key (defaults included), object
-//! keys sorted, no whitespace. The run id is the first 12 hex digits of its SHA-256, so the same
-//! configuration in any experiment, under any label, is the same run.
+//! keys sorted, no whitespace. The run id is the first 12 hex digits of the SHA-256 of that form
+//! without the [`MACHINE_KEYS`], so the same configuration in any experiment, under any label, on
+//! any machine, is the same run.
 
 use sha2::{Digest, Sha256};
 
@@ -15,9 +16,54 @@ pub fn canonical_json(cfg: &RunConfig) -> String {
     serde_json::to_string(&value).expect("a JSON value always serialises")
 }
 
-/// The run id: first 12 hex digits of sha256(canonical JSON).
+/// Keys that say where things are on this machine or how to reach a service, not what a run
+/// computes. They are stored with the run (and used when it executes) but left out of its id and
+/// of the resume check, so moving datasets or jars, or serving the judge elsewhere, does not turn
+/// finished runs into new ones. A dataset is identified by its name and split, not its directory:
+/// a different dataset under the same name needs a new name.
+pub const MACHINE_KEYS: &[&str] = &[
+    "data.roots",
+    "eval.judge_url",
+    "eval.judge_api_key_env",
+    "eval.judge_concurrency",
+    "eval.judge_timeout_s",
+    "eval.judge_retries",
+    "eval.judge_backoff_s",
+    "eval.meteor_jar",
+    "eval.spice_jar",
+];
+
+/// Whether a dotted key (as [`flatten`] gives them) is, or lies under, one of the [`MACHINE_KEYS`].
+pub fn is_machine_key(key: &str) -> bool {
+    MACHINE_KEYS.iter().any(|m| {
+        key == *m
+            || key
+                .strip_prefix(m)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
+/// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`].
+pub fn identity_json(cfg: &RunConfig) -> String {
+    let mut value = serde_json::to_value(cfg).expect("RunConfig always serialises");
+    for key in MACHINE_KEYS {
+        let (parent, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+        let mut node = &mut value;
+        for part in parent.split('.').filter(|p| !p.is_empty()) {
+            node = node
+                .get_mut(part)
+                .unwrap_or_else(|| panic!("MACHINE_KEYS names `{key}`, not in RunConfig"));
+        }
+        node.as_object_mut()
+            .and_then(|o| o.remove(leaf))
+            .unwrap_or_else(|| panic!("MACHINE_KEYS names `{key}`, not in RunConfig"));
+    }
+    serde_json::to_string(&value).expect("a JSON value always serialises")
+}
+
+/// The run id: first 12 hex digits of sha256([`identity_json`]).
 pub fn run_id(cfg: &RunConfig) -> String {
-    let digest = Sha256::digest(canonical_json(cfg).as_bytes());
+    let digest = Sha256::digest(identity_json(cfg).as_bytes());
     hex::encode(digest)[..12].to_string()
 }
 
@@ -70,6 +116,55 @@ mod tests {
         assert_ne!(run_id(&a), run_id(&b));
         let json = canonical_json(&a);
         assert!(json.starts_with("{\"adapter\":"), "keys sorted: {json}");
+    }
+
+    /// Where data, jars and the judge server live does not change the run; what is judged does.
+    #[test]
+    fn machine_keys_leave_the_id_alone() {
+        let a = RunConfig::default();
+        let mut b = a.clone();
+        b.data
+            .roots
+            .insert("audiocaps".into(), "/mnt/elsewhere/audiocaps".into());
+        b.eval.judge_url = "http://gpu-box:8000/v1".into();
+        b.eval.judge_api_key_env = "MY_KEY".into();
+        b.eval.judge_concurrency = 64;
+        b.eval.judge_timeout_s = 5.0;
+        b.eval.judge_retries = 0;
+        b.eval.judge_backoff_s = 0.1;
+        b.eval.meteor_jar = "/opt/meteor-1.5.jar".into();
+        b.eval.spice_jar = "/opt/spice-1.0.jar".into();
+        assert_eq!(run_id(&a), run_id(&b));
+        assert_ne!(canonical_json(&a), canonical_json(&b), "still stored");
+        for (k, _) in flatten(&b) {
+            let machine = is_machine_key(&k);
+            assert_eq!(
+                machine,
+                k.starts_with("data.roots.")
+                    || (k.starts_with("eval.judge_")
+                        && ![
+                            "eval.judge_template",
+                            "eval.judge_max_tokens",
+                            "eval.judge_temperature",
+                            "eval.judge_api"
+                        ]
+                        .contains(&k.as_str()))
+                    || k.ends_with("_jar"),
+                "{k}"
+            );
+        }
+        let mut c = a.clone();
+        c.eval.judge = "openai:another-judge".into();
+        assert_ne!(run_id(&a), run_id(&c));
+        c = a.clone();
+        c.data
+            .patterns
+            .insert("audiocaps".into(), "{split}/{youtube_id}.wav".into());
+        assert_ne!(
+            run_id(&a),
+            run_id(&c),
+            "how files are named is not a machine setting"
+        );
     }
 }
 

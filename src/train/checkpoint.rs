@@ -164,7 +164,7 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 /// Refuse to resume from a checkpoint written under another configuration (copied between run
 /// folders, say), naming the keys that differ.
 pub fn check_config(ckpt: &Path, cfg: &crate::spec::RunConfig) -> Result<(), CheckpointError> {
-    use crate::spec::run_id::{flatten, flatten_value};
+    use crate::spec::run_id::{flatten, flatten_value, is_machine_key};
     let file = ckpt.join("config.json");
     let Ok(text) = std::fs::read_to_string(&file) else {
         return Ok(()); // checkpoints from before configurations were recorded
@@ -176,8 +176,10 @@ pub fn check_config(ckpt: &Path, cfg: &crate::spec::RunConfig) -> Result<(), Che
         })?;
     let (theirs, ours) = (flatten_value(&theirs), flatten(cfg));
     let keys: std::collections::BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
+    // Where data and tools live may change between the crash and the resume.
     let differ: Vec<String> = keys
         .into_iter()
+        .filter(|k| !is_machine_key(k))
         .filter(|k| theirs.get(*k) != ours.get(*k))
         .map(|k| {
             let show = |v: Option<&serde_json::Value>| {
@@ -335,7 +337,14 @@ mod tests {
         };
         let cfg = crate::spec::RunConfig::default();
         let ck = save(dir.path(), &m, &o, &state, &cfg, &trainable_regex(false), 2).unwrap();
-        let mut other = cfg.clone();
+        let mut moved = cfg.clone();
+        moved
+            .data
+            .roots
+            .insert("clotho".into(), "/elsewhere".into());
+        moved.eval.meteor_jar = "/opt/meteor-1.5.jar".into();
+        check_config(&ck, &moved).expect("moved data or jars still resume");
+        let mut other = moved;
         other.train.lr = 3e-4;
         other.seed = 9;
         let e = check_config(&ck, &other).unwrap_err().to_string();

@@ -66,6 +66,14 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
         "{p}"
     );
 
+    // Mark one recorded answer: the retry must score it as stored, not decode the set again.
+    let mut marked = preds[0].clone();
+    marked.output = "a marked answer".into();
+    let mut writer = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
+    writer.put_predictions(id, &[marked.clone()]).unwrap();
+    let recorded = store.predictions(id, None).unwrap().len();
+    drop(writer);
+
     // The judge is back: retrying finishes the run with judged scores.
     healthy.store(true, Ordering::SeqCst);
     let store = common::run_spec(&home, d.path(), &spec, &["--retry-failed"]);
@@ -99,6 +107,14 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
         "openai:mock-judge|chat|t=0|max=512"
     );
     assert_eq!(info["judge"]["template"], "builtin:rating-0-5");
+    assert_eq!(info["reused_predictions"], recorded as u64);
+    let again = store.predictions(id, Some("synth_test/aqa")).unwrap();
+    assert!(
+        again
+            .iter()
+            .any(|p| p.item_id == marked.item_id && p.output == "a marked answer"),
+        "the retry re-decoded instead of reusing the recorded predictions"
+    );
     assert_eq!(info["judge"]["template_hash"].as_str().unwrap().len(), 64);
 }
 

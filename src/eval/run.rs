@@ -161,13 +161,65 @@ fn question_rows<'a>(
         .collect()
 }
 
-/// Evaluate one set; returns its scores and predictions.
+/// Recorded outputs of one evaluation set to reuse instead of decoding again: `task → item id →
+/// output`, from the predictions an earlier attempt of the same run stored (its weights are final
+/// once training is done, and the run id fixes the decoding settings).
+pub type RecordedOutputs =
+    std::collections::HashMap<String, std::collections::HashMap<String, String>>;
+
+/// Index stored predictions for [`evaluate`].
+pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
+    let mut out = RecordedOutputs::new();
+    for p in preds {
+        out.entry(p.task).or_default().insert(p.item_id, p.output);
+    }
+    out
+}
+
+/// [`decode_all`] for the rows whose item (`ids`, parallel to `rows`) has no recorded output.
+#[allow(clippy::too_many_arguments)]
+fn decode_unrecorded(
+    model: &AudioLlm,
+    backbone: &Backbone,
+    cfg: &RunConfig,
+    audio: AudioInput<'_>,
+    ids: &[&str],
+    rows: &[(String, AudioPrompt)],
+    recorded: Option<&std::collections::HashMap<String, String>>,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<String>, EvalError> {
+    let known = |id: &str| recorded.and_then(|r| r.get(id));
+    let todo: Vec<usize> = (0..rows.len())
+        .filter(|&i| known(ids[i]).is_none())
+        .collect();
+    progress(rows.len() - todo.len());
+    let sub: Vec<(String, AudioPrompt)> = todo.iter().map(|&i| rows[i].clone()).collect();
+    let decoded = if sub.is_empty() {
+        Vec::new()
+    } else {
+        decode_all(model, backbone, cfg, audio, &sub, device, progress)?
+    };
+    let mut out: Vec<String> = ids
+        .iter()
+        .map(|id| known(id).cloned().unwrap_or_default())
+        .collect();
+    for (i, o) in todo.into_iter().zip(decoded) {
+        out[i] = o;
+    }
+    Ok(out)
+}
+
+/// Evaluate one set; returns its scores and predictions. Items with an output in `recorded` are
+/// scored from it without decoding.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &AudioLlm,
     backbone: &Backbone,
     cfg: &RunConfig,
     audio: AudioInput<'_>,
     set: &EvalSet,
+    recorded: &RecordedOutputs,
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Vec<EvalScore>, Vec<Prediction>), EvalError> {
@@ -184,7 +236,18 @@ pub fn evaluate(
                 .iter()
                 .map(|it| (it.audio.display().to_string(), prompt.clone()))
                 .collect();
-            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
+            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
+            let outputs = decode_unrecorded(
+                model,
+                backbone,
+                cfg,
+                audio,
+                &ids,
+                &rows,
+                recorded.get(&task),
+                device,
+                progress,
+            )?;
             let scored: Vec<ScoredCaption> = items
                 .iter()
                 .zip(&outputs)
@@ -232,7 +295,18 @@ pub fn evaluate(
                     )
                 }),
             )?;
-            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
+            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
+            let outputs = decode_unrecorded(
+                model,
+                backbone,
+                cfg,
+                audio,
+                &ids,
+                &rows,
+                recorded.get(&task),
+                device,
+                progress,
+            )?;
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;
@@ -276,7 +350,18 @@ pub fn evaluate(
                     (it.id.as_str(), audio, it.question.as_str())
                 }),
             )?;
-            let outputs = decode_all(model, backbone, cfg, audio, &rows, device, progress)?;
+            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
+            let outputs = decode_unrecorded(
+                model,
+                backbone,
+                cfg,
+                audio,
+                &ids,
+                &rows,
+                recorded.get(&task),
+                device,
+                progress,
+            )?;
             Ok(score_probes(&task, items, outputs))
         }
     }

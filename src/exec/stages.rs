@@ -439,13 +439,26 @@ pub fn execute(
             Ok(x) => x,
             Err(e) => return fail(store, e),
         };
+        // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
+        // predictions: score those instead of decoding again.
+        let recorded = crate::eval::run::recorded_outputs(
+            store.predictions(run_id, None).map_err(|e| e.to_string())?,
+        );
+        let reused: usize = recorded.values().map(|items| items.len()).sum();
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
         for set in &data.eval {
-            let r = evaluate(&model, &backbone, cfg, audio, set, &device, &mut |n| {
-                pb.inc(n as u64)
-            });
+            let r = evaluate(
+                &model,
+                &backbone,
+                cfg,
+                audio,
+                set,
+                &recorded,
+                &device,
+                &mut |n| pb.inc(n as u64),
+            );
             match r {
                 Ok((scores, preds)) => {
                     store
@@ -478,7 +491,7 @@ pub fn execute(
             .put_evals(run_id, &averages)
             .map_err(|e| e.to_string())?;
         summary.extend(averages);
-        let mut info = serde_json::json!({ "scores": summary });
+        let mut info = serde_json::json!({ "scores": summary, "reused_predictions": reused });
         if let Some(j) = external.info() {
             info["judge"] = j;
         }

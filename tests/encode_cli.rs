@@ -12,8 +12,16 @@ fn eat_fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eat")
 }
 
+/// From the HF directory and from the original fairseq checkpoint alike.
 #[test]
 fn encodes_feature_arrays_like_the_reference() {
+    let f = eat_fixture();
+    for encoder in [f.clone(), f.join("fairseq_pretrain.pt")] {
+        encode_fixture_inputs(&encoder);
+    }
+}
+
+fn encode_fixture_inputs(encoder: &Path) {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     let f = eat_fixture();
@@ -23,7 +31,7 @@ fn encodes_feature_arrays_like_the_reference() {
         &[
             "encode",
             "--encoder",
-            f.to_str().unwrap(),
+            encoder.to_str().unwrap(),
             f.join("input_0.npy").to_str().unwrap(),
             f.join("input_1.npy").to_str().unwrap(),
             "--out-dir",
@@ -40,7 +48,44 @@ fn encodes_feature_arrays_like_the_reference() {
             .zip(&want)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        assert!(max < 1e-4, "input {i}: {max}");
+        assert!(max < 1e-4, "{}, input {i}: {max}", encoder.display());
+    }
+}
+
+/// An encoder that is not there, or a bare safetensors file, is named as the encoder.
+#[test]
+fn bad_encoder_arguments_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let f = eat_fixture();
+    let npy = f.join("input_0.npy");
+    for (encoder, want) in [
+        (
+            f.join("model.safetensors").display().to_string(),
+            "model directory",
+        ),
+        (
+            "someone/EAT-nowhere".to_string(),
+            "not in the Hugging Face cache",
+        ),
+    ] {
+        let o = common::acdc(
+            d.path(),
+            d.path(),
+            &[
+                "encode",
+                "--encoder",
+                &encoder,
+                npy.to_str().unwrap(),
+                "--out-dir",
+                d.path().join("out").to_str().unwrap(),
+            ],
+        );
+        assert!(!o.status.success());
+        let e = common::stderr(&o);
+        assert!(
+            e.contains(&format!("encoder `{encoder}`")) && e.contains(want),
+            "{e}"
+        );
     }
 }
 

@@ -23,6 +23,8 @@ pub const BUILTIN_TINY_VOCAB: usize = 1024;
 pub enum BackboneError {
     #[error("backbone `{id}`: {message}")]
     Unsupported { id: String, message: String },
+    #[error("encoder `{id}`: {message}")]
+    Encoder { id: String, message: String },
     #[error("backbone `{id}`: {source}")]
     Tokenizer { id: String, source: TokenizerError },
     #[error("{}: {message}", path.display())]
@@ -301,30 +303,34 @@ impl Backbone {
 /// checkpoint file (`EAT-base_epoch30_pretrain.pt`, …), or an EAT Hugging Face model directory /
 /// cached id (`worstchan/EAT-base_epoch30_finetune_AS2M`, …).
 pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), BackboneError> {
+    let fail = |message: String| BackboneError::Encoder {
+        id: id.into(),
+        message,
+    };
+    let path = Path::new(id);
     match id {
         "builtin:tiny-eat" => {
             let cfg = super::builtin_tiny_eat();
             let m = super::init_seeded(device, BUILTIN_TINY_EAT_SEED, || cfg.init(device));
             Ok((cfg, m))
         }
-        other if other.starts_with("builtin:") => Err(BackboneError::Unsupported {
-            id: other.into(),
-            message: "unknown builtin encoder; builtins: builtin:tiny-eat".into(),
-        }),
-        other if super::eat_fairseq::is_torch_file(Path::new(other)) => {
-            super::eat_fairseq::load_eat_fairseq(Path::new(other), device).map_err(|e| {
-                BackboneError::Unsupported {
-                    id: other.into(),
-                    message: e.to_string(),
-                }
-            })
+        other if other.starts_with("builtin:") => Err(fail(
+            "unknown builtin encoder; builtins: builtin:tiny-eat".into(),
+        )),
+        _ if path.extension().is_some_and(|e| e == "safetensors") && path.is_file() => Err(fail(
+            "a safetensors file: give its Hugging Face model directory (with config.json) instead"
+                .into(),
+        )),
+        // Any other file is taken for a PyTorch checkpoint (fairseq saves `.pt`, but names vary).
+        _ if path.is_file() => {
+            super::eat_fairseq::load_eat_fairseq(path, device).map_err(|e| fail(e.to_string()))
         }
         other => {
-            let dir = resolve_model_dir(other)?;
-            super::eat_checkpoint::load_eat(&dir, device).map_err(|e| BackboneError::Unsupported {
-                id: other.into(),
-                message: e.to_string(),
-            })
+            let dir = resolve_model_dir(other).map_err(|e| match e {
+                BackboneError::Unsupported { message, .. } => fail(message),
+                e => e,
+            })?;
+            super::eat_checkpoint::load_eat(&dir, device).map_err(|e| fail(e.to_string()))
         }
     }
 }

@@ -62,15 +62,6 @@ pub const FAIRSEQ_IGNORED: &[&str] = &[
     r"^head\.(weight|bias)$",
 ];
 
-/// Whether `path` looks like a PyTorch checkpoint file (a zip or a legacy pickle), not a directory.
-pub fn is_torch_file(path: &Path) -> bool {
-    path.is_file()
-        && matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("pt" | "pth" | "ckpt" | "bin")
-        )
-}
-
 /// A dotted path into the pickled `cfg`, for reading values and naming them in errors.
 struct CfgNode<'a> {
     value: &'a PickleValue,

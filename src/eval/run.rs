@@ -176,38 +176,55 @@ pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
     out
 }
 
-/// [`decode_all`] for the rows whose item (`ids`, parallel to `rows`) has no recorded output.
-#[allow(clippy::too_many_arguments)]
-fn decode_unrecorded(
-    model: &AudioLlm,
-    backbone: &Backbone,
-    cfg: &RunConfig,
-    audio: AudioInput<'_>,
-    ids: &[&str],
-    rows: &[(String, AudioPrompt)],
-    recorded: Option<&std::collections::HashMap<String, String>>,
-    device: &Device,
-    progress: &mut dyn FnMut(usize),
-) -> Result<Vec<String>, EvalError> {
-    let known = |id: &str| recorded.and_then(|r| r.get(id));
-    let todo: Vec<usize> = (0..rows.len())
-        .filter(|&i| known(ids[i]).is_none())
-        .collect();
-    progress(rows.len() - todo.len());
-    let sub: Vec<(String, AudioPrompt)> = todo.iter().map(|&i| rows[i].clone()).collect();
-    let decoded = if sub.is_empty() {
-        Vec::new()
-    } else {
-        decode_all(model, backbone, cfg, audio, &sub, device, progress)?
-    };
-    let mut out: Vec<String> = ids
-        .iter()
-        .map(|id| known(id).cloned().unwrap_or_default())
-        .collect();
-    for (i, o) in todo.into_iter().zip(decoded) {
-        out[i] = o;
+/// What decoding an evaluation set needs, and the outputs already recorded for this run.
+struct SetDecoder<'a> {
+    model: &'a AudioLlm,
+    backbone: &'a Backbone,
+    cfg: &'a RunConfig,
+    audio: AudioInput<'a>,
+    recorded: &'a RecordedOutputs,
+    device: &'a Device,
+}
+
+impl SetDecoder<'_> {
+    /// The output of every row (`ids` parallel to `rows`): recorded ones as recorded, the rest
+    /// decoded with [`decode_all`].
+    fn outputs(
+        &self,
+        task: &str,
+        ids: &[&str],
+        rows: &[(String, AudioPrompt)],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<String>, EvalError> {
+        let recorded = self.recorded.get(task);
+        let known = |id: &str| recorded.and_then(|r| r.get(id));
+        let todo: Vec<usize> = (0..rows.len())
+            .filter(|&i| known(ids[i]).is_none())
+            .collect();
+        progress(rows.len() - todo.len());
+        let sub: Vec<(String, AudioPrompt)> = todo.iter().map(|&i| rows[i].clone()).collect();
+        let decoded = if sub.is_empty() {
+            Vec::new()
+        } else {
+            decode_all(
+                self.model,
+                self.backbone,
+                self.cfg,
+                self.audio,
+                &sub,
+                self.device,
+                progress,
+            )?
+        };
+        let mut out: Vec<String> = ids
+            .iter()
+            .map(|id| known(id).cloned().unwrap_or_default())
+            .collect();
+        for (i, o) in todo.into_iter().zip(decoded) {
+            out[i] = o;
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Evaluate one set; returns its scores and predictions. Items with an output in `recorded` are
@@ -224,6 +241,14 @@ pub fn evaluate(
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Vec<EvalScore>, Vec<Prediction>), EvalError> {
     let tok = &backbone.tokenizer;
+    let decoder = SetDecoder {
+        model,
+        backbone,
+        cfg,
+        audio,
+        recorded,
+        device,
+    };
     match set {
         EvalSet::Aac { name, items } => {
             let task = format!("{name}/aac");
@@ -237,17 +262,7 @@ pub fn evaluate(
                 .map(|it| (it.audio.display().to_string(), prompt.clone()))
                 .collect();
             let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decode_unrecorded(
-                model,
-                backbone,
-                cfg,
-                audio,
-                &ids,
-                &rows,
-                recorded.get(&task),
-                device,
-                progress,
-            )?;
+            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
             let scored: Vec<ScoredCaption> = items
                 .iter()
                 .zip(&outputs)
@@ -296,17 +311,7 @@ pub fn evaluate(
                 }),
             )?;
             let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decode_unrecorded(
-                model,
-                backbone,
-                cfg,
-                audio,
-                &ids,
-                &rows,
-                recorded.get(&task),
-                device,
-                progress,
-            )?;
+            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;
@@ -351,17 +356,7 @@ pub fn evaluate(
                 }),
             )?;
             let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decode_unrecorded(
-                model,
-                backbone,
-                cfg,
-                audio,
-                &ids,
-                &rows,
-                recorded.get(&task),
-                device,
-                progress,
-            )?;
+            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
             Ok(score_probes(&task, items, outputs))
         }
     }

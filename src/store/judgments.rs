@@ -64,33 +64,28 @@ impl Store {
         &mut self,
         judgments: &[(JudgmentKey, CachedJudgment)],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        let now = now_iso();
-        for (k, j) in judgments {
-            tx.execute(
-                "INSERT OR REPLACE INTO judgments (key, judge, template_hash, question, reference, answer, reply, rating, parsed, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    k.digest(),
-                    k.judge,
-                    k.template_hash,
-                    k.question,
-                    k.reference,
-                    k.answer,
-                    j.reply,
-                    j.rating,
-                    j.parsed as i64,
-                    now
-                ],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
+        self.write(|tx| {
+            let now = now_iso();
+            for (k, j) in judgments {
+                tx.execute(
+                    "INSERT OR REPLACE INTO judgments (key, judge, template_hash, question, reference, answer, reply, rating, parsed, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        k.digest(),
+                        k.judge,
+                        k.template_hash,
+                        k.question,
+                        k.reference,
+                        k.answer,
+                        j.reply,
+                        j.rating,
+                        j.parsed as i64,
+                        now
+                    ],
+                )?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -172,6 +172,22 @@ impl Store {
         })
     }
 
+    /// Run `write` in one transaction, committed when it succeeds (a batch is all kept or none);
+    /// a SQLite error names the store file.
+    pub(crate) fn write<T>(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let sql = |source| StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let out = write(&tx).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+
     pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sql {
             path: self.path.clone(),

@@ -42,22 +42,14 @@ impl Store {
         run_id: &str,
         points: &[(u64, String, f64)],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        {
+        self.write(|tx| {
             let mut st = tx
-                .prepare_cached("INSERT OR REPLACE INTO step_metrics (run_id, step, name, value) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql)?;
+                .prepare_cached("INSERT OR REPLACE INTO step_metrics (run_id, step, name, value) VALUES (?1, ?2, ?3, ?4)")?;
             for (step, name, value) in points {
-                st.execute(params![run_id, *step as i64, name, value])
-                    .map_err(sql)?;
+                st.execute(params![run_id, *step as i64, name, value])?;
             }
-        }
-        tx.commit().map_err(sql)
+            Ok(())
+        })
     }
 
     /// Drop step metrics after `step` (used when a run resumes from an earlier checkpoint).
@@ -87,20 +79,15 @@ impl Store {
 
     /// Record evaluation scores (replacing earlier values of the same task and metric).
     pub fn put_evals(&mut self, run_id: &str, scores: &[EvalScore]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        for s in scores {
-            tx.execute(
-                "INSERT OR REPLACE INTO evals (run_id, task, metric, value, n) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run_id, s.task, s.metric, s.value, s.n],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
+        self.write(|tx| {
+            for s in scores {
+                tx.execute(
+                    "INSERT OR REPLACE INTO evals (run_id, task, metric, value, n) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run_id, s.task, s.metric, s.value, s.n],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn evals(&self, run_id: &str) -> Result<Vec<EvalScore>, StoreError> {
@@ -128,20 +115,15 @@ impl Store {
         run_id: &str,
         preds: &[Prediction],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        for p in preds {
-            tx.execute(
-                "INSERT OR REPLACE INTO predictions (run_id, task, item_id, prompt, output, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run_id, p.task, p.item_id, p.prompt, p.output, serde_json::to_string(&p.references).unwrap_or_default()],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
+        self.write(|tx| {
+            for p in preds {
+                tx.execute(
+                    "INSERT OR REPLACE INTO predictions (run_id, task, item_id, prompt, output, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![run_id, p.task, p.item_id, p.prompt, p.output, serde_json::to_string(&p.references).unwrap_or_default()],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn predictions(

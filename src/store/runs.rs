@@ -153,61 +153,52 @@ impl Store {
     /// Record an experiment's plan: the experiment, its rows and their runs (a run that exists
     /// already — from this or any other experiment — is reused, never reset).
     pub fn register_plan(&mut self, plan: &Plan, spec_path: &str) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        let now = now_iso();
-        tx.execute(
-            "INSERT INTO experiments (name, description, spec_path, varying, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(name) DO UPDATE SET description = excluded.description, spec_path = excluded.spec_path,
-               varying = excluded.varying, updated_at = excluded.updated_at",
-            params![plan.experiment, plan.description, spec_path, serde_json::to_string(&plan.varying).unwrap_or_default(), now],
-        )
-        .map_err(sql)?;
-        tx.execute(
-            "DELETE FROM experiment_runs WHERE experiment = ?1",
-            params![plan.experiment],
-        )
-        .map_err(sql)?;
-        for (pos, r) in plan.runs.iter().enumerate() {
-            let config = crate::spec::canonical_json(&r.config);
+        self.write(|tx| {
+            let now = now_iso();
             tx.execute(
-                "INSERT INTO runs (id, config, status, created_at, device) VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT(id) DO NOTHING",
-                params![r.run_id, config, now, r.config.device.as_str()],
-            )
-            .map_err(sql)?;
-            let point: serde_json::Map<String, serde_json::Value> = r
-                .point
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect();
+                "INSERT INTO experiments (name, description, spec_path, varying, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET description = excluded.description, spec_path = excluded.spec_path,
+                   varying = excluded.varying, updated_at = excluded.updated_at",
+                params![plan.experiment, plan.description, spec_path, serde_json::to_string(&plan.varying).unwrap_or_default(), now],
+            )?;
             tx.execute(
-                "INSERT OR REPLACE INTO experiment_runs (experiment, position, label, name, point, seed, run_id, init_from, paper)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    plan.experiment,
-                    pos as i64,
-                    r.label,
-                    r.name(),
-                    serde_json::Value::Object(point).to_string(),
-                    r.seed as i64,
-                    r.run_id,
-                    r.config.init_from,
-                    serde_json::to_string(&r.paper).unwrap_or_else(|_| "{}".into()),
-                ],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)?;
-        Ok(())
+                "DELETE FROM experiment_runs WHERE experiment = ?1",
+                params![plan.experiment],
+            )?;
+            for (pos, r) in plan.runs.iter().enumerate() {
+                let config = crate::spec::canonical_json(&r.config);
+                tx.execute(
+                    "INSERT INTO runs (id, config, status, created_at, device) VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT(id) DO NOTHING",
+                    params![r.run_id, config, now, r.config.device.as_str()],
+                )?;
+                let point: serde_json::Map<String, serde_json::Value> = r
+                    .point
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                        )
+                    })
+                    .collect();
+                tx.execute(
+                    "INSERT OR REPLACE INTO experiment_runs (experiment, position, label, name, point, seed, run_id, init_from, paper)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        plan.experiment,
+                        pos as i64,
+                        r.label,
+                        r.name(),
+                        serde_json::Value::Object(point).to_string(),
+                        r.seed as i64,
+                        r.run_id,
+                        r.config.init_from,
+                        serde_json::to_string(&r.paper).unwrap_or_else(|_| "{}".into()),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Atomically claim `run_id` for this worker if it is pending, (optionally) failed, or running

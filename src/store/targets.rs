@@ -42,20 +42,15 @@ impl Store {
 
     /// Add generated targets to a set (a batch; partial progress survives a crash).
     pub fn put_targets(&mut self, key: &str, targets: &[CachedTarget]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        for t in targets {
-            tx.execute(
-                "INSERT OR REPLACE INTO targets (set_key, item_id, sample, source, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key, t.item_id, t.sample, t.source, t.text],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
+        self.write(|tx| {
+            for t in targets {
+                tx.execute(
+                    "INSERT OR REPLACE INTO targets (set_key, item_id, sample, source, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, t.item_id, t.sample, t.source, t.text],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn target_set_finish(&self, key: &str) -> Result<(), StoreError> {

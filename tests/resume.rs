@@ -153,3 +153,38 @@ fn two_workers_share_the_grid_without_duplicates() {
         .unwrap();
     assert!(c.started_at.unwrap() >= a.finished_at.unwrap());
 }
+
+/// A failed run under several workers: the grid still completes, the failure is reported once in
+/// the summary and the invocation exits 2 (a worker exiting 2 is not a broken worker).
+#[test]
+fn two_workers_report_a_failed_run_and_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "workers-fail",
+        "[runs.a]\nseed = 1\n[runs.f]\ndata.max_audio_seconds = 0.5\ndata.missing_audio = \"skip\"\n[runs.b]\nseed = 2\n",
+    );
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--no-report",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    let out = common::stdout(&o);
+    assert!(
+        out.contains("experiment workers-fail:") && out.contains("1 failed"),
+        "{out}"
+    );
+    let s = Store::open(&home.join("acdc.db")).unwrap();
+    for r in s.experiment_runs("workers-fail").unwrap() {
+        let want = if r.label == "f" { "failed" } else { "done" };
+        assert_eq!(r.status.as_str(), want, "{}", r.label);
+    }
+}

@@ -40,7 +40,7 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     let spec = spec(d.path(), &m.url);
 
     // The judge fails: the run fails at its eval stage, naming the set and an item.
-    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
     let id = &common::run_id(&store, "judged", "cap");
     let run = store.run(id).unwrap();
     assert_eq!(run.status, RunStatus::Failed);
@@ -118,6 +118,51 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     assert_eq!(info["judge"]["template_hash"].as_str().unwrap().len(), 64);
 }
 
+/// Predictions decoded from weights that are then trained again are not reused: a retry after
+/// the final weights went missing retrains and decodes afresh.
+#[test]
+fn retrained_weights_are_decoded_afresh() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let healthy = Arc::new(AtomicBool::new(false));
+    let h = healthy.clone();
+    let m = mock(move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            ok_chat("Rating: 5")
+        } else {
+            status(500)
+        }
+    });
+    let spec = spec(d.path(), &m.url);
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
+    let id = &common::run_id(&store, "judged", "cap");
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Failed);
+    let mut marked = store.predictions(id, Some("synth_test/aqa")).unwrap()[0].clone();
+    marked.output = "a marked answer".into();
+    let mut writer = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
+    writer.put_predictions(id, &[marked.clone()]).unwrap();
+    drop(writer);
+    std::fs::remove_file(acdc::train::trainer::final_weights(&store.run_dir(id))).unwrap();
+
+    healthy.store(true, Ordering::SeqCst);
+    let store = common::run_spec(&home, d.path(), &spec, &["--retry-failed"]);
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Done);
+    let again = store.predictions(id, Some("synth_test/aqa")).unwrap();
+    assert_eq!(again.len(), 6);
+    assert!(
+        again.iter().all(|p| p.output != "a marked answer"),
+        "decoded from the old weights' record"
+    );
+    let (_, _, info) = store
+        .stages(id)
+        .unwrap()
+        .into_iter()
+        .find(|(s, _, _)| s == "eval")
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["reused_predictions"], 0);
+}
+
 #[test]
 fn bad_judge_settings_are_named() {
     let d = tempfile::tempdir().unwrap();
@@ -152,7 +197,7 @@ fn bad_judge_settings_are_named() {
         "notemplate",
         "eval.judge = \"local:builtin:tiny\"\neval.judge_template = \"no-such-template.txt\"\n",
     );
-    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
     let id = &store.experiment_runs("notemplate").unwrap()[0]
         .run_id
         .clone();

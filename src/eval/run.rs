@@ -161,19 +161,30 @@ fn question_rows<'a>(
         .collect()
 }
 
-/// Recorded outputs of one evaluation set to reuse instead of decoding again: `task → item id →
-/// output`, from the predictions an earlier attempt of the same run stored (its weights are final
-/// once training is done, and the run id fixes the decoding settings).
+/// Outputs an earlier attempt of the same run recorded, to score instead of decoding again:
+/// `task → item id → (prompt, output)`. The caller vouches that they came from the same weights
+/// and code; an item is reused only when its prompt is still the same.
 pub type RecordedOutputs =
-    std::collections::HashMap<String, std::collections::HashMap<String, String>>;
+    std::collections::HashMap<String, std::collections::HashMap<String, (String, String)>>;
 
 /// Index stored predictions for [`evaluate`].
 pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
     let mut out = RecordedOutputs::new();
     for p in preds {
-        out.entry(p.task).or_default().insert(p.item_id, p.output);
+        out.entry(p.task)
+            .or_default()
+            .insert(p.item_id, (p.prompt, p.output));
     }
     out
+}
+
+/// One evaluation set's scores and predictions, and how many outputs were reused rather than
+/// decoded.
+#[derive(Debug)]
+pub struct SetEvaluation {
+    pub scores: Vec<EvalScore>,
+    pub predictions: Vec<Prediction>,
+    pub reused: usize,
 }
 
 /// What decoding an evaluation set needs, and the outputs already recorded for this run.
@@ -184,23 +195,30 @@ struct SetDecoder<'a> {
     audio: AudioInput<'a>,
     recorded: &'a RecordedOutputs,
     device: &'a Device,
+    reused: std::cell::Cell<usize>,
 }
 
 impl SetDecoder<'_> {
-    /// The output of every row (`ids` parallel to `rows`): recorded ones as recorded, the rest
-    /// decoded with [`decode_all`].
+    /// The output of every row (`keys` parallel to `rows`: item id and the prompt a prediction
+    /// records): recorded ones as recorded, the rest decoded with [`decode_all`].
     fn outputs(
         &self,
         task: &str,
-        ids: &[&str],
+        keys: &[(&str, &str)],
         rows: &[(String, AudioPrompt)],
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<String>, EvalError> {
         let recorded = self.recorded.get(task);
-        let known = |id: &str| recorded.and_then(|r| r.get(id));
+        let known = |(id, prompt): (&str, &str)| {
+            recorded
+                .and_then(|r| r.get(id))
+                .filter(|(p, _)| p == prompt)
+                .map(|(_, o)| o)
+        };
         let todo: Vec<usize> = (0..rows.len())
-            .filter(|&i| known(ids[i]).is_none())
+            .filter(|&i| known(keys[i]).is_none())
             .collect();
+        self.reused.set(self.reused.get() + rows.len() - todo.len());
         progress(rows.len() - todo.len());
         let sub: Vec<(String, AudioPrompt)> = todo.iter().map(|&i| rows[i].clone()).collect();
         let decoded = if sub.is_empty() {
@@ -216,9 +234,9 @@ impl SetDecoder<'_> {
                 progress,
             )?
         };
-        let mut out: Vec<String> = ids
+        let mut out: Vec<String> = keys
             .iter()
-            .map(|id| known(id).cloned().unwrap_or_default())
+            .map(|k| known(*k).cloned().unwrap_or_default())
             .collect();
         for (i, o) in todo.into_iter().zip(decoded) {
             out[i] = o;
@@ -227,8 +245,8 @@ impl SetDecoder<'_> {
     }
 }
 
-/// Evaluate one set; returns its scores and predictions. Items with an output in `recorded` are
-/// scored from it without decoding.
+/// Evaluate one set: its scores and predictions. Items with an output in `recorded` (under the
+/// same prompt) are scored from it without decoding.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &AudioLlm,
@@ -239,7 +257,7 @@ pub fn evaluate(
     recorded: &RecordedOutputs,
     device: &Device,
     progress: &mut dyn FnMut(usize),
-) -> Result<(Vec<EvalScore>, Vec<Prediction>), EvalError> {
+) -> Result<SetEvaluation, EvalError> {
     let tok = &backbone.tokenizer;
     let decoder = SetDecoder {
         model,
@@ -248,8 +266,9 @@ pub fn evaluate(
         audio,
         recorded,
         device,
+        reused: std::cell::Cell::new(0),
     };
-    match set {
+    let (scores, predictions) = match set {
         EvalSet::Aac { name, items } => {
             let task = format!("{name}/aac");
             let prompt = audio_prompt(tok, &backbone.chat, Some(&cfg.eval.caption_instruction))
@@ -261,8 +280,11 @@ pub fn evaluate(
                 .iter()
                 .map(|it| (it.audio.display().to_string(), prompt.clone()))
                 .collect();
-            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
+            let keys: Vec<(&str, &str)> = items
+                .iter()
+                .map(|it| (it.id.as_str(), cfg.eval.caption_instruction.as_str()))
+                .collect();
+            let outputs = decoder.outputs(&task, &keys, &rows, progress)?;
             let scored: Vec<ScoredCaption> = items
                 .iter()
                 .zip(&outputs)
@@ -295,7 +317,7 @@ pub fn evaluate(
                     references: it.captions.clone(),
                 })
                 .collect();
-            Ok((scores, preds))
+            (scores, preds)
         }
         EvalSet::Aqa { name, items } => {
             let task = format!("{name}/aqa");
@@ -310,8 +332,11 @@ pub fn evaluate(
                     )
                 }),
             )?;
-            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
+            let keys: Vec<(&str, &str)> = items
+                .iter()
+                .map(|it| (it.id.as_str(), it.question.as_str()))
+                .collect();
+            let outputs = decoder.outputs(&task, &keys, &rows, progress)?;
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;
@@ -343,7 +368,7 @@ pub fn evaluate(
                     n: cnt,
                 },
             ];
-            Ok((scores, preds))
+            (scores, preds)
         }
         EvalSet::Probes { name, root, items } => {
             let task = format!("{name}/probes");
@@ -355,11 +380,19 @@ pub fn evaluate(
                     (it.id.as_str(), audio, it.question.as_str())
                 }),
             )?;
-            let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-            let outputs = decoder.outputs(&task, &ids, &rows, progress)?;
-            Ok(score_probes(&task, items, outputs))
+            let keys: Vec<(&str, &str)> = items
+                .iter()
+                .map(|it| (it.id.as_str(), it.question.as_str()))
+                .collect();
+            let outputs = decoder.outputs(&task, &keys, &rows, progress)?;
+            score_probes(&task, items, outputs)
         }
-    }
+    };
+    Ok(SetEvaluation {
+        scores,
+        predictions,
+        reused: decoder.reused.get(),
+    })
 }
 
 /// Per-kind accuracy of probe answers (`<kind>` metrics, plus `captioning_recall` and `mean`, the

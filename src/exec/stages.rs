@@ -24,6 +24,19 @@ use crate::train::{train, TrainJob, TrainSource};
 /// A failed run's reason (stored as the run's error text).
 pub type StageResult<T> = Result<T, String>;
 
+/// The sha256 of the running acdc binary (computed once): predictions are reused only by the build
+/// that decoded them. `None` when the binary cannot be read (then nothing is reused).
+fn binary_fingerprint() -> Option<&'static str> {
+    static FINGERPRINT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    FINGERPRINT
+        .get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let bytes = std::fs::read(std::env::current_exe().ok()?).ok()?;
+            Some(hex::encode(Sha256::digest(&bytes)))
+        })
+        .as_deref()
+}
+
 fn bar(len: u64, msg: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
@@ -373,6 +386,10 @@ pub fn execute(
         store
             .stage_start(run_id, "train")
             .map_err(|e| e.to_string())?;
+        // New weights: nothing decoded from earlier ones may be reused.
+        store
+            .delete_predictions(run_id)
+            .map_err(|e| e.to_string())?;
         let pb = bar(cfg.train.steps as u64, "training");
         pb.set_prefix(run_id.to_string());
         let job = TrainJob {
@@ -423,6 +440,25 @@ pub fn execute(
         .as_deref()
         != Some("done")
     {
+        // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
+        // predictions; this very binary made them (same weights: training did not rerun, or it
+        // would have dropped them), so score those instead of decoding again.
+        let decoder = binary_fingerprint();
+        let previous = store
+            .stages(run_id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|(stage, _, _)| stage == "eval")
+            .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok());
+        let same_decoder =
+            decoder.is_some() && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder;
+        let recorded = if same_decoder {
+            crate::eval::run::recorded_outputs(
+                store.predictions(run_id, None).map_err(|e| e.to_string())?,
+            )
+        } else {
+            Default::default()
+        };
         store
             .stage_start(run_id, "eval")
             .map_err(|e| e.to_string())?;
@@ -430,7 +466,12 @@ pub fn execute(
         load_trainable(&mut model, &weights).map_err(|e| e.to_string())?;
         let total: usize = data.eval.iter().map(EvalSet::len).sum();
         let fail = |store: &mut Store, e: String| {
-            let _ = store.stage_finish(run_id, "eval", false, &serde_json::json!({"error": e}));
+            let _ = store.stage_finish(
+                run_id,
+                "eval",
+                false,
+                &serde_json::json!({"error": e, "decoder": decoder}),
+            );
             Err(e)
         };
         // The judge is set up before decoding, so a bad judge setting fails fast.
@@ -439,12 +480,7 @@ pub fn execute(
             Ok(x) => x,
             Err(e) => return fail(store, e),
         };
-        // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
-        // predictions: score those instead of decoding again.
-        let recorded = crate::eval::run::recorded_outputs(
-            store.predictions(run_id, None).map_err(|e| e.to_string())?,
-        );
-        let reused: usize = recorded.values().map(|items| items.len()).sum();
+        let mut reused = 0;
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
@@ -460,7 +496,12 @@ pub fn execute(
                 &mut |n| pb.inc(n as u64),
             );
             match r {
-                Ok((scores, preds)) => {
+                Ok(crate::eval::run::SetEvaluation {
+                    scores,
+                    predictions: preds,
+                    reused: n,
+                }) => {
+                    reused += n;
                     store
                         .put_evals(run_id, &scores)
                         .map_err(|e| e.to_string())?;
@@ -491,7 +532,11 @@ pub fn execute(
             .put_evals(run_id, &averages)
             .map_err(|e| e.to_string())?;
         summary.extend(averages);
-        let mut info = serde_json::json!({ "scores": summary, "reused_predictions": reused });
+        let mut info = serde_json::json!({
+            "scores": summary,
+            "reused_predictions": reused,
+            "decoder": decoder,
+        });
         if let Some(j) = external.info() {
             info["judge"] = j;
         }

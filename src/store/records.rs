@@ -126,6 +126,14 @@ impl Store {
         })
     }
 
+    /// Forget a run's predictions (its weights are about to be trained again).
+    pub fn delete_predictions(&self, run_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM predictions WHERE run_id = ?1", params![run_id])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     pub fn predictions(
         &self,
         run_id: &str,

@@ -128,6 +128,11 @@ fn runs_score_meteor_when_a_jar_is_configured() {
     let (store, id, run) = status("withjar", jar.to_str().unwrap(), &["--retry-failed"]);
     assert_eq!(id, failed_id);
     assert_eq!(run.status.as_str(), "done", "{:?}", run.error);
+    assert!(
+        run.config.contains(jar.to_str().unwrap()) && !run.config.contains("/nonexistent/"),
+        "the stored config shows the jar the run used: {}",
+        run.config
+    );
     let m = store
         .evals(&id)
         .unwrap()

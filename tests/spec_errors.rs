@@ -240,3 +240,23 @@ fn val_every_without_val_sets_is_refused() {
         "{e}"
     );
 }
+
+/// Two rows that differ only in where their data lives would be one run: refused, naming both
+/// rows and the key.
+#[test]
+fn rows_differing_only_in_machine_settings_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let e = err_of(
+        d.path(),
+        "m.toml",
+        "[experiment]\nname = \"x\"\n[runs.a]\ndata.roots.audiocaps = \"/data/v1\"\n[runs.b]\ndata.roots.audiocaps = \"/data/v2\"\n",
+    );
+    assert!(
+        e.contains("m.toml")
+            && e.contains("runs.b")
+            && e.contains("`a`")
+            && e.contains("data.roots.audiocaps")
+            && e.contains("machine settings"),
+        "{e}"
+    );
+}

@@ -290,6 +290,36 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
             }
         }
     }
+    // Machine settings do not make a run: two rows that differ only in them would share one.
+    let mut by_id: BTreeMap<&str, &PlannedRun> = BTreeMap::new();
+    for r in &runs {
+        let Some(other) = by_id.insert(&r.run_id, r) else {
+            continue;
+        };
+        let (a, b) = (
+            super::run_id::flatten(&other.config),
+            super::run_id::flatten(&r.config),
+        );
+        let differ: Vec<&str> = a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| a.get(*k) != b.get(*k))
+            .map(|k| k.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !differ.is_empty() {
+            return Err(key_err(
+                format!("runs.{}", r.label),
+                format!(
+                    "is the same run ({}) as row `{}`: they differ only in machine settings ({}), which say where things are, not what is computed; give a different dataset a different name",
+                    r.run_id,
+                    other.label,
+                    differ.join(", ")
+                ),
+            ));
+        }
+    }
     if runs.len() > spec.max_runs {
         return Err(SpecError::TooLarge {
             file: file.to_path_buf(),
@@ -306,7 +336,7 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
     })
 }
 
-/// Keys whose values differ between runs (`seed` and `init_from` excluded).
+/// Keys whose values differ between runs (`seed`, `init_from` and machine settings excluded).
 pub fn varying_keys(runs: &[PlannedRun]) -> Vec<String> {
     let flats: Vec<_> = runs
         .iter()
@@ -315,7 +345,7 @@ pub fn varying_keys(runs: &[PlannedRun]) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(first) = flats.first() {
         for k in first.keys() {
-            if k == "seed" || k == "init_from" {
+            if k == "seed" || k == "init_from" || super::run_id::is_machine_key(k) {
                 continue;
             }
             if flats.iter().any(|f| f.get(k) != first.get(k)) {

@@ -33,6 +33,10 @@ pub const MACHINE_KEYS: &[&str] = &[
     "eval.spice_jar",
 ];
 
+/// Machine keys whose value is replaced in the run id by whether it is set: a METEOR or SPICE
+/// jar adds metrics to what a run reports, wherever the jar lives.
+pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
+
 /// Whether a dotted key (as [`flatten`] gives them) is, or lies under, one of the [`MACHINE_KEYS`].
 pub fn is_machine_key(key: &str) -> bool {
     MACHINE_KEYS.iter().any(|m| {
@@ -43,7 +47,8 @@ pub fn is_machine_key(key: &str) -> bool {
     })
 }
 
-/// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`].
+/// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`], except that
+/// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty).
 pub fn identity_json(cfg: &RunConfig) -> String {
     let mut value = serde_json::to_value(cfg).expect("RunConfig always serialises");
     for key in MACHINE_KEYS {
@@ -54,9 +59,16 @@ pub fn identity_json(cfg: &RunConfig) -> String {
                 .get_mut(part)
                 .unwrap_or_else(|| panic!("MACHINE_KEYS names `{key}`, not in RunConfig"));
         }
-        node.as_object_mut()
-            .and_then(|o| o.remove(leaf))
+        let object = node
+            .as_object_mut()
             .unwrap_or_else(|| panic!("MACHINE_KEYS names `{key}`, not in RunConfig"));
+        let was = object
+            .remove(leaf)
+            .unwrap_or_else(|| panic!("MACHINE_KEYS names `{key}`, not in RunConfig"));
+        if PRESENCE_KEYS.contains(key) {
+            let set = was.as_str().is_some_and(|s| !s.is_empty());
+            object.insert(leaf.to_string(), serde_json::Value::Bool(set));
+        }
     }
     serde_json::to_string(&value).expect("a JSON value always serialises")
 }
@@ -132,9 +144,15 @@ mod tests {
         b.eval.judge_timeout_s = 5.0;
         b.eval.judge_retries = 0;
         b.eval.judge_backoff_s = 0.1;
+        assert_eq!(run_id(&a), run_id(&b));
+        // A jar adds metrics: having one is part of the run, its location is not.
         b.eval.meteor_jar = "/opt/meteor-1.5.jar".into();
         b.eval.spice_jar = "/opt/spice-1.0.jar".into();
-        assert_eq!(run_id(&a), run_id(&b));
+        assert_ne!(run_id(&a), run_id(&b));
+        let mut moved = b.clone();
+        moved.eval.meteor_jar = "/elsewhere/meteor-1.5.jar".into();
+        moved.eval.spice_jar = "/elsewhere/spice-1.0.jar".into();
+        assert_eq!(run_id(&b), run_id(&moved));
         assert_ne!(canonical_json(&a), canonical_json(&b), "still stored");
         for (k, _) in flatten(&b) {
             let machine = is_machine_key(&k);

@@ -151,7 +151,8 @@ const RUN_COLS: &str =
 
 impl Store {
     /// Record an experiment's plan: the experiment, its rows and their runs (a run that exists
-    /// already — from this or any other experiment — is reused, never reset).
+    /// already — from this or any other experiment — is reused, never reset; a run not yet done
+    /// takes the plan's machine settings, which its execution will use).
     pub fn register_plan(&mut self, plan: &Plan, spec_path: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             let now = now_iso();
@@ -168,7 +169,8 @@ impl Store {
             for (pos, r) in plan.runs.iter().enumerate() {
                 let config = crate::spec::canonical_json(&r.config);
                 tx.execute(
-                    "INSERT INTO runs (id, config, status, created_at, device) VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT(id) DO NOTHING",
+                    "INSERT INTO runs (id, config, status, created_at, device) VALUES (?1, ?2, 'pending', ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET config = excluded.config WHERE runs.status != 'done'",
                     params![r.run_id, config, now, r.config.device.as_str()],
                 )?;
                 let point: serde_json::Map<String, serde_json::Value> = r

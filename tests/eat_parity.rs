@@ -201,7 +201,9 @@ fn bad_fairseq_checkpoints_are_named() {
     );
     let e = err(&dir().join("fairseq_bad_shape.pt"));
     assert!(
-        e.contains("fairseq_bad_shape.pt") && e.contains("do not fit") && e.contains("[32"),
+        e.contains("fairseq_bad_shape.pt")
+            && e.contains("29 tensor(s) do not fit")
+            && e.contains("[32"),
         "{e}"
     );
     let e = err(&dir().join("fairseq_bad_nocfg.pt"));

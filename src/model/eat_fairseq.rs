@@ -208,16 +208,31 @@ pub fn fairseq_eat_config(path: &Path) -> Result<EatConfig, HfError> {
             ));
         }
     }
+    // EAT's `PatchEmbed_new` is built without a stride, so it strides by its default 16 whatever
+    // the patch size; acdc's patches do not overlap.
+    let patch = image.usize("patch_size", path)?;
+    if patch != 16 {
+        return Err(refuse(
+            format!("{}.patch_size", image.at),
+            "EAT's patch embedding strides by 16, so only 16 × 16 patches do not overlap",
+        ));
+    }
+    if image.usize("in_chans", path)? != 1 {
+        return Err(refuse(
+            format!("{}.in_chans", image.at),
+            "EAT reads one fbank channel (1)",
+        ));
+    }
     let raw = RawEatConfig {
         model_type: None,
         embed_dim,
         depth: d2v.usize("depth", path)?,
         num_heads: d2v.usize("num_heads", path)?,
         mlp_ratio: d2v.f64("mlp_ratio", path)?,
-        patch_size: Some(image.usize("patch_size", path)?),
-        stride: None,
+        patch_size: Some(patch),
+        stride: Some(16),
         mel_bins: None,
-        in_chans: Some(image.usize("in_chans", path)?),
+        in_chans: Some(1),
         norm_eps: eps_override.or(d2v.f64("norm_eps", path)?),
         qkv_bias: None,
         layer_norm_first: d2v.bool("layer_norm_first", path)?,

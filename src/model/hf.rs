@@ -298,16 +298,16 @@ pub fn describe_load_error(e: &dyn std::fmt::Display) -> String {
             ]
         })
         .collect();
-    // The PyTorch store's summary lists only the first ten; it states the rest as "and N more".
-    let more: usize = regex::Regex::new(r"\.\.\. and (\d+) more")
+    // The PyTorch store's summary lists only the first ten errors; its header counts them all.
+    let total = regex::Regex::new(r"! Errors:\s+(\d+) errors")
         .expect("valid regex")
         .captures(&text)
-        .and_then(|c| c[1].parse().ok())
-        .unwrap_or(0);
+        .and_then(|c| c[1].parse::<usize>().ok())
+        .unwrap_or(all.len());
     match all.first() {
         Some(c) => format!(
             "{} tensor(s) do not fit the model; first: `{}` is {} in the checkpoint but the config needs {}",
-            all.len() + more,
+            total,
             c[0],
             c[2],
             c[1]

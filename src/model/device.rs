@@ -31,6 +31,24 @@ pub fn train_device_for(kind: DeviceKind, checkpointing: bool) -> Result<Device,
     })
 }
 
+#[cfg(feature = "cuda")]
+fn cuda() -> Result<Device, DeviceError> {
+    Ok(Device::cuda(0))
+}
+#[cfg(not(feature = "cuda"))]
+fn cuda() -> Result<Device, DeviceError> {
+    Err(DeviceError::NotCompiled("cuda"))
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Result<Device, DeviceError> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Result<Device, DeviceError> {
+    Err(DeviceError::NotCompiled("wgpu"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,22 +67,4 @@ mod tests {
             Some(S::Disabled)
         ));
     }
-}
-
-#[cfg(feature = "cuda")]
-fn cuda() -> Result<Device, DeviceError> {
-    Ok(Device::cuda(0))
-}
-#[cfg(not(feature = "cuda"))]
-fn cuda() -> Result<Device, DeviceError> {
-    Err(DeviceError::NotCompiled("cuda"))
-}
-
-#[cfg(feature = "wgpu")]
-fn wgpu() -> Result<Device, DeviceError> {
-    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
-}
-#[cfg(not(feature = "wgpu"))]
-fn wgpu() -> Result<Device, DeviceError> {
-    Err(DeviceError::NotCompiled("wgpu"))
 }

@@ -114,6 +114,41 @@ pub fn flatten_value(
     out
 }
 
+/// A configuration value as a short table cell: strings bare, dataset lists as
+/// `audiocaps/train + wavcaps/train×4` (weight shown when not 1), everything else as JSON.
+pub fn display_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items)
+            if !items.is_empty() && items.iter().all(|i| i.get("dataset").is_some()) =>
+        {
+            items
+                .iter()
+                .map(|i| {
+                    let mut s = format!(
+                        "{}/{}",
+                        i["dataset"].as_str().unwrap_or("?"),
+                        i["split"].as_str().unwrap_or("?")
+                    );
+                    if let Some(w) = i.get("weight").and_then(|w| w.as_f64()) {
+                        if w != 1.0 {
+                            s.push_str(&format!("×{w}"));
+                        }
+                    }
+                    if let Some(m) = i.get("max_items").and_then(|m| m.as_u64()) {
+                        if m > 0 {
+                            s.push_str(&format!("[:{m}]"));
+                        }
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,40 +218,5 @@ mod tests {
             run_id(&c),
             "how files are named is not a machine setting"
         );
-    }
-}
-
-/// A configuration value as a short table cell: strings bare, dataset lists as
-/// `audiocaps/train + wavcaps/train×4` (weight shown when not 1), everything else as JSON.
-pub fn display_value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items)
-            if !items.is_empty() && items.iter().all(|i| i.get("dataset").is_some()) =>
-        {
-            items
-                .iter()
-                .map(|i| {
-                    let mut s = format!(
-                        "{}/{}",
-                        i["dataset"].as_str().unwrap_or("?"),
-                        i["split"].as_str().unwrap_or("?")
-                    );
-                    if let Some(w) = i.get("weight").and_then(|w| w.as_f64()) {
-                        if w != 1.0 {
-                            s.push_str(&format!("×{w}"));
-                        }
-                    }
-                    if let Some(m) = i.get("max_items").and_then(|m| m.as_u64()) {
-                        if m > 0 {
-                            s.push_str(&format!("[:{m}]"));
-                        }
-                    }
-                    s
-                })
-                .collect::<Vec<_>>()
-                .join(" + ")
-        }
-        other => other.to_string(),
     }
 }

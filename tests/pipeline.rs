@@ -368,3 +368,33 @@ fn validation_loss_is_logged_and_leaves_training_alone() {
         "validation changed the training curve"
     );
 }
+
+/// Gradient accumulation is one large batch: 2 micro-batches of 2 train like 1 batch of 4 (the
+/// loss is the token mean over the whole step, not a mean of per-micro-batch means; caption
+/// targets differ in length, so the two would differ).
+#[test]
+fn gradient_accumulation_equals_the_larger_batch() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "accum",
+        "[runs.accum]\ntargets.kind = \"caption\"\ntrain.steps = 3\ntrain.batch_size = 2\ntrain.grad_accum = 2\n\
+         [runs.big]\ntargets.kind = \"caption\"\ntrain.steps = 3\ntrain.batch_size = 4\ntrain.grad_accum = 1\n",
+    );
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let loss = |label: &str| {
+        store
+            .step_series(&common::run_id(&store, "accum", label), "loss")
+            .unwrap()
+    };
+    let (a, b) = (loss("accum"), loss("big"));
+    assert_eq!(a.len(), 3, "{a:?}");
+    for ((sa, la), (sb, lb)) in a.iter().zip(&b) {
+        assert_eq!(sa, sb);
+        assert!(
+            (la - lb).abs() <= 1e-5 * lb.abs().max(1.0),
+            "step {sa}: accumulated {la} vs one batch {lb}"
+        );
+    }
+}

@@ -211,6 +211,18 @@ impl ModuleVisitor for GradScale<'_> {
 
 /// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
 pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) -> Tensor<1> {
+    masked_loss_over(logits, b, device, b.scored)
+}
+
+/// Summed cross-entropy over the batch's scored positions divided by `scored`: the scored tokens
+/// of the whole optimizer step, so that micro-batches of a gradient-accumulation step add up to
+/// the token mean over all of them (as one large batch, and transformers' `num_items_in_batch`).
+pub fn masked_loss_over(
+    logits: Tensor<3>,
+    b: &batch::TrainBatch,
+    device: &Device,
+    scored: usize,
+) -> Tensor<1> {
     let [bs, t, _] = logits.dims();
     // The loss is taken in f32 whatever dtype the frozen LLM computes in.
     let logits = crate::model::to_dtype(logits, burn::tensor::DType::F32);
@@ -223,10 +235,7 @@ pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) ->
     let mask: Vec<f32> = b.mask.iter().flatten().copied().collect();
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [bs, t]), device);
     let picked: Tensor<2> = log_softmax(logits, 2).gather(2, tg).squeeze_dim(2);
-    (picked * mask)
-        .sum()
-        .neg()
-        .div_scalar(b.scored.max(1) as f64)
+    (picked * mask).sum().neg().div_scalar(scored.max(1) as f64)
 }
 
 /// Response ids (end-of-turn included) of every example of a source.
@@ -355,6 +364,9 @@ pub fn train(
         let mut acc = GradientsAccumulator::<AudioLlm>::new();
         let mut loss_sum = 0.0;
         let mut tokens = 0usize;
+        // The step's micro-batches are drawn first, so each one's loss can be divided by the
+        // scored tokens of the whole step.
+        let mut micro = Vec::with_capacity(tc.grad_accum);
         for _ in 0..tc.grad_accum {
             let picks: Vec<(usize, usize)> = (0..tc.batch_size)
                 .map(|_| mix.next(&mut state.cursor))
@@ -381,11 +393,17 @@ pub fn train(
                     None => &prompt,
                 })
                 .collect();
-            let b = batch::build_prompted(&prompts, audio_len, &resp, tok.pad);
+            micro.push((
+                ids,
+                batch::build_prompted(&prompts, audio_len, &resp, tok.pad),
+            ));
+        }
+        let step_scored: usize = micro.iter().map(|(_, b)| b.scored).sum();
+        for (ids, b) in &micro {
             let audio = if encoded {
-                model.project(clips.batch(&ids, &device))
+                model.project(clips.batch(ids, &device))
             } else {
-                let mut x = clips.clone_batch_host(&ids);
+                let mut x = clips.clone_batch_host(ids);
                 if cfg.encoder.spec_augment {
                     for row in x.chunks_mut(clips.rows * clips.dim) {
                         augment.apply(row, clips.rows, clips.dim, &mut state.aug_rng);
@@ -397,7 +415,7 @@ pub fn train(
                 ))
             };
             let logits = model.forward(&b.spliced, audio);
-            let loss = masked_loss(logits, &b, &device).div_scalar(tc.grad_accum as f64);
+            let loss = masked_loss_over(logits, b, &device, step_scored);
             let lv: f32 = loss.clone().into_scalar();
             loss_sum += lv as f64;
             tokens += b.spliced.valid.iter().flatten().filter(|&&v| v).count();

@@ -33,6 +33,12 @@ pub enum TemplateError {
     Render(String),
 }
 
+/// The date `strftime_now` gives templates (Llama 3.1–3.3 put "Today Date: …" into every
+/// prompt): 26 Jul 2024, the date those templates fall back to without `strftime_now`.
+/// transformers renders the real date, so its prompts change daily; acdc's do not, so the same
+/// run renders the same prompts whenever it runs or resumes.
+pub const TEMPLATE_DATE: (i64, u32, u32) = (2024, 7, 26);
+
 /// A Jinja chat template with the special tokens its context needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JinjaTemplate {
@@ -123,13 +129,9 @@ impl JinjaTemplate {
             },
         );
         env.add_function("strftime_now", |fmt: String| -> String {
-            // UTC "now"; the date parts only (templates use it for "Today Date").
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            let days = secs.div_euclid(86_400);
-            let (y, m, d) = crate::store::civil_from_days(days);
+            // A fixed "today" (see TEMPLATE_DATE), so a prompt never depends on the day it is
+            // rendered: cached targets, resumed training and evaluation see the same text.
+            let (y, m, d) = TEMPLATE_DATE;
             const MONTHS: [&str; 12] = [
                 "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
             ];
@@ -166,5 +168,25 @@ impl JinjaTemplate {
                 None => e.to_string(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Today" in a template is the fixed TEMPLATE_DATE, whatever the clock says.
+    #[test]
+    fn strftime_now_is_the_fixed_template_date() {
+        let t = JinjaTemplate {
+            source: "Today Date: {{ strftime_now('%d %b %Y') }} ({{ strftime_now('%Y-%m-%d') }})"
+                .into(),
+            bos_token: None,
+            eos_token: None,
+            pad_token: None,
+            unk_token: None,
+        };
+        let out = t.render(&[Message::new("user", "hi")], false).unwrap();
+        assert_eq!(out, "Today Date: 26 Jul 2024 (2024-07-26)");
     }
 }

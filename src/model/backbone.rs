@@ -236,19 +236,14 @@ impl Backbone {
                 let mut parts = vec![
                     std::fs::read_to_string(dir.join("config.json")).unwrap_or_default(),
                     std::fs::read_to_string(&tok_path).unwrap_or_default(),
+                    std::fs::read_to_string(dir.join("generation_config.json")).unwrap_or_default(),
                     format!("{chat:?}"),
                 ];
                 for f in super::hf::weight_files(&dir).map_err(|e| BackboneError::Unsupported {
                     id: id.into(),
                     message: e.to_string(),
                 })? {
-                    let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-                    parts.push(format!(
-                        "{}:{len}",
-                        f.file_name()
-                            .map(|n| n.to_string_lossy().to_string())
-                            .unwrap_or_default()
-                    ));
+                    parts.push(weight_file_identity(&f));
                 }
                 let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let fingerprint = crate::model::fingerprint(&refs);
@@ -297,6 +292,37 @@ impl Backbone {
         }
         Ok(m)
     }
+}
+
+/// What identifies a weight file's content without reading all of it: in the Hugging Face cache
+/// the blob it links to (named by its sha256); elsewhere its name, size and a sha256 over its
+/// first, middle and last MiB (two checkpoints of one shape differ there; a copy does not).
+fn weight_file_identity(f: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let name = f
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if let Ok(target) = std::fs::read_link(f) {
+        if let Some(blob) = target.file_name() {
+            return format!("{name}:blob:{}", blob.to_string_lossy());
+        }
+    }
+    let Ok(mut file) = std::fs::File::open(f) else {
+        return format!("{name}:unreadable");
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    const MIB: u64 = 1 << 20;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; MIB as usize];
+    for at in [0, len.saturating_sub(MIB) / 2, len.saturating_sub(MIB)] {
+        if file.seek(SeekFrom::Start(at)).is_ok() {
+            let n = file.read(&mut buf).unwrap_or(0);
+            h.update(&buf[..n]);
+        }
+    }
+    format!("{name}:{len}:{}", hex::encode(h.finalize()))
 }
 
 /// Resolve an encoder checkpoint: (config, model). `builtin:tiny-eat`, an original fairseq EAT
@@ -375,6 +401,27 @@ pub fn build_for_run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Same-shape checkpoints with other weights differ; a copy of one does not.
+    #[test]
+    fn weight_identity_sees_content_not_location() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |dir: &str, at: usize| {
+            let mut bytes = vec![7u8; 3 << 20];
+            bytes[at] = 1;
+            std::fs::create_dir_all(d.path().join(dir)).unwrap();
+            let p = d.path().join(dir).join("model.safetensors");
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let a = write("a", 10);
+        std::fs::create_dir(d.path().join("copy")).unwrap();
+        let copy = d.path().join("copy/model.safetensors");
+        std::fs::copy(&a, &copy).unwrap();
+        assert_eq!(weight_file_identity(&a), weight_file_identity(&copy));
+        let b2 = write("b", (3 << 20) - 5);
+        assert_ne!(weight_file_identity(&a), weight_file_identity(&b2));
+    }
 
     /// The frozen LLM that writes dialogue targets (inference device) is the one that is trained
     /// against (autodiff device), whatever the RNG did before.

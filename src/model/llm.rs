@@ -11,6 +11,11 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::lora::LoraLinear;
 
+/// Version of the decoder's arithmetic: bump it with any change that makes the same weights give
+/// other logits (rotary scaling, attention, norms). Caches of generated text (dialogue targets)
+/// record it, so replies from an older model code are regenerated rather than reused.
+pub const LLM_CODE_VERSION: u32 = 1;
+
 /// Architecture of a Llama-family decoder (mirrors the fields of an HF `config.json`).
 #[derive(Config, Debug, PartialEq)]
 pub struct LlamaConfig {

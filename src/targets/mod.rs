@@ -73,6 +73,7 @@ pub fn dialogue_key(
         "max_new_tokens": cfg.max_new_tokens,
         "seed": seed,
         "sampling_version": crate::decode::sampling::SAMPLING_VERSION,
+        "llm_code_version": crate::model::llm::LLM_CODE_VERSION,
     });
     let key = hex::encode(Sha256::digest(spec.to_string().as_bytes()))[..16].to_string();
     (key, spec)
@@ -257,6 +258,10 @@ mod tests {
         assert_eq!(
             spec["sampling_version"],
             crate::decode::sampling::SAMPLING_VERSION
+        );
+        assert_eq!(
+            spec["llm_code_version"],
+            crate::model::llm::LLM_CODE_VERSION
         );
         let hot = TargetsConfig {
             temperature: cfg.temperature + 0.5,

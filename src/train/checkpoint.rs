@@ -23,6 +23,9 @@ pub struct LoopState {
     pub aug_rng: Rng,
     /// Updates skipped for a non-finite loss or gradient (nan_policy = skip).
     pub skipped: u64,
+    /// Loss of the last update made (so a run resumed at its end still reports it).
+    #[serde(default)]
+    pub last_loss: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +277,7 @@ mod tests {
             cursor: MixCursor::default(),
             aug_rng: Rng::new(0),
             skipped: 0,
+            last_loss: Some(2.5),
         };
         let cfg = crate::spec::RunConfig::default();
         let ck = save(dir.path(), &m, &o, &state, &cfg, &trainable_regex(false), 2).unwrap();
@@ -334,6 +338,7 @@ mod tests {
             cursor: MixCursor::default(),
             aug_rng: Rng::new(0),
             skipped: 0,
+            last_loss: None,
         };
         let cfg = crate::spec::RunConfig::default();
         let ck = save(dir.path(), &m, &o, &state, &cfg, &trainable_regex(false), 2).unwrap();

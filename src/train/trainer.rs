@@ -281,6 +281,7 @@ pub fn train(
         cursor: MixCursor::default(),
         aug_rng: Rng::derive(cfg.seed, "specaugment"),
         skipped: 0,
+        last_loss: None,
     };
     let mut resumed_from = None;
     if let Some(latest) = checkpoint::list(&ckpt_dir).pop() {
@@ -353,7 +354,6 @@ pub fn train(
 
     let mut pending: Vec<(u64, String, f64)> = Vec::new();
     let mut last_beat = Instant::now();
-    let mut last_loss = f64::NAN;
     while state.step < tc.steps {
         let t0 = Instant::now();
         device.seed(
@@ -456,7 +456,7 @@ pub fn train(
             .map_err(TrainError::Data)?;
         model = optim.step(lrs, model, grads);
         state.step += 1;
-        last_loss = loss_sum;
+        state.last_loss = Some(loss_sum);
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
         if state.step % tc.log_every == 0 || state.step == 1 || state.step == tc.steps {
             let s = state.step as u64;
@@ -519,7 +519,7 @@ pub fn train(
     Ok(TrainOutcome {
         steps: state.step,
         resumed_from,
-        final_loss: last_loss,
+        final_loss: state.last_loss.unwrap_or(f64::NAN),
         skipped: state.skipped,
         weights,
     })

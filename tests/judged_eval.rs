@@ -24,19 +24,40 @@ fn spec(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
     )
 }
 
-#[test]
-fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
-    let d = tempfile::tempdir().unwrap();
-    let home = d.path().join("home");
+/// A mock judge that answers HTTP 500 until the returned flag is set, then `reply`.
+fn judge_down_until_healthy(reply: &'static str) -> (common::mock_judge::Mock, Arc<AtomicBool>) {
     let healthy = Arc::new(AtomicBool::new(false));
     let h = healthy.clone();
     let m = mock(move |_, _| {
         if h.load(Ordering::SeqCst) {
-            ok_chat("Explanation: partly right.\nRating: 2")
+            ok_chat(reply)
         } else {
             status(500)
         }
     });
+    (m, healthy)
+}
+
+/// Overwrite a stored prediction's output with a marker, to tell reuse from a fresh decode.
+fn mark_answer(
+    home: &std::path::Path,
+    id: &str,
+    p: &acdc::store::records::Prediction,
+) -> acdc::store::records::Prediction {
+    let mut marked = p.clone();
+    marked.output = "a marked answer".into();
+    acdc::store::Store::open(&home.join("acdc.db"))
+        .unwrap()
+        .put_predictions(id, &[marked.clone()])
+        .unwrap();
+    marked
+}
+
+#[test]
+fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let (m, healthy) = judge_down_until_healthy("Explanation: partly right.\nRating: 2");
     let spec = spec(d.path(), &m.url);
 
     // The judge fails: the run fails at its eval stage, naming the set and an item.
@@ -67,12 +88,8 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     );
 
     // Mark one recorded answer: the retry must score it as stored, not decode the set again.
-    let mut marked = preds[0].clone();
-    marked.output = "a marked answer".into();
-    let mut writer = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
-    writer.put_predictions(id, &[marked.clone()]).unwrap();
+    let marked = mark_answer(&home, id, &preds[0]);
     let recorded = store.predictions(id, None).unwrap().len();
-    drop(writer);
 
     // The judge is back: retrying finishes the run with judged scores.
     healthy.store(true, Ordering::SeqCst);
@@ -124,24 +141,16 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
 fn retrained_weights_are_decoded_afresh() {
     let d = tempfile::tempdir().unwrap();
     let home = d.path().join("home");
-    let healthy = Arc::new(AtomicBool::new(false));
-    let h = healthy.clone();
-    let m = mock(move |_, _| {
-        if h.load(Ordering::SeqCst) {
-            ok_chat("Rating: 5")
-        } else {
-            status(500)
-        }
-    });
+    let (m, healthy) = judge_down_until_healthy("Rating: 5");
     let spec = spec(d.path(), &m.url);
     let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
     let id = &common::run_id(&store, "judged", "cap");
     assert_eq!(store.run(id).unwrap().status, RunStatus::Failed);
-    let mut marked = store.predictions(id, Some("synth_test/aqa")).unwrap()[0].clone();
-    marked.output = "a marked answer".into();
-    let mut writer = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
-    writer.put_predictions(id, &[marked.clone()]).unwrap();
-    drop(writer);
+    mark_answer(
+        &home,
+        id,
+        &store.predictions(id, Some("synth_test/aqa")).unwrap()[0],
+    );
     std::fs::remove_file(acdc::train::trainer::final_weights(&store.run_dir(id))).unwrap();
 
     healthy.store(true, Ordering::SeqCst);

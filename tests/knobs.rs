@@ -1,7 +1,7 @@
 //! Every ablation knob changes what is trained (issue 5): the encoder joins the trained
 //! parameters, LoRA factors appear, more samples per caption make more targets, temperature changes
 //! the target set, a second source joins the mix, `init_from` starts from another run's weights, and
-//! an instruction mix adds QA examples.
+//! an instruction mix adds QA examples, and `targets.truncated` decides how cut-off replies train.
 
 mod common;
 
@@ -58,6 +58,13 @@ init_from = "base"
 [runs.instruct]
 train.steps = 2
 data.instruct = [{ dataset = "synth", split = "train", weight = 1000.0 }]
+[runs.cut_open]
+train.steps = 2
+targets.max_new_tokens = 2
+[runs.cut_close]
+train.steps = 2
+targets.max_new_tokens = 2
+targets.truncated = "close"
 "#,
     );
     let o = common::acdc(
@@ -121,6 +128,24 @@ data.instruct = [{ dataset = "synth", split = "train", weight = 1000.0 }]
         first("instruct"),
         first("base"),
         "QA examples were not trained on"
+    );
+    // targets.truncated: replies cut off at max_new_tokens (most of a random model's 2-token
+    // replies) train without the end-of-turn token or with it; one generation serves both
+    // (`targets::tests` covers "drop").
+    let cut = targets("cut_open");
+    assert!(
+        cut[0]["info"]["truncated_replies"].as_u64().unwrap() > 0,
+        "{cut}"
+    );
+    assert_eq!(
+        cut[0]["info"]["set"],
+        targets("cut_close")[0]["info"]["set"]
+    );
+    assert_eq!(examples(&targets("cut_close")), examples(&cut));
+    assert_ne!(
+        first("cut_open"),
+        first("cut_close"),
+        "the end-of-turn token after cut-off replies made no difference to the loss"
     );
     let staged = rows.iter().find(|r| r.label == "staged").unwrap();
     assert_eq!(staged.init_from.as_deref(), Some(base.as_str()));

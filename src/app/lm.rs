@@ -313,6 +313,14 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 &Sampling::from_temperature(temperature, top_p),
                 seed,
             );
+            let cut = out.iter().filter(|ids| ids.len() >= max_new_tokens).count();
+            if cut > 0 {
+                // What `targets.truncated` decides for dialogue targets cut off like these.
+                eprintln!(
+                    "note: {cut} of {} replies reached --max-new-tokens {max_new_tokens} without ending",
+                    out.len()
+                );
+            }
             Ok(out
                 .iter()
                 .map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n")

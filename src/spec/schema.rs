@@ -122,8 +122,25 @@ pub struct TargetsConfig {
     pub samples_per_caption: usize,
     /// Longest reply in tokens.
     pub max_new_tokens: usize,
+    /// What training does with a reply cut off at `max_new_tokens` (one that never emitted an
+    /// end-of-turn token).
+    pub truncated: TruncatedReplies,
     /// The instruction placed after the audio for `caption` targets (dialogue rows use none).
     pub caption_instruction: String,
+}
+
+/// What happens to a dialogue-continuation reply that reached `targets.max_new_tokens` without
+/// ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TruncatedReplies {
+    /// Train on the reply as far as it goes, with no end-of-turn token after it (the model is not
+    /// taught to stop where the reply was cut).
+    Open,
+    /// Leave the reply out of training.
+    Drop,
+    /// Train on it with an end-of-turn token, as if it had ended there.
+    Close,
 }
 
 impl Default for TargetsConfig {
@@ -134,6 +151,7 @@ impl Default for TargetsConfig {
             top_p: 1.0,
             samples_per_caption: 1,
             max_new_tokens: 200,
+            truncated: TruncatedReplies::Open,
             caption_instruction: "Describe the audio in one sentence.".into(),
         }
     }

@@ -111,4 +111,8 @@ pub const MIGRATIONS: &[&str] = &[
         created_at    TEXT NOT NULL
     );
     "#,
+    // 3: whether a cached reply was cut off at the length limit (NULL for older rows)
+    r#"
+    ALTER TABLE targets ADD COLUMN truncated INTEGER;
+    "#,
 ];

@@ -12,6 +12,8 @@ pub struct CachedTarget {
     pub sample: u32,
     pub source: String,
     pub text: String,
+    /// The reply reached the length limit without ending.
+    pub truncated: bool,
 }
 
 impl Store {
@@ -45,8 +47,8 @@ impl Store {
         self.write(|tx| {
             for t in targets {
                 tx.execute(
-                    "INSERT OR REPLACE INTO targets (set_key, item_id, sample, source, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key, t.item_id, t.sample, t.source, t.text],
+                    "INSERT OR REPLACE INTO targets (set_key, item_id, sample, source, text, truncated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![key, t.item_id, t.sample, t.source, t.text, t.truncated],
                 )?;
             }
             Ok(())
@@ -67,7 +69,7 @@ impl Store {
     pub fn targets(&self, key: &str) -> Result<Vec<CachedTarget>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT item_id, sample, source, text FROM targets WHERE set_key = ?1 ORDER BY item_id, sample")
+            .prepare("SELECT item_id, sample, source, text, truncated FROM targets WHERE set_key = ?1 ORDER BY item_id, sample")
             .map_err(|e| self.sql(e))?;
         let rows = st
             .query_map(params![key], |r| {
@@ -76,6 +78,9 @@ impl Store {
                     sample: r.get(1)?,
                     source: r.get(2)?,
                     text: r.get(3)?,
+                    // Rows cached before the flag existed belong to older set keys
+                    // (`targets::TARGETS_FORMAT`) and are never read for a new set.
+                    truncated: r.get::<_, Option<bool>>(4)?.unwrap_or(false),
                 })
             })
             .map_err(|e| self.sql(e))?;

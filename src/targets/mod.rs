@@ -12,7 +12,7 @@ use crate::data::{CaptionItem, QaItem};
 use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
-use crate::spec::schema::{TargetKind, TargetsConfig};
+use crate::spec::schema::{TargetKind, TargetsConfig, TruncatedReplies};
 use crate::store::targets::CachedTarget;
 use crate::store::{Store, StoreError};
 use crate::text::prompt::text_prompt;
@@ -34,6 +34,9 @@ pub struct TargetExample {
     /// question); `None`: the run's own (none for dialogue targets, the captioning instruction
     /// for caption targets).
     pub instruction: Option<String>,
+    /// Whether the reply ended (trained with the end-of-turn token after it); `false` for a reply
+    /// cut off at `targets.max_new_tokens` under `targets.truncated = "open"`.
+    pub ends: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +47,16 @@ pub enum TargetsError {
     Backbone(String),
     #[error("caption `{item}`: {message}")]
     Tokenize { item: String, message: String },
+    #[error("all {replies} dialogue replies reached targets.max_new_tokens = {max_new_tokens} without ending, and targets.truncated = \"drop\" leaves none to train on (raise targets.max_new_tokens, or use \"open\")")]
+    AllTruncated {
+        replies: usize,
+        max_new_tokens: usize,
+    },
 }
+
+/// Version of what a cached reply records (2: whether it was cut off at `max_new_tokens`); part
+/// of the cache key, so sets cached without that flag are generated again rather than guessed.
+pub const TARGETS_FORMAT: u32 = 2;
 
 /// The cache key of a dialogue target set.
 pub fn dialogue_key(
@@ -74,6 +86,7 @@ pub fn dialogue_key(
         "seed": seed,
         "sampling_version": crate::decode::sampling::SAMPLING_VERSION,
         "llm_code_version": crate::model::llm::LLM_CODE_VERSION,
+        "format": TARGETS_FORMAT,
     });
     let key = hex::encode(Sha256::digest(spec.to_string().as_bytes()))[..16].to_string();
     (key, spec)
@@ -93,6 +106,7 @@ pub fn caption_targets(items: &[CaptionItem]) -> Vec<TargetExample> {
                 sample: 0,
                 text: c.clone(),
                 instruction: None,
+                ends: true,
             });
         }
     }
@@ -113,6 +127,7 @@ pub fn qa_targets(items: &[QaItem]) -> Vec<TargetExample> {
             sample: 0,
             text: it.answer.clone(),
             instruction: Some(it.question.clone()),
+            ends: true,
         })
         .collect()
 }
@@ -137,10 +152,10 @@ pub fn build(
     }
     let (key, spec) = dialogue_key(backbone, cfg, seed, items);
     store.target_set_begin(&key, &spec)?;
-    let mut cached: std::collections::BTreeMap<(String, u32), String> = store
+    let mut cached: std::collections::BTreeMap<(String, u32), (String, bool)> = store
         .targets(&key)?
         .into_iter()
-        .map(|t| ((t.item_id, t.sample), t.text))
+        .map(|t| ((t.item_id, t.sample), (t.text, t.truncated)))
         .collect();
     let reused = cached.len();
     if !store.target_set_complete(&key)? {
@@ -197,11 +212,14 @@ pub fn build(
                     sample: *s,
                     source: pairs[*i].source.clone(),
                     text: backbone.tokenizer.decode(&ids).trim().to_string(),
+                    // `generate` either stops (the stop id is not returned) or emits
+                    // `max_new_tokens` ids: a full-length reply never ended.
+                    truncated: ids.len() >= cfg.max_new_tokens,
                 })
                 .collect();
             store.put_targets(&key, &batch)?;
             for t in batch {
-                cached.insert((t.item_id, t.sample), t.text);
+                cached.insert((t.item_id, t.sample), (t.text, t.truncated));
             }
             done += chunk.len();
             progress(done, total);
@@ -209,22 +227,35 @@ pub fn build(
         store.target_set_finish(&key)?;
     }
     let mut out = Vec::with_capacity(pairs.len() * cfg.samples_per_caption);
+    let (mut truncated, mut empty) = (0, 0);
     for p in &pairs {
         for s in 0..cfg.samples_per_caption as u32 {
-            let text = cached
+            let (text, cut) = cached
                 .get(&(p.item_id.clone(), s))
                 .cloned()
                 .unwrap_or_default();
+            truncated += cut as usize;
+            empty += text.is_empty() as usize;
+            if cut && cfg.truncated == TruncatedReplies::Drop {
+                continue;
+            }
             out.push(TargetExample {
                 sample: s,
                 text,
+                ends: !(cut && cfg.truncated == TruncatedReplies::Open),
                 ..p.clone()
             });
         }
     }
-    let empty = out.iter().filter(|t| t.text.is_empty()).count();
+    if out.is_empty() && truncated > 0 {
+        return Err(TargetsError::AllTruncated {
+            replies: truncated,
+            max_new_tokens: cfg.max_new_tokens,
+        });
+    }
     let info = serde_json::json!({
-        "kind": "dialogue", "set": key, "examples": out.len(), "reused": reused, "empty_replies": empty,
+        "kind": "dialogue", "set": key, "examples": out.len(), "reused": reused,
+        "empty_replies": empty, "truncated_replies": truncated, "truncated_policy": cfg.truncated,
     });
     Ok((out, info))
 }
@@ -273,5 +304,129 @@ mod tests {
         other[0].captions[0].push('!');
         assert_ne!(dialogue_key(&bb, &cfg, 1, &other).0, key);
         assert_eq!(dialogue_key(&bb, &cfg, 1, &items).0, key, "stable");
+    }
+
+    fn three_clips() -> Vec<CaptionItem> {
+        (0..3)
+            .map(|i| CaptionItem {
+                id: format!("clip{i}"),
+                audio: format!("clip{i}.wav").into(),
+                captions: vec![format!("a dog barks {i} times"), "rain falls".into()],
+            })
+            .collect()
+    }
+
+    /// A reply cut off at `max_new_tokens` is flagged in the cache, and trains without an
+    /// end-of-turn token under the default `targets.truncated = "open"`.
+    #[test]
+    fn generated_replies_cut_off_are_flagged() {
+        let d = tempfile::tempdir().unwrap();
+        let bb = Backbone::resolve("builtin:tiny", d.path()).unwrap();
+        let mut store = Store::open(&d.path().join("acdc.db")).unwrap();
+        let items = three_clips();
+        // A seeded random model rarely picks a stop id: most 3-token replies are cut off.
+        let cfg = TargetsConfig {
+            max_new_tokens: 3,
+            samples_per_caption: 2,
+            ..TargetsConfig::default()
+        };
+        let dev = Device::flex();
+        let (open, info) = build(&mut store, &bb, &cfg, 5, &items, &dev, &mut |_, _| {}).unwrap();
+        assert_eq!(open.len(), 12);
+        let cut = info["truncated_replies"].as_u64().unwrap() as usize;
+        assert!(cut > 0, "{info}");
+        assert_eq!(info["truncated_policy"], "open");
+        assert_eq!(open.iter().filter(|e| !e.ends).count(), cut);
+        let (key, _) = dialogue_key(&bb, &cfg, 5, &items);
+        let cached = store.targets(&key).unwrap();
+        for e in &open {
+            let c = cached
+                .iter()
+                .find(|c| c.item_id == e.item_id && c.sample == e.sample)
+                .unwrap();
+            assert_eq!(c.text, e.text);
+            assert_eq!(c.truncated, !e.ends, "{}#{}", e.item_id, e.sample);
+        }
+    }
+
+    /// `targets.truncated` decides what a cut-off reply becomes: an example without an end
+    /// (`open`), nothing (`drop`) or an example with one (`close`); the policy is not part of the
+    /// cache key, so one generation serves all three. Dropping every reply is an error naming
+    /// the settings.
+    #[test]
+    fn truncated_policy_applies_to_cached_replies() {
+        let d = tempfile::tempdir().unwrap();
+        let bb = Backbone::resolve("builtin:tiny", d.path()).unwrap();
+        let mut store = Store::open(&d.path().join("acdc.db")).unwrap();
+        let items = three_clips();
+        let cfg = TargetsConfig::default();
+        // A finished cache in which the replies to the first caption of each clip were cut off.
+        let (key, spec) = dialogue_key(&bb, &cfg, 5, &items);
+        store.target_set_begin(&key, &spec).unwrap();
+        let cached: Vec<CachedTarget> = caption_targets(&items)
+            .into_iter()
+            .map(|e| CachedTarget {
+                truncated: e.item_id.ends_with("#0"),
+                text: format!("reply to {}", e.source),
+                item_id: e.item_id,
+                sample: 0,
+                source: e.source,
+            })
+            .collect();
+        store.put_targets(&key, &cached).unwrap();
+        store.target_set_finish(&key).unwrap();
+        let dev = Device::flex();
+        let with = |store: &mut Store, truncated: TruncatedReplies| {
+            let cfg = TargetsConfig {
+                truncated,
+                ..cfg.clone()
+            };
+            build(store, &bb, &cfg, 5, &items, &dev, &mut |_, _| {})
+        };
+        let (open, info) = with(&mut store, TruncatedReplies::Open).unwrap();
+        assert_eq!(
+            (info["reused"].as_u64(), info["truncated_replies"].as_u64()),
+            (Some(6), Some(3))
+        );
+        let ends: Vec<(String, bool)> = open.iter().map(|e| (e.item_id.clone(), e.ends)).collect();
+        assert_eq!(
+            ends,
+            ["clip0#0", "clip0#1", "clip1#0", "clip1#1", "clip2#0", "clip2#1"]
+                .iter()
+                .map(|id| (id.to_string(), !id.ends_with("#0")))
+                .collect::<Vec<_>>()
+        );
+        let (dropped, info) = with(&mut store, TruncatedReplies::Drop).unwrap();
+        assert_eq!(info["examples"], 3);
+        assert_eq!(
+            dropped,
+            open.iter().filter(|e| e.ends).cloned().collect::<Vec<_>>()
+        );
+        let (closed, _) = with(&mut store, TruncatedReplies::Close).unwrap();
+        assert_eq!(closed.len(), 6);
+        assert!(closed.iter().all(|e| e.ends));
+        assert_eq!(
+            closed.iter().map(|e| &e.text).collect::<Vec<_>>(),
+            open.iter().map(|e| &e.text).collect::<Vec<_>>()
+        );
+
+        // Every reply cut off and dropped: the settings are named.
+        let all_cut: Vec<CachedTarget> = cached
+            .into_iter()
+            .map(|c| CachedTarget {
+                truncated: true,
+                ..c
+            })
+            .collect();
+        store.put_targets(&key, &all_cut).unwrap();
+        let err = with(&mut store, TruncatedReplies::Drop)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("all 6 dialogue replies")
+                && err.contains("targets.max_new_tokens = 200")
+                && err.contains("targets.truncated = \"drop\""),
+            "{err}"
+        );
     }
 }

@@ -41,12 +41,17 @@ pub fn text_prompt(
     tok.encode(&chat.user_prompt(user).map_err(tmpl)?)
 }
 
-/// Ids of a response followed by the token(s) that end a reply (the training target).
+/// Ids of a response (the training target), followed by the token(s) that end a reply when
+/// `ends` (a reply cut off by a length limit did not end, and is not taught to).
 pub fn response_ids(
     tok: &TextTokenizer,
     chat: &ChatFormat,
     text: &str,
+    ends: bool,
 ) -> Result<Vec<u32>, TokenizerError> {
+    if !ends {
+        return tok.encode(text);
+    }
     tok.encode(&format!("{text}{}", chat.reply_end().map_err(tmpl)?))
 }
 
@@ -62,4 +67,21 @@ pub fn stop_ids(tok: &TextTokenizer, chat: &ChatFormat) -> Vec<u32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reply that ended is followed by the reply end; one that was cut off is not.
+    #[test]
+    fn response_ids_end_only_replies_that_ended() {
+        let tok = TextTokenizer::train_byte_level_bpe(&["a dog barks twice".into()], 300).unwrap();
+        let chat = ChatFormat::llama3();
+        let open = response_ids(&tok, &chat, "a dog barks", false).unwrap();
+        let ended = response_ids(&tok, &chat, "a dog barks", true).unwrap();
+        let eot = tok.token_id("<|eot_id|>").unwrap();
+        assert_eq!(open, tok.encode("a dog barks").unwrap());
+        assert_eq!(ended, [open.clone(), vec![eot]].concat());
+    }
 }

@@ -123,8 +123,8 @@ fn build(
     let mut rows = Vec::with_capacity(pairs.len());
     for (u, a) in &pairs {
         let p = text_prompt(tok, &base.chat, u).map_err(|e| PretrainError::Build(e.to_string()))?;
-        let r =
-            response_ids(tok, &base.chat, a).map_err(|e| PretrainError::Build(e.to_string()))?;
+        let r = response_ids(tok, &base.chat, a, true)
+            .map_err(|e| PretrainError::Build(e.to_string()))?;
         rows.push((p, r));
     }
     let device = Device::flex().autodiff();

@@ -238,12 +238,12 @@ pub fn masked_loss_over(
     (picked * mask).sum().neg().div_scalar(scored.max(1) as f64)
 }
 
-/// Response ids (end-of-turn included) of every example of a source.
+/// Response ids of every example of a source (end-of-turn included where the reply ended).
 fn tokenize_targets(backbone: &Backbone, s: &TrainSource) -> Result<Vec<Vec<u32>>, TrainError> {
     s.examples
         .iter()
         .map(|e| {
-            response_ids(&backbone.tokenizer, &backbone.chat, &e.text)
+            response_ids(&backbone.tokenizer, &backbone.chat, &e.text, e.ends)
                 .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))
         })
         .collect()

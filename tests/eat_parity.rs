@@ -203,6 +203,7 @@ fn bad_fairseq_checkpoints_are_named() {
     assert!(
         e.contains("fairseq_bad_shape.pt")
             && e.contains("29 tensor(s) do not fit")
+            && e.contains("`patch_embed.weight` (checkpoint key `modality_encoders.IMAGE.local_encoder.proj.weight`)")
             && e.contains("[32"),
         "{e}"
     );

@@ -349,7 +349,14 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
         )),
         // Any other file is taken for a PyTorch checkpoint (fairseq saves `.pt`, but names vary).
         _ if path.is_file() => {
-            super::eat_fairseq::load_eat_fairseq(path, device).map_err(|e| fail(e.to_string()))
+            super::eat_fairseq::load_eat_fairseq(path, device).map_err(|e| {
+                // The label already names the file.
+                let m = e.to_string();
+                fail(
+                    m.strip_prefix(&format!("{id}: "))
+                        .map_or(m.clone(), str::to_string),
+                )
+            })
         }
         other => {
             let dir = resolve_model_dir(other).map_err(|e| match e {

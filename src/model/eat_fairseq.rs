@@ -62,6 +62,48 @@ pub const FAIRSEQ_IGNORED: &[&str] = &[
     r"^head\.(weight|bias)$",
 ];
 
+/// The acdc name a fairseq key loads into: [`FAIRSEQ_KEY_REMAP`] applied as burn's key remapper
+/// applies it (each rule, in order, to every match).
+fn remapped(key: &str) -> String {
+    let mut name = key.to_string();
+    for (from, to) in FAIRSEQ_KEY_REMAP {
+        let re = regex::Regex::new(from).expect("valid regex");
+        name = re.replace_all(&name, *to).into_owned();
+    }
+    name
+}
+
+/// The checkpoint key behind an acdc tensor name, among `keys`: the key that remaps to it, with
+/// burn's PyTorch adapter's renaming of norm parameters (`weight` → `gamma`, `bias` → `beta`).
+fn checkpoint_key<'k>(name: &str, keys: &'k [String]) -> Option<&'k String> {
+    let as_torch = |suffix: &str, torch: &str| {
+        name.strip_suffix(suffix)
+            .map(|stem| format!("{stem}{torch}"))
+    };
+    let candidates: Vec<String> = std::iter::once(Some(name.to_string()))
+        .chain([as_torch(".gamma", ".weight"), as_torch(".beta", ".bias")])
+        .flatten()
+        .collect();
+    keys.iter().find(|k| candidates.contains(&remapped(k)))
+}
+
+/// Errors name acdc's tensor names; a researcher looks for the checkpoint's. Each backquoted
+/// name that came from a differently named checkpoint key gets that key beside it.
+fn with_checkpoint_keys(path: &Path, message: String) -> String {
+    let Ok(reader) = PytorchReader::with_top_level_key(path, "model") else {
+        return message;
+    };
+    let keys = reader.keys();
+    let re = regex::Regex::new(r"`([^`]+)`").expect("valid regex");
+    re.replace_all(&message, |c: &regex::Captures<'_>| {
+        match checkpoint_key(&c[1], &keys) {
+            Some(k) if k != &c[1] => format!("`{}` (checkpoint key `{k}`)", &c[1]),
+            _ => c[0].to_string(),
+        }
+    })
+    .into_owned()
+}
+
 /// A dotted path into the pickled `cfg`, for reading values and naming them in errors.
 struct CfgNode<'a> {
     value: &'a PickleValue,
@@ -258,18 +300,61 @@ pub fn load_eat_fairseq(path: &Path, device: &Device) -> Result<(EatConfig, Eat)
     }
     let r = model.load_from(&mut store).map_err(|e| HfError::Weights {
         path: path.into(),
-        message: describe_load_error(&e),
+        message: with_checkpoint_keys(path, describe_load_error(&e)),
     })?;
     let ignored: Vec<regex::Regex> = FAIRSEQ_IGNORED
         .iter()
         .map(|r| regex::Regex::new(r).expect("valid regex"))
         .collect();
     let mut coverage = Coverage::default();
-    coverage.add(&r, path, Some(&ignored), "encoder")?;
+    coverage
+        .add(&r, path, Some(&ignored), "encoder")
+        .map_err(|e| match e {
+            HfError::Weights { path, message } => HfError::Weights {
+                message: with_checkpoint_keys(&path, message),
+                path,
+            },
+            other => other,
+        })?;
     coverage.finish(path, "encoder")?;
     let model = super::cast_floats(model, FloatDType::F32);
     if *device == cpu {
         return Ok((cfg, model));
     }
     Ok((cfg, model.to_device(device)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Error messages can name the checkpoint key behind each acdc tensor name, through the
+    /// remapping and burn's norm renaming, for pretraining and fine-tuned (`model.`) layouts.
+    #[test]
+    fn acdc_names_lead_back_to_checkpoint_keys() {
+        let keys: Vec<String> = [
+            "modality_encoders.IMAGE.local_encoder.proj.weight",
+            "modality_encoders.IMAGE.context_encoder.norm.weight",
+            "model.blocks.3.attn.qkv.bias",
+            "blocks.0.norm1.bias",
+            "_ema.blocks.0.norm1.bias",
+        ]
+        .map(String::from)
+        .to_vec();
+        let key = |name: &str| checkpoint_key(name, &keys).map(String::as_str);
+        assert_eq!(
+            key("patch_embed.weight"),
+            Some("modality_encoders.IMAGE.local_encoder.proj.weight")
+        );
+        assert_eq!(
+            key("pre_norm.gamma"),
+            Some("modality_encoders.IMAGE.context_encoder.norm.weight")
+        );
+        assert_eq!(
+            key("blocks.3.qkv.bias"),
+            Some("model.blocks.3.attn.qkv.bias")
+        );
+        assert_eq!(key("blocks.0.norm1.beta"), Some("blocks.0.norm1.bias"));
+        assert_eq!(key("blocks.9.fc1.weight"), None);
+    }
 }

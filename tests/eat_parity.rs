@@ -189,8 +189,7 @@ fn bad_fairseq_checkpoints_are_named() {
     let device = Device::flex();
     let err = |p: &Path| {
         load_eat_fairseq(p, &device)
-            .err()
-            .expect("must fail")
+            .expect_err("must fail")
             .to_string()
     };
     let e = err(&dir().join("fairseq_bad_prenet.pt"));
@@ -238,7 +237,7 @@ fn bad_eat_checkpoints_are_named() {
         .unwrap()
         .replace("\"embed_dim\": 32", "\"embed_dim\": 64");
     std::fs::write(d.join("config.json"), cfg).unwrap();
-    let e = load_eat(&d, &device).err().expect("must fail").to_string();
+    let e = load_eat(&d, &device).expect_err("must fail").to_string();
     assert!(
         e.contains("model.safetensors") && e.contains("do not fit"),
         "{e}"
@@ -249,7 +248,7 @@ fn bad_eat_checkpoints_are_named() {
         .unwrap()
         .replace("\"depth\": 2", "\"depth\": 3");
     std::fs::write(d.join("config.json"), cfg).unwrap();
-    let e = load_eat(&d, &device).err().expect("must fail").to_string();
+    let e = load_eat(&d, &device).expect_err("must fail").to_string();
     assert!(e.contains("missing") && e.contains("blocks.2"), "{e}");
     // Not an EAT config.
     let d = copy("not-eat");
@@ -257,7 +256,7 @@ fn bad_eat_checkpoints_are_named() {
         .unwrap()
         .replace("\"model_type\": \"eat\"", "\"model_type\": \"whisper\"");
     std::fs::write(d.join("config.json"), cfg).unwrap();
-    let e = load_eat(&d, &device).err().expect("must fail").to_string();
+    let e = load_eat(&d, &device).expect_err("must fail").to_string();
     assert!(e.contains("config.json") && e.contains("whisper"), "{e}");
     // A tensor EAT has no place for (a decoder from a pretraining checkpoint, say).
     let d = copy("extra");
@@ -279,7 +278,7 @@ fn bad_eat_checkpoints_are_named() {
         safetensors::tensor::serialize(views, None).unwrap(),
     )
     .unwrap();
-    let e = load_eat(&d, &device).err().expect("must fail").to_string();
+    let e = load_eat(&d, &device).expect_err("must fail").to_string();
     assert!(
         e.contains("decoder.proj.bias") && e.contains("no place"),
         "{e}"
@@ -288,6 +287,6 @@ fn bad_eat_checkpoints_are_named() {
     let d = copy("truncated");
     let w = std::fs::read(d.join("model.safetensors")).unwrap();
     std::fs::write(d.join("model.safetensors"), &w[..w.len() - 100]).unwrap();
-    let e = load_eat(&d, &device).err().expect("must fail").to_string();
+    let e = load_eat(&d, &device).expect_err("must fail").to_string();
     assert!(e.contains("truncated"), "{e}");
 }

@@ -78,11 +78,8 @@ fn check(name: &str) {
     assert_eq!(shape, vec![b, t, cfg.vocab_size]);
     let v = cfg.vocab_size;
     let mut max = 0f32;
-    for row in 0..b {
-        for pos in 0..t {
-            if !mask[row][pos] {
-                continue;
-            }
+    for (row, valid) in mask.iter().enumerate() {
+        for (pos, _) in valid.iter().enumerate().filter(|(_, &ok)| ok) {
             for k in 0..v {
                 let i = (row * t + pos) * v + k;
                 max = max.max((got[i] - want[i]).abs());
@@ -129,7 +126,7 @@ fn check(name: &str) {
         serde_json::from_str(&std::fs::read_to_string(d.join("greedy.json")).unwrap()).unwrap();
     let want: Vec<u32> = g
         .as_array()
-        .map(|a| a.clone())
+        .cloned()
         .or_else(|| g["new_tokens"].as_array().cloned())
         .or_else(|| g["tokens"].as_array().cloned())
         .expect("greedy tokens")
@@ -188,8 +185,7 @@ fn missing_tensor_is_named() {
     )
     .unwrap();
     let e = load_llama(d.path(), &Device::flex())
-        .err()
-        .expect("must fail")
+        .expect_err("must fail")
         .to_string();
     assert!(e.contains("missing") && e.contains("layers.2"), "{e}");
     // A shape mismatch names the tensor.
@@ -198,8 +194,7 @@ fn missing_tensor_is_named() {
         .replace("\"intermediate_size\": 48", "\"intermediate_size\": 40");
     std::fs::write(d.path().join("config.json"), cfg).unwrap();
     let e = load_llama(d.path(), &Device::flex())
-        .err()
-        .expect("must fail")
+        .expect_err("must fail")
         .to_string();
     assert!(e.contains("mlp") || e.contains("proj"), "{e}");
 }

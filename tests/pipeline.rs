@@ -346,7 +346,8 @@ fn validation_loss_is_logged_and_leaves_training_alone() {
     let store = common::run_spec(&home, d.path(), &spec, &[]);
     let st = status_of(&home);
     assert!(st.iter().all(|s| s.1 == "done"), "{st:?}");
-    let series: Vec<(Vec<(u64, f64)>, Vec<(u64, f64)>)> = st
+    type Series = Vec<(u64, f64)>;
+    let series: Vec<(Series, Series)> = st
         .iter()
         .map(|(id, _, _)| {
             (

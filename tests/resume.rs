@@ -10,7 +10,10 @@ use acdc::store::Store;
 
 const LONG: &str = "[runs.r]\ntrain.steps = 120\ntrain.checkpoint_every = 10\ntrain.log_every = 1\nllm.mode = \"lora\"\n";
 
-fn curve(home: &std::path::Path) -> (Vec<(u64, f64)>, Vec<(String, f64)>) {
+/// (loss by step, scores as ("task/metric", value))
+type Curve = (Vec<(u64, f64)>, Vec<(String, f64)>);
+
+fn curve(home: &std::path::Path) -> Curve {
     let s = Store::open(&home.join("acdc.db")).unwrap();
     let runs = s.list_runs(None, None).unwrap();
     assert_eq!(runs.len(), 1);

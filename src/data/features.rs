@@ -133,30 +133,31 @@ pub fn extract(
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
-    let results: Vec<(String, Result<(Vec<f32>, usize), (PathBuf, String)>)> =
-        std::thread::scope(|s| {
-            let chunk = clips.len().div_ceil(threads.max(1)).max(1);
-            let handles: Vec<_> = clips
-                .chunks(chunk)
-                .map(|part| {
-                    let cfg = &cfg;
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(id, path)| {
-                                let r = features_of(path, cfg, &limits, cache)
-                                    .map_err(|e| (path.clone(), e));
-                                progress(1);
-                                (id.clone(), r)
-                            })
-                            .collect::<Vec<_>>()
-                    })
+    // (audio key, (features, frames) or (file, error)) per clip.
+    type ClipResult = (String, Result<(Vec<f32>, usize), (PathBuf, String)>);
+    let results: Vec<ClipResult> = std::thread::scope(|s| {
+        let chunk = clips.len().div_ceil(threads.max(1)).max(1);
+        let handles: Vec<_> = clips
+            .chunks(chunk)
+            .map(|part| {
+                let cfg = &cfg;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(id, path)| {
+                            let r = features_of(path, cfg, &limits, cache)
+                                .map_err(|e| (path.clone(), e));
+                            progress(1);
+                            (id.clone(), r)
+                        })
+                        .collect::<Vec<_>>()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("feature worker panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("feature worker panicked"))
+            .collect()
+    });
     let mut failures = Vec::new();
     let mut ok = Vec::new();
     for (id, r) in results {

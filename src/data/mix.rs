@@ -22,8 +22,11 @@ pub struct Mix {
     pub seed: u64,
     /// The current epoch's permutation of each source (rebuilt when a source starts an epoch), so
     /// a draw costs O(1) instead of shuffling the whole source.
-    perms: std::cell::RefCell<Vec<Option<(u64, Vec<usize>)>>>,
+    perms: std::cell::RefCell<Vec<Option<EpochOrder>>>,
 }
+
+/// (epoch, permutation of the source's examples in that epoch).
+type EpochOrder = (u64, Vec<usize>);
 
 impl Mix {
     pub fn new(sizes: Vec<usize>, weights: &[f64], seed: u64) -> Self {

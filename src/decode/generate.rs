@@ -141,6 +141,7 @@ pub fn splice_prompts(
 }
 
 /// Generate replies to prompts that each hold one audio clip (see [`splice_prompts`]).
+#[allow(clippy::too_many_arguments)] // `generate`'s arguments plus the audio splice
 pub fn generate_with_audio(
     model: &crate::model::audio_llm::AudioLlm,
     prompts: &[crate::text::prompt::AudioPrompt],

@@ -447,7 +447,7 @@ mod tests {
         assert_eq!(r.n, 4);
         assert!((r.score - (4.0 + 1.0 + 0.0 + 4.0) / 4.0 * 20.0).abs() < 1e-12);
         assert!((r.success_rate - 0.75).abs() < 1e-12);
-        assert_eq!(r.items[2].parsed, false);
+        assert!(!r.items[2].parsed);
         assert_eq!(r.cached, 0);
         let again = judge(&mut store, &fake, &t, &items, &mut |_, _| {}).unwrap();
         assert_eq!(*fake.asked.borrow(), 3, "a rerun asks nothing");

@@ -109,14 +109,18 @@ pub fn eat_config_from_raw(c: RawEatConfig, path: &Path) -> Result<EatConfig, Hf
                 .into(),
         ));
     }
-    if c.embed_dim == 0 || c.depth == 0 || c.num_heads == 0 || c.embed_dim % c.num_heads != 0 {
+    if c.embed_dim == 0
+        || c.depth == 0
+        || c.num_heads == 0
+        || !c.embed_dim.is_multiple_of(c.num_heads)
+    {
         return Err(bad(format!(
             "`embed_dim` ({}) must be a positive multiple of `num_heads` ({}), and `depth` ≥ 1",
             c.embed_dim, c.num_heads
         )));
     }
     let mel = c.mel_bins.unwrap_or(128);
-    if patch == 0 || mel % patch != 0 || c.embed_dim % 4 != 0 {
+    if patch == 0 || !mel.is_multiple_of(patch) || !c.embed_dim.is_multiple_of(4) {
         return Err(bad(format!(
             "`mel_bins` ({mel}) must be a multiple of `patch_size` ({patch}) and `embed_dim` of 4"
         )));

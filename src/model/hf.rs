@@ -116,7 +116,7 @@ pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
         }
     }
     let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
-    if kv == 0 || c.num_attention_heads % kv != 0 {
+    if kv == 0 || !c.num_attention_heads.is_multiple_of(kv) {
         return Err(bad(format!(
             "`num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({kv})",
             c.num_attention_heads
@@ -126,8 +126,8 @@ pub fn config_from_file(path: &Path) -> Result<LlamaConfig, HfError> {
         Some(d) if d == 0 || d % 2 != 0 => {
             return Err(bad(format!("`head_dim` ({d}) must be even and at least 2")))
         }
-        None if c.hidden_size % c.num_attention_heads != 0
-            || (c.hidden_size / c.num_attention_heads) % 2 != 0 =>
+        None if !c.hidden_size.is_multiple_of(c.num_attention_heads)
+            || !(c.hidden_size / c.num_attention_heads).is_multiple_of(2) =>
         {
             return Err(bad(format!(
                 "`hidden_size` ({}) must split into `num_attention_heads` ({}) heads of even width",

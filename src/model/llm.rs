@@ -104,11 +104,11 @@ impl LlamaConfig {
     /// Build the model with random weights on `device` (seed the device first for reproducibility).
     pub fn init(&self, device: &Device) -> Llama {
         assert!(
-            self.head_dim.is_some() || self.hidden_size % self.num_heads == 0,
+            self.head_dim.is_some() || self.hidden_size.is_multiple_of(self.num_heads),
             "hidden_size must divide by num_heads"
         );
         assert!(
-            self.num_heads % self.num_kv_heads == 0,
+            self.num_heads.is_multiple_of(self.num_kv_heads),
             "num_heads must divide by num_kv_heads"
         );
         let hd = self.head_dim();

@@ -31,6 +31,7 @@ pub fn builtin_tiny_eat() -> EatConfig {
 
 /// Assemble an AC/DC model from a frozen LLM and encoder, with a fresh adapter (and LoRA factors
 /// when `lora` is given) initialised from `seed`.
+#[allow(clippy::too_many_arguments)] // the parts of a model, each distinct
 pub fn assemble(
     llm: Llama,
     encoder: Eat,

@@ -220,7 +220,9 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let row: Option<(String, Option<String>, Option<i64>, Option<i64>)> = tx
+        // (status, worker host, worker pid, heartbeat)
+        type Holder = (String, Option<String>, Option<i64>, Option<i64>);
+        let row: Option<Holder> = tx
             .query_row(
                 "SELECT status, worker_host, worker_pid, heartbeat_at FROM runs WHERE id = ?1",
                 params![run_id],

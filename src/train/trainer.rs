@@ -458,7 +458,7 @@ pub fn train(
         state.step += 1;
         state.last_loss = Some(loss_sum);
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        if state.step % tc.log_every == 0 || state.step == 1 || state.step == tc.steps {
+        if state.step.is_multiple_of(tc.log_every) || state.step == 1 || state.step == tc.steps {
             let s = state.step as u64;
             pending.push((s, "loss".into(), loss_sum));
             pending.push((s, "lr".into(), lr));
@@ -471,7 +471,7 @@ pub fn train(
         }
         if tc.val_every > 0
             && !val_sets.is_empty()
-            && (state.step % tc.val_every == 0 || state.step == tc.steps)
+            && (state.step.is_multiple_of(tc.val_every) || state.step == tc.steps)
         {
             let (per_set, overall) = super::validate::validation_loss(
                 &model,
@@ -496,7 +496,7 @@ pub fn train(
             store.log_steps(job.run_id, &pending)?;
             pending.clear();
         }
-        if state.step % tc.checkpoint_every == 0 || state.step == tc.steps {
+        if state.step.is_multiple_of(tc.checkpoint_every) || state.step == tc.steps {
             store.log_steps(job.run_id, &pending)?;
             pending.clear();
             checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;

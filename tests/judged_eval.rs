@@ -172,6 +172,65 @@ fn retrained_weights_are_decoded_afresh() {
     assert_eq!(info["reused_predictions"], 0);
 }
 
+/// Predictions another build of acdc decoded (or decoded from another backbone) are never reused:
+/// a retry by a new build deletes them before decoding, so a set it does not reach before failing
+/// again cannot be scored from the old build's outputs by a later retry.
+#[test]
+fn another_builds_predictions_are_decoded_afresh() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let (m, healthy) = judge_down_until_healthy("Rating: 5");
+    let spec = spec(d.path(), &m.url);
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
+    let id = &common::run_id(&store, "judged", "cap");
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Failed);
+    // As if an older build had decoded the set after the failing one, then stopped.
+    let data = acdc::spec::schema::DataConfig {
+        synth: acdc::spec::schema::SynthData {
+            clips: 10,
+            seed: 3,
+            clip_seconds: 2.0,
+        },
+        ..Default::default()
+    };
+    let qa = &acdc::data::sources::qa_items(&home, &data, "synth", "train").unwrap()[0];
+    let old = acdc::store::records::Prediction {
+        task: "synth_train/aqa".into(),
+        item_id: qa.id.clone(),
+        prompt: qa.question.clone(),
+        output: "a marked answer".into(),
+        references: vec![qa.answer.clone()],
+    };
+    let mut store = store;
+    store.put_predictions(id, &[old]).unwrap();
+    let (_, _, info) = store
+        .stages(id)
+        .unwrap()
+        .into_iter()
+        .find(|(s, _, _)| s == "eval")
+        .unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert!(
+        info["decoder"].is_string() && info["backbone"].is_string(),
+        "{info}"
+    );
+    info["decoder"] = "an older build".into();
+    store.stage_set_info(id, "eval", &info).unwrap();
+
+    // This build retries and fails at the judge again, before the set above; then succeeds.
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &["--retry-failed"]);
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Failed);
+    healthy.store(true, Ordering::SeqCst);
+    let store = common::run_spec(&home, d.path(), &spec, &["--retry-failed"]);
+    assert_eq!(store.run(id).unwrap().status, RunStatus::Done);
+    let again = store.predictions(id, Some("synth_train/aqa")).unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(
+        again.iter().all(|p| p.output != "a marked answer"),
+        "scored the older build's record"
+    );
+}
+
 #[test]
 fn bad_judge_settings_are_named() {
     let d = tempfile::tempdir().unwrap();

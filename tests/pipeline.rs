@@ -158,6 +158,8 @@ data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
 [runs.skips]
 data.synth = { clips = 10, seed = 3, clip_seconds = 2.0 }
 data.missing_audio = "skip"
+data.val = [{ dataset = "synth", split = "train" }]
+train.val_every = 2
 [runs.fine]
 data.synth = { clips = 10, seed = 4, clip_seconds = 2.0 }
 [runs.diverges]
@@ -206,9 +208,11 @@ train.clip_norm = 0.0
     let name = victim.file_name().unwrap().to_str().unwrap();
     assert!(err.contains(name), "error names the file: {err}");
     assert_eq!(by("fine").status.as_str(), "done");
-    // The same broken world with the skip policy: the run completes and records what it skipped.
+    // The same broken world with the skip policy: the run completes and records what it skipped,
+    // its validation set (which holds the broken clip too) skipping it as well.
     let skips = by("skips");
     assert_eq!(skips.status.as_str(), "done", "{:?}", skips.error);
+    assert!(!store.step_series(&skips.id, "val_loss").unwrap().is_empty());
     let stages = store.stages(&skips.id).unwrap();
     let info: serde_json::Value =
         serde_json::from_str(&stages.iter().find(|(s, _, _)| s == "data").unwrap().2).unwrap();
@@ -398,4 +402,34 @@ fn gradient_accumulation_equals_the_larger_batch() {
             "step {sa}: accumulated {la} vs one batch {lb}"
         );
     }
+}
+
+/// The probe suite belongs to the synthetic world, not to a run's seed: seeds of one row answer
+/// the same probes, so the row's mean ± std compares models on one test set.
+#[test]
+fn seeds_of_a_row_answer_the_same_probes() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "probe_seeds",
+        "eval.probes = true\neval.probe_items = 2\n\
+         [sweep]\nseeds = [0, 1]\n[runs.p]\ntrain.steps = 1\n",
+    );
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let st = status_of(&home);
+    assert_eq!(st.len(), 2);
+    let asked: Vec<Vec<(String, String)>> = st
+        .iter()
+        .map(|(id, _, _)| {
+            store
+                .predictions(id, Some("synth_test/probes"))
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.item_id, p.prompt))
+                .collect()
+        })
+        .collect();
+    assert!(!asked[0].is_empty());
+    assert_eq!(asked[0], asked[1]);
 }

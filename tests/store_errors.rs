@@ -22,3 +22,29 @@ fn not_sqlite_store_is_refused_and_kept() {
     }
     assert_eq!(std::fs::read(&db).unwrap(), junk);
 }
+
+/// A NaN or infinite score is refused with the run, task and metric named, and the batch it came
+/// in is not half-saved.
+#[test]
+fn non_finite_scores_are_refused_by_name() {
+    use acdc::store::records::EvalScore;
+    let d = tempfile::tempdir().unwrap();
+    let mut store = acdc::store::Store::open_home(d.path()).unwrap();
+    let score = |metric: &str, value: f64| EvalScore {
+        task: "clotho_eval/aac".into(),
+        metric: metric.into(),
+        value,
+        n: 3,
+    };
+    for bad in [f64::NAN, f64::INFINITY] {
+        let e = store
+            .put_evals("r1", &[score("bleu_1", 0.5), score("spider", bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("r1") && e.contains("clotho_eval/aac/spider") && e.contains("finite"),
+            "{e}"
+        );
+        assert!(store.evals("r1").unwrap().is_empty());
+    }
+}

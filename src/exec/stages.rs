@@ -124,7 +124,10 @@ fn load_data(
     if cfg.eval.probes {
         let root = sources::ensure_synth(home, &cfg.data.synth).map_err(|e| e.to_string())?;
         let clips = crate::data::synth::probes::read_events(&root.join("events.jsonl"), "test")?;
-        let items = crate::data::synth::probes::probes(&clips, cfg.eval.probe_items, cfg.seed);
+        // The probe suite belongs to the synthetic world (its seed), not to the run: runs that
+        // differ only in `seed` answer the same probes, so mean ± std measures the models.
+        let items =
+            crate::data::synth::probes::probes(&clips, cfg.eval.probe_items, cfg.data.synth.seed);
         eval.push(EvalSet::Probes {
             name: "synth_test".into(),
             root,
@@ -205,6 +208,9 @@ fn load_data(
     for (_, _, items) in instruct.iter_mut() {
         items.retain(|i| !bad.contains(&i.audio.display().to_string()));
     }
+    for (_, _, items) in val.iter_mut() {
+        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
+    }
     for s in eval.iter_mut() {
         match s {
             EvalSet::Aac { items, .. } => {
@@ -218,18 +224,86 @@ fn load_data(
             }
         }
     }
+    let data = RunData {
+        train,
+        instruct,
+        val,
+        eval,
+    };
+    if let Err(e) = check_sets(&data, failures.len()) {
+        let mut info = info;
+        info["error"] = e.clone().into();
+        store
+            .stage_finish(run_id, "data", false, &info)
+            .map_err(|e| e.to_string())?;
+        return Err(e);
+    }
     store
         .stage_finish(run_id, "data", true, &info)
         .map_err(|e| e.to_string())?;
-    Ok((
-        RunData {
-            train,
-            instruct,
-            val,
-            eval,
-        },
-        feats,
-    ))
+    Ok((data, feats))
+}
+
+/// Every set a run reads must keep items, and ids must be unique within a set: an emptied source
+/// would silently leave the mix (or score nothing beside the paper's number), and two items with
+/// one id share a cached reply or a stored prediction.
+fn check_sets(data: &RunData, skipped: usize) -> StageResult<()> {
+    let why_empty = if skipped > 0 {
+        format!(
+            " after skipping {skipped} unreadable audio file(s) (data.missing_audio = \"skip\")"
+        )
+    } else {
+        String::new()
+    };
+    let mut sets: Vec<(String, Vec<&str>)> = Vec::new();
+    for (key, group) in [("data.train", &data.train), ("data.val", &data.val)] {
+        for (name, _, items) in group {
+            sets.push((
+                format!("{key} source `{name}`"),
+                items.iter().map(|i| i.id.as_str()).collect(),
+            ));
+        }
+    }
+    for (name, _, items) in &data.instruct {
+        sets.push((
+            format!("data.instruct source `{name}`"),
+            items.iter().map(|i| i.id.as_str()).collect(),
+        ));
+    }
+    for set in &data.eval {
+        let (what, ids): (String, Vec<&str>) = match set {
+            EvalSet::Aac { name, items } => (
+                format!("data.eval_aac set `{name}`"),
+                items.iter().map(|i| i.id.as_str()).collect(),
+            ),
+            EvalSet::Aqa { name, items } => (
+                format!("data.eval_aqa set `{name}`"),
+                items.iter().map(|i| i.id.as_str()).collect(),
+            ),
+            EvalSet::Probes { name, items, .. } => (
+                format!("eval.probes on `{name}`"),
+                items.iter().map(|i| i.id.as_str()).collect(),
+            ),
+        };
+        sets.push((what, ids));
+    }
+    for (what, ids) in sets {
+        if ids.is_empty() {
+            let lead = if what.starts_with("data.train") {
+                "no training examples after filtering: "
+            } else {
+                ""
+            };
+            return Err(format!("{lead}{what} has no items{why_empty}"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+            return Err(format!(
+                "{what}: item id `{dup}` appears more than once (ids key cached replies and predictions)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip.
@@ -441,8 +515,10 @@ pub fn execute(
         != Some("done")
     {
         // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
-        // predictions; this very binary made them (same weights: training did not rerun, or it
-        // would have dropped them), so score those instead of decoding again.
+        // predictions; when this very binary made them from this very backbone (same trained
+        // weights: training did not rerun, or it would have dropped them), score those instead of
+        // decoding again. Anything else an earlier attempt left is deleted before decoding, so a
+        // retry never mixes outputs of two builds.
         let decoder = binary_fingerprint();
         let previous = store
             .stages(run_id)
@@ -450,30 +526,43 @@ pub fn execute(
             .into_iter()
             .find(|(stage, _, _)| stage == "eval")
             .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok());
-        let same_decoder =
-            decoder.is_some() && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder;
+        let same_decoder = decoder.is_some()
+            && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder
+            && previous.as_ref().and_then(|v| v["backbone"].as_str())
+                == Some(backbone.fingerprint.as_str());
         let recorded = if same_decoder {
             crate::eval::run::recorded_outputs(
                 store.predictions(run_id, None).map_err(|e| e.to_string())?,
             )
         } else {
+            store
+                .delete_predictions(run_id)
+                .map_err(|e| e.to_string())?;
             Default::default()
         };
+        let stamp = serde_json::json!({"decoder": decoder, "backbone": backbone.fingerprint});
         store
             .stage_start(run_id, "eval")
             .map_err(|e| e.to_string())?;
-        let mut model = build_for_run(cfg, &backbone, &device).map_err(|e| e.to_string())?;
-        load_trainable(&mut model, &weights).map_err(|e| e.to_string())?;
-        let total: usize = data.eval.iter().map(EvalSet::len).sum();
+        // Recorded at once: whatever this attempt stores was decoded by this binary, even if it
+        // dies before it can say so.
+        store
+            .stage_set_info(run_id, "eval", &stamp)
+            .map_err(|e| e.to_string())?;
         let fail = |store: &mut Store, e: String| {
-            let _ = store.stage_finish(
-                run_id,
-                "eval",
-                false,
-                &serde_json::json!({"error": e, "decoder": decoder}),
-            );
+            let mut info = stamp.clone();
+            info["error"] = e.clone().into();
+            let _ = store.stage_finish(run_id, "eval", false, &info);
             Err(e)
         };
+        let mut model = match build_for_run(cfg, &backbone, &device) {
+            Ok(m) => m,
+            Err(e) => return fail(store, e.to_string()),
+        };
+        if let Err(e) = load_trainable(&mut model, &weights) {
+            return fail(store, e.to_string());
+        }
+        let total: usize = data.eval.iter().map(EvalSet::len).sum();
         // The judge is set up before decoding, so a bad judge setting fails fast.
         let judge_needed = data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
         let external = match ExternalScorers::from_config(&cfg.eval, home, &device, judge_needed) {
@@ -485,7 +574,7 @@ pub fn execute(
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
         for set in &data.eval {
-            let r = evaluate(
+            let scored = evaluate(
                 &model,
                 &backbone,
                 cfg,
@@ -494,48 +583,45 @@ pub fn execute(
                 &recorded,
                 &device,
                 &mut |n| pb.inc(n as u64),
-            );
-            match r {
-                Ok(crate::eval::run::SetEvaluation {
-                    scores,
-                    predictions: preds,
-                    reused: n,
-                }) => {
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|ev| {
+                // Recorded before the external scorers run: one failing leaves the predictions
+                // for the retry to score.
+                store
+                    .put_evals(run_id, &ev.scores)
+                    .map_err(|e| e.to_string())?;
+                store
+                    .put_predictions(run_id, &ev.predictions)
+                    .map_err(|e| e.to_string())?;
+                // SPIDEr needs this set's CIDEr-D.
+                let known = [summary.as_slice(), &ev.scores].concat();
+                let more = external.score(store, set, &ev.predictions, &known)?;
+                store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
+                Ok(([ev.scores, more].concat(), ev.reused))
+            });
+            match scored {
+                Ok((scores, n)) => {
                     reused += n;
-                    store
-                        .put_evals(run_id, &scores)
-                        .map_err(|e| e.to_string())?;
-                    store
-                        .put_predictions(run_id, &preds)
-                        .map_err(|e| e.to_string())?;
                     summary.extend(scores);
-                    match external.score(store, set, &preds, &summary) {
-                        Ok(more) => {
-                            store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
-                            summary.extend(more);
-                        }
-                        Err(e) => {
-                            pb.finish_and_clear();
-                            return fail(store, e);
-                        }
-                    }
                 }
                 Err(e) => {
                     pb.finish_and_clear();
-                    return fail(store, e.to_string());
+                    return fail(store, e);
                 }
             }
         }
         pb.finish_and_clear();
         let averages = aqa_averages(&summary);
-        store
-            .put_evals(run_id, &averages)
-            .map_err(|e| e.to_string())?;
+        if let Err(e) = store.put_evals(run_id, &averages) {
+            return fail(store, e.to_string());
+        }
         summary.extend(averages);
         let mut info = serde_json::json!({
             "scores": summary,
             "reused_predictions": reused,
             "decoder": decoder,
+            "backbone": backbone.fingerprint,
         });
         if let Some(j) = external.info() {
             info["judge"] = j;
@@ -545,4 +631,74 @@ pub fn execute(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(id: &str) -> CaptionItem {
+        CaptionItem {
+            id: id.into(),
+            audio: format!("{id}.wav").into(),
+            captions: vec!["a dog barks".into()],
+        }
+    }
+
+    fn qa(id: &str) -> QaItem {
+        QaItem {
+            id: id.into(),
+            audio: format!("{id}.wav").into(),
+            question: "what barks?".into(),
+            answer: "a dog".into(),
+        }
+    }
+
+    fn data() -> RunData {
+        RunData {
+            train: vec![("synth_train".into(), 1.0, vec![clip("a"), clip("b")])],
+            instruct: Vec::new(),
+            val: Vec::new(),
+            eval: vec![EvalSet::Aqa {
+                name: "clotho_aqa_test".into(),
+                items: vec![qa("q1"), qa("q2")],
+            }],
+        }
+    }
+
+    /// A set emptied by the skip policy, or holding one id twice, is refused by name.
+    #[test]
+    fn emptied_sets_and_repeated_ids_are_named() {
+        assert!(check_sets(&data(), 0).is_ok());
+
+        let mut d = data();
+        d.train[0].2.clear();
+        let e = check_sets(&d, 2).unwrap_err();
+        assert!(
+            e.contains("no training examples")
+                && e.contains("data.train source `synth_train`")
+                && e.contains("after skipping 2 unreadable"),
+            "{e}"
+        );
+
+        let mut d = data();
+        d.eval = vec![EvalSet::Aqa {
+            name: "clotho_aqa_test".into(),
+            items: Vec::new(),
+        }];
+        let e = check_sets(&d, 0).unwrap_err();
+        assert_eq!(e, "data.eval_aqa set `clotho_aqa_test` has no items");
+
+        let mut d = data();
+        d.eval = vec![EvalSet::Aqa {
+            name: "clotho_aqa_test".into(),
+            items: vec![qa("q1"), qa("q2"), qa("q1")],
+        }];
+        let e = check_sets(&d, 0).unwrap_err();
+        assert!(
+            e.contains("data.eval_aqa set `clotho_aqa_test`")
+                && e.contains("`q1` appears more than once"),
+            "{e}"
+        );
+    }
 }

@@ -27,6 +27,14 @@ pub enum StoreError {
     UnknownRun { path: PathBuf, id: String },
     #[error("{}: experiment `{name}` not found", path.display())]
     UnknownExperiment { path: PathBuf, name: String },
+    #[error("{}: run `{run}`: score {task}/{metric} is {value}; scores must be finite (nothing of this batch was saved)", path.display())]
+    NonFiniteScore {
+        path: PathBuf,
+        run: String,
+        task: String,
+        metric: String,
+        value: f64,
+    },
     #[error("{}: run prefix `{prefix}` is ambiguous: {candidates}", path.display())]
     AmbiguousRun {
         path: PathBuf,

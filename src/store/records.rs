@@ -78,7 +78,19 @@ impl Store {
     }
 
     /// Record evaluation scores (replacing earlier values of the same task and metric).
+    /// Record scores (replacing a run's earlier value of the same task and metric). A NaN or
+    /// infinite score is refused, naming it: SQLite would store it as NULL and fail on the schema
+    /// with an error that names neither.
     pub fn put_evals(&mut self, run_id: &str, scores: &[EvalScore]) -> Result<(), StoreError> {
+        if let Some(s) = scores.iter().find(|s| !s.value.is_finite()) {
+            return Err(StoreError::NonFiniteScore {
+                path: self.path.clone(),
+                run: run_id.into(),
+                task: s.task.clone(),
+                metric: s.metric.clone(),
+                value: s.value,
+            });
+        }
         self.write(|tx| {
             for s in scores {
                 tx.execute(

@@ -452,6 +452,22 @@ impl Store {
         Ok(())
     }
 
+    /// Replace a stage's info while it runs (what a later attempt must know if this one dies).
+    pub fn stage_set_info(
+        &self,
+        run_id: &str,
+        stage: &str,
+        info: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE stages SET info = ?3 WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage, info.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     pub fn stage_finish(
         &self,
         run_id: &str,

@@ -8,7 +8,7 @@
 //! | `order` | which of two sounds starts first | the earlier one is named first |
 //! | `presence` | yes or no: is a sound there (half present, half absent) | yes / no |
 //! | `loudness` | which of two sounds (≥ 6 dB apart) is louder | the louder one is named first |
-//! | `captioning` | a paraphrased description request | mentions of the sounds present (recall ≥ ½) |
+//! | `captioning` | a paraphrased description request | mentions of the sounds present (recall ≥ ½), no more sounds absent than present named |
 //! | `absent` | a question that presumes a sound the clip does not contain | a denial |
 //!
 //! Sounds are named by their short names (`dog`, `siren`, …); answers are matched by keywords.
@@ -38,7 +38,8 @@ pub enum Expected {
         right: Vec<&'static str>,
         wrong: Vec<&'static str>,
     },
-    /// At least half of these sounds (keyword lists) are mentioned.
+    /// At least half of these sounds (keyword lists) are mentioned, and no more of the world's
+    /// other sounds than of these.
     Mentions(Vec<Vec<&'static str>>),
     /// The answer says the sound is not there.
     Denial,

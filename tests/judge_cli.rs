@@ -332,6 +332,16 @@ fn timeouts_and_malformed_replies_are_errors() {
         "{e}"
     );
 
+    // A blank reply is retried like a malformed one, and never stored as a 0.
+    let blank = mock(|_, _| ok_chat("  \n"));
+    let o = judge(d.path(), &input, &blank.url, &["--retries", "1"]);
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("empty reply") && e.contains("item `q1`"),
+        "{e}"
+    );
+    assert_eq!(blank.count(), 2);
+
     // Nothing answered: nothing was stored, so a good server is asked.
     let good = mock(grader);
     let t = common::write(d.path(), "t.txt", TEMPLATE);

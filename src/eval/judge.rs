@@ -284,6 +284,11 @@ pub fn judge(
         let mut ok = Vec::with_capacity(chunk.len());
         for (&i, reply) in chunk.iter().zip(replies) {
             match reply {
+                // Nothing to rate is a glitch of the engine, not the judge's verdict: it is not
+                // stored as a permanent 0, and the item is asked again next time.
+                Ok(reply) if reply.trim().is_empty() => {
+                    failures.push((items[i].id.clone(), "the judge's reply was empty".into()))
+                }
                 Ok(reply) => {
                     let rating = parse_rating(&reply);
                     let j = CachedJudgment {
@@ -405,6 +410,8 @@ mod tests {
                     let pred = p.split("P=").nth(1).unwrap_or("");
                     if pred.starts_with('!') {
                         Err("HTTP 500".into())
+                    } else if pred == "empty" {
+                        Ok(" \n".into())
                     } else if pred == "?" {
                         Ok("no idea".into())
                     } else {
@@ -471,5 +478,16 @@ mod tests {
             judge(&mut store, &fake, &t, &[], &mut |_, _| {}),
             Err(JudgeError::Empty { .. })
         ));
+
+        // An empty reply fails its item and is not cached as a 0: the next call asks again.
+        let items = vec![item("h", "empty")];
+        for _ in 0..2 {
+            let before = *fake.asked.borrow();
+            let msg = judge(&mut store, &fake, &t, &items, &mut |_, _| {})
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("item `h`") && msg.contains("empty"), "{msg}");
+            assert_eq!(*fake.asked.borrow(), before + 1);
+        }
     }
 }

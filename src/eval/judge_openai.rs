@@ -154,9 +154,15 @@ impl OpenAiJudge {
             Api::Chat => "choices[0].message.content",
             Api::Completions => "choices[0].text",
         };
-        text.and_then(|t| t.as_str())
+        let text = text
+            .and_then(|t| t.as_str())
             .map(|t| t.trim().to_string())
-            .ok_or_else(|| format!("malformed response (no {field}): {}", snippet(body)))
+            .ok_or_else(|| format!("malformed response (no {field}): {}", snippet(body)))?;
+        // Retried like a malformed response (a server glitch, not a verdict to keep).
+        if text.is_empty() {
+            return Err(format!("empty reply ({field} is blank): {}", snippet(body)));
+        }
+        Ok(text)
     }
 
     fn attempt(&self, prompt: &str) -> Result<String, Failure> {

@@ -127,9 +127,10 @@ impl Judge {
 pub fn aqa_averages(scores: &[EvalScore]) -> Vec<EvalScore> {
     let mut out = Vec::new();
     for metric in ["judge_score", "token_f1", "exact_match"] {
+        // A set that scored no items has no mean to contribute.
         let sets: Vec<&EvalScore> = scores
             .iter()
-            .filter(|s| s.task.ends_with("/aqa") && s.metric == metric)
+            .filter(|s| s.task.ends_with("/aqa") && s.metric == metric && s.n > 0)
             .collect();
         // One set is its own average: nothing to add.
         if sets.len() < 2 {

@@ -192,8 +192,10 @@ fn loss_series(d: &ReportData) -> Vec<LossSeries> {
         .iter()
         .enumerate()
         .filter_map(|(i, row)| {
-            let train = mean_curve(row.runs.iter().map(|r| r.loss_curve.as_slice()));
-            let val = mean_curve(row.runs.iter().map(|r| r.val_curve.as_slice()));
+            // Done runs only, like the tables: a running seed would cut the mean curve short.
+            let done = || row.runs.iter().filter(|r| r.is_done());
+            let train = mean_curve(done().map(|r| r.loss_curve.as_slice()));
+            let val = mean_curve(done().map(|r| r.val_curve.as_slice()));
             (!train.is_empty() || !val.is_empty()).then(|| LossSeries {
                 name: row.name.clone(),
                 color: color(i),

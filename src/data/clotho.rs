@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::items::{CaptionItem, DataError};
+use super::items::{inside_root, CaptionItem, DataError};
 
 /// Split one CSV record (RFC 4180: quoted fields, doubled quotes). Records never span lines here.
 pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
@@ -110,7 +110,7 @@ pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem
         });
     }
     let mut items = Vec::new();
-    for (_, f) in rows {
+    for (line, f) in rows {
         let name = &f[file_col];
         let id = Path::new(name)
             .file_stem()
@@ -121,9 +121,21 @@ pub fn read_captions_csv(csv: &Path, audio_dir: &Path) -> Result<Vec<CaptionItem
             .map(|&c| f[c].trim().to_string())
             .filter(|c| !c.is_empty())
             .collect();
+        if captions.is_empty() {
+            return Err(DataError::Parse {
+                path: csv.into(),
+                line,
+                message: format!("`{name}` has no caption"),
+            });
+        }
+        let audio = inside_root(audio_dir, name).map_err(|message| DataError::Parse {
+            path: csv.into(),
+            line,
+            message,
+        })?;
         items.push(CaptionItem {
             id,
-            audio: audio_dir.join(name),
+            audio,
             captions,
         });
     }
@@ -163,6 +175,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("clotho_captions_development.csv:2"), "{e}");
+        // A file name that leaves the split's folder, or a row without captions, names its line.
+        for (row, want) in [
+            ("../../secret.wav,x", "outside"),
+            ("/etc/x.wav,x", "absolute"),
+            ("b.wav,", "has no caption"),
+        ] {
+            std::fs::write(
+                d.path().join("clotho_captions_development.csv"),
+                format!("file_name,caption_1\na.wav,fine\n{row}\n"),
+            )
+            .unwrap();
+            let e = crate::data::sources::caption_items(d.path(), &cfg, "clotho", "development")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("clotho_captions_development.csv:3") && e.contains(want),
+                "{row}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -236,6 +236,13 @@ train.clip_norm = 0.0
     // The report still renders, listing the failures.
     let text = std::fs::read_to_string(d.path().join("reports/bad/README.md")).unwrap();
     assert!(text.contains("broken") && text.contains("failed"), "{text}");
+    // ... and says which done run scored fewer items because it skipped audio.
+    assert!(
+        text.contains("## Coverage")
+            && text.contains("row skips (seed 0")
+            && text.contains("skipped 1 unreadable"),
+        "{text}"
+    );
 }
 
 #[test]

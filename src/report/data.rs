@@ -75,6 +75,12 @@ pub struct RunResult {
     pub val_curve: Vec<(u64, f64)>,
     /// Error message of a failed run.
     pub error: Option<String>,
+    /// Items each evaluation task was scored on (`"synth_test/aac"` -> n).
+    #[serde(default)]
+    pub items: BTreeMap<String, i64>,
+    /// Unreadable audio files the run skipped (`data.missing_audio = "skip"`).
+    #[serde(default)]
+    pub skipped_audio: u64,
 }
 
 /// Summary of one metric over the done runs of a row.
@@ -97,6 +103,49 @@ impl RunResult {
     /// Whether the run failed (`status == "failed"`).
     pub fn is_failed(&self) -> bool {
         self.status == "failed"
+    }
+}
+
+impl ReportData {
+    /// What makes scores of this report cover different items: done runs that skipped
+    /// unreadable audio, and tasks scored on different numbers of items by different done runs.
+    /// Empty when every done run saw the same items.
+    pub fn coverage_notes(&self) -> Vec<String> {
+        let done = || {
+            self.rows
+                .iter()
+                .flat_map(|r| r.runs.iter().filter(|x| x.is_done()).map(move |x| (r, x)))
+        };
+        let mut notes = Vec::new();
+        for (row, run) in done().filter(|(_, x)| x.skipped_audio > 0) {
+            notes.push(format!(
+                "row {} (seed {}, `{}`) skipped {} unreadable audio file(s) (`data.missing_audio = \"skip\"`): \
+                 its scores cover fewer items than the full sets, so Δ against the paper is not like for like.",
+                row.name, run.seed, run.run_id, run.skipped_audio
+            ));
+        }
+        let mut by_task: BTreeMap<&str, BTreeMap<i64, Vec<String>>> = BTreeMap::new();
+        for (row, run) in done() {
+            for (task, n) in &run.items {
+                by_task
+                    .entry(task)
+                    .or_default()
+                    .entry(*n)
+                    .or_default()
+                    .push(format!("{} (seed {})", row.name, run.seed));
+            }
+        }
+        for (task, counts) in by_task.into_iter().filter(|(_, c)| c.len() > 1) {
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|(n, who)| format!("{n} items: {}", who.join(", ")))
+                .collect();
+            notes.push(format!(
+                "`{task}` was scored on different numbers of items: {}.",
+                parts.join("; ")
+            ));
+        }
+        notes
     }
 }
 
@@ -221,6 +270,8 @@ pub(crate) fn fixture() -> ReportData {
             loss_curve,
             val_curve,
             error: error.map(str::to_string),
+            items: BTreeMap::new(),
+            skipped_audio: 0,
         }
     }
     let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {

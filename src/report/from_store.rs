@@ -55,11 +55,24 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
         let run = store.run(&er.run_id)?;
         let cfg: crate::spec::RunConfig = serde_json::from_str(&run.config).unwrap_or_default();
         let flat = crate::spec::run_id::flatten(&cfg);
-        let m: BTreeMap<String, f64> = store
-            .evals(&er.run_id)?
-            .into_iter()
+        let evals = store.evals(&er.run_id)?;
+        let m: BTreeMap<String, f64> = evals
+            .iter()
             .map(|e| (format!("{}/{}", e.task, e.metric), e.value))
             .collect();
+        let mut items: BTreeMap<String, i64> = BTreeMap::new();
+        for e in &evals {
+            let n = items.entry(e.task.clone()).or_default();
+            *n = (*n).max(e.n);
+        }
+        let skipped_audio = store
+            .stages(&er.run_id)?
+            .into_iter()
+            .find(|(stage, _, _)| stage == "data")
+            .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok())
+            .filter(|v| v["policy"] == "skip")
+            .and_then(|v| v["unreadable"].as_u64())
+            .unwrap_or(0);
         metrics.extend(m.keys().cloned());
         let result = RunResult {
             run_id: er.run_id.clone(),
@@ -69,6 +82,8 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             loss_curve: store.step_series(&er.run_id, "loss")?,
             val_curve: store.step_series(&er.run_id, "val_loss")?,
             error: run.error.clone(),
+            items,
+            skipped_audio,
         };
         match rows.iter_mut().find(|r| r.name == er.name) {
             Some(row) => row.runs.push(result),

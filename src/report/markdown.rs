@@ -147,6 +147,15 @@ pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
     }
     out.push('\n');
 
+    let coverage = d.coverage_notes();
+    if !coverage.is_empty() {
+        let _ = writeln!(out, "## Coverage\n");
+        for n in coverage {
+            let _ = writeln!(out, "- {n}");
+        }
+        out.push('\n');
+    }
+
     if !d.probe_metrics.is_empty() {
         render_probes(&mut out, d);
     }
@@ -402,5 +411,53 @@ mod tests {
         let md = render_markdown(&d, &[]);
         assert!(md.contains("| row | m | runs | run ids |"));
         assert!(md.contains("_No rows yet._"));
+    }
+
+    /// Runs that skipped audio, or tasks scored on different numbers of items, are called out
+    /// under the table; the fixture (same items everywhere) has no such section.
+    #[test]
+    fn coverage_differences_are_called_out() {
+        let mut d = fixture();
+        assert!(!render_markdown(&d, &[]).contains("## Coverage"));
+        for row in d.rows.iter_mut() {
+            for run in row.runs.iter_mut() {
+                run.items.insert("clotho_aqa_test/aqa".into(), 2057);
+            }
+        }
+        assert!(d.coverage_notes().is_empty(), "same items everywhere");
+        let (row, run) = d
+            .rows
+            .iter_mut()
+            .find_map(|r| {
+                let name = r.name.clone();
+                r.runs.iter_mut().find(|x| x.is_done()).map(|x| (name, x))
+            })
+            .unwrap();
+        run.skipped_audio = 600;
+        run.items.insert("clotho_aqa_test/aqa".into(), 1457);
+        let seed = run.seed;
+        let md = render_markdown(&d, &[]);
+        assert!(md.contains("## Coverage"), "{md}");
+        assert!(
+            md.contains(&format!("row {row} (seed {seed}"))
+                && md.contains("skipped 600 unreadable audio file(s)"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "`clotho_aqa_test/aqa` was scored on different numbers of items: 1457 items: "
+            ) && md.contains("; 2057 items: "),
+            "{md}"
+        );
+        // Failed and running runs are not counted.
+        let mut d = fixture();
+        for row in d.rows.iter_mut() {
+            for run in row.runs.iter_mut() {
+                let n = if run.is_done() { 5 } else { 3 };
+                run.items.insert("t/aac".into(), n);
+                run.skipped_audio = if run.is_done() { 0 } else { 9 };
+            }
+        }
+        assert!(d.coverage_notes().is_empty());
     }
 }

@@ -127,7 +127,7 @@ fn nan_samples_and_overlong_clips_are_refused_by_name() {
         None,
         &|_| {},
     );
-    assert!(ok.by_clip.is_empty());
+    assert!(ok.is_empty());
     let msgs: Vec<&String> = failures.iter().map(|(_, m)| m).collect();
     assert!(
         msgs.iter()
@@ -155,15 +155,48 @@ fn feature_cache_is_reused_and_survives_corruption() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(entries.len(), 1);
+    let a1 = first.clone_batch_host(&["a"]);
     let (second, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
-    assert_eq!(first.by_clip["a"], second.by_clip["a"]);
-    // A corrupt entry is recomputed, not trusted.
-    std::fs::write(&entries[0], b"garbage").unwrap();
-    let (third, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
-    assert_eq!(first.by_clip["a"], third.by_clip["a"]);
+    assert_eq!(a1, second.clone_batch_host(&["a"]));
+    // Without a cache the same features are held in memory.
+    let (held, _) = acdc::data::features::extract(&clips, lim(64), None, &|_| {});
+    assert_eq!(a1, held.clone_batch_host(&["a"]));
+    // A corrupt or truncated entry is recomputed, not trusted.
+    let good = std::fs::read(&entries[0]).unwrap();
+    for bad in [b"garbage".to_vec(), good[..good.len() - 4].to_vec()] {
+        std::fs::write(&entries[0], bad).unwrap();
+        let (again, _) = acdc::data::features::extract(&clips, lim(64), Some(&cache), &|_| {});
+        assert_eq!(a1, again.clone_batch_host(&["a"]));
+    }
     // Different settings, different entry.
     acdc::data::features::extract(&clips, lim(32), Some(&cache), &|_| {});
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+}
+
+/// Natural-length features (`target_frames = 0`) read from the cache are padded to the longest
+/// clip at read time exactly as the in-memory ones are.
+#[test]
+fn cached_natural_length_features_pad_like_held_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.wav");
+    let b = d.path().join("b.wav");
+    write_wav_pcm16(&a, &tone(0.5), 16000).unwrap();
+    write_wav_pcm16(&b, &tone(1.2), 16000).unwrap();
+    let clips = vec![("a".to_string(), a), ("b".to_string(), b)];
+    let cache = d.path().join("cache");
+    let (cached, _) = acdc::data::features::extract(&clips, lim(0), Some(&cache), &|_| {});
+    let (held, _) = acdc::data::features::extract(&clips, lim(0), None, &|_| {});
+    assert_eq!((cached.rows, cached.dim), (held.rows, held.dim));
+    assert!(
+        cached.rows > 100,
+        "padded to the longer clip: {}",
+        cached.rows
+    );
+    assert_eq!(
+        cached.clone_batch_host(&["a", "b"]),
+        held.clone_batch_host(&["a", "b"])
+    );
+    assert_eq!(cached.ids(), vec!["a", "b"]);
 }
 
 #[test]

@@ -440,3 +440,41 @@ fn seeds_of_a_row_answer_the_same_probes() {
     assert!(!asked[0].is_empty());
     assert_eq!(asked[0], asked[1]);
 }
+
+/// Frozen-encoder outputs larger than the in-memory budget are not precomputed: the frozen
+/// encoder runs inside each step on features read from the cache, and trains the same model
+/// (the first loss agrees with the precomputed path's).
+#[test]
+fn over_the_encoded_budget_the_frozen_encoder_runs_in_step() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = common::tiny_spec(d.path(), "budget", "[runs.r]\ntrain.steps = 2\n");
+    let mut first_loss = Vec::new();
+    for (budget, want) in [(None, "encoded"), (Some("0"), "features")] {
+        let home = d.path().join(format!("home-{want}"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_acdc"));
+        cmd.args(["run", spec.to_str().unwrap(), "--no-report"])
+            .env("ACDC_HOME", &home)
+            .env_remove("ACDC_ENCODED_MAX_GB")
+            .current_dir(d.path());
+        if let Some(b) = budget {
+            cmd.env("ACDC_ENCODED_MAX_GB", b);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let store = Store::open(&home.join("acdc.db")).unwrap();
+        let id = common::run_id(&store, "budget", "r");
+        let (_, _, info) = store
+            .stages(&id)
+            .unwrap()
+            .into_iter()
+            .find(|(s, _, _)| s == "train")
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(info["audio_input"], want, "{info}");
+        first_loss.push(store.step_series(&id, "loss").unwrap()[0].1);
+    }
+    assert!(
+        (first_loss[0] - first_loss[1]).abs() < 1e-4 * first_loss[0].abs().max(1.0),
+        "{first_loss:?}"
+    );
+}

@@ -34,9 +34,9 @@ pub fn write_f32(path: &Path, data: &[f32], shape: &[usize]) -> std::io::Result<
     std::fs::rename(&tmp, path)
 }
 
-/// Read a little-endian float32 C-order `.npy` file: (data, shape).
-pub fn read_f32(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Parse the header of a float32 C-order `.npy` file from its first bytes: (offset of the data,
+/// shape).
+fn parse_header(bytes: &[u8], path: &Path) -> Result<(usize, Vec<usize>), String> {
     let bad = |m: &str| format!("{}: not a float32 .npy file ({m})", path.display());
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("no NUMPY magic"));
@@ -73,20 +73,49 @@ pub fn read_f32(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
         .map(|s| s.parse::<usize>())
         .collect::<Result<_, _>>()
         .map_err(|_| bad("bad shape"))?;
-    let body = &bytes[start + hlen..];
+    Ok((start + hlen, shape))
+}
+
+fn check_size(path: &Path, data_bytes: usize, shape: &[usize]) -> Result<(), String> {
     let n: usize = shape.iter().product();
-    if body.len() != n * 4 {
-        return Err(bad(&format!(
-            "{} data bytes for shape {shape:?}",
-            body.len()
-        )));
+    if data_bytes != n * 4 {
+        return Err(format!(
+            "{}: not a float32 .npy file ({data_bytes} data bytes for shape {shape:?})",
+            path.display()
+        ));
     }
+    Ok(())
+}
+
+/// Read a little-endian float32 C-order `.npy` file: (data, shape).
+pub fn read_f32(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (start, shape) = parse_header(&bytes, path)?;
+    let body = &bytes[start..];
+    check_size(path, body.len(), &shape)?;
     Ok((
         body.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
         shape,
     ))
+}
+
+/// The shape of a float32 `.npy` file, reading only its header; the file's size must match the
+/// shape (a truncated file is an error), so [`read_f32`] of it will succeed.
+pub fn read_f32_shape(path: &Path) -> Result<Vec<usize>, String> {
+    use std::io::Read;
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len() as usize;
+    let mut head = Vec::with_capacity(4096);
+    Read::by_ref(&mut f)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let (start, shape) = parse_header(&head, path)?;
+    check_size(path, len.saturating_sub(start), &shape)?;
+    Ok(shape)
 }
 
 #[cfg(test)]
@@ -103,7 +132,13 @@ mod tests {
         let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
         assert_eq!((10 + hlen) % 64, 0);
         assert_eq!(read_f32(&p).unwrap(), (data, vec![2, 3]));
+        assert_eq!(read_f32_shape(&p).unwrap(), vec![2, 3]);
+        // A truncated file: its header alone is not taken for the whole.
+        std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
+        assert!(read_f32_shape(&p).unwrap_err().contains("data bytes"));
+        assert!(read_f32(&p).unwrap_err().contains("data bytes"));
         std::fs::write(&p, b"nope").unwrap();
         assert!(read_f32(&p).unwrap_err().contains("x.npy"));
+        assert!(read_f32_shape(&p).unwrap_err().contains("x.npy"));
     }
 }

@@ -8,23 +8,87 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::audio::decode::load_mono_16k;
 use crate::audio::fbank::{eat_features, FbankConfig};
 
-/// One `[rows, dim]` matrix per clip id, all the same shape.
+/// One `[rows, dim]` matrix per clip id, all the same shape: held in memory, or (features from
+/// the on-disk cache) read from the cache entry when a batch needs it, so a run over hundreds of
+/// thousands of clips does not hold them all in RAM.
 #[derive(Debug, Clone, Default)]
 pub struct ClipMatrices {
     pub rows: usize,
     pub dim: usize,
-    pub by_clip: HashMap<String, Vec<f32>>,
+    /// What shorter stored matrices are padded with up to `rows`.
+    pub fill: f32,
+    clips: HashMap<String, Stored>,
+}
+
+#[derive(Debug, Clone)]
+enum Stored {
+    Memory(Vec<f32>),
+    /// A cache entry (`.npy`, `[frames, dim]`, `frames <= rows`).
+    File(PathBuf),
 }
 
 impl ClipMatrices {
+    pub fn new(rows: usize, dim: usize) -> Self {
+        Self {
+            rows,
+            dim,
+            ..Self::default()
+        }
+    }
+
+    /// Add a clip's `[rows, dim]` matrix, held in memory.
+    pub fn insert(&mut self, id: String, m: Vec<f32>) {
+        debug_assert_eq!(m.len(), self.rows * self.dim);
+        self.clips.insert(id, Stored::Memory(m));
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.clips.contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.clips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
+
+    /// Clip ids, sorted.
+    pub fn ids(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.clips.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Append clip `id`'s matrix (padded with `fill` to `rows`) to `out`.
+    fn append(&self, id: &str, out: &mut Vec<f32>) {
+        let start = out.len();
+        match &self.clips[id] {
+            Stored::Memory(v) => out.extend_from_slice(v),
+            Stored::File(path) => {
+                // Written by this process or a finished atomic rename; a cache entry that went
+                // missing or bad under a running job is a broken installation, not bad input.
+                let (v, shape) = crate::audio::npy::read_f32(path).unwrap_or_else(|e| {
+                    panic!("feature cache entry {} unreadable: {e}", path.display())
+                });
+                assert!(
+                    shape.len() == 2 && shape[0] <= self.rows && shape[1] == self.dim,
+                    "feature cache entry {} has shape {shape:?}, not [<= {}, {}]",
+                    path.display(),
+                    self.rows,
+                    self.dim
+                );
+                out.extend_from_slice(&v);
+            }
+        }
+        out.resize(start + self.rows * self.dim, self.fill);
+    }
+
     /// Stack the matrices of `ids` into `[B, rows, dim]`.
     pub fn batch(&self, ids: &[&str], device: &Device) -> Tensor<3> {
-        let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
-        for id in ids {
-            flat.extend_from_slice(&self.by_clip[*id]);
-        }
         Tensor::from_data(
-            TensorData::new(flat, [ids.len(), self.rows, self.dim]),
+            TensorData::new(self.clone_batch_host(ids), [ids.len(), self.rows, self.dim]),
             device,
         )
     }
@@ -56,16 +120,27 @@ fn features_of(
     cfg: &FbankConfig,
     limits: &AudioLimits,
     cache: Option<&std::path::Path>,
-) -> Result<(Vec<f32>, usize), String> {
+) -> Result<Clip, String> {
     let target_frames = limits.target_frames;
     let Some(dir) = cache else {
-        return checked_waveform(path, limits).map(|w| eat_features(&w, cfg, target_frames));
+        return checked_waveform(path, limits).map(|w| {
+            let (v, frames) = eat_features(&w, cfg, target_frames);
+            Clip {
+                frames,
+                features: Some(v),
+                entry: None,
+            }
+        });
     };
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let entry = dir.join(format!("{}.npy", cache_key(&bytes, cfg, limits)));
-    if let Ok((v, shape)) = crate::audio::npy::read_f32(&entry) {
+    if let Ok(shape) = crate::audio::npy::read_f32_shape(&entry) {
         if shape.len() == 2 && shape[1] == cfg.num_mel_bins {
-            return Ok((v, shape[0]));
+            return Ok(Clip {
+                frames: shape[0],
+                features: None,
+                entry: Some(entry),
+            });
         }
     }
     // Decode the bytes already read for the cache key: the file is read once.
@@ -75,10 +150,29 @@ fn features_of(
         .map_err(|e| e.to_string())?;
     let w = check_waveform(path, w, limits)?;
     let (v, frames) = eat_features(&w, cfg, target_frames);
-    if std::fs::create_dir_all(dir).is_ok() {
-        let _ = crate::audio::npy::write_f32(&entry, &v, &[frames, cfg.num_mel_bins]);
-    }
-    Ok((v, frames))
+    let written = std::fs::create_dir_all(dir).is_ok()
+        && crate::audio::npy::write_f32(&entry, &v, &[frames, cfg.num_mel_bins]).is_ok();
+    Ok(if written {
+        Clip {
+            frames,
+            features: None,
+            entry: Some(entry),
+        }
+    } else {
+        // A cache that cannot be written: keep the features in memory.
+        Clip {
+            frames,
+            features: Some(v),
+            entry: None,
+        }
+    })
+}
+
+/// One clip's extracted features: in memory, or in the cache entry that holds them.
+struct Clip {
+    frames: usize,
+    features: Option<Vec<f32>>,
+    entry: Option<PathBuf>,
 }
 
 /// What a clip must satisfy and how it is shaped.
@@ -133,8 +227,8 @@ pub fn extract(
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
-    // (audio key, (features, frames) or (file, error)) per clip.
-    type ClipResult = (String, Result<(Vec<f32>, usize), (PathBuf, String)>);
+    // (audio key, features or (file, error)) per clip.
+    type ClipResult = (String, Result<Clip, (PathBuf, String)>);
     let results: Vec<ClipResult> = std::thread::scope(|s| {
         let chunk = clips.len().div_ceil(threads.max(1)).max(1);
         let handles: Vec<_> = clips
@@ -170,25 +264,24 @@ pub fn extract(
     let rows = if limits.target_frames > 0 {
         limits.target_frames
     } else {
-        ok.iter().map(|(_, (_, f))| *f).max().unwrap_or(0)
+        ok.iter().map(|(_, c)| c.frames).max().unwrap_or(0)
     };
-    let mut by_clip = HashMap::with_capacity(ok.len());
-    for (id, (mut v, frames)) in ok {
-        if frames < rows {
-            // Natural-length mode: pad with the normalised value of a zero log-mel, as EAT pads before normalising.
-            let fill = 4.268f32 / (2.0 * 4.569);
-            v.resize(rows * bins, fill);
-        }
-        by_clip.insert(id, v);
+    let mut out = ClipMatrices::new(rows, bins);
+    // Natural-length mode: pad with the normalised value of a zero log-mel, as EAT pads before
+    // normalising.
+    out.fill = 4.268f32 / (2.0 * 4.569);
+    for (id, c) in ok {
+        let stored = match (c.features, c.entry) {
+            (Some(mut v), _) => {
+                v.resize(rows * bins, out.fill);
+                Stored::Memory(v)
+            }
+            (None, Some(entry)) => Stored::File(entry),
+            (None, None) => unreachable!("a clip has features or a cache entry"),
+        };
+        out.clips.insert(id, stored);
     }
-    (
-        ClipMatrices {
-            rows,
-            dim: bins,
-            by_clip,
-        },
-        failures,
-    )
+    (out, failures)
 }
 
 impl ClipMatrices {
@@ -196,7 +289,7 @@ impl ClipMatrices {
     pub fn clone_batch_host(&self, ids: &[&str]) -> Vec<f32> {
         let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
         for id in ids {
-            flat.extend_from_slice(&self.by_clip[*id]);
+            self.append(id, &mut flat);
         }
         flat
     }

@@ -306,21 +306,34 @@ fn check_sets(data: &RunData, skipped: usize) -> StageResult<()> {
     Ok(())
 }
 
-/// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip.
-fn encode_all(cfg: &RunConfig, feats: &ClipMatrices, device: &Device) -> StageResult<ClipMatrices> {
+/// Frozen-encoder outputs are computed once and held in memory when they fit this many bytes
+/// (`ACDC_ENCODED_MAX_GB` sets it in GiB); beyond it the frozen encoder runs inside each step on
+/// the features read from the cache, so memory does not grow with the number of clips.
+pub fn encoded_budget_bytes() -> u64 {
+    std::env::var("ACDC_ENCODED_MAX_GB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|g| g.is_finite() && *g >= 0.0)
+        .map_or(8 << 30, |g| (g * (1u64 << 30) as f64) as u64)
+}
+
+/// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip; `None` when the
+/// outputs would not fit [`encoded_budget_bytes`].
+fn encode_all(
+    cfg: &RunConfig,
+    feats: &ClipMatrices,
+    device: &Device,
+) -> StageResult<Option<ClipMatrices>> {
     let (_, enc) = load_encoder(&cfg.encoder.checkpoint, device).map_err(|e| e.to_string())?;
-    let keys: Vec<&String> = feats.by_clip.keys().collect();
-    let mut keys = keys;
-    keys.sort();
-    let mut out = ClipMatrices {
-        rows: enc.num_tokens(feats.rows),
-        dim: enc.embed_dim,
-        by_clip: Default::default(),
-    };
+    let mut out = ClipMatrices::new(enc.num_tokens(feats.rows), enc.embed_dim);
+    let bytes = (feats.len() * out.rows * out.dim * 4) as u64;
+    if bytes > encoded_budget_bytes() {
+        return Ok(None);
+    }
+    let keys = feats.ids();
     let pb = bar(keys.len() as u64, "encoding (frozen EAT)");
-    for chunk in keys.chunks(16) {
-        let ids: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
-        let x = feats.batch(&ids, device);
+    for ids in keys.chunks(16) {
+        let x = feats.batch(ids, device);
         let y: Tensor<3> = enc.forward(x);
         let v: Vec<f32> = y
             .into_data()
@@ -328,13 +341,12 @@ fn encode_all(cfg: &RunConfig, feats: &ClipMatrices, device: &Device) -> StageRe
             .map_err(|e| format!("{e:?}"))?;
         let per = out.rows * out.dim;
         for (i, id) in ids.iter().enumerate() {
-            out.by_clip
-                .insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
+            out.insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
         }
         pb.inc(ids.len() as u64);
     }
     pb.finish_and_clear();
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Execute every stage of one run. `init_weights` are the trained weights of its `init_from` run.
@@ -370,7 +382,7 @@ pub fn execute(
     let encoded = if use_features {
         None
     } else {
-        Some(encode_all(cfg, &feats, &device)?)
+        encode_all(cfg, &feats, &device)?
     };
     let audio = match &encoded {
         Some(e) => AudioInput::Encoded(e),
@@ -486,13 +498,16 @@ pub fn execute(
                 store
                     .put_artifact(run_id, &outcome.weights, "weights")
                     .map_err(|e| e.to_string())?;
+                let mut info = serde_json::to_value(&outcome).unwrap_or_default();
+                // How the adapter saw the audio: precomputed frozen-encoder outputs, or the
+                // encoder run inside each step (trainable, SpecAugment, or over the budget).
+                info["audio_input"] = match audio {
+                    AudioInput::Encoded(_) => "encoded",
+                    AudioInput::Features(_) => "features",
+                }
+                .into();
                 store
-                    .stage_finish(
-                        run_id,
-                        "train",
-                        true,
-                        &serde_json::to_value(&outcome).unwrap_or_default(),
-                    )
+                    .stage_finish(run_id, "train", true, &info)
                     .map_err(|e| e.to_string())?;
             }
             Err(e) => {

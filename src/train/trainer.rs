@@ -380,7 +380,7 @@ pub fn train(
                 .map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str())
                 .collect();
             for id in &ids {
-                if !clips.by_clip.contains_key(*id) {
+                if !clips.contains(id) {
                     return Err(TrainError::Data(format!(
                         "no audio features for clip `{id}`"
                     )));

@@ -69,7 +69,7 @@ pub fn validation_loss(
 }
 
 fn check(c: &crate::data::features::ClipMatrices, ids: &[&str]) -> Result<(), String> {
-    match ids.iter().find(|id| !c.by_clip.contains_key(**id)) {
+    match ids.iter().find(|id| !c.contains(id)) {
         Some(id) => Err(format!("no audio features for validation clip `{id}`")),
         None => Ok(()),
     }

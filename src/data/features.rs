@@ -85,6 +85,15 @@ impl ClipMatrices {
         out.resize(start + self.rows * self.dim, self.fill);
     }
 
+    /// The matrices of `ids` concatenated on the host (for augmentation before upload).
+    pub fn clone_batch_host(&self, ids: &[&str]) -> Vec<f32> {
+        let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
+        for id in ids {
+            self.append(id, &mut flat);
+        }
+        flat
+    }
+
     /// Stack the matrices of `ids` into `[B, rows, dim]`.
     pub fn batch(&self, ids: &[&str], device: &Device) -> Tensor<3> {
         Tensor::from_data(
@@ -282,17 +291,6 @@ pub fn extract(
         out.clips.insert(id, stored);
     }
     (out, failures)
-}
-
-impl ClipMatrices {
-    /// The matrices of `ids` concatenated on the host (for augmentation before upload).
-    pub fn clone_batch_host(&self, ids: &[&str]) -> Vec<f32> {
-        let mut flat = Vec::with_capacity(ids.len() * self.rows * self.dim);
-        for id in ids {
-            self.append(id, &mut flat);
-        }
-        flat
-    }
 }
 
 /// What the adapter sees of each clip.

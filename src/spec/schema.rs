@@ -213,7 +213,9 @@ pub struct DataSource {
     /// Relative sampling weight in the mix.
     #[serde(default = "one")]
     pub weight: f64,
-    /// Use at most this many items of the source (0 = all).
+    /// Use at most this many items of the source (0 = all): the first ones in the reader's order
+    /// (file order; WavCaps reads its sources in turn, AudioSet_SL first), taken before items
+    /// with unreadable audio are skipped — a prefix, not a random subset.
     #[serde(default)]
     pub max_items: usize,
 }
@@ -228,7 +230,7 @@ fn one() -> f64 {
 pub struct EvalSet {
     pub dataset: String,
     pub split: String,
-    /// Evaluate at most this many items (0 = all).
+    /// Evaluate at most this many items (0 = all): the first ones in the set's file order.
     #[serde(default)]
     pub max_items: usize,
 }

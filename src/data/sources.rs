@@ -79,7 +79,35 @@ pub fn caption_items(
     dataset: &str,
     split: &str,
 ) -> Result<Vec<CaptionItem>, DataError> {
-    match dataset {
+    caption_items_excluding(home, cfg, dataset, split).map(|(items, _)| items)
+}
+
+/// The captioned clips of one split, and how many items each exclusion list removed
+/// (`data.wavcaps_exclude`, WavCaps only, also logged; empty for other datasets).
+pub fn caption_items_excluding(
+    home: &Path,
+    cfg: &DataConfig,
+    dataset: &str,
+    split: &str,
+) -> Result<(Vec<CaptionItem>, Vec<super::wavcaps::Excluded>), DataError> {
+    if dataset == "wavcaps" {
+        let r = root(cfg, dataset)?;
+        let pattern = cfg
+            .patterns
+            .get(dataset)
+            .map(String::as_str)
+            .unwrap_or(super::wavcaps::DEFAULT_PATTERN);
+        let read = super::wavcaps::read(&r, split, pattern, &cfg.wavcaps_exclude)?;
+        for e in &read.excluded {
+            tracing::info!(
+                "wavcaps/{split}: {} item(s) excluded by {} (data.wavcaps_exclude)",
+                e.items,
+                e.list
+            );
+        }
+        return Ok((read.items, read.excluded));
+    }
+    let items = match dataset {
         "synth" => {
             let dir = ensure_synth(home, &cfg.synth)?;
             let csv = dir.join(format!("captions_{split}.csv"));
@@ -107,17 +135,9 @@ pub fn caption_items(
                 .unwrap_or(super::audiocaps::DEFAULT_PATTERN);
             super::audiocaps::read_split(&r, split, pattern)
         }
-        "wavcaps" => {
-            let r = root(cfg, dataset)?;
-            let pattern = cfg
-                .patterns
-                .get(dataset)
-                .map(String::as_str)
-                .unwrap_or(super::wavcaps::DEFAULT_PATTERN);
-            super::wavcaps::read(&r, split, pattern)
-        }
         other => Err(unknown(other, CAPTION_DATASETS)),
-    }
+    }?;
+    Ok((items, Vec::new()))
 }
 
 /// The audio questions of one split.

@@ -75,9 +75,14 @@ fn load_data(
         .stage_start(run_id, "data")
         .map_err(|e| e.to_string())?;
     let mut train = Vec::new();
+    let mut excluded = Vec::new();
     for s in &cfg.data.train {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
-            .map_err(|e| e.to_string())?;
+        let (items, dropped) =
+            sources::caption_items_excluding(home, &cfg.data, &s.dataset, &s.split)
+                .map_err(|e| e.to_string())?;
+        excluded.extend(dropped.into_iter().map(|e| {
+            serde_json::json!({"source": format!("{}_{}", s.dataset, s.split), "list": e.list, "items": e.items})
+        }));
         train.push((
             format!("{}_{}", s.dataset, s.split),
             s.weight,
@@ -183,6 +188,7 @@ fn load_data(
     let info = serde_json::json!({
         "clips": clips.len(), "unreadable": failures.len(), "first_unreadable": first,
         "policy": format!("{:?}", cfg.data.missing_audio).to_lowercase(),
+        "excluded": excluded,
     });
     if !failures.is_empty() && cfg.data.missing_audio == MissingAudio::Error {
         store

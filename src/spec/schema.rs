@@ -283,8 +283,16 @@ pub struct DataConfig {
     /// Where each real dataset lives on disk (dataset name → directory).
     pub roots: BTreeMap<String, String>,
     /// How a dataset names its audio files, relative to its root (dataset name → pattern), e.g.
-    /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{id}"`.
+    /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{stem}.flac"`
+    /// (`{id}` is a WavCaps id as published, `{stem}` the id without its extension).
     pub patterns: BTreeMap<String, String>,
+    /// WavCaps exclusion lists (paths relative to the WavCaps root): the clips they name are left
+    /// out of every WavCaps split. The default is the list WavCaps' own pretraining uses, which
+    /// drops the AudioCaps test clips in AudioSet_SL and the Clotho clips in FreeSound; the release
+    /// also has `json_files/blacklist/blacklist_exclude_all_ac.json` and
+    /// `…/blacklist_exclude_ub8k_esc50_vggsound.json`. A listed file that does not exist is an
+    /// error; `[]` reads WavCaps without exclusion.
+    pub wavcaps_exclude: Vec<String>,
     pub missing_audio: MissingAudio,
     /// Refuse audio files longer than this many seconds (0 = no limit); they count as unreadable.
     pub max_audio_seconds: f64,
@@ -326,6 +334,7 @@ impl Default for DataConfig {
             ],
             roots: BTreeMap::new(),
             patterns: BTreeMap::new(),
+            wavcaps_exclude: vec!["json_files/blacklist/blacklist_exclude_test_ac.json".into()],
             missing_audio: MissingAudio::Error,
             max_audio_seconds: 0.0,
             synth: SynthData::default(),

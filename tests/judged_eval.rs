@@ -112,13 +112,7 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     assert_eq!(get("aqa", "judge_score_avg").n, 8);
     assert!(get("aqa", "token_f1_avg").value.is_finite());
     assert_eq!(m.count(), asked + 6 + 2, "both QA sets judged");
-    let (_, _, info) = store
-        .stages(id)
-        .unwrap()
-        .into_iter()
-        .find(|(s, _, _)| s == "eval")
-        .unwrap();
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let info = common::stage_info(&store, id, "eval");
     assert_eq!(
         info["judge"]["engine"],
         "openai:mock-judge|chat|t=0|max=512"
@@ -162,13 +156,7 @@ fn retrained_weights_are_decoded_afresh() {
         again.iter().all(|p| p.output != "a marked answer"),
         "decoded from the old weights' record"
     );
-    let (_, _, info) = store
-        .stages(id)
-        .unwrap()
-        .into_iter()
-        .find(|(s, _, _)| s == "eval")
-        .unwrap();
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let info = common::stage_info(&store, id, "eval");
     assert_eq!(info["reused_predictions"], 0);
 }
 
@@ -203,13 +191,7 @@ fn another_builds_predictions_are_decoded_afresh() {
     };
     let mut store = store;
     store.put_predictions(id, &[old]).unwrap();
-    let (_, _, info) = store
-        .stages(id)
-        .unwrap()
-        .into_iter()
-        .find(|(s, _, _)| s == "eval")
-        .unwrap();
-    let mut info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let mut info = common::stage_info(&store, id, "eval");
     assert!(
         info["decoder"].is_string() && info["backbone"].is_string(),
         "{info}"

@@ -7,15 +7,7 @@ mod common;
 
 use acdc::store::Store;
 
-fn stage_info(store: &Store, run: &str, stage: &str) -> serde_json::Value {
-    let (_, _, info) = store
-        .stages(run)
-        .unwrap()
-        .into_iter()
-        .find(|(s, _, _)| s == stage)
-        .unwrap_or_else(|| panic!("run {run} has no {stage} stage"));
-    serde_json::from_str(&info).unwrap()
-}
+use common::stage_info;
 
 fn weights_bytes(store: &Store, run: &str) -> i64 {
     store

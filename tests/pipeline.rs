@@ -463,13 +463,7 @@ fn over_the_encoded_budget_the_frozen_encoder_runs_in_step() {
         assert!(o.status.success(), "{}", common::stderr(&o));
         let store = Store::open(&home.join("acdc.db")).unwrap();
         let id = common::run_id(&store, "budget", "r");
-        let (_, _, info) = store
-            .stages(&id)
-            .unwrap()
-            .into_iter()
-            .find(|(s, _, _)| s == "train")
-            .unwrap();
-        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        let info = common::stage_info(&store, &id, "train");
         assert_eq!(info["audio_input"], want, "{info}");
         first_loss.push(store.step_series(&id, "loss").unwrap()[0].1);
     }

@@ -107,3 +107,14 @@ pub fn run_id(store: &acdc::store::Store, experiment: &str, label: &str) -> Stri
         .unwrap_or_else(|| panic!("{experiment} has no run labelled {label}"))
         .run_id
 }
+
+/// The info JSON a run's `stage` recorded.
+pub fn stage_info(store: &acdc::store::Store, run: &str, stage: &str) -> serde_json::Value {
+    let (_, _, info) = store
+        .stages(run)
+        .unwrap()
+        .into_iter()
+        .find(|(s, _, _)| s == stage)
+        .unwrap_or_else(|| panic!("run {run} has no {stage} stage"));
+    serde_json::from_str(&info).unwrap()
+}

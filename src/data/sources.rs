@@ -16,10 +16,12 @@ pub const CAPTION_DATASETS: &[&str] = &["synth", "audiocaps", "clotho", "wavcaps
 /// answer}` object a line, audio relative to the root) or the hub's parquet files.
 pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavcaps_qa"];
 
-/// Folder of a synthetic world.
+/// Folder of a synthetic world. `v2` is the format of `events.jsonl` (v2 added each event's
+/// `level_db`); worlds written by older builds are left where they are and regenerated beside
+/// them (the audio is the same: generation is a pure function of the config).
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
     home.join("data").join(format!(
-        "synth-c{}-s{}-d{}",
+        "synth-v2-c{}-s{}-d{}",
         s.clips, s.seed, s.clip_seconds
     ))
 }

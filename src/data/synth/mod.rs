@@ -303,6 +303,11 @@ pub struct EventRecord {
     pub duration_s: f64,
     /// Loudness relative to a full-level event, in dB (in [-12, 0]).
     pub gain_db: f64,
+    /// How loud the event is in the mix: the loudest 100 ms RMS of its own signal (hop 50 ms),
+    /// in dB relative to full scale, before the mix is scaled down (which scales every event
+    /// alike). Unlike `gain_db` this compares sounds of different crest factors: a square-wave
+    /// beep and peak-normalised rain at the same gain differ by about 10 dB.
+    pub level_db: f64,
     /// Number of repetitions (barks, strikes, knocks, beeps, drops, chirps, steps); 1 for
     /// continuous sounds.
     pub repetitions: u32,
@@ -340,6 +345,7 @@ struct SceneEvent {
     onset_s: f64,
     end_s: f64,
     gain_db: f64,
+    level_db: f64,
     reps: u32,
 }
 
@@ -411,6 +417,7 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
             onset_s: round3(start_s),
             end_s: round3(start_s + len as f64 / SR as f64),
             gain_db,
+            level_db: round_to(short_term_level_db(&x[..len], g), 10.0),
             reps,
         });
     }
@@ -427,6 +434,32 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
         }
     }
     (mix, events)
+}
+
+/// The loudest 100 ms RMS (hop 50 ms) of `x` scaled by `gain`, in dBFS (-120 for silence); a
+/// signal shorter than a window is measured whole.
+fn short_term_level_db(x: &[f32], gain: f32) -> f64 {
+    let win = (0.1 * SR) as usize;
+    let hop = (0.05 * SR) as usize;
+    let mut best = 0.0f64;
+    let mut start = 0;
+    loop {
+        let w = &x[start..(start + win).min(x.len())];
+        if !w.is_empty() {
+            let ms = w.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>() / w.len() as f64;
+            best = best.max(ms);
+        }
+        if start + win >= x.len() {
+            break;
+        }
+        start += hop;
+    }
+    let rms = best.sqrt() * gain as f64;
+    if rms > 0.0 {
+        (20.0 * rms.log10()).max(-120.0)
+    } else {
+        -120.0
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,6 +620,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
                     onset_s: e.onset_s,
                     duration_s: round3(e.end_s - e.onset_s),
                     gain_db: e.gain_db,
+                    level_db: e.level_db,
                     repetitions: e.reps,
                 })
                 .collect(),

@@ -1,17 +1,22 @@
-//! Zero-shot instruction probes on the synthetic world: instruction types the model never trains
-//! on (the training QA uses other kinds and phrasings), each with an expectation a program can
-//! check because the scene's ground truth (`events.jsonl`) is known:
+//! Zero-shot instruction probes on the synthetic world: instruction types the audio model never
+//! trains on (its targets are captions or the LLM's replies to captions; only `data.instruct`
+//! adds questions, and the eval stage records when that covers probe kinds), worded unlike the
+//! world's question–answer pairs (a test checks that no probe shares a four-word phrase with them
+//! once sound names are masked), each with an expectation a program can check because the scene's
+//! ground truth (`events.jsonl`) is known:
 //!
-//! | kind | instruction | expected |
-//! |---|---|---|
-//! | `counting` | how often a countable sound occurs, as a number | its repetitions |
-//! | `order` | which of two sounds starts first | the earlier one is named first |
-//! | `presence` | yes or no: is a sound there (half present, half absent) | yes / no |
-//! | `loudness` | which of two sounds (≥ 6 dB apart) is louder | the louder one is named first |
-//! | `captioning` | a paraphrased description request | mentions of the sounds present (recall ≥ ½), no more sounds absent than present named |
-//! | `absent` | a question that presumes a sound the clip does not contain | a denial |
+//! | kind | instruction | expected | chance |
+//! |---|---|---|---|
+//! | `counting` | how often a countable sound occurs, as a number | its repetitions | — |
+//! | `order` | of two sounds, which begins earlier (or, half the time, later) | that one picked | ½ |
+//! | `presence` | yes or no: is a sound there (half present, half absent) | yes / no | ½ |
+//! | `loudness` | of two sounds (≥ 6 dB apart in `level_db`), which is louder (or quieter) | that one picked | ½ |
+//! | `captioning` | a paraphrased description request | mentions of the sounds present (recall ≥ ½), no more sounds absent than present named | — |
+//! | `absent` | when a sound begins, for a sound the clip lacks (half) or has (half) | a denial of that sound / a time, undenied | ½ |
 //!
-//! Sounds are named by their short names (`dog`, `siren`, …); answers are matched by keywords.
+//! "Chance" is what a constant or order-blind answer scores: always "no", always naming the
+//! first sound asked about. Sounds are named by their short names (`dog`, `siren`, …); answers
+//! are matched by keywords (`eval::probes`).
 
 use super::{ClipRecord, EventRecord, EventType};
 use crate::rng::Rng;
@@ -26,23 +31,50 @@ pub const PROBE_KINDS: [&str; 6] = [
     "absent",
 ];
 
-/// What a correct answer looks like.
+/// Probe kinds whose instruction types the synthetic question–answer pairs teach (count, order
+/// and presence questions): when `data.instruct` trains on them, these probes are no longer
+/// zero-shot, and the eval stage records it.
+pub const TAUGHT_BY_SYNTH_QA: [&str; 3] = ["counting", "order", "presence"];
+
+/// What a constant or order-blind answer scores on each probe kind (`None`: no such baseline).
+pub fn chance(kind: &str) -> Option<f64> {
+    match kind {
+        "order" | "presence" | "loudness" | "absent" => Some(0.5),
+        _ => None,
+    }
+}
+
+/// The property an `order` or `loudness` probe asks to pick a sound by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Comparison {
+    Earlier,
+    Later,
+    Louder,
+    Quieter,
+}
+
+/// What a correct answer looks like. Sounds are given as keyword lists ([`keywords`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expected {
     /// The first number in the answer.
     Number(u32),
-    /// The first yes/no word.
-    YesNo(bool),
-    /// Of two sounds (keyword lists), the right one is mentioned and before the wrong one.
-    FirstOf {
+    /// Whether `sound` is there: an explicit yes or no, a denial of the sound, or (for yes) a
+    /// plain mention of it.
+    YesNo { yes: bool, sound: Vec<&'static str> },
+    /// Of two sounds, `right` is the one with the property asked about: named alone, or named
+    /// with a comparison word that picks it.
+    Pick {
         right: Vec<&'static str>,
         wrong: Vec<&'static str>,
+        by: Comparison,
     },
-    /// At least half of these sounds (keyword lists) are mentioned, and no more of the world's
-    /// other sounds than of these.
+    /// At least half of these sounds are mentioned, and no more of the world's other sounds
+    /// than of these.
     Mentions(Vec<Vec<&'static str>>),
-    /// The answer says the sound is not there.
-    Denial,
+    /// The answer says this sound is not there.
+    Denial(Vec<&'static str>),
+    /// The answer gives a time (a number or a word such as "start") and does not deny the sound.
+    Moment(Vec<&'static str>),
 }
 
 /// One probe.
@@ -83,17 +115,22 @@ fn short(t: EventType) -> &'static str {
     super::captions::lexicon(t).short.0
 }
 
-/// `a` or `an` before `word`.
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+/// The presence noun phrase of `t` (`a dog barking`, `footsteps`, …).
+fn presence(t: EventType) -> &'static str {
+    super::captions::lexicon(t).presence.0
 }
 
 fn ty(e: &EventRecord) -> Option<EventType> {
     EventType::from_name(&e.event_type)
+}
+
+/// The two sounds in a random order, so "the first one named" is no cue.
+fn shuffled(a: EventType, b: EventType, rng: &mut Rng) -> (EventType, EventType) {
+    if rng.below(2) == 0 {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 /// The probes of one clip (each kind the scene allows), before sampling.
@@ -131,50 +168,58 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
         ));
     }
     if events.len() >= 2 {
-        let (a, b) = (events[0].0, events[1].0);
-        // Name the two in a random order so "the first one named" is no cue.
-        let (x, y) = if rng.below(2) == 0 { (a, b) } else { (b, a) };
+        // Events are in onset order: the first begins earlier.
+        let (early, late) = (events[0].0, events[1].0);
+        let (x, y) = shuffled(early, late, rng);
+        let (by, right, wrong, word) = if rng.below(2) == 0 {
+            (Comparison::Earlier, early, late, "earlier")
+        } else {
+            (Comparison::Later, late, early, "later")
+        };
         out.push(item(
             "order",
             format!(
-                "Which sound starts first, the {} or the {}?",
+                "Of the {} and the {}, which one begins {word}?",
                 short(x),
                 short(y)
             ),
-            Expected::FirstOf {
-                right: keywords(a),
-                wrong: keywords(b),
+            Expected::Pick {
+                right: keywords(right),
+                wrong: keywords(wrong),
+                by,
             },
-            format!("the {}", short(a)),
+            format!("the {}", short(right)),
         ));
         let mut pairs: Vec<(EventType, EventType)> = Vec::new();
         for (i, (ta, ea)) in events.iter().enumerate() {
             for (tb, eb) in &events[i + 1..] {
-                if ea.gain_db - eb.gain_db >= 6.0 {
+                if ea.level_db - eb.level_db >= 6.0 {
                     pairs.push((*ta, *tb));
-                } else if eb.gain_db - ea.gain_db >= 6.0 {
+                } else if eb.level_db - ea.level_db >= 6.0 {
                     pairs.push((*tb, *ta));
                 }
             }
         }
         if let Some(&(loud, quiet)) = pairs.first() {
-            let (x, y) = if rng.below(2) == 0 {
-                (loud, quiet)
+            let (x, y) = shuffled(loud, quiet, rng);
+            let (by, right, wrong, word) = if rng.below(2) == 0 {
+                (Comparison::Louder, loud, quiet, "louder")
             } else {
-                (quiet, loud)
+                (Comparison::Quieter, quiet, loud, "quieter")
             };
             out.push(item(
                 "loudness",
                 format!(
-                    "Which is louder in this recording: the {} or the {}?",
+                    "Comparing the {} with the {}, which one is {word}?",
                     short(x),
                     short(y)
                 ),
-                Expected::FirstOf {
-                    right: keywords(loud),
-                    wrong: keywords(quiet),
+                Expected::Pick {
+                    right: keywords(right),
+                    wrong: keywords(wrong),
+                    by,
                 },
-                format!("the {}", short(loud)),
+                format!("the {}", short(right)),
             ));
         }
     }
@@ -186,12 +231,11 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
     };
     out.push(item(
         "presence",
-        format!(
-            "Answer yes or no: does {} {} occur anywhere in this audio?",
-            article(short(t)),
-            short(t)
-        ),
-        Expected::YesNo(ask_present),
+        format!("Answer yes or no: does this audio include {}?", presence(t)),
+        Expected::YesNo {
+            yes: ask_present,
+            sound: keywords(t),
+        },
         if ask_present { "yes" } else { "no" }.into(),
     ));
     const CAPTION_REQUESTS: [&str; 4] = [
@@ -210,13 +254,29 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
             .collect::<Vec<_>>()
             .join(", "),
     ));
-    if !absent.is_empty() {
-        let t = *rng.choose(&absent);
+    // Half the time about a sound that is there, so that always denying scores one half.
+    let ask_absent = !absent.is_empty() && (present.is_empty() || rng.below(2) == 0);
+    if ask_absent || !present.is_empty() {
+        let (t, expected, text) = if ask_absent {
+            let t = *rng.choose(&absent);
+            (
+                t,
+                Expected::Denial(keywords(t)),
+                format!("there is no {}", short(t)),
+            )
+        } else {
+            let (t, e) = events[rng.below(events.len())];
+            (
+                t,
+                Expected::Moment(keywords(t)),
+                format!("a time (it begins at {:.1} s)", e.onset_s),
+            )
+        };
         out.push(item(
             "absent",
-            format!("At what moment does the {} start in this clip?", short(t)),
-            Expected::Denial,
-            format!("there is no {}", short(t)),
+            format!("At what moment does the {} begin in this clip?", short(t)),
+            expected,
+            text,
         ));
     }
     out
@@ -261,55 +321,87 @@ pub fn read_events(path: &std::path::Path, split: &str) -> Result<Vec<ClipRecord
 mod tests {
     use super::*;
 
-    fn ev(t: &str, onset: f64, gain: f64, reps: u32) -> EventRecord {
+    fn ev(t: &str, onset: f64, level: f64, reps: u32) -> EventRecord {
         EventRecord {
             event_type: t.into(),
             onset_s: onset,
             duration_s: 1.0,
-            gain_db: gain,
+            gain_db: 0.0,
+            level_db: level,
             repetitions: reps,
+        }
+    }
+
+    fn clip(events: Vec<EventRecord>) -> ClipRecord {
+        ClipRecord {
+            file_name: "synth_00009.wav".into(),
+            split: "test".into(),
+            events,
         }
     }
 
     #[test]
     fn expectations_follow_the_scene() {
-        let c = ClipRecord {
-            file_name: "synth_00009.wav".into(),
-            split: "test".into(),
-            events: vec![ev("dog_bark", 0.5, 0.0, 3), ev("siren", 2.0, -9.0, 1)],
-        };
-        let ps = clip_probes(&c, &mut Rng::new(0));
-        let get = |k: &str| ps.iter().find(|p| p.kind == k).unwrap();
-        assert_eq!(get("counting").expected, Expected::Number(3));
-        assert!(get("counting").question.contains("dog"));
+        let c = clip(vec![
+            ev("dog_bark", 0.5, -10.0, 3),
+            ev("siren", 2.0, -19.0, 1),
+        ]);
         let dog = keywords(EventType::DogBark);
         let siren = keywords(EventType::Siren);
-        assert_eq!(
-            get("order").expected,
-            Expected::FirstOf {
-                right: dog.clone(),
-                wrong: siren.clone()
+        let mut asked = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let ps = clip_probes(&c, &mut Rng::new(seed));
+            let get = |k: &str| ps.iter().find(|p| p.kind == k).unwrap();
+            assert_eq!(get("counting").expected, Expected::Number(3));
+            assert!(get("counting").question.contains("dog"));
+            let Expected::Pick { right, wrong, by } = &get("order").expected else {
+                panic!("order is a pick")
+            };
+            // The dog begins earlier; the siren later.
+            let (r, w) = if *by == Comparison::Earlier {
+                (&dog, &siren)
+            } else {
+                (&siren, &dog)
+            };
+            assert_eq!((right, wrong), (r, w), "{:?}", get("order").question);
+            assert!(get("order").question.contains(match by {
+                Comparison::Earlier => "earlier",
+                _ => "later",
+            }));
+            let Expected::Pick { right, by, .. } = &get("loudness").expected else {
+                panic!("loudness is a pick")
+            };
+            assert_eq!(
+                right,
+                if *by == Comparison::Louder {
+                    &dog
+                } else {
+                    &siren
+                }
+            );
+            assert_eq!(get("captioning").expected_text, "dog, siren");
+            match &get("absent").expected {
+                Expected::Denial(k) => {
+                    assert!(*k != dog && *k != siren);
+                    assert!(get("absent").expected_text.starts_with("there is no"));
+                }
+                Expected::Moment(k) => assert!(*k == dog || *k == siren),
+                e => panic!("absent: {e:?}"),
             }
-        );
-        assert_eq!(
-            get("loudness").expected,
-            Expected::FirstOf {
-                right: dog,
-                wrong: siren
-            }
-        );
-        assert_eq!(get("captioning").expected_text, "dog, siren");
-        assert_eq!(get("absent").expected, Expected::Denial);
-        assert!(
-            !get("absent").question.contains("dog") && !get("absent").question.contains("siren")
-        );
-        assert_eq!(get("order").file_name, "audio/test/synth_00009.wav");
-        assert_eq!(get("order").id, "synth_00009-order");
-        // No loudness probe when the sounds are within 6 dB.
-        let close = ClipRecord {
-            events: vec![ev("dog_bark", 0.5, 0.0, 3), ev("siren", 2.0, -3.0, 1)],
-            ..c.clone()
-        };
+            asked.insert((
+                format!("{:?}", std::mem::discriminant(&get("absent").expected)),
+                *by,
+            ));
+            assert_eq!(get("order").file_name, "audio/test/synth_00009.wav");
+            assert_eq!(get("order").id, "synth_00009-order");
+        }
+        // Both directions of each comparison, and both sides of the absent probe, get asked.
+        assert_eq!(asked.len(), 4, "{asked:?}");
+        // No loudness probe when the sounds' levels are within 6 dB (gain does not matter).
+        let close = clip(vec![
+            ev("dog_bark", 0.5, -10.0, 3),
+            ev("siren", 2.0, -14.0, 1),
+        ]);
         assert!(clip_probes(&close, &mut Rng::new(0))
             .iter()
             .all(|p| p.kind != "loudness"));
@@ -323,5 +415,63 @@ mod tests {
         let a = probes(&clips, 2, 7);
         assert_eq!(a.len(), 2 * PROBE_KINDS.len());
         assert_eq!(a, probes(&clips, 2, 7));
+    }
+
+    /// Lower-cased words with every sound's names replaced by `_`, so phrases are compared as
+    /// templates.
+    fn masked_words(s: &str) -> Vec<String> {
+        let mut t = s.to_lowercase();
+        let mut names: Vec<&str> = EventType::ALL
+            .iter()
+            .flat_map(|e| {
+                let lx = super::super::captions::lexicon(*e);
+                [lx.presence.0, lx.short.0]
+            })
+            .collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        for n in names {
+            t = t.replace(n, " _ ");
+        }
+        t.split(|c: char| !c.is_alphanumeric() && c != '_' && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn four_grams(s: &str) -> Vec<String> {
+        masked_words(s).windows(4).map(|w| w.join(" ")).collect()
+    }
+
+    /// The probes are worded unlike every question of the world's question–answer pairs (which
+    /// `builtin:tiny-chat` pretrains on and `data.instruct` can train on): no four-word phrase in
+    /// common once sound names are masked. The levels of a generated world also give loudness
+    /// probes, and they are the ones the ground truth says.
+    #[test]
+    fn probes_are_worded_unlike_the_training_questions() {
+        let dir = std::env::temp_dir().join(format!("acdc-probe-words-{}", std::process::id()));
+        let cfg = super::super::SynthConfig::new(60, 3);
+        super::super::generate(&dir, &cfg).unwrap();
+        let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
+        let mut questions = std::collections::BTreeSet::new();
+        for c in super::super::text_world(60, 3, cfg.clip_seconds) {
+            for (q, _) in c.qa {
+                questions.extend(four_grams(&q));
+            }
+        }
+        assert!(questions.len() > 50, "the QA questions were read");
+        let ps = probes(&clips, 100, 1);
+        for kind in PROBE_KINDS {
+            assert!(ps.iter().any(|p| p.kind == kind), "no {kind} probe");
+        }
+        for p in &ps {
+            for g in four_grams(&p.question) {
+                assert!(
+                    !questions.contains(&g),
+                    "probe {:?} shares {g:?} with a training question",
+                    p.question
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -424,6 +424,7 @@ fn simultaneity_words_only_for_overlapping_events() {
         onset_s: 0.0,
         end_s: 0.5,
         gain_db: -6.0,
+        level_db: -20.0,
         reps: 2,
     };
     let b = SceneEvent {
@@ -431,6 +432,7 @@ fn simultaneity_words_only_for_overlapping_events() {
         onset_s: 2.0,
         end_s: 4.0,
         gain_db: -6.0,
+        level_db: -20.0,
         reps: 1,
     };
     let mut rng = Rng::new(3);

@@ -1,5 +1,7 @@
 //! A report rendered from a fixture store (built here, no training) is guarded by a snapshot, and
-//! rendering twice gives the same bytes.
+//! rendering twice gives the same bytes. The store holds what an eval stage records: captioning
+//! scores without the jars, judged QA on three AudioBench sets of unequal size (so the unweighted
+//! and weighted means differ), the judge and template, and probe scores.
 
 mod common;
 
@@ -53,6 +55,47 @@ seeds = [0, 1]
             .collect();
         store.log_steps(&r.run_id, &steps).unwrap();
         let base = 0.1 * (i + 1) as f64;
+        let s = |task: &str, metric: &str, value: f64, n: i64| EvalScore {
+            task: task.into(),
+            metric: metric.into(),
+            value,
+            n,
+        };
+        let mut judged = vec![
+            s(
+                "clotho_aqa_test/aqa",
+                "judge_score",
+                50.0 + 10.0 * base,
+                300,
+            ),
+            s("clotho_aqa_test/aqa", "judge_success_rate", 1.0, 300),
+            s(
+                "audiocaps_qa_test/aqa",
+                "judge_score",
+                40.0 + 10.0 * base,
+                100,
+            ),
+            s("audiocaps_qa_test/aqa", "judge_success_rate", 0.99, 100),
+            s("wavcaps_qa_test/aqa", "judge_score", 30.0 + 10.0 * base, 50),
+            s("wavcaps_qa_test/aqa", "judge_success_rate", 0.98, 50),
+            s("synth_test/probes", "order", 0.5, 12),
+            s("synth_test/probes", "absent", 0.75, 16),
+        ];
+        judged.extend(acdc::eval::judged_qa::aqa_averages(&judged));
+        store.put_evals(&r.run_id, &judged).unwrap();
+        store.stage_start(&r.run_id, "eval").unwrap();
+        store
+            .stage_finish(
+                &r.run_id,
+                "eval",
+                true,
+                &serde_json::json!({
+                    "judge": {"engine": "openai:http://judge.invalid/v1#llama-3-70b-awq",
+                              "template": "builtin:rating-0-5", "template_hash": "0123456789abcdef0123"},
+                    "unavailable": ["meteor", "spice", "spider"],
+                }),
+            )
+            .unwrap();
         store
             .put_evals(
                 &r.run_id,

@@ -132,6 +132,19 @@ impl ExternalScorers {
         Ok(out)
     }
 
+    /// Captioning metrics this run leaves out because no jar is configured (the stage info
+    /// records them, so reports can say so rather than show nothing).
+    pub fn unavailable(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.meteor.is_none() {
+            out.push("meteor");
+        }
+        if self.spice.is_none() {
+            out.extend(["spice", "spider"]);
+        }
+        out
+    }
+
     /// What the stage info records about the judge (engine and template hash).
     pub fn info(&self) -> Option<serde_json::Value> {
         self.judge.as_ref().map(|j| {

@@ -647,6 +647,13 @@ pub fn execute(
         if let Some(j) = external.info() {
             info["judge"] = j;
         }
+        if data.eval.iter().any(|s| matches!(s, EvalSet::Aac { .. })) {
+            info["unavailable"] = serde_json::json!(external.unavailable());
+        }
+        if cfg.eval.probes && cfg.data.instruct.iter().any(|s| s.dataset == "synth") {
+            info["probes_trained"] =
+                serde_json::json!(crate::data::synth::probes::TAUGHT_BY_SYNTH_QA);
+        }
         store
             .stage_finish(run_id, "eval", true, &info)
             .map_err(|e| e.to_string())?;

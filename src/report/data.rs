@@ -81,6 +81,22 @@ pub struct RunResult {
     /// Unreadable audio files the run skipped (`data.missing_audio = "skip"`).
     #[serde(default)]
     pub skipped_audio: u64,
+    /// What the eval stage recorded beside the scores.
+    #[serde(default)]
+    pub eval: EvalFacts,
+}
+
+/// What a run's eval stage recorded beside its scores, for the report's notes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EvalFacts {
+    /// The judge of its QA sets: engine, template and the template's hash.
+    pub judge: Option<String>,
+    /// Captioning metrics it could not compute (no jar configured).
+    pub unavailable: Vec<String>,
+    /// Probe kinds its training taught (`data.instruct` on the synthetic QA pairs).
+    pub probes_trained: Vec<String>,
+    /// Probes behind each probe metric (`synth_test/probes/order` -> n).
+    pub probe_items: BTreeMap<String, i64>,
 }
 
 /// Summary of one metric over the done runs of a row.
@@ -144,6 +160,73 @@ impl ReportData {
                 "`{task}` was scored on different numbers of items: {}.",
                 parts.join("; ")
             ));
+        }
+        notes
+    }
+
+    /// What the metric columns are, for the metrics present: captioning metrics and those left
+    /// out for want of a jar, the lexical QA stand-ins, and the judge's scores with the judges
+    /// and templates used.
+    pub fn metric_notes(&self) -> Vec<String> {
+        let done: Vec<&RunResult> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.runs.iter().filter(|x| x.is_done()))
+            .collect();
+        let has = |suffix: &str| self.metric_order.iter().any(|m| m.ends_with(suffix));
+        let mut notes = Vec::new();
+        if self.metric_order.iter().any(|m| m.contains("/aac/")) {
+            notes.push(
+                "`…/aac/…`: captioning metrics against each clip's reference captions, computed as \
+                 pycocoevalcap computes them (PTB tokenization; corpus-level BLEU-1..4, ROUGE-L, \
+                 CIDEr-D; METEOR 1.5 and SPICE 1.0 through the official jars; SPIDEr = (CIDEr-D + \
+                 SPICE) / 2)."
+                    .to_string(),
+            );
+            let mut missing: Vec<&str> = done
+                .iter()
+                .flat_map(|r| r.eval.unavailable.iter().map(String::as_str))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                notes.push(format!(
+                    "Not computed: {} — no jar was configured (`eval.meteor_jar` / `eval.spice_jar`, \
+                     or `ACDC_METEOR_JAR` / `ACDC_SPICE_JAR`); acdc never approximates them.",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if has("/aqa/token_f1") || has("/aqa/exact_match") {
+            notes.push(
+                "`…/aqa/token_f1`, `…/aqa/exact_match`: lexical overlap of the answer with the \
+                 reference answer (SQuAD normalisation), computed for every QA set. They stand in \
+                 where no judge is configured and are not comparable with the paper's judged \
+                 scores."
+                    .to_string(),
+            );
+        }
+        if has("/aqa/judge_score") || has("judge_score_avg") {
+            notes.push(
+                "`…/aqa/judge_score`: the judge LLM's mean rating (0–5) × 20, AudioBench style; \
+                 `judge_success_rate`: share of judge replies that ended with a rating (the rest \
+                 count 0); `aqa/judge_score_avg`: unweighted mean over the QA sets; \
+                 `aqa/judge_score_weighted`: mean weighted by each set's items."
+                    .to_string(),
+            );
+            let mut judges: Vec<&str> = done
+                .iter()
+                .filter_map(|r| r.eval.judge.as_deref())
+                .collect();
+            judges.sort_unstable();
+            judges.dedup();
+            if !judges.is_empty() {
+                notes.push(format!("Judged by: {}.", judges.join("; ")));
+            }
         }
         notes
     }
@@ -272,6 +355,7 @@ pub(crate) fn fixture() -> ReportData {
             error: error.map(str::to_string),
             items: BTreeMap::new(),
             skipped_audio: 0,
+            eval: EvalFacts::default(),
         }
     }
     let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::data::{ProbeExample, ReportData, ReportRow, RunResult};
+use super::data::{EvalFacts, ProbeExample, ReportData, ReportRow, RunResult};
 use crate::data::synth::probes::PROBE_KINDS;
 use crate::store::{Store, StoreError};
 
@@ -65,14 +65,18 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             let n = items.entry(e.task.clone()).or_default();
             *n = (*n).max(e.n);
         }
-        let skipped_audio = store
-            .stages(&er.run_id)?
-            .into_iter()
-            .find(|(stage, _, _)| stage == "data")
-            .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok())
+        let stages = store.stages(&er.run_id)?;
+        let info = |name: &str| {
+            stages
+                .iter()
+                .find(|(stage, _, _)| stage == name)
+                .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(info).ok())
+        };
+        let skipped_audio = info("data")
             .filter(|v| v["policy"] == "skip")
             .and_then(|v| v["unreadable"].as_u64())
             .unwrap_or(0);
+        let eval = eval_facts(info("eval"), &evals);
         metrics.extend(m.keys().cloned());
         let result = RunResult {
             run_id: er.run_id.clone(),
@@ -84,6 +88,7 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             error: run.error.clone(),
             items,
             skipped_audio,
+            eval,
         };
         match rows.iter_mut().find(|r| r.name == er.name) {
             Some(row) => row.runs.push(result),
@@ -117,6 +122,43 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
         probe_metrics,
         probe_examples,
     })
+}
+
+/// What the eval stage's info and scores say beside the numbers.
+fn eval_facts(
+    info: Option<serde_json::Value>,
+    evals: &[crate::store::records::EvalScore],
+) -> EvalFacts {
+    let info = info.unwrap_or_default();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let judge = info.get("judge").filter(|j| j.is_object()).map(|j| {
+        let s = |k: &str| j[k].as_str().unwrap_or("?").to_string();
+        let hash = s("template_hash");
+        format!(
+            "`{}` with template `{}` (sha256 `{}`)",
+            s("engine"),
+            s("template"),
+            &hash[..hash.len().min(12)]
+        )
+    });
+    EvalFacts {
+        judge,
+        unavailable: strings(&info["unavailable"]),
+        probes_trained: strings(&info["probes_trained"]),
+        probe_items: evals
+            .iter()
+            .filter(|e| e.task.ends_with("/probes"))
+            .map(|e| (format!("{}/{}", e.task, e.metric), e.n))
+            .collect(),
+    }
 }
 
 /// Probe metrics in probe order, then the recall and the mean.

@@ -147,6 +147,15 @@ pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
     }
     out.push('\n');
 
+    let metric_notes = d.metric_notes();
+    if !metric_notes.is_empty() {
+        let _ = writeln!(out, "### Metrics\n");
+        for n in metric_notes {
+            let _ = writeln!(out, "- {n}");
+        }
+        out.push('\n');
+    }
+
     let coverage = d.coverage_notes();
     if !coverage.is_empty() {
         let _ = writeln!(out, "## Coverage\n");
@@ -203,9 +212,10 @@ fn render_probes(out: &mut String, d: &ReportData) {
     let _ = writeln!(out, "## Zero-shot instruction probes\n");
     let _ = writeln!(
         out,
-        "Instruction types never trained on, checked automatically against the synthetic world's \
-         ground truth: share of probes answered correctly (mean over done runs); \
-         `captioning_recall` is the share of the sounds present that a description names.\n"
+        "Instruction types the audio model never trains on (its targets are captions or the LLM's \
+         replies to them), worded unlike the synthetic QA pairs and checked automatically against \
+         the synthetic world's ground truth: share of probes answered correctly (mean over done \
+         runs); `captioning_recall` is the share of the sounds present that a description names.\n"
     );
     let names: Vec<String> = d
         .probe_metrics
@@ -234,6 +244,51 @@ fn render_probes(out: &mut String, d: &ReportData) {
         );
     }
     out.push('\n');
+    // Probes per kind (from the first done run that has them) and chance levels.
+    let counts: Vec<String> = d
+        .probe_metrics
+        .iter()
+        .filter_map(|m| {
+            let kind = m.rsplit_once("/probes/").map(|(_, k)| k)?;
+            crate::data::synth::probes::PROBE_KINDS
+                .contains(&kind)
+                .then_some(())?;
+            let n = d
+                .rows
+                .iter()
+                .flat_map(|r| r.runs.iter().filter(|x| x.is_done()))
+                .find_map(|r| r.eval.probe_items.get(m))?;
+            Some(match crate::data::synth::probes::chance(kind) {
+                Some(c) => format!("{kind} {n} (chance {})", fmt_num(c)),
+                None => format!("{kind} {n}"),
+            })
+        })
+        .collect();
+    if !counts.is_empty() {
+        let _ = writeln!(
+            out,
+            "Probes per kind, and what a constant or order-blind answer scores: {}.\n",
+            counts.join(", ")
+        );
+    }
+    for row in &d.rows {
+        let taught: Vec<&str> = row
+            .runs
+            .iter()
+            .filter(|x| x.is_done())
+            .flat_map(|x| x.eval.probes_trained.iter().map(String::as_str))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !taught.is_empty() {
+            let _ = writeln!(
+                out,
+                "Row {} trains on the synthetic QA pairs (`data.instruct`): for it {} are not zero-shot.\n",
+                escape_cell(&row.name),
+                taught.join(", ")
+            );
+        }
+    }
     if !d.probe_examples.is_empty() {
         let _ = writeln!(out, "### Example answers\n");
         for e in &d.probe_examples {
@@ -364,6 +419,50 @@ mod tests {
         insta::with_settings!({ prepend_module_to_snapshot => false }, {
             insta::assert_snapshot!("report_markdown_fixture", md);
         });
+    }
+
+    /// The metric notes follow the metrics and what the eval stage recorded: jars left out,
+    /// judges and templates used, probe counts with chance levels, probes a row was taught.
+    #[test]
+    fn notes_say_what_the_numbers_are() {
+        let mut d = fixture();
+        let md = render_markdown(&d, &[]);
+        assert!(md.contains("stand in where no judge is configured"), "{md}");
+        assert!(!md.contains("Not computed") && !md.contains("Judged by"));
+        assert!(!md.contains("are not zero-shot"));
+        for m in ["clotho_aqa_test/aqa/judge_score", "aqa/judge_score_avg"] {
+            d.metric_order.push(m.into());
+        }
+        let judge = "`openai:http://judge/v1#llama-70b` with template `rating-0-5.txt` (sha256 `0123456789ab`)";
+        for row in &mut d.rows {
+            for run in &mut row.runs {
+                run.eval.unavailable = vec!["meteor".into(), "spice".into(), "spider".into()];
+                run.eval.judge = Some(judge.into());
+                run.eval.probe_items = [
+                    ("synth_test/probes/counting".to_string(), 12),
+                    ("synth_test/probes/absent".to_string(), 16),
+                ]
+                .into();
+            }
+        }
+        d.rows[1].runs[0].eval.probes_trained = vec!["counting".into(), "order".into()];
+        let md = render_markdown(&d, &[]);
+        assert!(
+            md.contains("Not computed: `meteor`, `spice`, `spider` — no jar was configured"),
+            "{md}"
+        );
+        assert!(md.contains("`aqa/judge_score_avg`: unweighted mean over the QA sets"));
+        assert_eq!(md.matches(judge).count(), 1, "each judge once: {md}");
+        assert!(
+            md.contains("counting 12, absent 16 (chance 0.5000)"),
+            "{md}"
+        );
+        let taught = format!(
+            "Row {} trains on the synthetic QA pairs (`data.instruct`): for it counting, order are \
+             not zero-shot.",
+            d.rows[1].name
+        );
+        assert!(md.contains(&taught), "{md}");
     }
 
     #[test]

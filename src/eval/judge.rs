@@ -11,7 +11,10 @@
 //! Python `str.format` syntax (`{{` / `}}` are literal braces), so AudioBench's exact text can be
 //! used as is. acdc ships its own rubric (`assets/judge/rating-0-5.txt`, in our words). The
 //! template's sha256 is recorded with every score, and every judgment is cached in the store keyed
-//! by (judge, template hash, question, reference, answer): rerunning never asks again.
+//! by (judge, template hash, question, reference, answer): rerunning never asks again. The one
+//! exception is an empty reply: it rates 0 and counts as a failure like an unparseable one, so a
+//! judge that always says nothing cannot stall an evaluation, but it is not stored (an empty reply
+//! may be a passing glitch of the engine) and a rerun asks again.
 //! Engines (`judge_openai`, `judge_local`) implement [`JudgeEngine`].
 
 use std::collections::HashMap;
@@ -181,6 +184,7 @@ pub trait JudgeEngine {
     /// What is recorded as the judge: engine, model and the decoding settings that change replies.
     fn id(&self) -> String;
     /// One reply per prompt, in order; an `Err` says why that prompt got none (after retries).
+    /// An empty (or blank) `Ok` is a judge that said nothing: rated 0 as a failure, not stored.
     fn replies(&self, prompts: &[String]) -> Vec<Result<String, String>>;
     /// Prompts per call; judgments are stored after each call.
     fn batch_size(&self) -> usize {
@@ -231,8 +235,9 @@ impl JudgeReport {
 }
 
 /// Judge `items`: cached judgments are reused, the rest asked in batches and stored after each
-/// batch. Items the engine could not answer are not stored; they make this an error that names
-/// them, after everything judged has been kept.
+/// batch. An empty reply rates 0 as a failure and is not stored (the next call asks again). Items
+/// the engine could not answer are not stored; they make this an error that names them, after
+/// everything judged has been kept.
 pub fn judge(
     store: &mut Store,
     engine: &dyn JudgeEngine,
@@ -284,10 +289,22 @@ pub fn judge(
         let mut ok = Vec::with_capacity(chunk.len());
         for (&i, reply) in chunk.iter().zip(replies) {
             match reply {
-                // Nothing to rate is a glitch of the engine, not the judge's verdict: it is not
-                // stored as a permanent 0, and the item is asked again next time.
+                // Nothing to rate: a failure rated 0 like an unparseable reply, so a judge that
+                // deterministically says nothing still gives a score. It may be a glitch of the
+                // engine rather than the judge's verdict, so it is not stored as a permanent 0:
+                // the item is asked again next time.
                 Ok(reply) if reply.trim().is_empty() => {
-                    failures.push((items[i].id.clone(), "the judge's reply was empty".into()))
+                    tracing::warn!(
+                        "judge {judge_id}: item `{}`: the judge's reply was empty; rated 0 as a \
+                         failure, not stored (asked again next time)",
+                        items[i].id
+                    );
+                    let j = CachedJudgment {
+                        rating: 0.0,
+                        parsed: false,
+                        reply: String::new(),
+                    };
+                    found.insert(digests[i].clone(), (j, false));
                 }
                 Ok(reply) => {
                     let rating = parse_rating(&reply);
@@ -478,16 +495,34 @@ mod tests {
             judge(&mut store, &fake, &t, &[], &mut |_, _| {}),
             Err(JudgeError::Empty { .. })
         ));
+    }
 
-        // An empty reply fails its item and is not cached as a 0: the next call asks again.
-        let items = vec![item("h", "empty")];
-        for _ in 0..2 {
+    /// An empty reply (the local engine's greedy decoding can stop at once, every time) rates 0 as
+    /// a failure instead of failing the set, and is not cached: the next call asks again.
+    #[test]
+    fn an_empty_reply_rates_0_and_is_asked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_home(dir.path()).unwrap();
+        let t = JudgeTemplate::parse("Q={question} R={reference} P={prediction}", "t").unwrap();
+        let fake = Fake {
+            asked: RefCell::new(0),
+        };
+        // `h2` repeats `h`'s text: asked once per call.
+        let items = vec![item("h", "empty"), item("i", "xxx"), item("h2", "empty")];
+        for round in 0..2 {
             let before = *fake.asked.borrow();
-            let msg = judge(&mut store, &fake, &t, &items, &mut |_, _| {})
-                .unwrap_err()
-                .to_string();
-            assert!(msg.contains("item `h`") && msg.contains("empty"), "{msg}");
-            assert_eq!(*fake.asked.borrow(), before + 1);
+            let r = judge(&mut store, &fake, &t, &items, &mut |_, _| {}).unwrap();
+            let asked = *fake.asked.borrow() - before;
+            assert_eq!(asked, if round == 0 { 2 } else { 1 }, "round {round}");
+            for k in [0, 2] {
+                let h = &r.items[k];
+                assert_eq!((h.rating, h.parsed, h.cached), (0.0, false, false), "{h:?}");
+                assert_eq!(h.reply, "");
+            }
+            assert_eq!(r.items[1].rating, 3.0);
+            assert_eq!(r.items[1].cached, round == 1);
+            assert!((r.score - 3.0 / 3.0 * 20.0).abs() < 1e-12);
+            assert!((r.success_rate - 1.0 / 3.0).abs() < 1e-12);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The `local` judge engine: a Hugging Face model directory (or `builtin:` model) run by acdc's
 //! own LLM code. Each judge prompt becomes the model's chat prompt (one user turn plus the
-//! generation prompt, as the chat API renders it) and is decoded greedily, in batches.
+//! generation prompt, as the chat API renders it) and is decoded greedily, in batches. Its judge
+//! id carries the backbone's fingerprint, so new weights (or tokenizer, or chat template) under
+//! the same model name are a new judge rather than a reader of the old one's cached judgments.
 
 use std::path::Path;
 
@@ -48,9 +50,17 @@ impl LocalJudge {
     }
 }
 
+/// The judge id of `model` resolved to `backbone`: `local:<model>@<fingerprint>|greedy|max=<n>`.
+fn judge_id(model: &str, backbone: &Backbone, max_new_tokens: usize) -> String {
+    format!(
+        "local:{model}@{}|greedy|max={max_new_tokens}",
+        backbone.fingerprint
+    )
+}
+
 impl JudgeEngine for LocalJudge {
     fn id(&self) -> String {
-        format!("local:{}|greedy|max={}", self.model, self.max_new_tokens)
+        judge_id(&self.model, &self.backbone, self.max_new_tokens)
     }
 
     fn replies(&self, prompts: &[String]) -> Vec<Result<String, String>> {
@@ -98,5 +108,29 @@ impl JudgeEngine for LocalJudge {
 
     fn batch_size(&self) -> usize {
         self.batch * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Other weights under the same name and place are another judge.
+    #[test]
+    fn the_id_follows_the_weights() {
+        let home = tempfile::tempdir().unwrap();
+        let w = crate::model::backbone::tiny_chat_weights(home.path());
+        std::fs::create_dir_all(w.parent().unwrap()).unwrap();
+        let id_with = |bytes: &[u8]| {
+            std::fs::write(&w, bytes).unwrap();
+            let b = Backbone::resolve("builtin:tiny-chat", home.path()).unwrap();
+            let id = judge_id("builtin:tiny-chat", &b, 8);
+            assert!(id.contains(&b.fingerprint), "{id}");
+            id
+        };
+        let (a, b) = (id_with(b"weights one"), id_with(b"weights two"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("local:builtin:tiny-chat@") && a.ends_with("|greedy|max=8"));
+        assert_eq!(a, id_with(b"weights one"));
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! Requests run on a bounded number of threads, each with a timeout; HTTP 429, 5xx, timeouts,
 //! dropped connections and malformed replies are retried with exponential backoff (a
-//! `Retry-After` in seconds is honoured, up to a minute); other HTTP errors fail at once. The API
+//! `Retry-After` in seconds is honoured, up to a minute); other HTTP errors fail at once. An empty
+//! reply is retried too, but once the retries are spent it is given back as the (empty) reply,
+//! which the judge rates 0 as a failure without storing it. The API
 //! key is read from an environment variable and only ever sent in the `Authorization` header: it
 //! is never stored, logged or put in an error message.
 
@@ -82,6 +84,8 @@ struct Failure {
     retry: bool,
     message: String,
     wait: Option<Duration>,
+    /// The server answered, with a blank reply: the reply itself once retries are spent.
+    empty: bool,
 }
 
 fn snippet(body: &str) -> String {
@@ -139,7 +143,15 @@ impl OpenAiJudge {
         b
     }
 
-    /// The reply text in a response body.
+    /// Where the reply text is in a response body.
+    fn field(&self) -> &'static str {
+        match self.cfg.api {
+            Api::Chat => "choices[0].message.content",
+            Api::Completions => "choices[0].text",
+        }
+    }
+
+    /// The reply text in a response body, trimmed (possibly empty).
     fn reply_of(&self, body: &str) -> Result<String, String> {
         let v: serde_json::Value = serde_json::from_str(body)
             .map_err(|e| format!("malformed response (not JSON: {e}): {}", snippet(body)))?;
@@ -150,19 +162,15 @@ impl OpenAiJudge {
                 .and_then(|m| m.get("content")),
             Api::Completions => choice.and_then(|c| c.get("text")),
         };
-        let field = match self.cfg.api {
-            Api::Chat => "choices[0].message.content",
-            Api::Completions => "choices[0].text",
-        };
-        let text = text
-            .and_then(|t| t.as_str())
+        text.and_then(|t| t.as_str())
             .map(|t| t.trim().to_string())
-            .ok_or_else(|| format!("malformed response (no {field}): {}", snippet(body)))?;
-        // Retried like a malformed response (a server glitch, not a verdict to keep).
-        if text.is_empty() {
-            return Err(format!("empty reply ({field} is blank): {}", snippet(body)));
-        }
-        Ok(text)
+            .ok_or_else(|| {
+                format!(
+                    "malformed response (no {}): {}",
+                    self.field(),
+                    snippet(body)
+                )
+            })
     }
 
     fn attempt(&self, prompt: &str) -> Result<String, Failure> {
@@ -191,6 +199,7 @@ impl OpenAiJudge {
                     retry,
                     message,
                     wait: None,
+                    empty: false,
                 });
             }
         };
@@ -209,33 +218,59 @@ impl OpenAiJudge {
                 e => format!("reading the response failed: {e}"),
             },
             wait: None,
+            empty: false,
         })?;
         match status {
-            200..=299 => self.reply_of(&body).map_err(|message| Failure {
-                retry: true,
-                message,
-                wait: None,
-            }),
+            200..=299 => match self.reply_of(&body) {
+                // Retried like a malformed response (perhaps a server glitch), but a judge that
+                // keeps saying nothing has given its reply.
+                Ok(text) if text.is_empty() => Err(Failure {
+                    retry: true,
+                    message: format!(
+                        "empty reply ({} is blank): {}",
+                        self.field(),
+                        snippet(&body)
+                    ),
+                    wait: None,
+                    empty: true,
+                }),
+                Ok(text) => Ok(text),
+                Err(message) => Err(Failure {
+                    retry: true,
+                    message,
+                    wait: None,
+                    empty: false,
+                }),
+            },
             429 | 500..=599 => Err(Failure {
                 retry: true,
                 message: format!("HTTP {status}: {}", snippet(&body)),
                 wait,
+                empty: false,
             }),
             _ => Err(Failure {
                 retry: false,
                 message: format!("HTTP {status} from {}: {}", self.url(), snippet(&body)),
                 wait: None,
+                empty: false,
             }),
         }
     }
 
-    /// One prompt, with retries.
+    /// One prompt, with retries. An empty reply on the last attempt is the reply (`Ok("")`).
     pub fn reply(&self, prompt: &str) -> Result<String, String> {
         let mut delay = self.cfg.backoff;
         let attempts = self.cfg.retries + 1;
         for n in 1..=attempts {
             match self.attempt(prompt) {
                 Ok(r) => return Ok(r),
+                Err(f) if f.empty && n == attempts => {
+                    tracing::warn!(
+                        "judge request: {} (after {n} attempts); no rating",
+                        f.message
+                    );
+                    return Ok(String::new());
+                }
                 Err(f) if !f.retry || n == attempts => {
                     return Err(if n > 1 {
                         format!("{} (after {n} attempts)", f.message)

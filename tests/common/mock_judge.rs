@@ -1,9 +1,11 @@
-//! A mock OpenAI-compatible server for judge tests: answers by a rule and records every request.
+//! A mock OpenAI-compatible server for judge tests: answers by a rule, records every request with
+//! when it arrived, and the most requests it had in hand at once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One request the mock server received.
 #[derive(Debug, Clone)]
@@ -11,6 +13,8 @@ pub struct Seen {
     pub path: String,
     pub auth: Option<String>,
     pub body: serde_json::Value,
+    /// When its request line arrived.
+    pub at: Instant,
 }
 
 /// What the mock answers: status, body, seconds to wait first, optional Retry-After.
@@ -46,6 +50,16 @@ pub type Rule = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
 pub struct Mock {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests in flight now and at most: from the request line arriving until the answer is
+    /// ready to be written (so a client's next request cannot overlap its last one here).
+    flight: Arc<Flight>,
+}
+
+/// Requests in flight, now and at the peak.
+#[derive(Default)]
+struct Flight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 pub fn prompt_of(s: &Seen) -> String {
@@ -56,12 +70,15 @@ pub fn prompt_of(s: &Seen) -> String {
         .to_string()
 }
 
-fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>) {
+fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>, flight: &Flight) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
         return;
     }
+    let at = Instant::now();
+    let now = flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+    flight.peak.fetch_max(now, Ordering::SeqCst);
     let path = request_line
         .split_whitespace()
         .nth(1)
@@ -88,6 +105,7 @@ fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>) {
         path,
         auth,
         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        at,
     };
     let before = {
         let mut all = seen.lock().unwrap();
@@ -97,6 +115,8 @@ fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>) {
     };
     let a = rule(&s, before);
     std::thread::sleep(Duration::from_secs_f64(a.delay));
+    // Out of flight before the answer goes out: the client cannot send its next request earlier.
+    flight.now.fetch_sub(1, Ordering::SeqCst);
     let retry = a
         .retry_after
         .map(|r| format!("Retry-After: {r}\r\n"))
@@ -114,19 +134,33 @@ pub fn mock(rule: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Mo
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let flight = Arc::new(Flight::default());
     let rule: Arc<Rule> = Arc::new(rule);
-    let s2 = seen.clone();
+    let (s2, f2) = (seen.clone(), flight.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let (rule, seen) = (rule.clone(), s2.clone());
-            std::thread::spawn(move || handle(stream, rule.as_ref(), &seen));
+            let (rule, seen, flight) = (rule.clone(), s2.clone(), f2.clone());
+            std::thread::spawn(move || handle(stream, rule.as_ref(), &seen, &flight));
         }
     });
-    Mock { url, seen }
+    Mock { url, seen, flight }
 }
 
 impl Mock {
+    /// Requests received.
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.flight.peak.load(Ordering::SeqCst)
+    }
+
+    /// When each request arrived, earliest first.
+    pub fn arrivals(&self) -> Vec<Instant> {
+        let mut at: Vec<Instant> = self.seen.lock().unwrap().iter().map(|s| s.at).collect();
+        at.sort();
+        at
     }
 }

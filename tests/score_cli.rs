@@ -3,6 +3,27 @@
 
 mod common;
 
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `acdc score ARGS` with the store in `dir`, none of the jar / java variables of the caller's
+/// environment, and `env` set.
+fn score(dir: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_acdc"));
+    c.arg("score")
+        .args(args)
+        .env("ACDC_HOME", dir)
+        .env_remove("ACDC_METEOR_JAR")
+        .env_remove("ACDC_SPICE_JAR")
+        .env_remove("ACDC_JAVA")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
 #[test]
 fn scores_json_input() {
     let d = tempfile::tempdir().unwrap();
@@ -12,16 +33,16 @@ fn scores_json_input() {
         r#"[{"id": "a", "candidate": "a dog barks", "references": ["A dog is barking.", "Dog barks loudly."]},
             {"id": "b", "candidate": "rain falls", "references": ["Rain falls on a roof."]}]"#,
     );
-    let o = common::acdc(
-        d.path(),
+    // Without ACDC_METEOR_JAR (even if the caller's environment has one), METEOR is unavailable.
+    let o = score(
         d.path(),
         &[
-            "score",
             input.to_str().unwrap(),
             "--metrics",
             "bleu,cider_d,meteor",
             "--json",
         ],
+        &[],
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -40,6 +61,183 @@ fn scores_json_input() {
     assert_eq!(
         v["corpus"]["cider_d"].as_f64().unwrap(),
         lib.corpus["cider_d"]
+    );
+}
+
+/// `--tokenizer plain` scores what the library's plain tokenizer gives, which differs from PTB on
+/// punctuation PTB keeps (`-lrb-`, `&`, `'s`).
+#[test]
+fn plain_tokenizer_is_used_when_asked() {
+    use acdc::eval::caption_metrics::{score_captions, tokenize, CaptionItem, CaptionTokenizer};
+    let d = tempfile::tempdir().unwrap();
+    let input = common::write(
+        d.path(),
+        "in.json",
+        r#"[{"id": "a", "candidate": "A dog (barking) & a cat's meow", "references": ["A dog barking & a cat's meow.", "Dog barks (loudly), cat meows."]},
+            {"id": "b", "candidate": "Rain falls on a roof & a car", "references": ["Rain falls on a roof.", "Rain & a passing car."]}]"#,
+    );
+    let items: Vec<CaptionItem> =
+        serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    assert_ne!(
+        tokenize(&items[0].candidate, CaptionTokenizer::Plain),
+        tokenize(&items[0].candidate, CaptionTokenizer::Ptb)
+    );
+    let run = |tok: &str| {
+        let o = score(
+            d.path(),
+            &[
+                input.to_str().unwrap(),
+                "--metrics",
+                "bleu,rouge_l,cider_d",
+                "--tokenizer",
+                tok,
+                "--json",
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let plain = run("plain");
+    let ptb = run("ptb");
+    for (v, tok) in [
+        (&plain, CaptionTokenizer::Plain),
+        (&ptb, CaptionTokenizer::Ptb),
+    ] {
+        let lib = score_captions(&items, tok);
+        for (k, want) in &lib.corpus {
+            let got = v["corpus"][k].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{tok:?} corpus {k}: {got} vs {want}"
+            );
+        }
+        for (i, it) in lib.items.iter().enumerate() {
+            for (k, want) in &it.scores {
+                let got = v["items"][i][k].as_f64().unwrap();
+                assert!((got - want).abs() < 1e-12, "{tok:?} {} {k}", it.id);
+            }
+        }
+    }
+    assert_ne!(plain["corpus"]["bleu_4"], ptb["corpus"]["bleu_4"]);
+    assert_ne!(plain["items"][0]["cider_d"], ptb["items"][0]["cider_d"]);
+}
+
+/// A variable naming a jar that is not there is an error naming the variable and the path, not
+/// "unavailable".
+#[test]
+fn a_variable_naming_a_missing_jar_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let input = one_item(d.path());
+    for (metric, var, jar) in [
+        ("meteor", "ACDC_METEOR_JAR", "/nonexistent/meteor-1.5.jar"),
+        ("spice", "ACDC_SPICE_JAR", "/nonexistent/spice-1.0.jar"),
+        ("spider", "ACDC_SPICE_JAR", "/nonexistent/spice-1.0.jar"),
+    ] {
+        let o = score(
+            d.path(),
+            &[input.to_str().unwrap(), "--metrics", metric, "--json"],
+            &[(var, OsStr::new(jar))],
+        );
+        let e = common::stderr(&o);
+        assert!(
+            !o.status.success()
+                && e.contains(var)
+                && e.contains(jar)
+                && e.contains("does not exist"),
+            "{metric}: {e}"
+        );
+    }
+    // A variable for a metric not asked for is not looked at.
+    let o = score(
+        d.path(),
+        &[input.to_str().unwrap(), "--metrics", "bleu"],
+        &[("ACDC_METEOR_JAR", OsStr::new("/nonexistent/meteor-1.5.jar"))],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+}
+
+/// A stand-in for `java -jar -Xmx2G meteor-1.5.jar - - -stdio -l en -norm` (run in the jar's
+/// folder): checks its arguments, then speaks METEOR's protocol. Each process it starts is a new
+/// generation `g`; a hypothesis holding the number `n` gets the statistics `n g`, and `EVAL`
+/// scores each item `n + g/10` (then their sum), so a score says which process scored the item.
+/// A hypothesis holding `crash` kills the process, after an exception on stderr: the first time
+/// with `fail` = "once", every time with "always".
+fn meteor_stand_in(dir: &Path, fail: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = dir.display();
+    let script = format!(
+        r#"#!/bin/sh
+[ "$*" = "-jar -Xmx2G meteor-1.5.jar - - -stdio -l en -norm" ] && [ -e meteor-1.5.jar ] || {{ echo "bad call: $*" >&2; exit 9; }}
+g=$(( $(cat '{d}/{fail}.gen' 2>/dev/null || echo 0) + 1 )); echo $g > '{d}/{fail}.gen'
+while IFS= read -r line; do
+  case "$line" in
+    EVAL*) printf '%s
+' "$line" | awk -F' [|][|][|] '              '{{ s = 0; for (i = 2; i <= NF; i++) {{ split($i, a, " "); v = a[1] + a[2] / 10; print v; s += v }}; print s }}' ;;
+    *crash*) if [ '{fail}' = always ] || [ ! -e '{d}/{fail}.crashed' ]; then
+               touch '{d}/{fail}.crashed'
+               echo "Exception in thread "main" java.lang.IllegalStateException: boom" >&2
+               exit 3
+             fi
+             echo "$(printf '%s' "${{line##*||| }}" | tr -cd '0-9') $g" ;;
+    *) echo "$(printf '%s' "${{line##*||| }}" | tr -cd '0-9') $g" ;;
+  esac
+done
+"#
+    );
+    let p = dir.join(format!("java-meteor-{fail}.sh"));
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// METEOR through `ACDC_JAVA`: a process that dies mid-stream is restarted and the items scored
+/// before keep their scores; one that dies every time is an error naming the item, with the
+/// process's last words.
+#[test]
+fn meteor_survives_a_crash_mid_stream_and_names_the_item_otherwise() {
+    let d = tempfile::tempdir().unwrap();
+    let input = common::write(
+        d.path(),
+        "in.json",
+        r#"[{"id": "a", "candidate": "Dog 1.", "references": ["A dog barks."]},
+            {"id": "b", "candidate": "Crash 2!", "references": ["A crash."]},
+            {"id": "c", "candidate": "Rain 3", "references": ["Rain falls."]}]"#,
+    );
+    let jar = common::write(d.path(), "meteor-1.5.jar", "");
+    let run = |fail: &str| {
+        let java = meteor_stand_in(d.path(), fail);
+        score(
+            d.path(),
+            &[input.to_str().unwrap(), "--metrics", "meteor", "--json"],
+            &[
+                ("ACDC_METEOR_JAR", jar.as_os_str()),
+                ("ACDC_JAVA", java.as_os_str()),
+            ],
+        )
+    };
+    let o = run("once");
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Item a was scored by the first process (1.1), b and c by the restarted one.
+    let per: Vec<f64> = (0..3)
+        .map(|i| v["items"][i]["meteor"].as_f64().unwrap())
+        .collect();
+    assert_eq!(per, vec![1.1, 2.2, 3.2], "{v}");
+    assert!(
+        (v["corpus"]["meteor"].as_f64().unwrap() - 6.5).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(v["unavailable"].as_array().unwrap().is_empty(), "{v}");
+
+    let o = run("always");
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success()
+            && e.contains("meteor-1.5.jar")
+            && e.contains("item `b`")
+            && e.contains("IllegalStateException: boom"),
+        "{e}"
     );
 }
 
@@ -231,4 +429,30 @@ fn spice_and_spider_through_the_jar() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["unavailable"], serde_json::json!(["spice", "spider"]));
     assert!(v["corpus"].get("spice").is_none());
+}
+
+/// SPICE with a jar but no java: the message says so, names the jar, and is given at once (a java
+/// that cannot start is not tried again).
+#[test]
+fn spice_without_java_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let jar = common::write(d.path(), "spice-1.0.jar", "");
+    let java = d.path().join("no-such-java");
+    let o = score(
+        d.path(),
+        &[one_item(d.path()).to_str().unwrap(), "--metrics", "spice"],
+        &[
+            ("ACDC_SPICE_JAR", jar.as_os_str()),
+            ("ACDC_JAVA", java.as_os_str()),
+        ],
+    );
+    let e = common::stderr(&o);
+    assert!(
+        !o.status.success()
+            && e.contains("spice-1.0.jar")
+            && e.contains("no-such-java")
+            && e.contains("Java runtime")
+            && !e.contains("first try"),
+        "{e}"
+    );
 }

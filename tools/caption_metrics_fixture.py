@@ -73,7 +73,19 @@ ITEMS = [
     ("multi_space", "  A   train   passes   by  ", ["A train passes by.", "Train going past."]),
     ("curly_quotes", "The dog’s “bark” isn’t ‘loud’", ["The dog's bark isn't loud.", "A quiet bark."]),
     ("digits_letters", "A 2-stroke engine at 5000rpm, 2nd gear", ["A two stroke engine in second gear.", "Engine at 5000 rpm."]),
+    # A truly empty candidate (pycocoevalcap's tokenizer keeps the empty line).
+    ("empty_candidate", "", ["A dog barks.", "Silence.", "Nothing is heard."]),
+    # A 500+ word candidate (deterministic), punctuation included.
+    ("very_long_candidate", " ".join(f"Part {k + 1}: {s}" for k in range(12) for s in [
+        "A dog barks loudly, then a car passes by on a wet road.",
+        "People talk and laugh while music plays in the background!",
+        "Rain falls on a tin roof; thunder rumbles far away.",
+        "Someone's footsteps echo down a long hallway (slowly).",
+        "A bird chirps twice and a door creaks open.",
+    ]), ["A dog barks while a car passes and people talk.", "Rain and thunder, then footsteps and a creaking door.", "Birds chirp and music plays."]),
 ]
+assert any(c == "" for _, c, _ in ITEMS)
+assert max(len(c.split()) for _, c, _ in ITEMS) >= 500
 
 # Strings looked at while writing the Rust PTB tokenizer (development set).
 EXTRA_PTB = [
@@ -253,6 +265,40 @@ STRESS_PTB = [
 ]
 
 
+# Written while replacing the four known differences of the Rust tokenizer (SGML tags, apostrophes
+# inside words, superscripts, `?`/`!` inside words) with Stanford's rules, and the rules next to them
+# (NUM / HTHING, e-mail, hashtags, URLs, abbreviations), each probed against the jar.
+RULES_PTB = [
+    "x<b>y and <b>bold</b> text <br/> <!-- note --> <?xml version=\"1.0\"?> <a href=\"x y\"> </p>",
+    "not tags: <a b=c> <a 'x'> </a b> <1> < a> <é> <!> <a /b> <a 1>",
+    "<a b=\"c>d\"> <a b = \"c\"> <a_b> <a:b.c-d> <A> <a  > <a b/ > <<a>> <a>> a<<b >>> <<<",
+    "fo'c'sle fo'C'sle b'gosh B'Gosh n'gosh I'ab X'ab X'a X'abc-d X'ab1 ab'cd abc'def",
+    "ma'am shi'ite ka'ba ko'Ab koy'ab la'Ed it'sa ma'x mA'x ai'X A'x e'x a'a",
+    "o'clock o'neil-smith x-o'clock x_o'clock d'arcy's l'homme l'a d'1 o'1 j'aime J'aime d' l' y' d'.",
+    "nor'easter c'mons e'ers s'mores ev'ry li'ls nat'l o'o O'o's o'oo cont'd",
+    "Dunkin' dunkin's somethin'x goin' nothin' ol'x ol's Ol'",
+    "don'ts can'tbe hello4isn't cann't x2can't n't xyzn'ab",
+    "rock 'n roll rock 'n' roll x 'n) 'n. 'night 'n'x",
+    "'10s '20s '2000s '90S '90sthey 'ems 'causes 'tilled 'tilly 'tisx 'twasx 'tx 'emD",
+    "it'sé you'd2 we'll9 they're'x it's'",
+    "x² x²y ²x a₂ H₂O x① ① Ⅻ xⅫ x³y 2² 10² m²s ½x x½ 3½ 〇 ٣ x٣y x¼ ²³ x⁴",
+    "⅓ ⅔ ⅛ ⑩ ⒈ ㈠ ፩ ௰ x⅓ x₂₃ ⁺² x⁻² ²⁻ H₂O₂",
+    "Hello?Is anyone there? a?b A?B 1?2 hello?is foo?bar=1 Hello!Is a.b?c x?y?z",
+    "a?1 a1?b2 1a?b a?b? a!b a?b-c b-c?d hello?i'm wow!Amazing! what?!really x?_y a?é",
+    "a?b. u.s.?a dog's?cat yes.No etc.?x a?b!c.d a1.b2 a.1b a?.b x2?y 3d?x a-b?c a?b-c-d a?<b>",
+    "1.a a.1 1a.b a1.b 5.5.a e.g.1 e.g.x a.m.? hi?' hi?(x)",
+    "2.5x 1,000x 2:30pm 1-2.5 a-2.5 10-2.5x a.1-b 1.a-b v1.2-beta a,b-c 1.5-liter",
+    "ab1,2 a1:2 x-ray.com o'clock.Then f_g.h a-b.c a.b-c well-known.The 5000rpm 2nd.",
+    "-2s +3x .5x ,5x",
+    "a@b] a@b; a@b, a@b:c a@b,c a@b;c x{a@b a@b} a[b@c a@b[c] a@b.c. a@b..c a@.b",
+    "a@@b a@b@c.d a@b'c a@b!c a@b.c? 0@t_ T&OT²43N@t",
+    "#tag1 #a_b #ab.cd #ab-cd #1 #é @5 @_x @a-b @ab.cd @a_b9",
+    "http://x.org; http://x.org: http://x.org' http://x.org] http://x.org- http://x.org}",
+    "Someone says no. Ill. ill. Miss. miss. Pa. pa. Ga. va. est. sq. Pty. PTY. Mfg. MFG. Ph.D. alex.",
+    "fig. art. op. approx. ca. pt. nos. prop. So. May. Sat. aka. Mx. Calif. Wash. wash. al. seq.",
+]
+
+
 def plain_tokenize(text):
     """caption_metrics.rs CaptionTokenizer::Plain."""
     lowered = text.lower()
@@ -346,11 +392,11 @@ def main():
     assert abs(cd_corpus - float(cider_corpus)) <= 1e-12
     assert all(abs(a - float(b)) <= 1e-12 for a, b in zip(cd_items, cider_items))
 
-    all_texts = [c for _, c, _ in ITEMS] + [r for _, _, refs in ITEMS for r in refs] + EXTRA_PTB + HELDOUT_PTB + STRESS_PTB
+    dev = [c for _, c, _ in ITEMS] + [r for _, _, refs in ITEMS for r in refs] + EXTRA_PTB
+    groups = [("dev", dev), ("heldout", HELDOUT_PTB), ("stress", STRESS_PTB), ("rules", RULES_PTB)]
+    all_texts = [t for _, g in groups for t in g]
+    sets = [name for name, g in groups for _ in g]
     ptb = ptb_tokens(all_texts)
-    n_dev = len(all_texts) - len(HELDOUT_PTB) - len(STRESS_PTB)
-    n_held = n_dev + len(HELDOUT_PTB)
-    sets = ["dev" if k < n_dev else "heldout" if k < n_held else "stress" for k in range(len(all_texts))]
     ptb_cases = [{"text": t, "tokens": toks, "set": st} for t, toks, st in zip(all_texts, ptb, sets)]
 
     # End-to-end, the way pycocoevalcap's COCOEvalCap runs: its Java PTBTokenizer, then the scorers.

@@ -220,10 +220,11 @@ fn score(
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     let mut s = s;
-    // METEOR and SPICE need their official jars; without them they are reported unavailable, never approximated.
+    // METEOR and SPICE need their official jars; without them they are reported unavailable, never
+    // approximated. A variable naming a jar that is not there is an error naming both.
     let mut unavailable: Vec<&str> = Vec::new();
     if metrics.iter().any(|m| m == "spice" || m == "spider") {
-        match crate::eval::spice::configured_jar("") {
+        match crate::eval::spice::jar_from_env()? {
             Some(jar) => {
                 let (c, per) = crate::eval::spice::spice_captions(&jar, &items, tok)?;
                 let cider = s.corpus.get("cider_d").copied().unwrap_or(f64::NAN);
@@ -254,7 +255,7 @@ fn score(
         }
     }
     if metrics.iter().any(|m| m == "meteor") {
-        match crate::eval::meteor::jar_from_env() {
+        match crate::eval::meteor::jar_from_env()? {
             Some(jar) => {
                 let (c, per) = crate::eval::meteor::meteor_captions(&jar, &items, tok)?;
                 corpus.insert("meteor".into(), c);

@@ -7,8 +7,10 @@
 //! chunks of [`CHUNK`], one process each: a process that fails is run once more, and a second
 //! failure names the chunk's items; chunks already scored are kept. SPIDEr = (CIDEr-D + SPICE) / 2.
 //!
-//! The jar comes from `eval.spice_jar` or `ACDC_SPICE_JAR`; without one SPICE and SPIDEr are
-//! unavailable, never approximated. `ACDC_JAVA` names another `java` (also used for METEOR).
+//! The jar comes from `eval.spice_jar` or `ACDC_SPICE_JAR` (a path that is not there is an error
+//! naming it); without one SPICE and SPIDEr are unavailable, never approximated. `ACDC_JAVA` names
+//! another `java` (also used for METEOR); a java that cannot be started is an error at once, not
+//! retried.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +33,25 @@ pub fn configured_jar(configured: &str) -> Option<PathBuf> {
     super::jar::configured_jar(configured, "ACDC_SPICE_JAR")
 }
 
+/// The jar named by `ACDC_SPICE_JAR`: none when unset, an error naming the variable and the path
+/// when no file is there.
+pub fn jar_from_env() -> Result<Option<PathBuf>, SpiceError> {
+    super::jar::env_jar("ACDC_SPICE_JAR").map_err(|message| SpiceError::Jar {
+        jar: std::env::var_os("ACDC_SPICE_JAR")
+            .unwrap_or_default()
+            .into(),
+        message,
+    })
+}
+
+/// Why one SPICE process gave no scores.
+enum ChunkError {
+    /// Java could not be started: running again will not help.
+    NoJava(String),
+    /// The process ran and failed, or its output was unusable.
+    Failed(String),
+}
+
 fn f_of(v: &serde_json::Value) -> f64 {
     match &v["scores"]["All"]["f"] {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
@@ -44,7 +65,8 @@ fn run_chunk(
     jar: &Path,
     items: &[(String, Vec<String>, String)],
     work: &Path,
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, ChunkError> {
+    use ChunkError::Failed;
     let input: Vec<serde_json::Value> = items
         .iter()
         .enumerate()
@@ -57,7 +79,7 @@ fn run_chunk(
         &in_file,
         serde_json::to_vec(&input).expect("JSON values serialise"),
     )
-    .map_err(|e| format!("cannot write {}: {e}", in_file.display()))?;
+    .map_err(|e| Failed(format!("cannot write {}: {e}", in_file.display())))?;
     let cache = work.join("cache");
     let _ = std::fs::create_dir_all(&cache);
     let jar_abs = std::fs::canonicalize(jar).unwrap_or_else(|_| jar.to_path_buf());
@@ -73,10 +95,10 @@ fn run_chunk(
         .current_dir(jar_abs.parent().unwrap_or(Path::new(".")))
         .output()
         .map_err(|e| {
-            format!(
+            ChunkError::NoJava(format!(
                 "cannot start {} (is a Java runtime on PATH?): {e}",
                 java().display()
-            )
+            ))
         })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -85,12 +107,15 @@ fn run_chunk(
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        return Err(format!("the process failed ({}): {last}", out.status));
+        return Err(Failed(format!(
+            "the process failed ({}): {last}",
+            out.status
+        )));
     }
     let text = std::fs::read_to_string(&out_file)
-        .map_err(|e| format!("no output file {}: {e}", out_file.display()))?;
+        .map_err(|e| Failed(format!("no output file {}: {e}", out_file.display())))?;
     let v: Vec<serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| format!("unreadable output: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| Failed(format!("unreadable output: {e}")))?;
     let mut scores = vec![f64::NAN; items.len()];
     let mut seen = 0;
     for r in &v {
@@ -104,7 +129,10 @@ fn run_chunk(
         }
     }
     if seen != items.len() {
-        return Err(format!("the output scores {seen} of {} items", items.len()));
+        return Err(Failed(format!(
+            "the output scores {seen} of {} items",
+            items.len()
+        )));
     }
     Ok(scores)
 }
@@ -119,21 +147,20 @@ pub fn spice(
         message,
     };
     if !jar.exists() {
-        return Err(err("no such file".into()));
+        return Err(err(super::jar::missing_jar(jar, "ACDC_SPICE_JAR")));
     }
     let work = tempfile::tempdir().map_err(|e| err(format!("no temporary folder: {e}")))?;
     let mut per = Vec::with_capacity(items.len());
     for chunk in items.chunks(CHUNK) {
+        let items = || format!("items `{}` … `{}`", chunk[0].0, chunk[chunk.len() - 1].0);
         let scores = match run_chunk(jar, chunk, work.path()) {
             Ok(s) => s,
-            Err(first) => {
+            Err(ChunkError::NoJava(e)) => return Err(err(e)),
+            Err(ChunkError::Failed(first)) => {
                 tracing::warn!("SPICE: {first}; running the chunk again");
                 run_chunk(jar, chunk, work.path()).map_err(|e| {
-                    err(format!(
-                        "items `{}` … `{}`: {e} (also on the first try: {first})",
-                        chunk[0].0,
-                        chunk[chunk.len() - 1].0
-                    ))
+                    let (ChunkError::NoJava(e) | ChunkError::Failed(e)) = e;
+                    err(format!("{}: {e} (also on the first try: {first})", items()))
                 })?
             }
         };
@@ -170,4 +197,27 @@ pub fn spice_captions(
 /// SPIDEr = (CIDEr-D + SPICE) / 2.
 pub fn spider(cider_d: f64, spice: f64) -> f64 {
     (cider_d + spice) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_jar_is_named() {
+        let e = spice(
+            Path::new("/nonexistent/spice-1.0.jar"),
+            &[("a".into(), vec!["a dog".into()], "a dog".into())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/nonexistent/spice-1.0.jar") && e.contains("no such file"),
+            "{e}"
+        );
+        assert_eq!(
+            configured_jar(" /x/s.jar "),
+            Some(PathBuf::from("/x/s.jar"))
+        );
+    }
 }

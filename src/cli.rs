@@ -114,6 +114,11 @@ pub enum Command {
         /// Execute failed runs again.
         #[arg(long)]
         retry_failed: bool,
+        /// Evaluate done runs again without retraining (after adding a METEOR/SPICE jar or a
+        /// judge, or with a newer acdc): each run's scores are replaced when its new evaluation
+        /// completes.
+        #[arg(long)]
+        reeval: bool,
         /// Where the report goes (default reports/<experiment>).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! A run killed with SIGKILL mid-training resumes from its last checkpoint and ends exactly where
-//! an uninterrupted run ends; several workers on one store never execute a run twice.
+//! an uninterrupted run ends; several workers on one store never execute a run twice; `--reeval`
+//! evaluates done runs again without retraining.
 
 mod common;
 
@@ -190,4 +191,83 @@ fn two_workers_report_a_failed_run_and_exit_2() {
         let want = if r.label == "f" { "failed" } else { "done" };
         assert_eq!(r.status.as_str(), want, "{}", r.label);
     }
+}
+
+/// `--reeval` evaluates done runs again without retraining: the weights file and the train
+/// stage stay as they were, scores the new evaluation produces replace the old ones, and scores
+/// it no longer produces go; a plain rerun afterwards finds the run done.
+#[test]
+fn reeval_scores_done_runs_again_without_retraining() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "reeval",
+        "eval.probes = true\neval.probe_items = 2\n",
+    );
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let run = store.experiment_runs("reeval").unwrap()[0].run_id.clone();
+    let weights = acdc::train::trainer::final_weights(&store.run_dir(&run));
+    let modified = |p: &std::path::Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let (w0, train0) = (
+        modified(&weights),
+        common::stage_info(&store, &run, "train"),
+    );
+    let before = store.evals(&run).unwrap();
+    let bleu = |evals: &[acdc::store::records::EvalScore]| {
+        evals
+            .iter()
+            .find(|e| e.task == "synth_test/aac" && e.metric == "bleu_4")
+            .map(|e| e.value)
+            .unwrap()
+    };
+    // A score changed and one no evaluation makes: both must be gone after --reeval.
+    let mut store = store;
+    let fake = |metric: &str, value: f64| acdc::store::records::EvalScore {
+        task: "synth_test/aac".into(),
+        metric: metric.into(),
+        value,
+        n: 1,
+    };
+    store
+        .put_evals(&run, &[fake("bleu_4", 123.0), fake("stale", 1.0)])
+        .unwrap();
+    drop(store);
+
+    let out = common::acdc(
+        &home,
+        d.path(),
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--reeval",
+            "--no-report",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["executed"], serde_json::json!([run]), "{summary}");
+
+    let store = acdc::store::Store::open_home(&home).unwrap();
+    assert_eq!(store.run(&run).unwrap().status.as_str(), "done");
+    assert_eq!(modified(&weights), w0, "the weights were not rewritten");
+    assert_eq!(common::stage_info(&store, &run, "train"), train0);
+    let after = store.evals(&run).unwrap();
+    assert!(after.iter().all(|e| e.metric != "stale"), "{after:?}");
+    assert_eq!(bleu(&after), bleu(&before));
+    assert_eq!(after.len(), before.len());
+    drop(store);
+
+    let out = common::acdc(
+        &home,
+        d.path(),
+        &["run", spec.to_str().unwrap(), "--no-report", "--json"],
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["already_done"],
+        serde_json::json!([run]),
+        "{summary}"
+    );
 }

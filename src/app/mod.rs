@@ -60,6 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             workers,
             dry_run,
             retry_failed,
+            reeval,
             report_dir,
             no_report,
             json,
@@ -73,6 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
                 only,
                 workers: workers.max(1),
                 retry_failed,
+                reeval,
                 home: home.clone(),
             };
             let (plan, summary) = run_experiment(&opts)?;

@@ -638,6 +638,10 @@ pub fn execute(
             return fail(store, e.to_string());
         }
         summary.extend(averages);
+        // A complete evaluation: scores an earlier one left that this one did not produce go.
+        if let Err(e) = store.retain_evals(run_id, &summary) {
+            return fail(store, e.to_string());
+        }
         let mut info = serde_json::json!({
             "scores": summary,
             "reused_predictions": reused,

@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     pub workers: usize,
     pub retry_failed: bool,
+    /// Evaluate the selected done runs again (their trained weights are kept).
+    pub reeval: bool,
     pub home: PathBuf,
 }
 
@@ -248,6 +250,10 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
         ..Default::default()
     };
     for r in &selected {
+        // Reopened before any worker starts, so every worker sees them pending.
+        if opts.reeval && store.reopen_for_eval(&r.run_id)? {
+            continue;
+        }
         if store.run(&r.run_id)?.status == RunStatus::Done {
             summary.already_done.push(r.run_id.clone());
         }

@@ -102,6 +102,29 @@ impl Store {
         })
     }
 
+    /// Delete the run's scores that are not among `keep` (task, metric): after a complete
+    /// evaluation, metrics it no longer produces (a jar taken away, a set dropped) do not linger
+    /// beside the new ones.
+    pub fn retain_evals(&mut self, run_id: &str, keep: &[EvalScore]) -> Result<(), StoreError> {
+        let keep: std::collections::BTreeSet<(&str, &str)> = keep
+            .iter()
+            .map(|s| (s.task.as_str(), s.metric.as_str()))
+            .collect();
+        let old = self.evals(run_id)?;
+        self.write(|tx| {
+            for s in old
+                .iter()
+                .filter(|s| !keep.contains(&(s.task.as_str(), s.metric.as_str())))
+            {
+                tx.execute(
+                    "DELETE FROM evals WHERE run_id = ?1 AND task = ?2 AND metric = ?3",
+                    params![run_id, s.task, s.metric],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     pub fn evals(&self, run_id: &str) -> Result<Vec<EvalScore>, StoreError> {
         let mut st = self
             .conn

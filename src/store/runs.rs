@@ -265,6 +265,26 @@ impl Store {
         Ok(true)
     }
 
+    /// Make a done run pending again with only its eval stage to do (`acdc run --reeval`): its
+    /// data, targets and trained weights stay; its scores stay until the new evaluation replaces
+    /// them; the eval stage keeps its info, so the same build rescores the predictions it already
+    /// decoded instead of decoding again. Returns whether the run was done (others are untouched).
+    pub fn reopen_for_eval(&mut self, run_id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE runs SET status = 'pending', finished_at = NULL WHERE id = ?1 AND status = 'done'",
+                params![run_id],
+            )?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE stages SET status = 'failed' WHERE run_id = ?1 AND stage = 'eval'",
+                    params![run_id],
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     /// Refresh a running run's heartbeat.
     pub fn heartbeat(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn

@@ -205,6 +205,12 @@ pub enum Command {
         metrics: Vec<String>,
         #[arg(long, value_enum, default_value = "ptb")]
         tokenizer: ScoreTokenizer,
+        /// METEOR 1.5 jar (default: `$ACDC_METEOR_JAR`).
+        #[arg(long, value_name = "JAR")]
+        meteor_jar: Option<PathBuf>,
+        /// SPICE 1.0 jar (default: `$ACDC_SPICE_JAR`).
+        #[arg(long, value_name = "JAR")]
+        spice_jar: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -456,3 +456,61 @@ fn spice_without_java_says_so() {
         "{e}"
     );
 }
+
+/// `--spice-jar` / `--meteor-jar` name the jars on the command line (over the environment); a
+/// flag naming a missing file is an error naming the flag and the path.
+#[test]
+fn jars_from_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let input = common::write(
+        d.path(),
+        "in.json",
+        r#"[{"id": "a", "candidate": "A dog barks!", "references": ["A dog is barking."]},
+            {"id": "b", "candidate": "rain falls", "references": ["Rain falls on a roof."]}]"#,
+    );
+    let jar = common::write(d.path(), "spice-1.0.jar", "");
+    let java = spice_stand_in(d.path(), "never");
+    let o = score(
+        d.path(),
+        &[
+            input.to_str().unwrap(),
+            "--metrics",
+            "spice",
+            "--spice-jar",
+            jar.to_str().unwrap(),
+            "--json",
+        ],
+        &[("ACDC_JAVA", java.as_os_str())],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        (v["corpus"]["spice"].as_f64().unwrap() - 0.3).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(
+        v.get("unavailable")
+            .is_none_or(|u| u.as_array().unwrap().is_empty()),
+        "{v}"
+    );
+    for (flag, metric) in [("--meteor-jar", "meteor"), ("--spice-jar", "spice")] {
+        let missing = d.path().join("nowhere.jar");
+        let o = score(
+            d.path(),
+            &[
+                input.to_str().unwrap(),
+                "--metrics",
+                metric,
+                flag,
+                missing.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let err = common::stderr(&o);
+        assert!(!o.status.success());
+        assert!(
+            err.contains(flag) && err.contains("nowhere.jar") && err.contains("no such file"),
+            "{err}"
+        );
+    }
+}

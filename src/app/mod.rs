@@ -125,8 +125,19 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             input,
             metrics,
             tokenizer,
+            meteor_jar,
+            spice_jar,
             json,
-        } => score(&input, &metrics, tokenizer, json),
+        } => score(
+            &input,
+            &metrics,
+            tokenizer,
+            &Jars {
+                meteor_jar,
+                spice_jar,
+            },
+            json,
+        ),
         Command::Features {
             audio,
             out_dir,
@@ -173,10 +184,26 @@ pub fn dispatch(cli: Cli) -> Result<String> {
 }
 
 /// `acdc score`: captioning metrics for a JSON list of candidates with references.
+/// `jar` if it is a file; otherwise an error naming the flag that gave it.
+fn existing_jar(jar: &Path, flag: &str) -> Result<PathBuf> {
+    if !jar.is_file() {
+        bail!("{flag} {}: no such file", jar.display());
+    }
+    Ok(jar.to_path_buf())
+}
+
+/// The jars `acdc score` was given (`--meteor-jar`, `--spice-jar`); absent ones come from the
+/// environment.
+struct Jars {
+    meteor_jar: Option<PathBuf>,
+    spice_jar: Option<PathBuf>,
+}
+
 fn score(
     input: &Path,
     metrics: &[String],
     tokenizer: crate::cli::ScoreTokenizer,
+    jars: &Jars,
     json: bool,
 ) -> Result<String> {
     use crate::eval::caption_metrics::{score_captions, CaptionItem, CaptionTokenizer};
@@ -226,7 +253,11 @@ fn score(
     // approximated. A variable naming a jar that is not there is an error naming both.
     let mut unavailable: Vec<&str> = Vec::new();
     if metrics.iter().any(|m| m == "spice" || m == "spider") {
-        match crate::eval::spice::jar_from_env()? {
+        let jar = match &jars.spice_jar {
+            Some(j) => Some(existing_jar(j, "--spice-jar")?),
+            None => crate::eval::spice::jar_from_env()?,
+        };
+        match jar {
             Some(jar) => {
                 let (c, per) = crate::eval::spice::spice_captions(&jar, &items, tok)?;
                 let cider = s.corpus.get("cider_d").copied().unwrap_or(f64::NAN);
@@ -257,7 +288,11 @@ fn score(
         }
     }
     if metrics.iter().any(|m| m == "meteor") {
-        match crate::eval::meteor::jar_from_env()? {
+        let jar = match &jars.meteor_jar {
+            Some(j) => Some(existing_jar(j, "--meteor-jar")?),
+            None => crate::eval::meteor::jar_from_env()?,
+        };
+        match jar {
             Some(jar) => {
                 let (c, per) = crate::eval::meteor::meteor_captions(&jar, &items, tok)?;
                 corpus.insert("meteor".into(), c);

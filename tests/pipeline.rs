@@ -77,6 +77,13 @@ fn runs_end_to_end_then_reruns_nothing() {
         assert!(answers
             .iter()
             .all(|p| p.references.len() == 2 && p.references[1].starts_with("verdict: ")));
+        // Outputs cut off at decode.max_new_tokens (5 here, on a random-weight backbone: most
+        // are) are counted, and the report names them.
+        let cut = common::stage_info(&store, id, "eval")["truncated_outputs"]
+            .as_u64()
+            .expect("truncated_outputs recorded");
+        let decoded = store.predictions(id, None).unwrap().len() as u64;
+        assert!(cut > 0 && cut <= decoded, "{cut} of {decoded}");
         let loss = store.step_series(id, "loss").unwrap();
         assert_eq!(
             loss.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
@@ -97,6 +104,10 @@ fn runs_end_to_end_then_reruns_nothing() {
     );
     assert!(
         text.contains("## Zero-shot instruction probes") && text.contains("### Example answers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("evaluation output(s) hit `decode.max_new_tokens`"),
         "{text}"
     );
     for f in ["loss.png", "loss.svg"] {

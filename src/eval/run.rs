@@ -81,7 +81,7 @@ fn decode_all(
     rows: &[(String, AudioPrompt)],
     device: &Device,
     progress: &mut dyn FnMut(usize),
-) -> Result<Vec<String>, EvalError> {
+) -> Result<Vec<(String, bool)>, EvalError> {
     let stops = backbone.stop_ids();
     if cfg.decode.beams > 1 {
         // Beam search over chunks of items: the K beams of each item run as one batch of items·K rows.
@@ -108,10 +108,12 @@ fn decode_all(
                     .next()
                     .map(|h| h.tokens)
                     .unwrap_or_default();
+                let cut = !toks.last().is_some_and(|t| stops.contains(t))
+                    && toks.len() >= cfg.decode.max_new_tokens;
                 if toks.last().is_some_and(|t| stops.contains(t)) {
                     toks.pop();
                 }
-                out.push(backbone.tokenizer.decode(&toks).trim().to_string());
+                out.push((backbone.tokenizer.decode(&toks).trim().to_string(), cut));
             }
             progress(chunk.len());
         }
@@ -133,10 +135,13 @@ fn decode_all(
             &Sampling::Greedy,
             &mut rngs,
         );
-        out.extend(
-            ids.iter()
-                .map(|r| backbone.tokenizer.decode(r).trim().to_string()),
-        );
+        // A stop is not returned: a row of max_new tokens never reached one.
+        out.extend(ids.iter().map(|r| {
+            (
+                backbone.tokenizer.decode(r).trim().to_string(),
+                r.len() >= cfg.decode.max_new_tokens,
+            )
+        }));
         progress(chunk.len());
     }
     Ok(out)
@@ -185,6 +190,8 @@ pub struct SetEvaluation {
     pub scores: Vec<EvalScore>,
     pub predictions: Vec<Prediction>,
     pub reused: usize,
+    /// Outputs decoded here that hit `decode.max_new_tokens` before an end of turn (cut off).
+    pub truncated: usize,
 }
 
 /// What decoding an evaluation set needs, and the outputs already recorded for this run.
@@ -196,6 +203,7 @@ struct SetDecoder<'a> {
     recorded: &'a RecordedOutputs,
     device: &'a Device,
     reused: std::cell::Cell<usize>,
+    truncated: std::cell::Cell<usize>,
 }
 
 impl SetDecoder<'_> {
@@ -238,7 +246,8 @@ impl SetDecoder<'_> {
             .iter()
             .map(|k| known(*k).cloned().unwrap_or_default())
             .collect();
-        for (i, o) in todo.into_iter().zip(decoded) {
+        for (i, (o, cut)) in todo.into_iter().zip(decoded) {
+            self.truncated.set(self.truncated.get() + cut as usize);
             out[i] = o;
         }
         Ok(out)
@@ -267,6 +276,7 @@ pub fn evaluate(
         recorded,
         device,
         reused: std::cell::Cell::new(0),
+        truncated: std::cell::Cell::new(0),
     };
     let (scores, predictions) = match set {
         EvalSet::Aac { name, items } => {
@@ -392,6 +402,7 @@ pub fn evaluate(
         scores,
         predictions,
         reused: decoder.reused.get(),
+        truncated: decoder.truncated.get(),
     })
 }
 

@@ -591,6 +591,7 @@ pub fn execute(
             Err(e) => return fail(store, e),
         };
         let mut reused = 0;
+        let mut truncated = 0;
         let pb = bar(total as u64, "evaluating");
         pb.set_prefix(run_id.to_string());
         let mut summary = Vec::new();
@@ -619,11 +620,12 @@ pub fn execute(
                 let known = [summary.as_slice(), &ev.scores].concat();
                 let more = external.score(store, set, &ev.predictions, &known)?;
                 store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
-                Ok(([ev.scores, more].concat(), ev.reused))
+                Ok(([ev.scores, more].concat(), ev.reused, ev.truncated))
             });
             match scored {
-                Ok((scores, n)) => {
+                Ok((scores, n, cut)) => {
                     reused += n;
+                    truncated += cut;
                     summary.extend(scores);
                 }
                 Err(e) => {
@@ -645,6 +647,8 @@ pub fn execute(
         let mut info = serde_json::json!({
             "scores": summary,
             "reused_predictions": reused,
+            // Outputs decoded in this attempt that hit decode.max_new_tokens (cut off).
+            "truncated_outputs": truncated,
             "decoder": decoder,
             "backbone": backbone.fingerprint,
         });

@@ -97,6 +97,9 @@ pub struct EvalFacts {
     pub probes_trained: Vec<String>,
     /// Probes behind each probe metric (`synth_test/probes/order` -> n).
     pub probe_items: BTreeMap<String, i64>,
+    /// Outputs its last evaluation decoded that hit `decode.max_new_tokens` (cut off).
+    #[serde(default)]
+    pub truncated_outputs: u64,
 }
 
 /// Summary of one metric over the done runs of a row.
@@ -124,8 +127,9 @@ impl RunResult {
 
 impl ReportData {
     /// What makes scores of this report cover different items: done runs that skipped
-    /// unreadable audio, and tasks scored on different numbers of items by different done runs.
-    /// Empty when every done run saw the same items.
+    /// unreadable audio, tasks scored on different numbers of items by different done runs, and
+    /// runs whose evaluation outputs were cut off at `decode.max_new_tokens`. Empty when every
+    /// done run saw the same items in full.
     pub fn coverage_notes(&self) -> Vec<String> {
         let done = || {
             self.rows
@@ -138,6 +142,13 @@ impl ReportData {
                 "row {} (seed {}, `{}`) skipped {} unreadable audio file(s) (`data.missing_audio = \"skip\"`): \
                  its scores cover fewer items than the full sets, so Δ against the paper is not like for like.",
                 row.name, run.seed, run.run_id, run.skipped_audio
+            ));
+        }
+        for (row, run) in done().filter(|(_, x)| x.eval.truncated_outputs > 0) {
+            notes.push(format!(
+                "row {} (seed {}, `{}`): {} evaluation output(s) hit `decode.max_new_tokens` before \
+                 an end of turn and were scored cut off.",
+                row.name, run.seed, run.run_id, run.eval.truncated_outputs
             ));
         }
         let mut by_task: BTreeMap<&str, BTreeMap<i64, Vec<String>>> = BTreeMap::new();

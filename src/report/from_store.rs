@@ -153,6 +153,7 @@ fn eval_facts(
         judge,
         unavailable: strings(&info["unavailable"]),
         probes_trained: strings(&info["probes_trained"]),
+        truncated_outputs: info["truncated_outputs"].as_u64().unwrap_or(0),
         probe_items: evals
             .iter()
             .filter(|e| e.task.ends_with("/probes"))

@@ -446,6 +446,7 @@ mod tests {
             }
         }
         d.rows[1].runs[0].eval.probes_trained = vec!["counting".into(), "order".into()];
+        d.rows[0].runs[0].eval.truncated_outputs = 3;
         let md = render_markdown(&d, &[]);
         assert!(
             md.contains("Not computed: `meteor`, `spice`, `spider` — no jar was configured"),

@@ -354,6 +354,31 @@ fn empty_training_set_after_filtering_is_named() {
     );
 }
 
+/// A dataset that cannot be read before the data stage records anything (no folder given) fails
+/// the run and ends the data stage as failed with the error, not left "running".
+#[test]
+fn an_unreadable_dataset_fails_the_data_stage() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "noroot",
+        "[runs.c]\ndata.train = [{ dataset = \"clotho\", split = \"development\" }]\n",
+    );
+    let store = common::run_spec_may_fail(&home, d.path(), &spec, &[]);
+    let run = common::run_id(&store, "noroot", "c");
+    assert_eq!(store.run(&run).unwrap().status.as_str(), "failed");
+    assert_eq!(
+        store.stage_status(&run, "data").unwrap().as_deref(),
+        Some("failed")
+    );
+    let err = common::stage_info(&store, &run, "data")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(err.contains("data.roots.clotho"), "{err}");
+}
+
 /// `train.val_every` logs the loss over `data.val` (targets built like training's) without
 /// touching training: the training loss curve equals the same run's without validation.
 #[test]

@@ -383,7 +383,17 @@ pub fn execute(
     }
     let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
     let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
-    let (data, feats) = load_data(store, run_id, cfg, home)?;
+    let (data, feats) = match load_data(store, run_id, cfg, home) {
+        Ok(x) => x,
+        Err(e) => {
+            // Errors before the stage could record its own outcome (a dataset that cannot be
+            // read, say) end it as failed too, rather than leaving it "running".
+            if store.stage_status(run_id, "data").ok().flatten().as_deref() == Some("running") {
+                let _ = store.stage_finish(run_id, "data", false, &serde_json::json!({"error": e}));
+            }
+            return Err(e);
+        }
+    };
     let use_features = cfg.encoder.trainable || cfg.encoder.spec_augment;
     let encoded = if use_features {
         None

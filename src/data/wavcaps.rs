@@ -35,7 +35,8 @@
 //! and `{stem}` (the id without its extension), unless its entry names a real relative path in
 //! `wav_path` / `audio` (the release's entries hold the placeholder `"wav_path"`). AudioSet_SL ids
 //! end in `.wav` (`Yb0RFKhbpFJA.wav`) while the released archives hold FLAC files of every source,
-//! so for the release `data.patterns.wavcaps = "{source}/{stem}.flac"` is the pattern to use.
+//! so the default is `{source}/{stem}.flac`; `data.patterns.wavcaps = "{source}/{id}"` reads ids
+//! as file names.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,8 @@ pub const OFFICIAL_FILES: &[(&str, &str)] = &[
     ("FreeSound", "fsd_final.json"),
     ("SoundBible", "sb_final.json"),
 ];
-pub const DEFAULT_PATTERN: &str = "{source}/{id}";
+/// The released archives' layout: every source's audio as `<source>/<id without extension>.flac`.
+pub const DEFAULT_PATTERN: &str = "{source}/{stem}.flac";
 /// The exclusion list WavCaps' own pretraining config uses (AudioCaps test clips in AudioSet_SL,
 /// Clotho clips in FreeSound).
 pub const DEFAULT_EXCLUDE: &str = "json_files/blacklist/blacklist_exclude_test_ac.json";
@@ -556,12 +558,13 @@ mod tests {
             "json_files/SoundBible/sb_final.json",
             &source_json(&["2219"]),
         );
-        let got = read(d.path(), "train", "{source}/{stem}.flac", &[]).unwrap();
+        // The default is the release's layout.
+        let got = read(d.path(), "train", DEFAULT_PATTERN, &[]).unwrap();
         assert_eq!(got.items[0].audio, d.path().join("AudioSet_SL/Y1.flac"));
         assert_eq!(got.items[0].id, "AudioSet_SL/Y1");
         assert_eq!(got.items[1].audio, d.path().join("SoundBible/2219.flac"));
         // `{id}` keeps the published name.
-        let got = read(d.path(), "AudioSet_SL", DEFAULT_PATTERN, &[]).unwrap();
+        let got = read(d.path(), "AudioSet_SL", "{source}/{id}", &[]).unwrap();
         assert_eq!(got.items[0].audio, d.path().join("AudioSet_SL/Y1.wav"));
     }
 }

@@ -283,8 +283,9 @@ pub struct DataConfig {
     /// Where each real dataset lives on disk (dataset name → directory).
     pub roots: BTreeMap<String, String>,
     /// How a dataset names its audio files, relative to its root (dataset name → pattern), e.g.
-    /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{stem}.flac"`
-    /// (`{id}` is a WavCaps id as published, `{stem}` the id without its extension).
+    /// `audiocaps = "{split}/{youtube_id}_{start_time}.wav"` or `wavcaps = "{source}/{id}"`
+    /// (`{id}` is a WavCaps id as published, `{stem}` the id without its extension; WavCaps'
+    /// default is the release's `{source}/{stem}.flac`).
     pub patterns: BTreeMap<String, String>,
     /// WavCaps exclusion lists (paths relative to the WavCaps root): the clips they name are left
     /// out of every WavCaps split. The default is the list WavCaps' own pretraining uses, which

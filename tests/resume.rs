@@ -187,10 +187,40 @@ fn two_workers_report_a_failed_run_and_exit_2() {
         "{out}"
     );
     let s = Store::open(&home.join("acdc.db")).unwrap();
+    let mut failed = String::new();
     for r in s.experiment_runs("workers-fail").unwrap() {
         let want = if r.label == "f" { "failed" } else { "done" };
         assert_eq!(r.status.as_str(), want, "{}", r.label);
+        if r.label == "f" {
+            failed = r.run_id.clone();
+        }
     }
+    drop(s);
+    // --retry-failed with three workers tries the failed run once, not once per worker.
+    let o = common::acdc(
+        &home,
+        d.path(),
+        &[
+            "run",
+            spec.to_str().unwrap(),
+            "--workers",
+            "3",
+            "--retry-failed",
+            "--no-report",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    let err = common::stderr(&o);
+    assert_eq!(
+        err.matches(&format!("run {failed} (f) starting")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        common::stdout(&o).contains("1 failed"),
+        "{}",
+        common::stdout(&o)
+    );
 }
 
 /// `--reeval` evaluates done runs again without retraining: the weights file and the train

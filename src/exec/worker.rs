@@ -150,12 +150,10 @@ pub fn worker_loop(
     store: &mut Store,
     runs: &[&PlannedRun],
     home: &Path,
-    retry_failed: bool,
     summary: &mut RunSummary,
 ) -> Result<(), ExecError> {
     let me = WorkerInfo::current();
     let mut attempted: BTreeSet<String> = BTreeSet::new();
-    let by_id: BTreeMap<&str, &PlannedRun> = runs.iter().map(|r| (r.run_id.as_str(), *r)).collect();
     loop {
         let mut status: BTreeMap<String, RunStatus> = BTreeMap::new();
         for r in runs {
@@ -165,8 +163,8 @@ pub fn worker_loop(
             .iter()
             .copied()
             .filter(|r| match status[&r.run_id] {
-                RunStatus::Done => false,
-                RunStatus::Failed => retry_failed && !attempted.contains(&r.run_id),
+                // Failed runs are retried only when `--retry-failed` made them pending again.
+                RunStatus::Done | RunStatus::Failed => false,
                 _ => true,
             })
             .collect();
@@ -183,13 +181,9 @@ pub fn worker_loop(
                     .or_else(|| store.run(dep).ok().map(|x| x.status))
                 {
                     Some(RunStatus::Done) => {}
-                    Some(RunStatus::Failed)
-                        if !(retry_failed
-                            && by_id.contains_key(dep.as_str())
-                            && !attempted.contains(dep)) =>
-                    {
+                    Some(RunStatus::Failed) => {
                         // Its source failed: this run cannot start.
-                        if store.claim(&r.run_id, &me, retry_failed)? {
+                        if store.claim(&r.run_id, &me, false)? {
                             let msg = format!("init_from run {dep} failed");
                             store.finish_run(&r.run_id, Some(&msg))?;
                             summary.failed.push((r.run_id.clone(), msg));
@@ -207,7 +201,7 @@ pub fn worker_loop(
             if attempted.contains(&r.run_id) && status[&r.run_id] != RunStatus::Running {
                 continue;
             }
-            if store.claim(&r.run_id, &me, retry_failed)? {
+            if store.claim(&r.run_id, &me, false)? {
                 attempted.insert(r.run_id.clone());
                 eprintln!("acdc: run {} ({}) starting", r.run_id, r.name());
                 let result = execute_one(store, r, home);
@@ -250,7 +244,11 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
         ..Default::default()
     };
     for r in &selected {
-        // Reopened before any worker starts, so every worker sees them pending.
+        // Reopened before any worker starts, so every worker sees them pending and each failed
+        // run is retried once, however many workers there are.
+        if opts.retry_failed {
+            store.reset_failed(&r.run_id)?;
+        }
         if opts.reeval && store.reopen_for_eval(&r.run_id)? {
             continue;
         }
@@ -275,22 +273,13 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
             if !opts.only.is_empty() {
                 cmd.arg("--only").arg(opts.only.join(","));
             }
-            if opts.retry_failed {
-                cmd.arg("--retry-failed");
-            }
             children.push(
                 cmd.spawn()
                     .map_err(|e| ExecError::Worker(format!("{}: {e}", exe.display())))?,
             );
         }
     }
-    worker_loop(
-        &mut store,
-        &selected,
-        &opts.home,
-        opts.retry_failed,
-        &mut summary,
-    )?;
+    worker_loop(&mut store, &selected, &opts.home, &mut summary)?;
     for mut c in children {
         let st = c.wait().map_err(|e| ExecError::Worker(e.to_string()))?;
         // Exit 2: the worker finished but some runs failed; they are gathered from the store below.

@@ -265,6 +265,18 @@ impl Store {
         Ok(true)
     }
 
+    /// Make a failed run pending again (`acdc run --retry-failed`, before any worker starts).
+    /// Returns whether it was failed.
+    pub fn reset_failed(&mut self, run_id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'pending', finished_at = NULL WHERE id = ?1 AND status = 'failed'",
+                params![run_id],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
     /// Make a done run pending again with only its eval stage to do (`acdc run --reeval`): its
     /// data, targets and trained weights stay; its scores stay until the new evaluation replaces
     /// them; the eval stage keeps its info, so the same build rescores the predictions it already

@@ -187,6 +187,16 @@ seeds = [1, 2]
     }
     assert!(plan.varying.contains(&"targets.kind".to_string()));
     assert!(!plan.varying.contains(&"seed".to_string()));
+    // The same filter with an unquoted dotted key (a nested TOML table) means the same.
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        r#""targets.temperature" = 0.3 }]"#,
+        "targets.temperature = 0.3 }]",
+    );
+    let q = common::write(d.path(), "y.toml", &text);
+    let dotted = spec::expand(&spec::load(&q, &[]).unwrap()).unwrap();
+    let ids_of =
+        |p: &spec::Plan| -> Vec<String> { p.runs.iter().map(|r| r.run_id.clone()).collect() };
+    assert_eq!(ids_of(&dotted), ids_of(&plan));
 }
 
 #[test]

@@ -314,6 +314,23 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
     })
 }
 
+/// `t`'s conditions with nested tables turned into dotted keys under `prefix`.
+fn flatten_filter(prefix: &str, t: toml::Table, out: &mut toml::Table) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => flatten_filter(&key, inner, out),
+            v => {
+                out.insert(key, v);
+            }
+        }
+    }
+}
+
 fn filters(file: &Path, key: &str, v: Option<toml::Value>) -> Result<Vec<toml::Table>, SpecError> {
     match v {
         None => Ok(Vec::new()),
@@ -321,7 +338,13 @@ fn filters(file: &Path, key: &str, v: Option<toml::Value>) -> Result<Vec<toml::T
             .into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                toml::Value::Table(t) => Ok(t),
+                // `{ targets.kind = "caption" }` (unquoted) parses as a nested table: conditions
+                // are matched on dotted keys, as `{ "targets.kind" = "caption" }` writes them.
+                toml::Value::Table(t) => {
+                    let mut flat = toml::Table::new();
+                    flatten_filter("", t, &mut flat);
+                    Ok(flat)
+                }
                 other => Err(key_err(
                     file,
                     format!("{key}[{i}]"),

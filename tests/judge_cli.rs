@@ -36,6 +36,15 @@ fn grader(s: &Seen, _: usize) -> Answer {
 
 const TEMPLATE: &str = "Q: {question}\nR: {reference}\nP: {prediction}\nRate it.";
 
+/// One answer, `q1`, in `one.jsonl`.
+fn one_item(dir: &Path) -> std::path::PathBuf {
+    common::write(
+        dir,
+        "one.jsonl",
+        r#"{"id": "q1", "question": "What?", "reference": "rain", "prediction": "rain"}"#,
+    )
+}
+
 fn items(dir: &Path) -> std::path::PathBuf {
     common::write(
         dir,
@@ -282,11 +291,7 @@ fn failures_name_the_item_and_keep_the_rest() {
 #[test]
 fn timeouts_and_malformed_replies_are_errors() {
     let d = tempfile::tempdir().unwrap();
-    let input = common::write(
-        d.path(),
-        "one.jsonl",
-        r#"{"id": "q1", "question": "What?", "reference": "rain", "prediction": "rain"}"#,
-    );
+    let input = one_item(d.path());
     let slow = mock(|s, b| Answer {
         delay: 3.0,
         ..grader(s, b)
@@ -349,11 +354,7 @@ fn timeouts_and_malformed_replies_are_errors() {
 fn blank_replies_are_retried_then_rated_0_and_not_stored() {
     let d = tempfile::tempdir().unwrap();
     let t = common::write(d.path(), "t.txt", TEMPLATE);
-    let input = common::write(
-        d.path(),
-        "one.jsonl",
-        r#"{"id": "q1", "question": "What?", "reference": "rain", "prediction": "rain"}"#,
-    );
+    let input = one_item(d.path());
     let args = ["--template", t.to_str().unwrap(), "--retries", "1"];
 
     // A blank reply is retried like a malformed one: a good second answer is the judgment.
@@ -421,11 +422,7 @@ fn concurrency_is_bounded() {
 fn retry_after_is_honoured() {
     let d = tempfile::tempdir().unwrap();
     let t = common::write(d.path(), "t.txt", TEMPLATE);
-    let input = common::write(
-        d.path(),
-        "one.jsonl",
-        r#"{"id": "q1", "question": "What?", "reference": "rain", "prediction": "rain"}"#,
-    );
+    let input = one_item(d.path());
     let m = mock(|s, before| match before {
         0 => Answer {
             retry_after: Some("1"),

@@ -169,18 +169,20 @@ fn two_workers_report_a_failed_run_and_exit_2() {
         "workers-fail",
         "[runs.a]\nseed = 1\n[runs.f]\ndata.max_audio_seconds = 0.5\ndata.missing_audio = \"skip\"\n[runs.b]\nseed = 2\n",
     );
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &[
+    let run = |workers: &str, extra: &[&str]| {
+        let mut args = vec![
             "run",
             spec.to_str().unwrap(),
             "--workers",
-            "2",
+            workers,
             "--no-report",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+        ];
+        args.extend(extra);
+        let o = common::acdc(&home, d.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+        o
+    };
+    let o = run("2", &[]);
     let out = common::stdout(&o);
     assert!(
         out.contains("experiment workers-fail:") && out.contains("1 failed"),
@@ -197,19 +199,7 @@ fn two_workers_report_a_failed_run_and_exit_2() {
     }
     drop(s);
     // --retry-failed with three workers tries the failed run once, not once per worker.
-    let o = common::acdc(
-        &home,
-        d.path(),
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--workers",
-            "3",
-            "--retry-failed",
-            "--no-report",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    let o = run("3", &["--retry-failed"]);
     let err = common::stderr(&o);
     assert_eq!(
         err.matches(&format!("run {failed} (f) starting")).count(),

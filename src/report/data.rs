@@ -175,6 +175,44 @@ impl ReportData {
         notes
     }
 
+    /// Probes behind each probe kind's score (from the first done run that has it), with the
+    /// kind's chance level: `(kind, n, chance)` in report order.
+    pub fn probe_counts(&self) -> Vec<(&str, i64, Option<f64>)> {
+        use crate::data::synth::probes::{chance, PROBE_KINDS};
+        self.probe_metrics
+            .iter()
+            .filter_map(|m| {
+                let kind = m.rsplit_once("/probes/").map(|(_, k)| k)?;
+                if !PROBE_KINDS.contains(&kind) {
+                    return None;
+                }
+                let n = self
+                    .rows
+                    .iter()
+                    .flat_map(|r| r.runs.iter().filter(|x| x.is_done()))
+                    .find_map(|r| r.eval.probe_items.get(m))?;
+                Some((kind, *n, chance(kind)))
+            })
+            .collect()
+    }
+
+    /// Rows whose done runs trained on probe kinds (`data.instruct` on the synthetic QA pairs),
+    /// with those kinds.
+    pub fn probes_taught(&self) -> Vec<(&str, Vec<&str>)> {
+        self.rows
+            .iter()
+            .filter_map(|row| {
+                let taught: std::collections::BTreeSet<&str> = row
+                    .runs
+                    .iter()
+                    .filter(|x| x.is_done())
+                    .flat_map(|x| x.eval.probes_trained.iter().map(String::as_str))
+                    .collect();
+                (!taught.is_empty()).then(|| (row.name.as_str(), taught.into_iter().collect()))
+            })
+            .collect()
+    }
+
     /// What the metric columns are, for the metrics present: captioning metrics and those left
     /// out for want of a jar, the lexical QA stand-ins, and the judge's scores with the judges
     /// and templates used.

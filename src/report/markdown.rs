@@ -244,24 +244,12 @@ fn render_probes(out: &mut String, d: &ReportData) {
         );
     }
     out.push('\n');
-    // Probes per kind (from the first done run that has them) and chance levels.
     let counts: Vec<String> = d
-        .probe_metrics
-        .iter()
-        .filter_map(|m| {
-            let kind = m.rsplit_once("/probes/").map(|(_, k)| k)?;
-            crate::data::synth::probes::PROBE_KINDS
-                .contains(&kind)
-                .then_some(())?;
-            let n = d
-                .rows
-                .iter()
-                .flat_map(|r| r.runs.iter().filter(|x| x.is_done()))
-                .find_map(|r| r.eval.probe_items.get(m))?;
-            Some(match crate::data::synth::probes::chance(kind) {
-                Some(c) => format!("{kind} {n} (chance {})", fmt_num(c)),
-                None => format!("{kind} {n}"),
-            })
+        .probe_counts()
+        .into_iter()
+        .map(|(kind, n, chance)| match chance {
+            Some(c) => format!("{kind} {n} (chance {})", fmt_num(c)),
+            None => format!("{kind} {n}"),
         })
         .collect();
     if !counts.is_empty() {
@@ -271,23 +259,13 @@ fn render_probes(out: &mut String, d: &ReportData) {
             counts.join(", ")
         );
     }
-    for row in &d.rows {
-        let taught: Vec<&str> = row
-            .runs
-            .iter()
-            .filter(|x| x.is_done())
-            .flat_map(|x| x.eval.probes_trained.iter().map(String::as_str))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !taught.is_empty() {
-            let _ = writeln!(
-                out,
-                "Row {} trains on the synthetic QA pairs (`data.instruct`): for it {} are not zero-shot.\n",
-                escape_cell(&row.name),
-                taught.join(", ")
-            );
-        }
+    for (row, taught) in d.probes_taught() {
+        let _ = writeln!(
+            out,
+            "Row {} trains on the synthetic QA pairs (`data.instruct`): for it {} are not zero-shot.\n",
+            escape_cell(row),
+            taught.join(", ")
+        );
     }
     if !d.probe_examples.is_empty() {
         let _ = writeln!(out, "### Example answers\n");

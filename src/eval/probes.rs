@@ -126,13 +126,19 @@ fn negated_at(ws: &[String], i: usize) -> bool {
     before || after
 }
 
+/// Whether the words say the answerer does not know.
+fn unsure(ws: &[String]) -> bool {
+    let text = ws.join(" ");
+    UNSURE.iter().any(|p| text.contains(p))
+}
+
 /// Whether the answer denies the sound (`keys`): it opens with "no", negates a mention of the
 /// sound, or uses a denial phrase — unless it only says it does not know.
 fn denies(ws: &[String], keys: &[&str]) -> bool {
-    let text = ws.join(" ");
-    if UNSURE.iter().any(|p| text.contains(p)) {
+    if unsure(ws) {
         return false;
     }
+    let text = ws.join(" ");
     ws.first().is_some_and(|w| NO_START.contains(&w.as_str()))
         || (0..ws.len()).any(|i| names(&ws[i], keys) && negated_at(ws, i))
         || DENIAL_PHRASES.iter().any(|p| text.contains(p))
@@ -206,7 +212,7 @@ pub fn check(expected: &Expected, answer: &str) -> bool {
         Expected::Denial(sound) => denies(&ws, sound),
         Expected::Moment(sound) => {
             !denies(&ws, sound)
-                && !UNSURE.iter().any(|p| ws.join(" ").contains(p))
+                && !unsure(&ws)
                 && ws.iter().any(|w| {
                     TIME_WORDS.contains(&w.as_str()) || w.chars().any(|c| c.is_ascii_digit())
                 })

@@ -21,7 +21,7 @@ pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavca
 /// them (the audio is the same: generation is a pure function of the config).
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
     home.join("data").join(format!(
-        "synth-v2-c{}-s{}-d{}",
+        "synth-v3-c{}-s{}-d{}",
         s.clips, s.seed, s.clip_seconds
     ))
 }

@@ -398,65 +398,107 @@ pub(super) fn capitalise(s: &str) -> String {
     }
 }
 
-/// A loudness adjective (with trailing space) for `ev`, or "" — drawn with some probability.
+/// The caption grammar's random source, and the facts the caption being drawn states so far
+/// (recorded where the words that state them are chosen). Derefs to the [`Rng`].
+pub(super) struct Gen<'a> {
+    pub(super) rng: &'a mut Rng,
+    pub(super) facts: SceneFacts,
+}
+
+impl std::ops::Deref for Gen<'_> {
+    type Target = Rng;
+    fn deref(&self) -> &Rng {
+        self.rng
+    }
+}
+
+impl std::ops::DerefMut for Gen<'_> {
+    fn deref_mut(&mut self) -> &mut Rng {
+        self.rng
+    }
+}
+
+impl Gen<'_> {
+    fn loudness_stated(&mut self, ev: &SceneEvent) {
+        let l = match ev.loudness {
+            Loudness::Loud => LoudnessFact::Loud,
+            Loudness::Quiet => LoudnessFact::Quiet,
+            Loudness::Normal => return,
+        };
+        self.facts.state_loudness(ev.ty, l);
+    }
+}
+
 /// One of `opts`, uniformly.
 pub(super) fn pick(rng: &mut Rng, opts: &[&'static str]) -> &'static str {
     opts[rng.below(opts.len())]
 }
 
-pub(super) fn adjective(ev: &SceneEvent, rng: &mut Rng) -> &'static str {
-    match ev.loudness() {
+/// A loudness adjective (with trailing space) for `ev`, or "" — drawn with some probability.
+pub(super) fn adjective(ev: &SceneEvent, rng: &mut Gen) -> &'static str {
+    let w = match ev.loudness {
         Loudness::Loud if rng.below(10) < 7 => pick(rng, &["loud ", "loud ", "nearby "]),
         Loudness::Quiet if rng.below(10) < 7 => pick(rng, &["faint ", "distant ", "quiet "]),
         _ => "",
+    };
+    if !w.is_empty() {
+        rng.loudness_stated(ev);
     }
+    w
 }
 
 /// A loudness adverb (with leading space) for `ev`, or "".
-pub(super) fn adverb(ev: &SceneEvent, rng: &mut Rng) -> &'static str {
-    match ev.loudness() {
+pub(super) fn adverb(ev: &SceneEvent, rng: &mut Gen) -> &'static str {
+    let w = match ev.loudness {
         Loudness::Loud if rng.below(10) < 7 => pick(rng, &[" loudly", " loudly", " close by"]),
         Loudness::Quiet if rng.below(10) < 7 => {
             pick(rng, &[" faintly", " in the distance", " softly"])
         }
         _ => "",
+    };
+    if !w.is_empty() {
+        rng.loudness_stated(ev);
     }
+    w
 }
 
-/// A count adverb (with leading space) true to `ev`'s repetitions, or "".
-pub(super) fn count_adverb(ev: &SceneEvent, rng: &mut Rng) -> String {
+/// A count adverb (with leading space) true to `ev`'s repetitions, or "". Countable sounds get
+/// one four times in five, an exact number seven times in ten of those from three on.
+pub(super) fn count_adverb(ev: &SceneEvent, rng: &mut Gen) -> String {
     let r = ev.reps as usize;
     if ev.ty.countable() {
-        if rng.below(10) >= 7 {
+        if rng.below(10) >= 8 {
             return String::new();
         }
-        match r {
+        let exact = match r {
             0 | 1 => {
                 if rng.below(2) == 0 {
-                    " once".into()
+                    Some(" once".to_string())
                 } else {
-                    String::new()
+                    return String::new();
                 }
             }
-            2 => (*rng.choose(&[" twice", " two times"])).into(),
-            3 => (*rng.choose(&[
-                " three times",
-                " a few times",
-                " several times",
-                " repeatedly",
-            ]))
-            .into(),
-            _ => {
-                let opts = [
-                    format!(" {} times", number_word(r)),
-                    " several times".into(),
-                    " repeatedly".into(),
-                    " many times".into(),
-                ];
-                rng.choose(&opts).clone()
+            2 => Some((*rng.choose(&[" twice", " two times"])).to_string()),
+            _ if rng.below(10) < 7 => Some(format!(" {} times", number_word(r))),
+            _ => None,
+        };
+        match exact {
+            Some(w) => {
+                rng.facts.state_count(ev.ty, CountFact::Exact(ev.reps));
+                w
+            }
+            None => {
+                rng.facts.state_count(ev.ty, CountFact::Vague);
+                let opts: &[&str] = if r == 3 {
+                    &[" a few times", " several times", " repeatedly"]
+                } else {
+                    &[" several times", " repeatedly", " many times"]
+                };
+                (*rng.choose(opts)).into()
             }
         }
     } else if r >= 3 && ev.ty == EventType::BirdChirp && rng.below(2) == 0 {
+        rng.facts.state_count(ev.ty, CountFact::Vague);
         (*rng.choose(&[" repeatedly", " several times", " again and again"])).into()
     } else {
         String::new()
@@ -470,7 +512,7 @@ pub(super) fn fill_adj(t: &str, adj: &str) -> String {
 }
 
 /// "a dog barks twice loudly" — simple present clause.
-pub(super) fn simple_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn simple_clause(ev: &SceneEvent, rng: &mut Gen) -> String {
     let lx = lexicon(ev.ty);
     let &(subj, plural) = rng.choose(lx.subjects);
     let &(sg, base, _) = rng.choose(lx.verbs);
@@ -479,14 +521,22 @@ pub(super) fn simple_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
     } else {
         ""
     };
+    let before = rng.facts.clone();
     let adv = if adj.is_empty() { adverb(ev, rng) } else { "" };
     let cnt = count_adverb(ev, rng);
     let verb = if plural { base } else { sg };
-    // Manner before count ("drips softly four times"); rarely both, to avoid adverb pile-ups.
+    // Manner before count ("drips softly four times"); rarely both, to avoid adverb pile-ups
+    // (the facts then keep only what the words still say).
     let mods = if !adv.is_empty() && !cnt.is_empty() && rng.below(2) == 0 {
+        let count = rng.facts.get(ev.ty).map(|e| e.count);
+        rng.facts = before;
         if rng.below(2) == 0 {
+            rng.loudness_stated(ev);
             adv.to_string()
         } else {
+            if let Some(c) = count {
+                rng.facts.state_count(ev.ty, c);
+            }
             cnt
         }
     } else {
@@ -496,7 +546,7 @@ pub(super) fn simple_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
 }
 
 /// "a dog is barking loudly" — progressive clause.
-pub(super) fn progressive_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn progressive_clause(ev: &SceneEvent, rng: &mut Gen) -> String {
     let lx = lexicon(ev.ty);
     let &(subj, plural) = rng.choose(lx.subjects);
     let &(_, _, ing) = rng.choose(lx.verbs);
@@ -507,6 +557,7 @@ pub(super) fn progressive_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
     };
     let adv = if adj.is_empty() { adverb(ev, rng) } else { "" };
     let rep = if ev.reps >= 3 && ev.ty != EventType::Footsteps && rng.below(3) == 0 {
+        rng.facts.state_count(ev.ty, CountFact::Vague);
         " repeatedly"
     } else {
         ""
@@ -515,7 +566,7 @@ pub(super) fn progressive_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
     format!("{} {} {}{}{}", fill_adj(subj, adj), aux, ing, rep, adv)
 }
 
-pub(super) fn subject_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn subject_clause(ev: &SceneEvent, rng: &mut Gen) -> String {
     if rng.below(3) == 0 {
         progressive_clause(ev, rng)
     } else {
@@ -524,14 +575,16 @@ pub(super) fn subject_clause(ev: &SceneEvent, rng: &mut Rng) -> String {
 }
 
 /// "barking from a dog" / "three barks from a dog" — noun phrase; returns (text, plural).
-pub(super) fn nominal(ev: &SceneEvent, rng: &mut Rng) -> (String, bool) {
+pub(super) fn nominal(ev: &SceneEvent, rng: &mut Gen) -> (String, bool) {
     let lx = lexicon(ev.ty);
     let adj = adjective(ev, rng);
     if !lx.counted.is_empty() && ev.reps >= 2 && rng.below(2) == 0 {
         let t = *rng.choose(lx.counted);
-        let n = if ev.reps >= 3 && rng.below(3) == 0 {
+        let n = if ev.reps >= 3 && rng.below(5) == 0 {
+            rng.facts.state_count(ev.ty, CountFact::Vague);
             "several".to_string()
         } else {
+            rng.facts.state_count(ev.ty, CountFact::Exact(ev.reps));
             number_word(ev.reps as usize)
         };
         let starts_with_n = t.starts_with("{n}");
@@ -546,12 +599,13 @@ pub(super) fn nominal(ev: &SceneEvent, rng: &mut Rng) -> (String, bool) {
     let &(t, plural) = rng.choose(&options);
     let mut s = fill_adj(t, adj);
     if ev.reps >= 3 && ev.ty == EventType::BirdChirp && rng.below(4) == 0 {
+        rng.facts.state_count(ev.ty, CountFact::Vague);
         s.push_str(" repeating");
     }
     (s, plural)
 }
 
-pub(super) fn nom(ev: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn nom(ev: &SceneEvent, rng: &mut Gen) -> String {
     nominal(ev, rng).0
 }
 
@@ -560,7 +614,7 @@ pub(super) fn overlaps(a: &SceneEvent, b: &SceneEvent) -> bool {
 }
 
 /// A caption for one event.
-pub(super) fn frame1(a: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn frame1(a: &SceneEvent, rng: &mut Gen) -> String {
     match rng.below(9) {
         0 | 1 => simple_clause(a, rng),
         2 => progressive_clause(a, rng),
@@ -577,11 +631,14 @@ pub(super) fn frame1(a: &SceneEvent, rng: &mut Rng) -> String {
 }
 
 /// A caption for two events, `a` starting before `b`.
-pub(super) fn frame2(a: &SceneEvent, b: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn frame2(a: &SceneEvent, b: &SceneEvent, rng: &mut Gen) -> String {
     let ov = overlaps(a, b);
     let pause = b.onset_s - a.end_s > 0.3;
     loop {
-        let s = match rng.below(17) {
+        let k = rng.below(17);
+        // Frames that join the sounds without saying which comes first.
+        rng.facts.ordered = !matches!(k, 8 | 9 | 11..=14);
+        let s = match k {
             0 => format!("{}, followed by {}", subject_clause(a, rng), nom(b, rng)),
             1 => format!("{}, followed by {}", nom(a, rng), nom(b, rng)),
             2 => format!("{}, then {}", subject_clause(a, rng), simple_clause(b, rng)),
@@ -624,7 +681,7 @@ pub(super) fn frame2(a: &SceneEvent, b: &SceneEvent, rng: &mut Rng) -> String {
                 progressive_clause(a, rng)
             ),
             13 if ov => {
-                let (bg, fg) = if a.gain_db <= b.gain_db {
+                let (bg, fg) = if a.level_db <= b.level_db {
                     (a, b)
                 } else {
                     (b, a)
@@ -657,9 +714,12 @@ pub(super) fn frame2(a: &SceneEvent, b: &SceneEvent, rng: &mut Rng) -> String {
 }
 
 /// A caption for three events in onset order.
-pub(super) fn frame3(a: &SceneEvent, b: &SceneEvent, c: &SceneEvent, rng: &mut Rng) -> String {
+pub(super) fn frame3(a: &SceneEvent, b: &SceneEvent, c: &SceneEvent, rng: &mut Gen) -> String {
     loop {
-        let s = match rng.below(7) {
+        let k = rng.below(7);
+        // The background frame leaves the order open; frames built on frame2 take its word.
+        rng.facts.ordered = k != 6;
+        let s = match k {
             0 | 1 => {
                 let head = frame2(a, b, rng);
                 match rng.below(4) {
@@ -736,13 +796,19 @@ pub(super) fn caption_key(s: &str) -> String {
     s.trim_end_matches('.').to_lowercase()
 }
 
-/// Five pairwise different captions true to `events` (sorted by onset).
-pub(super) fn captions(events: &[SceneEvent], rng: &mut Rng) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(5);
+/// Five pairwise different captions true to `events` (sorted by onset), each with the facts it
+/// states.
+pub(super) fn captions(events: &[SceneEvent], rng: &mut Rng) -> Vec<(String, SceneFacts)> {
+    let types: Vec<EventType> = events.iter().map(|e| e.ty).collect();
+    let mut out: Vec<(String, SceneFacts)> = Vec::with_capacity(5);
     let mut keys: Vec<String> = Vec::with_capacity(5);
     let mut tries = 0;
     while out.len() < 5 {
         tries += 1;
+        let rng = &mut Gen {
+            rng: &mut *rng,
+            facts: SceneFacts::named(&types),
+        };
         let raw = match events {
             [a] => frame1(a, rng),
             [a, b] => frame2(a, b, rng),
@@ -763,7 +829,7 @@ pub(super) fn captions(events: &[SceneEvent], rng: &mut Rng) -> Vec<String> {
         let key = caption_key(&s);
         if !keys.contains(&key) {
             keys.push(key);
-            out.push(s);
+            out.push((s, rng.facts.clone()));
         }
     }
     out

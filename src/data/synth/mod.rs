@@ -44,11 +44,14 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 mod captions;
+pub mod dialogue;
+pub mod facts;
 pub mod probes;
 mod questions;
 mod sounds;
 
 use captions::*;
+use facts::{CountFact, LoudnessFact, SceneFacts};
 use questions::*;
 use sounds::*;
 
@@ -65,10 +68,14 @@ const EVENT_PEAK: f32 = 0.5;
 const MAX_PEAK: f32 = 0.95;
 /// Peak amplitude of the background noise floor (about -50 dBFS).
 const NOISE_FLOOR: f32 = 0.003;
-/// Events at or above this gain are described as loud.
-const LOUD_DB: f32 = -3.0;
-/// Events at or below this gain are described as faint / distant.
-const QUIET_DB: f32 = -9.0;
+/// In a scene of several sounds, one at least this many dB below the loudest (by `level_db`) is
+/// described as quiet (faint, distant), and the loudest as loud when such a quiet one is there.
+/// The loudness probes ask about pairs this far apart, so a description can answer them.
+const QUIET_BELOW_LOUDEST_DB: f64 = 6.0;
+/// A sound alone in its clip is described as loud at or above this `level_db`…
+const ALONE_LOUD_DB: f64 = -19.5;
+/// …and as quiet at or below this one.
+const ALONE_QUIET_DB: f64 = -28.5;
 
 /// How to generate a synthetic dataset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,18 +354,37 @@ struct SceneEvent {
     gain_db: f64,
     level_db: f64,
     reps: u32,
+    /// How the captions may describe its loudness ([`loudness_in_scene`]).
+    loudness: Loudness,
 }
 
-impl SceneEvent {
-    fn loudness(&self) -> Loudness {
-        if self.gain_db >= LOUD_DB as f64 {
+/// How loud each sound of a scene is described (levels in onset order): relative to the
+/// loudest when there are several, by the world's usual levels when it is alone.
+fn loudness_in_scene(levels: &[f64]) -> Vec<Loudness> {
+    if let [l] = levels {
+        return vec![if *l >= ALONE_LOUD_DB {
             Loudness::Loud
-        } else if self.gain_db <= QUIET_DB as f64 {
+        } else if *l <= ALONE_QUIET_DB {
             Loudness::Quiet
         } else {
             Loudness::Normal
-        }
+        }];
     }
+    let max = levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let quiet = |l: f64| l <= max - QUIET_BELOW_LOUDEST_DB;
+    let any_quiet = levels.iter().any(|&l| quiet(l));
+    levels
+        .iter()
+        .map(|&l| {
+            if quiet(l) {
+                Loudness::Quiet
+            } else if l == max && any_quiet {
+                Loudness::Loud
+            } else {
+                Loudness::Normal
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,6 +405,16 @@ fn round3(x: f64) -> f64 {
 
 /// Draws the events of one clip and renders its audio.
 fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>) {
+    let (mix, events, _) = render_scene_parts(rng, clip_seconds);
+    (mix, events)
+}
+
+/// [`render_scene`], also returning each event's own signal as mixed (start sample, samples at
+/// its gain, before the mix is scaled down).
+fn render_scene_parts(
+    rng: &mut Rng,
+    clip_seconds: f32,
+) -> (Vec<f32>, Vec<SceneEvent>, Vec<(usize, Vec<f32>)>) {
     let n = samples_for(clip_seconds).max(1);
     let clip = clip_seconds as f64;
     let max_k = ((clip / 1.0).floor() as usize).clamp(1, 3);
@@ -401,6 +437,7 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
 
     let mut mix = vec![0.0f32; n];
     let mut events = Vec::with_capacity(k);
+    let mut parts = Vec::with_capacity(k);
     for (ty, onset) in types.into_iter().zip(onsets) {
         let gain_db = round_to(rng.uniform(-12.0, 0.0), 10.0);
         let start = ((onset * SR as f64).round() as usize).min(n - 1);
@@ -411,6 +448,7 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
         for (m, v) in mix[start..start + len].iter_mut().zip(&x) {
             *m += g * v;
         }
+        parts.push((start, x[..len].iter().map(|v| g * v).collect()));
         let start_s = start as f64 / SR as f64;
         events.push(SceneEvent {
             ty,
@@ -419,7 +457,12 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
             gain_db,
             level_db: round_to(short_term_level_db(&x[..len], g), 10.0),
             reps,
+            loudness: Loudness::Normal,
         });
+    }
+    let levels: Vec<f64> = events.iter().map(|e| e.level_db).collect();
+    for (e, l) in events.iter_mut().zip(loudness_in_scene(&levels)) {
+        e.loudness = l;
     }
     // Background noise floor (gently low-passed).
     let mut lp = OnePole::lowpass(3000.0);
@@ -433,7 +476,56 @@ fn render_scene(rng: &mut Rng, clip_seconds: f32) -> (Vec<f32>, Vec<SceneEvent>)
             *m *= s;
         }
     }
-    (mix, events)
+    (mix, events, parts)
+}
+
+/// One clip of a synthetic world rendered in memory (as [`generate`] renders clip `idx` for
+/// `seed`), with frame-level ground truth for pretraining an encoder.
+#[derive(Debug, Clone)]
+pub struct LabelledClip {
+    /// Mono samples at [`SAMPLE_RATE`].
+    pub samples: Vec<f32>,
+    pub events: Vec<EventRecord>,
+    /// For each window of the hop asked for, and each event type (in [`EventType::ALL`]
+    /// order): the RMS level of that type's own signal in the window, in dBFS before the mix is
+    /// scaled down (the convention of `level_db`); -120 where the type is silent or absent.
+    pub levels: Vec<[f32; 12]>,
+}
+
+/// Clip `idx` of the world of `seed` with its window levels (windows of `hop_s` seconds from
+/// the start, as many as cover the clip).
+pub fn labelled_clip(seed: u64, idx: usize, clip_seconds: f32, hop_s: f32) -> LabelledClip {
+    let mut rng = Rng::derive(seed, &format!("synth-audio-{idx}"));
+    let (samples, events, parts) = render_scene_parts(&mut rng, clip_seconds);
+    let hop = ((hop_s * SR) as usize).max(1);
+    let windows = samples.len().div_ceil(hop);
+    let mut levels = vec![[-120.0f32; 12]; windows];
+    for (e, (start, x)) in events.iter().zip(&parts) {
+        let k = EventType::ALL
+            .iter()
+            .position(|t| *t == e.ty)
+            .expect("a known type");
+        for (w, row) in levels.iter_mut().enumerate() {
+            let (lo, hi) = (w * hop, (w + 1) * hop);
+            let (a, b) = (lo.max(*start), hi.min(start + x.len()));
+            if a >= b {
+                continue;
+            }
+            let ms = x[a - start..b - start]
+                .iter()
+                .map(|v| (*v as f64).powi(2))
+                .sum::<f64>()
+                / hop as f64;
+            if ms > 0.0 {
+                row[k] = ((10.0 * ms.log10()) as f32).max(-120.0);
+            }
+        }
+    }
+    LabelledClip {
+        samples,
+        events: events.iter().map(SceneEvent::record).collect(),
+        levels,
+    }
 }
 
 /// The loudest 100 ms RMS (hop 50 ms) of `x` scaled by `gain`, in dBFS (-120 for silence); a
@@ -585,7 +677,10 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
         )?;
 
         let mut cap_rng = Rng::derive(cfg.seed, &format!("synth-captions-{idx}"));
-        let caps = captions(&events, &mut cap_rng);
+        let caps: Vec<String> = captions(&events, &mut cap_rng)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         let mut row = csv_field(&file_name);
         for c in &caps {
             let _ = write!(row, ",{}", csv_field(c));
@@ -613,17 +708,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
         events_out.json(&ClipRecord {
             file_name: file_name.clone(),
             split: split.to_string(),
-            events: events
-                .iter()
-                .map(|e| EventRecord {
-                    event_type: e.ty.name().to_string(),
-                    onset_s: e.onset_s,
-                    duration_s: round3(e.end_s - e.onset_s),
-                    gain_db: e.gain_db,
-                    level_db: e.level_db,
-                    repetitions: e.reps,
-                })
-                .collect(),
+            events: events.iter().map(SceneEvent::record).collect(),
         })?;
     }
     for o in [cap_train, cap_test, qa_train, qa_test, events_out] {
@@ -662,11 +747,27 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
 #[cfg(test)]
 mod tests;
 
-/// The text of one synthetic clip: its five captions and its questions with answers.
+/// The text of one synthetic clip: its five captions with the facts each states, its questions
+/// with answers, and the ground truth they describe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipText {
     pub captions: Vec<String>,
+    pub facts: Vec<SceneFacts>,
     pub qa: Vec<(String, String)>,
+    pub events: Vec<EventRecord>,
+}
+
+impl SceneEvent {
+    fn record(&self) -> EventRecord {
+        EventRecord {
+            event_type: self.ty.name().to_string(),
+            onset_s: self.onset_s,
+            duration_s: round3(self.end_s - self.onset_s),
+            gain_db: self.gain_db,
+            level_db: self.level_db,
+            repetitions: self.reps,
+        }
+    }
 }
 
 /// The text of the synthetic world — every caption, question and answer of `clips` scenes drawn
@@ -677,13 +778,18 @@ pub fn text_world(clips: usize, seed: u64, clip_seconds: f32) -> Vec<ClipText> {
             let mut audio_rng = Rng::derive(seed, &format!("synth-audio-{idx}"));
             let (_, events) = render_scene(&mut audio_rng, clip_seconds);
             let mut cap_rng = Rng::derive(seed, &format!("synth-captions-{idx}"));
-            let captions = captions(&events, &mut cap_rng);
+            let (captions, facts) = captions(&events, &mut cap_rng).into_iter().unzip();
             let mut qa_rng = Rng::derive(seed, &format!("synth-qa-{idx}"));
             let qa = questions(&events, &mut qa_rng)
                 .into_iter()
                 .map(|(q, a, _)| (q, a))
                 .collect();
-            ClipText { captions, qa }
+            ClipText {
+                captions,
+                facts,
+                qa,
+                events: events.iter().map(SceneEvent::record).collect(),
+            }
         })
         .collect()
 }

@@ -111,6 +111,72 @@ pub fn keywords(t: EventType) -> Vec<&'static str> {
     }
 }
 
+/// The probes' wordings: `{a}` / `{b}` are sounds, `{w}` the comparison word.
+const COUNTING_Q: &str = "How often can the {a} be heard? Reply with a number.";
+const ORDER_Q: &str = "Of the {a} and the {b}, which one begins {w}?";
+const ORDER_WORDS: [&str; 2] = ["earlier", "later"];
+const PRESENCE_Q: &str = "Answer yes or no: does this audio include {a}?";
+const LOUDNESS_Q: &str = "Comparing the {a} with the {b}, which one is {w}?";
+const LOUDNESS_WORDS: [&str; 2] = ["louder", "quieter"];
+const CAPTION_REQUESTS: [&str; 4] = [
+    "What can you hear in this recording?",
+    "Give a short description of the sounds in this clip.",
+    "Summarize this audio in a few words.",
+    "Tell me which sounds this recording contains.",
+];
+const ABSENT_Q: &str = "At what moment does the {a} begin in this clip?";
+
+fn fill(template: &str, a: &str, b: &str, w: &str) -> String {
+    template
+        .replace("{a}", a)
+        .replace("{b}", b)
+        .replace("{w}", w)
+}
+
+/// Every probe question with its sounds left as `_` (for keeping these wordings out of training
+/// text: `dialogue.rs` and the tests compare four-word phrases against them).
+pub fn wordings() -> Vec<String> {
+    let mut out = vec![
+        fill(COUNTING_Q, "_", "_", ""),
+        fill(PRESENCE_Q, "_", "_", ""),
+        fill(ABSENT_Q, "_", "_", ""),
+    ];
+    for w in ORDER_WORDS {
+        out.push(fill(ORDER_Q, "_", "_", w));
+    }
+    for w in LOUDNESS_WORDS {
+        out.push(fill(LOUDNESS_Q, "_", "_", w));
+    }
+    out.extend(CAPTION_REQUESTS.iter().map(|s| s.to_string()));
+    out
+}
+
+/// Lower-cased words of `s` with every sound's names replaced by `_`, so phrases compare as
+/// templates ("the dog barks" and "the siren wails" share "the _").
+pub(super) fn masked_words(s: &str) -> Vec<String> {
+    let mut t = s.to_lowercase();
+    let mut names: Vec<&str> = EventType::ALL
+        .iter()
+        .flat_map(|e| {
+            let lx = super::captions::lexicon(*e);
+            [lx.presence.0, lx.short.0]
+        })
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for n in names {
+        t = t.replace(n, " _ ");
+    }
+    t.split(|c: char| !c.is_alphanumeric() && c != '_' && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The four-word phrases of `s` (sound names masked).
+pub(super) fn four_grams(s: &str) -> Vec<String> {
+    masked_words(s).windows(4).map(|w| w.join(" ")).collect()
+}
+
 fn short(t: EventType) -> &'static str {
     super::captions::lexicon(t).short.0
 }
@@ -159,10 +225,7 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
     if let Some((t, e)) = events.iter().find(|(t, _)| t.countable()) {
         out.push(item(
             "counting",
-            format!(
-                "How often can the {} be heard? Reply with a number.",
-                short(*t)
-            ),
+            fill(COUNTING_Q, short(*t), "", ""),
             Expected::Number(e.repetitions),
             e.repetitions.to_string(),
         ));
@@ -178,11 +241,7 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
         };
         out.push(item(
             "order",
-            format!(
-                "Of the {} and the {}, which one begins {word}?",
-                short(x),
-                short(y)
-            ),
+            fill(ORDER_Q, short(x), short(y), word),
             Expected::Pick {
                 right: keywords(right),
                 wrong: keywords(wrong),
@@ -209,11 +268,7 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
             };
             out.push(item(
                 "loudness",
-                format!(
-                    "Comparing the {} with the {}, which one is {word}?",
-                    short(x),
-                    short(y)
-                ),
+                fill(LOUDNESS_Q, short(x), short(y), word),
                 Expected::Pick {
                     right: keywords(right),
                     wrong: keywords(wrong),
@@ -231,19 +286,13 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
     };
     out.push(item(
         "presence",
-        format!("Answer yes or no: does this audio include {}?", presence(t)),
+        fill(PRESENCE_Q, presence(t), "", ""),
         Expected::YesNo {
             yes: ask_present,
             sound: keywords(t),
         },
         if ask_present { "yes" } else { "no" }.into(),
     ));
-    const CAPTION_REQUESTS: [&str; 4] = [
-        "What can you hear in this recording?",
-        "Give a short description of the sounds in this clip.",
-        "Summarize this audio in a few words.",
-        "Tell me which sounds this recording contains.",
-    ];
     out.push(item(
         "captioning",
         CAPTION_REQUESTS[rng.below(CAPTION_REQUESTS.len())].to_string(),
@@ -274,7 +323,7 @@ fn clip_probes(c: &ClipRecord, rng: &mut Rng) -> Vec<ProbeItem> {
         };
         out.push(item(
             "absent",
-            format!("At what moment does the {} begin in this clip?", short(t)),
+            fill(ABSENT_Q, short(t), "", ""),
             expected,
             text,
         ));
@@ -415,31 +464,6 @@ mod tests {
         let a = probes(&clips, 2, 7);
         assert_eq!(a.len(), 2 * PROBE_KINDS.len());
         assert_eq!(a, probes(&clips, 2, 7));
-    }
-
-    /// Lower-cased words with every sound's names replaced by `_`, so phrases are compared as
-    /// templates.
-    fn masked_words(s: &str) -> Vec<String> {
-        let mut t = s.to_lowercase();
-        let mut names: Vec<&str> = EventType::ALL
-            .iter()
-            .flat_map(|e| {
-                let lx = super::super::captions::lexicon(*e);
-                [lx.presence.0, lx.short.0]
-            })
-            .collect();
-        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        for n in names {
-            t = t.replace(n, " _ ");
-        }
-        t.split(|c: char| !c.is_alphanumeric() && c != '_' && c != '\'')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn four_grams(s: &str) -> Vec<String> {
-        masked_words(s).windows(4).map(|w| w.join(" ")).collect()
     }
 
     /// The probes are worded unlike every question of the world's question–answer pairs (which

@@ -1,0 +1,888 @@
+//! The toy chat model's corpus: what an instruct LLM does with a described scene. Everything is
+//! drawn from the facts each caption states ([`SceneFacts`]), so no reply says more than the
+//! text it answers:
+//! - a description alone → a conversational restatement of the whole scene it describes (its
+//!   sounds, their order, counts and loudness): the dialogue-continuation target;
+//! - a description and a question → the answer, for many phrasings of each kind of question
+//!   (presence, counts, order, loudness, onsets, sources, description requests); a question the
+//!   description cannot answer gets an answer that says so;
+//! - the description is one caption, or several captions of one clip ([`description`]), the
+//!   form the `text-oracle` reference row gives.
+//!
+//! The probes' wordings (`probes.rs`) stay out: a test checks that no question here shares a
+//! four-word phrase with a probe once sound names are masked, the rule the synthetic QA pairs
+//! follow too.
+
+use super::captions::{capitalise, fill_adj, lexicon, number_word};
+use super::facts::{CountFact, EventFacts, LoudnessFact, SceneFacts};
+use super::{ClipText, EventType};
+use crate::rng::Rng;
+
+/// Several captions of one clip as one text: each trimmed, capitalised and ended with a period,
+/// joined by spaces. The `text-oracle` row puts this where the audio would be.
+pub fn description(captions: &[String]) -> String {
+    captions
+        .iter()
+        .map(|c| {
+            let c = c.trim();
+            let mut s = capitalise(c);
+            if !s.ends_with(['.', '!', '?']) {
+                s.push('.');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pick<'a>(rng: &mut Rng, opts: &[&'a str]) -> &'a str {
+    opts[rng.below(opts.len())]
+}
+
+/// "the dog", "the dripping water": how questions and answers refer to a sound.
+fn the(t: EventType) -> String {
+    format!("the {}", lexicon(t).short.0)
+}
+
+fn count_words(c: CountFact, rng: &mut Rng) -> String {
+    match c {
+        CountFact::Unstated => String::new(),
+        CountFact::Vague => pick(
+            rng,
+            &[" several times", " repeatedly", " a number of times"],
+        )
+        .into(),
+        CountFact::Exact(1) => " once".into(),
+        CountFact::Exact(2) => pick(rng, &[" twice", " two times"]).into(),
+        CountFact::Exact(n) => format!(" {} times", number_word(n as usize)),
+    }
+}
+
+/// One sound as a clause stating everything the facts say about it ("a loud dog barks three
+/// times", "someone knocks twice in the distance").
+fn clause(e: &EventFacts, rng: &mut Rng) -> String {
+    let lx = lexicon(e.ty);
+    let &(subj, plural) = rng.choose(lx.subjects);
+    let &(sg, base, _) = rng.choose(lx.verbs);
+    let verb = if plural { base } else { sg };
+    let (adj, adv) = match e.loudness {
+        None => ("", ""),
+        Some(l) => {
+            let as_adj = subj.contains("{adj}") && rng.below(2) == 0;
+            match (l, as_adj) {
+                (LoudnessFact::Loud, true) => (pick(rng, &["loud ", "nearby "]), ""),
+                (LoudnessFact::Loud, false) => ("", pick(rng, &[" loudly", " close by"])),
+                (LoudnessFact::Quiet, true) => (pick(rng, &["faint ", "distant ", "quiet "]), ""),
+                (LoudnessFact::Quiet, false) => {
+                    ("", pick(rng, &[" faintly", " softly", " in the distance"]))
+                }
+            }
+        }
+    };
+    let count = count_words(e.count, rng);
+    format!("{} {verb}{count}{adv}", fill_adj(subj, adj))
+}
+
+/// The whole scene as one lower-case sentence without final period, stating every fact.
+fn scene_sentence(f: &SceneFacts, rng: &mut Rng) -> String {
+    let parts: Vec<String> = f.events.iter().map(|e| clause(e, rng)).collect();
+    match parts.as_slice() {
+        [] => "there is only a quiet background hiss".into(),
+        [a] => a.clone(),
+        [a, b] if f.ordered => {
+            let c = pick(
+                rng,
+                &[
+                    ", then ",
+                    " and then ",
+                    ", and after that ",
+                    " before ",
+                    ", after which ",
+                ],
+            );
+            format!("{a}{c}{b}")
+        }
+        [a, b] => {
+            let c = pick(
+                rng,
+                &[
+                    " while ",
+                    " as ",
+                    ", and at the same time ",
+                    " and meanwhile ",
+                ],
+            );
+            format!("{a}{c}{b}")
+        }
+        [a, b, c, ..] if f.ordered => match rng.below(3) {
+            0 => format!("{a}, then {b}, and finally {c}"),
+            1 => format!("first {a}, then {b}, and after that {c}"),
+            _ => format!("{a}, after which {b}, and then {c}"),
+        },
+        [a, b, c, ..] => match rng.below(2) {
+            0 => format!("{a} while {b} and {c}"),
+            _ => format!("{a}, and at the same time {b} and {c}"),
+        },
+    }
+}
+
+/// A conversational reply to a bare description: it restates the whole scene.
+pub fn restatement(f: &SceneFacts, rng: &mut Rng) -> String {
+    let s = scene_sentence(f, rng);
+    match rng.below(7) {
+        0 => format!("It sounds like {s}."),
+        1 => format!("So {s}. What would you like to know about it?"),
+        2 => format!("That is a scene where {s}."),
+        3 => format!("In other words, {s}."),
+        4 => format!("I see: {s}."),
+        5 => format!("Got it, {s}. Is there anything you want to ask about it?"),
+        _ => format!("So what happens is that {s}."),
+    }
+}
+
+/// A description of the scene, caption style (the answer to a description request).
+fn describe_answer(f: &SceneFacts, rng: &mut Rng) -> String {
+    let s = scene_sentence(f, rng);
+    match rng.below(4) {
+        0 | 1 => format!("{}.", capitalise(&s)),
+        2 => format!("In this recording, {s}."),
+        _ => format!("The recording contains this: {s}."),
+    }
+}
+
+/// Requests for a description ("Describe the audio in one sentence." is the captioning
+/// instruction of the eval stage).
+const DESCRIBE_REQUESTS: [&str; 18] = [
+    "Describe the audio in one sentence.",
+    "Describe what is going on in the recording.",
+    "What sounds are in this clip?",
+    "What is happening in the audio?",
+    "Which sounds occur in the recording?",
+    "List the sounds in the recording.",
+    "Briefly describe the scene.",
+    "What do you hear?",
+    "Can you describe this audio?",
+    "Summarise the recording.",
+    "Sum up what the clip contains.",
+    "Write a caption for this audio.",
+    "What is going on here?",
+    "Give me a description of the recording.",
+    "Describe the sounds you hear.",
+    "What does the recording sound like?",
+    "Name the sounds in the clip.",
+    "Tell me what the clip is about.",
+];
+
+/// The sound that makes the repetitions of a countable type, for count questions: (subject,
+/// verb base, plural noun of one repetition).
+fn repetition(t: EventType) -> (&'static str, &'static str, &'static str) {
+    match t {
+        EventType::DogBark => ("the dog", "bark", "barks"),
+        EventType::Bell => ("the bell", "ring", "bell strikes"),
+        EventType::DoorKnock => ("someone", "knock", "knocks"),
+        EventType::AlarmBeep => ("the alarm", "beep", "beeps"),
+        EventType::WaterDrip => ("the water", "drip", "drops"),
+        _ => ("it", "sound", "sounds"),
+    }
+}
+
+/// Frames every question about the scene can take: `{Q}` / `{q}` is the question's core with
+/// or without a capital ("is there a dog barking", "how often does the dog bark"). Shared by
+/// all kinds, so no frame tells the kind of question: only its words do.
+const FRAMES: [&str; 12] = [
+    "{Q}?",
+    "{Q}?",
+    "{Q}?",
+    "{Q}?",
+    "Based on the description, {q}?",
+    "Quick question: {q}?",
+    "I wonder, {q}?",
+    "Please answer this: {q}?",
+    "{Q}? Answer briefly.",
+    "So, {q}?",
+    "Here is my question: {q}?",
+    "{Q}? Keep it short.",
+];
+
+fn framed(core: &str, rng: &mut Rng) -> String {
+    pick(rng, &FRAMES)
+        .replace("{Q}", &capitalise(core))
+        .replace("{q}", core)
+}
+
+fn count_question(t: EventType, rng: &mut Rng) -> String {
+    let (subj, verb, noun) = repetition(t);
+    let the = the(t);
+    let core = match rng.below(11) {
+        0 => format!("how many times does {subj} {verb}"),
+        1 => format!("how often does {subj} {verb}"),
+        2 => format!("how often is {the} heard"),
+        3 => format!("how many {noun} are there"),
+        4 => format!("what is the number of {noun}"),
+        5 => format!("how many {noun} does the recording have"),
+        6 => format!("how many times is {the} heard"),
+        7 => format!("how often do we hear {the}"),
+        8 => format!("how many times can you hear {the}"),
+        9 => format!("how often does {the} occur"),
+        _ => format!("what number of {noun} does the clip have"),
+    };
+    let suffix = pick(
+        rng,
+        &[
+            "",
+            "",
+            " Answer with a number.",
+            " Give just the number.",
+            " Reply with one number.",
+            " Use a number, please.",
+            " Respond with a number.",
+        ],
+    );
+    format!("{}{suffix}", framed(&core, rng))
+}
+
+fn count_answer(t: EventType, c: CountFact, rng: &mut Rng) -> String {
+    let (subj, verb, noun) = repetition(t);
+    match c {
+        CountFact::Exact(n) => {
+            let w = number_word(n as usize);
+            let times = match n {
+                1 => "once".to_string(),
+                2 => "twice".to_string(),
+                _ => format!("{w} times"),
+            };
+            match rng.below(5) {
+                0 => format!("{}.", capitalise(&times)),
+                1 => format!("{} {verb}s {times}.", capitalise(subj)),
+                2 if n > 1 => format!("There are {w} {noun}."),
+                3 => format!("{n}."),
+                _ => format!("{}.", capitalise(&w)),
+            }
+        }
+        CountFact::Vague => format!(
+            "{} {verb}s several times, but the description gives no exact number.",
+            capitalise(subj)
+        ),
+        CountFact::Unstated => {
+            format!("The description does not say how many times {subj} {verb}s.")
+        }
+    }
+}
+
+fn presence_question(t: EventType, rng: &mut Rng) -> String {
+    let (p, _) = lexicon(t).presence;
+    let the = the(t);
+    let core = match rng.below(14) {
+        0 => format!("is there {p} in the recording"),
+        1 => format!("do you hear {p}"),
+        2 => format!("does the clip have {p} in it"),
+        3 => format!("does the recording feature {p}"),
+        4 => format!("is {p} part of the scene"),
+        5 => format!("can {p} be heard"),
+        6 => format!("does the recording contain {p}"),
+        7 => format!("does the clip include {p}"),
+        8 => format!("is {p} present"),
+        9 => format!("would I hear {p}"),
+        10 => format!("is {the} audible"),
+        11 => format!("does the scene include {p}"),
+        12 => format!("does this clip contain {p}"),
+        _ => format!("does this recording include {p}"),
+    };
+    let suffix = pick(
+        rng,
+        &[
+            "",
+            "",
+            " Yes or no?",
+            " Reply yes or no.",
+            " Say yes or no.",
+            " Answer with yes or no.",
+            " Just yes or no, please.",
+        ],
+    );
+    format!("{}{suffix}", framed(&core, rng))
+}
+
+fn presence_answer(t: EventType, present: bool, rng: &mut Rng) -> String {
+    let (p, plural) = lexicon(t).presence;
+    let short = lexicon(t).short.0;
+    if present {
+        match rng.below(4) {
+            0 => "Yes.".into(),
+            1 => format!("Yes, there {} {p}.", if plural { "are" } else { "is" }),
+            2 => format!("Yes, {p} can be heard."),
+            _ => format!("Yes, I hear {p}."),
+        }
+    } else {
+        match rng.below(4) {
+            0 => "No.".into(),
+            1 => format!("No, there is no {short}."),
+            2 => format!("No, the recording has no {short} in it."),
+            _ => format!("No, I do not hear any {short}."),
+        }
+    }
+}
+
+/// A question asking which of two sounds has property `p` ("starts earlier", "is louder"), in
+/// one of frames shared by order and loudness questions.
+fn two_sound_question(x: &str, y: &str, p: &str, rng: &mut Rng) -> String {
+    let q = match rng.below(11) {
+        0 => format!("Which {p}, {x} or {y}?"),
+        1 => format!("Which one {p}, {x} or {y}?"),
+        2 => format!("Which sound {p}: {x} or {y}?"),
+        3 => format!("Which of the two {p}, {x} or {y}?"),
+        4 => format!("{} or {y}: which {p}?", capitalise(x)),
+        5 => format!("Comparing {x} to {y}, which {p}?"),
+        6 => format!("Of these two sounds, {x} or {y}, which {p}?"),
+        7 => format!("Tell me which {p}, {x} or {y}."),
+        8 => format!("What {p}, {x} or {y}?"),
+        9 => format!("Looking at {x} versus {y}, which {p}?"),
+        _ => format!("Is it {x} or {y} that {p}?"),
+    };
+    match rng.below(4) {
+        0 => format!("Based on the description: {q}"),
+        _ => q,
+    }
+}
+
+/// An order question about `x` and `y` (in the order asked), asking for the earlier one when
+/// `earlier`; and the answer when the description gives the order.
+fn order_qa(
+    x: EventType,
+    y: EventType,
+    earlier: bool,
+    x_first: Option<bool>,
+    rng: &mut Rng,
+) -> (String, String) {
+    let (tx, ty) = (the(x), the(y));
+    let yes_no = rng.below(8) == 0;
+    let q = if yes_no {
+        let rel = if earlier { "before" } else { "after" };
+        framed(&format!("does {tx} start {rel} {ty}"), rng)
+    } else {
+        let p = if earlier {
+            pick(
+                rng,
+                &[
+                    "comes first",
+                    "starts first",
+                    "starts earlier",
+                    "begins sooner",
+                    "is heard first",
+                    "begins first",
+                    "starts sooner",
+                    "comes earlier",
+                    "begins earlier",
+                ],
+            )
+        } else {
+            pick(
+                rng,
+                &[
+                    "comes last",
+                    "starts last",
+                    "starts later",
+                    "begins afterwards",
+                    "is heard second",
+                    "begins last",
+                    "comes in later",
+                    "comes later",
+                    "begins later",
+                ],
+            )
+        };
+        two_sound_question(&tx, &ty, p, rng)
+    };
+    let a = match x_first {
+        None => "The description does not say which of the two starts first.".to_string(),
+        Some(x_first) => {
+            let (first, second) = if x_first { (&tx, &ty) } else { (&ty, &tx) };
+            let (right, wrong) = if earlier {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            if yes_no {
+                let yes = (x_first && earlier) || (!x_first && !earlier);
+                if earlier {
+                    if yes {
+                        format!("Yes, {tx} starts before {ty}.")
+                    } else {
+                        format!("No, {ty} starts before {tx}.")
+                    }
+                } else if yes {
+                    format!("Yes, {tx} starts after {ty}.")
+                } else {
+                    format!("No, {ty} starts after {tx}.")
+                }
+            } else {
+                match (rng.below(3), earlier) {
+                    (0, _) => format!("{}.", capitalise(right)),
+                    (1, true) => format!("{} starts first.", capitalise(right)),
+                    (1, false) => format!("{} starts later.", capitalise(right)),
+                    (_, true) => format!("{} comes first, before {wrong}.", capitalise(right)),
+                    (_, false) => format!("{} comes later, after {wrong}.", capitalise(right)),
+                }
+            }
+        }
+    };
+    (q, a)
+}
+
+/// A loudness question about `x` and `y`, asking for the louder one when `louder`; and the
+/// answer when the description's loudness words tell.
+fn loudness_qa(
+    x: EventType,
+    y: EventType,
+    louder: bool,
+    x_louder: Option<bool>,
+    rng: &mut Rng,
+) -> (String, String) {
+    let (tx, ty) = (the(x), the(y));
+    let yes_no = rng.below(8) == 0;
+    let word = if louder { "louder" } else { "quieter" };
+    let q = if yes_no {
+        framed(&format!("is {tx} {word} than {ty}"), rng)
+    } else {
+        let p = if louder {
+            pick(
+                rng,
+                &[
+                    "is louder",
+                    "sounds louder",
+                    "is more prominent",
+                    "stands out more",
+                    "is stronger",
+                    "is the louder one",
+                    "comes through louder",
+                ],
+            )
+        } else {
+            pick(
+                rng,
+                &[
+                    "is quieter",
+                    "sounds quieter",
+                    "is fainter",
+                    "is softer",
+                    "sounds softer",
+                    "is less loud",
+                    "is the quieter one",
+                    "sounds fainter",
+                ],
+            )
+        };
+        two_sound_question(&tx, &ty, p, rng)
+    };
+    let a = match x_louder {
+        None => "The description does not say which of the two is louder.".to_string(),
+        Some(x_louder) => {
+            let (loud, quiet) = if x_louder { (&tx, &ty) } else { (&ty, &tx) };
+            let (right, wrong) = if louder { (loud, quiet) } else { (quiet, loud) };
+            if yes_no {
+                if right == &tx {
+                    format!("Yes, {tx} is {word} than {ty}.")
+                } else {
+                    format!("No, {ty} is {word} than {tx}.")
+                }
+            } else {
+                match (rng.below(3), louder) {
+                    (0, _) => format!("{}.", capitalise(right)),
+                    (1, true) => format!("{} is louder.", capitalise(right)),
+                    (1, false) => format!("{} is quieter.", capitalise(right)),
+                    (_, true) => format!("{} is louder than {wrong}.", capitalise(right)),
+                    (_, false) => format!("{} is fainter than {wrong}.", capitalise(right)),
+                }
+            }
+        }
+    };
+    (q, a)
+}
+
+fn onset_question(t: EventType, rng: &mut Rng) -> String {
+    let the = the(t);
+    let core = match rng.below(12) {
+        0 => format!("when does {the} start"),
+        1 => format!("at what point does {the} start"),
+        2 => format!("when is {the} first heard"),
+        3 => format!("when do you first hear {the}"),
+        4 => format!("how soon does {the} come in"),
+        5 => format!("at which moment is {the} heard"),
+        6 => format!("when do we hear {the} begin"),
+        7 => format!("at what time does {the} appear in the recording"),
+        8 => format!("at what moment is {the} first heard"),
+        9 => format!("when does {the} come in"),
+        10 => format!("at what time does {the} start"),
+        _ => format!("when can we first hear {the}"),
+    };
+    framed(&core, rng)
+}
+
+/// When `t` begins, as far as the description tells (`None`: it is not in the scene).
+fn onset_answer(f: &SceneFacts, t: EventType, rng: &mut Rng) -> String {
+    let the = the(t);
+    let Some(i) = f.events.iter().position(|e| e.ty == t) else {
+        return match rng.below(3) {
+            0 => format!("There is no {} in this recording.", lexicon(t).short.0),
+            1 => format!("No {} can be heard in this clip.", lexicon(t).short.0),
+            _ => format!("I do not hear any {} in the recording.", lexicon(t).short.0),
+        };
+    };
+    if f.events.len() < 2 || !f.ordered {
+        return format!(
+            "{} begins at some point in the clip; the description does not say exactly when.",
+            capitalise(&the)
+        );
+    }
+    if i == 0 {
+        let next = the_of(&f.events[1]);
+        match rng.below(2) {
+            0 => format!(
+                "{} is the first sound: it begins before {next}.",
+                capitalise(&the)
+            ),
+            _ => format!("It begins right at the start, before {next}."),
+        }
+    } else {
+        let prev = the_of(&f.events[i - 1]);
+        match rng.below(2) {
+            0 => format!("{} begins after {prev}.", capitalise(&the)),
+            _ => format!("It begins right after {prev}."),
+        }
+    }
+}
+
+fn the_of(e: &EventFacts) -> String {
+    the(e.ty)
+}
+
+fn identity_qa(t: EventType, rng: &mut Rng) -> (String, String) {
+    let lx = lexicon(t);
+    let d = *rng.choose(lx.describe);
+    let q = match rng.below(6) {
+        0 => format!("What is making {d}?"),
+        1 => format!("What produces {d}?"),
+        2 => format!("What is the source of {d}?"),
+        3 => format!("Where does {d} come from?"),
+        4 => format!("What causes {d}?"),
+        _ => format!("Which sound source makes {d}?"),
+    };
+    (q, lx.identity.to_string())
+}
+
+/// How many different sounds, and the answer.
+fn distinct_qa(f: &SceneFacts, rng: &mut Rng) -> (String, String) {
+    let q = pick(
+        rng,
+        &[
+            "How many different sounds are there?",
+            "How many distinct sound sources does the scene have?",
+            "How many kinds of sound make up this recording?",
+        ],
+    );
+    let n = f.events.len();
+    let a = match rng.below(2) {
+        0 => format!("{}.", capitalise(&number_word(n))),
+        _ => format!(
+            "There {} {} different sound{}.",
+            if n == 1 { "is" } else { "are" },
+            number_word(n),
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    (q.to_string(), a)
+}
+
+/// The four-word phrases of the probes' wordings (sound names masked): no question of the
+/// corpus may use one.
+fn probe_phrases() -> &'static std::collections::HashSet<String> {
+    static PHRASES: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    PHRASES.get_or_init(|| {
+        super::probes::wordings()
+            .iter()
+            .flat_map(|w| super::probes::four_grams(w))
+            .collect()
+    })
+}
+
+/// One question about a scene described by `f` (true to the clip's ground truth in `clip`),
+/// with its answer from `f` alone; `None` when the drawn kind does not apply or the drawn
+/// wording shares a four-word phrase with a probe.
+fn question(f: &SceneFacts, clip: &ClipText, rng: &mut Rng) -> Option<(String, String)> {
+    let (q, a) = draw_question(f, clip, rng)?;
+    let banned = probe_phrases();
+    super::probes::four_grams(&q)
+        .iter()
+        .all(|g| !banned.contains(g))
+        .then_some((q, a))
+}
+
+fn draw_question(f: &SceneFacts, clip: &ClipText, rng: &mut Rng) -> Option<(String, String)> {
+    let present = f.types();
+    let absent: Vec<EventType> = EventType::ALL
+        .iter()
+        .copied()
+        .filter(|t| !present.contains(t))
+        .collect();
+    let level = |t: EventType| {
+        clip.events
+            .iter()
+            .find(|e| e.event_type == t.name())
+            .map(|e| e.level_db)
+    };
+    Some(match rng.below(16) {
+        0..=2 => {
+            let yes = absent.is_empty() || rng.below(2) == 0;
+            let t = if yes {
+                *rng.choose(&present)
+            } else {
+                *rng.choose(&absent)
+            };
+            (presence_question(t, rng), presence_answer(t, yes, rng))
+        }
+        3..=5 => {
+            let countable: Vec<&EventFacts> =
+                f.events.iter().filter(|e| e.ty.countable()).collect();
+            if countable.is_empty() {
+                return None;
+            }
+            let e = *rng.choose(&countable);
+            (count_question(e.ty, rng), count_answer(e.ty, e.count, rng))
+        }
+        6..=8 if present.len() >= 2 => {
+            let (mut x, mut y) = two(&present, rng);
+            if rng.below(2) == 0 {
+                std::mem::swap(&mut x, &mut y);
+            }
+            order_qa(x, y, rng.below(2) == 0, f.begins_before(x, y), rng)
+        }
+        9..=11 if present.len() >= 2 => {
+            let (x, y) = two(&present, rng);
+            let stated = f.louder(x, y);
+            // A loudness word can mislead when the other sound's mark is missing from this
+            // caption; such pairs are left out rather than taught wrong.
+            if let (Some(s), Some(lx), Some(ly)) = (stated, level(x), level(y)) {
+                if s != (lx > ly) {
+                    return None;
+                }
+            }
+            loudness_qa(x, y, rng.below(2) == 0, stated, rng)
+        }
+        12 | 13 => {
+            let t = if absent.is_empty() || rng.below(2) == 0 {
+                *rng.choose(&present)
+            } else {
+                *rng.choose(&absent)
+            };
+            (onset_question(t, rng), onset_answer(f, t, rng))
+        }
+        14 => {
+            if rng.below(2) == 0 {
+                distinct_qa(f, rng)
+            } else {
+                identity_qa(*rng.choose(&present), rng)
+            }
+        }
+        15 => (
+            pick(rng, &DESCRIBE_REQUESTS).to_string(),
+            describe_answer(f, rng),
+        ),
+        _ => return None,
+    })
+}
+
+fn two(present: &[EventType], rng: &mut Rng) -> (EventType, EventType) {
+    let i = rng.below(present.len());
+    let mut j = rng.below(present.len() - 1);
+    if j >= i {
+        j += 1;
+    }
+    (present[i], present[j])
+}
+
+/// One turn of the corpus: the description given, the question after it (`None`: a bare
+/// description), and the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub context: String,
+    pub question: Option<String>,
+    pub reply: String,
+}
+
+impl Turn {
+    /// The user turn as the model reads it.
+    pub fn user(&self) -> String {
+        match &self.question {
+            Some(q) => format!("{} {q}", self.context),
+            None => self.context.clone(),
+        }
+    }
+}
+
+/// Questions per clip asked about one caption, and about several of its captions together.
+const SINGLE_QUESTIONS: usize = 8;
+const MULTI_QUESTIONS: usize = 6;
+
+/// The chat corpus of a (held-out) synthetic world: per clip, a restatement of each caption,
+/// and questions about one caption or several captions of the clip.
+pub fn corpus(world: &[ClipText], seed: u64) -> Vec<Turn> {
+    let mut rng = Rng::derive(seed, "tiny-chat-corpus");
+    let mut out = Vec::new();
+    for clip in world {
+        let n = clip.captions.len();
+        for (c, f) in clip.captions.iter().zip(&clip.facts) {
+            out.push(Turn {
+                context: c.clone(),
+                question: None,
+                reply: restatement(f, &mut rng),
+            });
+        }
+        let mut asked = 0;
+        let mut tries = 0;
+        while asked < SINGLE_QUESTIONS + MULTI_QUESTIONS && tries < 100 {
+            tries += 1;
+            let (context, facts) = if asked < SINGLE_QUESTIONS {
+                let i = rng.below(n);
+                (clip.captions[i].clone(), clip.facts[i].clone())
+            } else {
+                // 2–5 of the clip's captions, in a random order (5 half of the time: the
+                // text-oracle's form).
+                let k = if rng.below(2) == 0 {
+                    n
+                } else {
+                    2 + rng.below(n - 1)
+                };
+                let mut idx: Vec<usize> = (0..n).collect();
+                rng.shuffle(&mut idx);
+                idx.truncate(k);
+                let caps: Vec<String> = idx.iter().map(|&i| clip.captions[i].clone()).collect();
+                let fs: Vec<SceneFacts> = idx.iter().map(|&i| clip.facts[i].clone()).collect();
+                (description(&caps), SceneFacts::union(&fs))
+            };
+            if let Some((q, a)) = question(&facts, clip, &mut rng) {
+                out.push(Turn {
+                    context,
+                    question: Some(q),
+                    reply: a,
+                });
+                asked += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synth::text_world;
+
+    #[test]
+    fn replies_state_only_what_the_description_states() {
+        let world = text_world(80, 11, 5.0);
+        let turns = corpus(&world, 11);
+        assert!(turns.len() > 80 * 15, "{}", turns.len());
+        for t in &turns {
+            assert!(!t.reply.is_empty() && !t.context.is_empty());
+            assert!(
+                !t.reply.contains("{adj}") && !t.reply.contains("  "),
+                "{t:?}"
+            );
+        }
+        // A restatement names every sound of its caption and a count only when the caption
+        // gives one.
+        let mut rng = Rng::new(3);
+        for clip in &world {
+            for (c, f) in clip.captions.iter().zip(&clip.facts) {
+                let r = restatement(f, &mut rng);
+                for e in &f.events {
+                    // By a keyword of the probes, or by one of the lexicon's subjects ("a tap").
+                    let mut keys: Vec<String> = crate::data::synth::probes::keywords(e.ty)
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect();
+                    keys.extend(lexicon(e.ty).subjects.iter().map(|(s, _)| {
+                        s.replace("{adj}", "")
+                            .trim_start_matches("a ")
+                            .trim_start_matches("an ")
+                            .to_string()
+                    }));
+                    assert!(
+                        keys.iter().any(|k| r.to_lowercase().contains(k.as_str())),
+                        "{r:?} misses {:?} of {c:?}",
+                        e.ty
+                    );
+                    if let CountFact::Exact(n) = e.count {
+                        let w = match n {
+                            1 => "once".to_string(),
+                            2 => "tw".to_string(),
+                            _ => number_word(n as usize),
+                        };
+                        assert!(r.contains(&w), "{r:?} lacks the count {n} of {c:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn captions_state_true_facts() {
+        for clip in text_world(200, 5, 5.0) {
+            for (c, f) in clip.captions.iter().zip(&clip.facts) {
+                assert_eq!(f.events.len(), clip.events.len(), "{c}");
+                for (e, truth) in f.events.iter().zip(&clip.events) {
+                    assert_eq!(e.ty.name(), truth.event_type);
+                    if let CountFact::Exact(n) = e.count {
+                        assert_eq!(n, truth.repetitions, "{c}");
+                        let w = match n {
+                            1 => "once".to_string(),
+                            2 => "tw".to_string(),
+                            _ => number_word(n as usize),
+                        };
+                        assert!(c.to_lowercase().contains(&w), "{c} does not say {n}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn four_grams(s: &str) -> std::collections::BTreeSet<String> {
+        super::super::probes::four_grams(s).into_iter().collect()
+    }
+
+    /// No question of the chat corpus shares a four-word phrase with a probe (sound names
+    /// masked): the probes' wordings stay out of the toy chat model's corpus.
+    #[test]
+    fn probe_wordings_stay_out_of_the_corpus() {
+        let dir = std::env::temp_dir().join(format!("acdc-corpus-words-{}", std::process::id()));
+        let cfg = super::super::SynthConfig::new(120, 4);
+        super::super::generate(&dir, &cfg).unwrap();
+        let clips = super::super::probes::read_events(&dir.join("events.jsonl"), "test").unwrap();
+        let probes = super::super::probes::probes(&clips, 1000, 2);
+        let mut banned = std::collections::BTreeMap::new();
+        for p in &probes {
+            for g in four_grams(&p.question) {
+                banned.insert(g, p.question.clone());
+            }
+        }
+        let turns = corpus(&text_world(150, 9, 5.0), 9);
+        let mut questions = std::collections::BTreeSet::new();
+        for t in &turns {
+            if let Some(q) = &t.question {
+                questions.insert(q.clone());
+            }
+        }
+        assert!(questions.len() > 300, "{}", questions.len());
+        for q in &questions {
+            for g in four_grams(q) {
+                assert!(
+                    !banned.contains_key(&g),
+                    "corpus question {q:?} shares {g:?} with probe {:?}",
+                    banned[&g]
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -14,13 +14,17 @@ use crate::audio::{
 
 /// Encode every input into `out_dir` (`target_frames` = 0 keeps audio at its natural length).
 pub fn encode(
+    home: &Path,
     encoder: &str,
     inputs: &[PathBuf],
     out_dir: &Path,
     target_frames: usize,
 ) -> Result<String> {
     let device = Device::flex();
-    let (cfg, eat) = crate::model::backbone::load_encoder(encoder, &device)?;
+    if encoder == "builtin:tiny-eat-events" {
+        crate::train::pretrain_encoder::ensure_tiny_eat_events(home, &mut |_, _, _| {})?;
+    }
+    let (cfg, eat) = crate::model::backbone::load_encoder(encoder, home, &device)?;
     let fbank = FbankConfig::default();
     super::per_file(inputs, out_dir, |input, dest| {
         let (feats, frames) = if input.extension().is_some_and(|e| e == "npy") {

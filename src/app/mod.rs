@@ -158,6 +158,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             no_pad,
             target_frames,
         } => encode::encode(
+            &home,
             &encoder,
             &inputs,
             &out_dir,

@@ -121,6 +121,10 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let w = crate::model::backbone::tiny_chat_weights(home.path());
         std::fs::create_dir_all(w.parent().unwrap()).unwrap();
+        crate::text::TextTokenizer::train_byte_level_bpe(&["a dog barks".into()], 300)
+            .unwrap()
+            .save(&w.with_file_name("tokenizer.json"))
+            .unwrap();
         let id_with = |bytes: &[u8]| {
             std::fs::write(&w, bytes).unwrap();
             let b = Backbone::resolve("builtin:tiny-chat", home.path()).unwrap();

@@ -120,11 +120,37 @@ pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
     }
 }
 
-/// Where `builtin:tiny-chat` keeps its pretrained weights.
-pub fn tiny_chat_weights(home: &Path) -> PathBuf {
+/// Where `builtin:tiny-eat-events` keeps its pretrained weights (built by
+/// `train::pretrain_encoder`).
+pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
     home.join("models")
-        .join("builtin-tiny-chat")
+        .join("builtin-tiny-eat-events")
         .join("model.bpk")
+}
+
+/// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights (`-v2`: the model that
+/// answers from descriptions; the first builtin:tiny-chat lived in `builtin-tiny-chat/`).
+pub fn tiny_chat_dir(home: &Path) -> PathBuf {
+    home.join("models").join("builtin-tiny-chat-v2")
+}
+
+/// `builtin:tiny-chat`'s pretrained weights (written last when it is built).
+pub fn tiny_chat_weights(home: &Path) -> PathBuf {
+    tiny_chat_dir(home).join("model.bpk")
+}
+
+/// The untrained `builtin:tiny-chat` over its `tokenizer`: seeded weights, Llama-3 chat format.
+pub fn tiny_chat_base(tokenizer: TextTokenizer) -> Backbone {
+    let config = super::builtin_tiny_chat_llm(tokenizer.vocab_size());
+    Backbone {
+        id: "builtin:tiny-chat".into(),
+        fingerprint: String::new(),
+        tokenizer,
+        chat: ChatFormat::llama3(),
+        config,
+        weights: Weights::Seeded,
+        eos: Vec::new(),
+    }
 }
 
 impl Backbone {
@@ -132,16 +158,30 @@ impl Backbone {
     pub fn resolve(id: &str, home: &Path) -> Result<Backbone, BackboneError> {
         match id {
             "builtin:tiny-chat" => {
-                let mut b = Self::resolve("builtin:tiny", home)?;
+                let built = "builtin:tiny-chat is built by `acdc run` on first use";
                 let w = tiny_chat_weights(home);
                 let bytes = std::fs::read(&w).map_err(|e| BackboneError::Io {
                     path: w.clone(),
-                    message: format!("{e} (builtin:tiny-chat is built by `acdc run` on first use)"),
+                    message: format!("{e} ({built})"),
+                })?;
+                let tok_path = tiny_chat_dir(home).join("tokenizer.json");
+                let tokenizer = TextTokenizer::from_file(&tok_path).map_err(|source| {
+                    BackboneError::Tokenizer {
+                        id: id.into(),
+                        source,
+                    }
                 })?;
                 use sha2::Digest;
                 let sha = hex::encode(sha2::Sha256::digest(&bytes));
-                b.id = id.into();
-                b.fingerprint = crate::model::fingerprint(&[id, &b.fingerprint, &sha]);
+                let mut b = tiny_chat_base(tokenizer);
+                let tok_json = b.tokenizer.inner.to_string(false).unwrap_or_default();
+                b.fingerprint = crate::model::fingerprint(&[
+                    id,
+                    &format!("{:?}", b.config),
+                    &BUILTIN_TINY_SEED.to_string(),
+                    &tok_json,
+                    &sha,
+                ]);
                 b.weights = Weights::Burnpack(w);
                 Ok(b)
             }
@@ -328,7 +368,11 @@ fn weight_file_identity(f: &Path) -> String {
 /// Resolve an encoder checkpoint: (config, model). `builtin:tiny-eat`, an original fairseq EAT
 /// checkpoint file (`EAT-base_epoch30_pretrain.pt`, …), or an EAT Hugging Face model directory /
 /// cached id (`worstchan/EAT-base_epoch30_finetune_AS2M`, …).
-pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), BackboneError> {
+pub fn load_encoder(
+    id: &str,
+    home: &Path,
+    device: &Device,
+) -> Result<(EatConfig, Eat), BackboneError> {
     let fail = |message: String| BackboneError::Encoder {
         id: id.into(),
         message,
@@ -340,8 +384,36 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
             let m = super::init_seeded(device, BUILTIN_TINY_EAT_SEED, || cfg.init(device));
             Ok((cfg, m))
         }
+        "builtin:tiny-eat-events" => {
+            let cfg = super::builtin_tiny_eat_events();
+            let mut m = super::init_seeded(device, BUILTIN_TINY_EAT_SEED, || cfg.init(device));
+            let w = tiny_eat_events_weights(home);
+            if !w.exists() {
+                return Err(fail(format!(
+                    "{} is missing (builtin:tiny-eat-events is built by `acdc run` on first use)",
+                    w.display()
+                )));
+            }
+            use burn::store::{BurnpackStore, ModuleSnapshot};
+            let mut store = BurnpackStore::from_file(&w).auto_extension(false);
+            let r = m.load_from(&mut store).map_err(|e| BackboneError::Io {
+                path: w.clone(),
+                message: e.to_string(),
+            })?;
+            if !r.errors.is_empty() || !r.missing.is_empty() {
+                return Err(BackboneError::Io {
+                    path: w,
+                    message: format!(
+                        "weights do not fit the encoder: {} error(s), {} missing tensor(s)",
+                        r.errors.len(),
+                        r.missing.len()
+                    ),
+                });
+            }
+            Ok((cfg, m))
+        }
         other if other.starts_with("builtin:") => Err(fail(
-            "unknown builtin encoder; builtins: builtin:tiny-eat".into(),
+            "unknown builtin encoder; builtins: builtin:tiny-eat, builtin:tiny-eat-events".into(),
         )),
         _ if path.extension().is_some_and(|e| e == "safetensors") && path.is_file() => Err(fail(
             "a safetensors file: give its Hugging Face model directory (with config.json) instead"
@@ -373,6 +445,7 @@ pub fn load_encoder(id: &str, device: &Device) -> Result<(EatConfig, Eat), Backb
 pub fn build_for_run(
     cfg: &crate::spec::RunConfig,
     backbone: &Backbone,
+    home: &Path,
     device: &Device,
 ) -> Result<super::audio_llm::AudioLlm, BackboneError> {
     let frozen = cfg.train.precision.float_dtype();
@@ -386,7 +459,7 @@ pub fn build_for_run(
         });
     }
     let llm = super::cast_floats(backbone.load_llm(device)?, frozen);
-    let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, device)?;
+    let (eat_cfg, encoder) = load_encoder(&cfg.encoder.checkpoint, home, device)?;
     let encoder = if cfg.encoder.trainable {
         encoder
     } else {

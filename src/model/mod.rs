@@ -24,9 +24,21 @@ pub fn builtin_tiny_llm(vocab_size: usize) -> LlamaConfig {
     LlamaConfig::new(vocab_size, 64, 176, 2, 4, 2).with_rope_theta(10000.0)
 }
 
+/// The `builtin:tiny-chat` LLM architecture (wider and deeper than builtin:tiny: it must learn to
+/// answer questions about described scenes in many phrasings) for a tokenizer of `vocab_size` ids.
+pub fn builtin_tiny_chat_llm(vocab_size: usize) -> LlamaConfig {
+    LlamaConfig::new(vocab_size, 128, 352, 4, 4, 2).with_rope_theta(10000.0)
+}
+
 /// The `builtin:tiny-eat` encoder architecture (EAT at a tiny width).
 pub fn builtin_tiny_eat() -> EatConfig {
     EatConfig::new(32, 2, 2)
+}
+
+/// The `builtin:tiny-eat-events` encoder architecture: EAT at toy width, wider and deeper than
+/// builtin:tiny-eat (its weights are pretrained, see `train::pretrain_encoder`).
+pub fn builtin_tiny_eat_events() -> EatConfig {
+    EatConfig::new(64, 3, 4)
 }
 
 /// Assemble an AC/DC model from a frozen LLM and encoder, with a fresh adapter (and LoRA factors

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod pretrain;
+pub mod pretrain_encoder;
 pub mod schedule;
 pub mod trainer;
 pub mod validate;

@@ -44,6 +44,8 @@ pub struct TrainJob<'a> {
     pub val: &'a [TrainSource],
     pub audio: AudioInput<'a>,
     pub run_dir: &'a Path,
+    /// `$ACDC_HOME` (where builtin models live).
+    pub home: &'a Path,
     /// Trained weights of the `init_from` run.
     pub init_from: Option<PathBuf>,
 }
@@ -268,7 +270,7 @@ pub fn train(
     let tc = &cfg.train;
     let device = crate::model::device::train_device_for(cfg.device, tc.gradient_checkpointing)
         .map_err(|e| TrainError::Data(e.to_string()))?;
-    let mut model = build_for_run(cfg, job.backbone, &device)?;
+    let mut model = build_for_run(cfg, job.backbone, job.home, &device)?;
     if let Some(src) = &job.init_from {
         checkpoint::load_trainable(&mut model, src)?;
     }

@@ -1,0 +1,130 @@
+//! Try another recipe for `builtin:tiny-chat` without touching the cached one: train a chat model
+//! of the given width / depth for the given steps on the toy chat corpus, then score its
+//! text-oracle answers (all five captions of a clip as text, then the question) on the probes
+//! of a synthetic world, per kind, with the eval stage's verdicts. Prints JSON.
+//!
+//!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR
+//!
+//! e.g. `… -- 64 176 4 4 2 3000 3e-3`. The shipped recipe is `model::builtin_tiny_chat_llm` with
+//! `train::pretrain::{STEPS, LR}`.
+
+use std::collections::BTreeMap;
+
+use acdc::data::synth::dialogue::description;
+use acdc::data::synth::probes::{probes, read_events};
+use acdc::data::synth::{generate, text_world, SynthConfig};
+use acdc::decode::{embed_padded, generate as decode, Sampling};
+use acdc::model::backbone::tiny_chat_base;
+use acdc::rng::Rng;
+use acdc::text::prompt::text_prompt;
+use acdc::text::TextTokenizer;
+use burn::tensor::Device;
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| a[i].parse::<f64>().expect("numeric arguments");
+    let (hidden, inter, layers, heads, kv, steps, lr) = (
+        num(0) as usize,
+        num(1) as usize,
+        num(2) as usize,
+        num(3) as usize,
+        num(4) as usize,
+        num(5) as usize,
+        num(6),
+    );
+    let t0 = std::time::Instant::now();
+    let turns = acdc::train::pretrain::chat_corpus();
+    let mut texts = Vec::new();
+    for t in &turns {
+        texts.push(t.user());
+        texts.push(t.reply.clone());
+    }
+    let tok = TextTokenizer::train_byte_level_bpe(&texts, acdc::train::pretrain::VOCAB).unwrap();
+    let mut base = tiny_chat_base(tok);
+    base.config = acdc::model::llm::LlamaConfig::new(
+        base.tokenizer.vocab_size(),
+        hidden,
+        inter,
+        layers,
+        heads,
+        kv,
+    )
+    .with_rope_theta(10000.0);
+    let corpus_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let mut last = 0.0;
+    let llm = acdc::train::pretrain::train_chat(&base, &turns, steps, lr, &mut |s, n, l| {
+        last = l;
+        if s % 250 == 0 || s == n {
+            eprintln!(
+                "step {s}/{n} loss {l:.3} ({:.0} s)",
+                t1.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .unwrap();
+    let train_s = t1.elapsed().as_secs_f64();
+
+    let dir = std::env::temp_dir().join(format!("acdc-recipe-{}", std::process::id()));
+    generate(&dir, &SynthConfig::new(300, 0)).unwrap();
+    let world = text_world(300, 0, 5.0);
+    let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
+    let items = probes(&clips, 60, 0);
+    let captions = |file: &str| {
+        let idx: usize = file
+            .trim_start_matches("audio/test/synth_")
+            .trim_end_matches(".wav")
+            .parse()
+            .unwrap();
+        world[idx].captions.clone()
+    };
+    let device = Device::flex();
+    let stops = base.stop_ids();
+    let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut examples = Vec::new();
+    for chunk in items.chunks(16) {
+        let prompts: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|p| {
+                let user = format!("{} {}", description(&captions(&p.file_name)), p.question);
+                text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+            })
+            .collect();
+        let (embeds, valid) = embed_padded(&llm, &prompts, base.tokenizer.pad, &device);
+        let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
+        let out = decode(
+            &llm,
+            embeds,
+            &valid,
+            &stops,
+            48,
+            &Sampling::Greedy,
+            &mut rngs,
+        );
+        for (p, ids) in chunk.iter().zip(out) {
+            let answer = base.tokenizer.decode(&ids);
+            let ok = acdc::eval::probes::check(&p.expected, &answer);
+            let e = right.entry(p.kind).or_default();
+            e.0 += ok as usize;
+            e.1 += 1;
+            if !ok && examples.len() < 40 {
+                examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
+            }
+        }
+    }
+    let per_kind: BTreeMap<&str, f64> = right
+        .iter()
+        .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
+        .collect();
+    let mean = per_kind.values().sum::<f64>() / per_kind.len() as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
+                       "kv_heads": kv, "steps": steps, "lr": lr},
+            "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
+            "probe_mean": mean, "per_kind": per_kind, "wrong_examples": examples,
+        })
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,9 +9,10 @@ use super::qa_metrics::{exact_match, token_f1};
 use crate::data::features::AudioInput;
 use crate::data::synth::probes::{Expected, ProbeItem, PROBE_KINDS};
 use crate::data::{CaptionItem, QaItem};
-use crate::decode::{generate_with_audio, Sampling};
+use crate::decode::{embed_padded, generate, generate_with_audio, Sampling};
 use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::Backbone;
+use crate::model::llm::Llama;
 use crate::rng::Rng;
 use crate::spec::RunConfig;
 use crate::store::records::{EvalScore, Prediction};
@@ -60,6 +61,90 @@ pub enum EvalError {
 /// Items decoded per forward pass.
 pub const EVAL_BATCH: usize = 16;
 
+/// Who answers an evaluation set: the trained audio model, or a reference row's backbone alone.
+#[derive(Clone, Copy)]
+pub enum Answerer<'a> {
+    /// The run's trained model with the clips' audio.
+    Audio {
+        model: &'a AudioLlm,
+        audio: AudioInput<'a>,
+    },
+    /// The backbone given each clip's captions as text where the audio would be
+    /// (`reference = "text-oracle"`): `captions` maps an audio key to the clip's captions.
+    TextOracle {
+        llm: &'a Llama,
+        captions: &'a std::collections::HashMap<String, Vec<String>>,
+    },
+    /// The backbone with nothing where the audio would be (`reference = "no-audio"`).
+    NoAudio { llm: &'a Llama },
+}
+
+impl Answerer<'_> {
+    fn llm(&self) -> &Llama {
+        match self {
+            Answerer::Audio { model, .. } => &model.llm,
+            Answerer::TextOracle { llm, .. } | Answerer::NoAudio { llm } => llm,
+        }
+    }
+}
+
+/// One output to decode: the clip's audio key, the instruction after the audio, and the prompt
+/// ids around the audio slot.
+#[derive(Debug, Clone)]
+struct Row {
+    audio: String,
+    instruction: Option<String>,
+    prompt: AudioPrompt,
+}
+
+/// Prompt embeddings of `rows` as `answerer` reads them: audio spliced in, the captions as text,
+/// or nothing between the ids around the audio slot.
+fn prompt_embeds(
+    answerer: &Answerer<'_>,
+    backbone: &Backbone,
+    rows: &[Row],
+    device: &Device,
+) -> Result<(Tensor<3>, Vec<Vec<bool>>), EvalError> {
+    let pad = backbone.tokenizer.pad;
+    match answerer {
+        Answerer::Audio { model, audio } => {
+            let keys: Vec<&str> = rows.iter().map(|r| r.audio.as_str()).collect();
+            let prompts: Vec<AudioPrompt> = rows.iter().map(|r| r.prompt.clone()).collect();
+            let a = audio_for(model, *audio, &keys, device);
+            Ok(crate::decode::splice_prompts(model, &prompts, a, pad))
+        }
+        Answerer::TextOracle { llm, captions } => {
+            let ids = rows
+                .iter()
+                .map(|r| {
+                    let caps = captions.get(&r.audio).ok_or_else(|| EvalError::Task {
+                        task: "text-oracle".into(),
+                        message: format!("no captions known for audio {}", r.audio),
+                    })?;
+                    let text = crate::data::synth::dialogue::description(caps);
+                    let user = match &r.instruction {
+                        Some(q) => format!("{text} {q}"),
+                        None => text,
+                    };
+                    crate::text::prompt::text_prompt(&backbone.tokenizer, &backbone.chat, &user)
+                        .map_err(|e| EvalError::Task {
+                            task: "text-oracle".into(),
+                            message: format!("{}: {e}", r.audio),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(embed_padded(llm, &ids, pad, device))
+        }
+        Answerer::NoAudio { llm } => {
+            let ids: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|r| [r.prompt.prefix.as_slice(), &r.prompt.suffix].concat())
+                .collect();
+            Ok(embed_padded(llm, &ids, pad, device))
+        }
+    }
+}
+
 fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &Device) -> Tensor<3> {
     match audio {
         AudioInput::Encoded(m) => model.project(m.batch(keys, device)),
@@ -74,11 +159,10 @@ fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &De
 }
 
 fn decode_all(
-    model: &AudioLlm,
+    answerer: &Answerer<'_>,
     backbone: &Backbone,
     cfg: &RunConfig,
-    audio: AudioInput<'_>,
-    rows: &[(String, AudioPrompt)],
+    rows: &[Row],
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<(String, bool)>, EvalError> {
@@ -95,14 +179,14 @@ fn decode_all(
         let per_chunk = (EVAL_BATCH / cfg.decode.beams).max(1);
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(per_chunk) {
-            let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-            let prompts: Vec<AudioPrompt> = chunk.iter().map(|(_, p)| p.clone()).collect();
-            let a = audio_for(model, audio, &keys, device);
-            let (embeds, valid) =
-                crate::decode::splice_prompts(model, &prompts, a, backbone.tokenizer.pad);
-            for best in
-                crate::decode::beam::beam_search_batch(&model.llm, embeds, &valid, &stops, &beam)
-            {
+            let (embeds, valid) = prompt_embeds(answerer, backbone, chunk, device)?;
+            for best in crate::decode::beam::beam_search_batch(
+                answerer.llm(),
+                embeds,
+                &valid,
+                &stops,
+                &beam,
+            ) {
                 let mut toks = best
                     .into_iter()
                     .next()
@@ -121,20 +205,33 @@ fn decode_all(
     }
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(EVAL_BATCH) {
-        let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-        let prompts: Vec<AudioPrompt> = chunk.iter().map(|(_, p)| p.clone()).collect();
-        let a = audio_for(model, audio, &keys, device);
         let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-        let ids = generate_with_audio(
-            model,
-            &prompts,
-            a,
-            backbone.tokenizer.pad,
-            &stops,
-            cfg.decode.max_new_tokens,
-            &Sampling::Greedy,
-            &mut rngs,
-        );
+        let ids = if let Answerer::Audio { model, audio } = answerer {
+            let keys: Vec<&str> = chunk.iter().map(|r| r.audio.as_str()).collect();
+            let prompts: Vec<AudioPrompt> = chunk.iter().map(|r| r.prompt.clone()).collect();
+            let a = audio_for(model, *audio, &keys, device);
+            generate_with_audio(
+                model,
+                &prompts,
+                a,
+                backbone.tokenizer.pad,
+                &stops,
+                cfg.decode.max_new_tokens,
+                &Sampling::Greedy,
+                &mut rngs,
+            )
+        } else {
+            let (embeds, valid) = prompt_embeds(answerer, backbone, chunk, device)?;
+            generate(
+                answerer.llm(),
+                embeds,
+                &valid,
+                &stops,
+                cfg.decode.max_new_tokens,
+                &Sampling::Greedy,
+                &mut rngs,
+            )
+        };
         // A stop is not returned: a row of max_new tokens never reached one.
         out.extend(ids.iter().map(|r| {
             (
@@ -153,11 +250,15 @@ fn question_rows<'a>(
     backbone: &Backbone,
     task: &str,
     items: impl Iterator<Item = (&'a str, String, &'a str)>,
-) -> Result<Vec<(String, AudioPrompt)>, EvalError> {
+) -> Result<Vec<Row>, EvalError> {
     items
         .map(|(id, audio, question)| {
             audio_prompt(&backbone.tokenizer, &backbone.chat, Some(question))
-                .map(|p| (audio, p))
+                .map(|prompt| Row {
+                    audio,
+                    instruction: Some(question.to_string()),
+                    prompt,
+                })
                 .map_err(|e| EvalError::Task {
                     task: task.to_string(),
                     message: format!("{id}: {e}"),
@@ -196,10 +297,9 @@ pub struct SetEvaluation {
 
 /// What decoding an evaluation set needs, and the outputs already recorded for this run.
 struct SetDecoder<'a> {
-    model: &'a AudioLlm,
+    answerer: Answerer<'a>,
     backbone: &'a Backbone,
     cfg: &'a RunConfig,
-    audio: AudioInput<'a>,
     recorded: &'a RecordedOutputs,
     device: &'a Device,
     reused: std::cell::Cell<usize>,
@@ -213,7 +313,7 @@ impl SetDecoder<'_> {
         &self,
         task: &str,
         keys: &[(&str, &str)],
-        rows: &[(String, AudioPrompt)],
+        rows: &[Row],
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<String>, EvalError> {
         let recorded = self.recorded.get(task);
@@ -228,15 +328,14 @@ impl SetDecoder<'_> {
             .collect();
         self.reused.set(self.reused.get() + rows.len() - todo.len());
         progress(rows.len() - todo.len());
-        let sub: Vec<(String, AudioPrompt)> = todo.iter().map(|&i| rows[i].clone()).collect();
+        let sub: Vec<Row> = todo.iter().map(|&i| rows[i].clone()).collect();
         let decoded = if sub.is_empty() {
             Vec::new()
         } else {
             decode_all(
-                self.model,
+                &self.answerer,
                 self.backbone,
                 self.cfg,
-                self.audio,
                 &sub,
                 self.device,
                 progress,
@@ -256,12 +355,10 @@ impl SetDecoder<'_> {
 
 /// Evaluate one set: its scores and predictions. Items with an output in `recorded` (under the
 /// same prompt) are scored from it without decoding.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
-    model: &AudioLlm,
+    answerer: Answerer<'_>,
     backbone: &Backbone,
     cfg: &RunConfig,
-    audio: AudioInput<'_>,
     set: &EvalSet,
     recorded: &RecordedOutputs,
     device: &Device,
@@ -269,10 +366,9 @@ pub fn evaluate(
 ) -> Result<SetEvaluation, EvalError> {
     let tok = &backbone.tokenizer;
     let decoder = SetDecoder {
-        model,
+        answerer,
         backbone,
         cfg,
-        audio,
         recorded,
         device,
         reused: std::cell::Cell::new(0),
@@ -286,9 +382,13 @@ pub fn evaluate(
                     task: task.clone(),
                     message: e.to_string(),
                 })?;
-            let rows: Vec<(String, AudioPrompt)> = items
+            let rows: Vec<Row> = items
                 .iter()
-                .map(|it| (it.audio.display().to_string(), prompt.clone()))
+                .map(|it| Row {
+                    audio: it.audio.display().to_string(),
+                    instruction: Some(cfg.eval.caption_instruction.clone()),
+                    prompt: prompt.clone(),
+                })
                 .collect();
             let keys: Vec<(&str, &str)> = items
                 .iter()

@@ -11,9 +11,9 @@ use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
 use crate::data::{sources, CaptionItem, QaItem};
 use crate::eval::external::ExternalScorers;
 use crate::eval::judged_qa::aqa_averages;
-use crate::eval::run::{evaluate, EvalSet};
+use crate::eval::run::{evaluate, Answerer, EvalSet};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
-use crate::spec::schema::MissingAudio;
+use crate::spec::schema::{MissingAudio, Reference};
 use crate::spec::RunConfig;
 use crate::store::Store;
 use crate::targets;
@@ -63,6 +63,8 @@ struct RunData {
     /// Held-out sets for the validation loss.
     val: Vec<(String, f64, Vec<CaptionItem>)>,
     eval: Vec<EvalSet>,
+    /// The captions of every evaluated clip by audio key (`reference = "text-oracle"` only).
+    captions: std::collections::HashMap<String, Vec<String>>,
 }
 
 fn load_data(
@@ -230,11 +232,27 @@ fn load_data(
             }
         }
     }
+    let captions = if cfg.reference == Reference::TextOracle {
+        match oracle_captions(home, cfg, &eval) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut info = info;
+                info["error"] = e.clone().into();
+                store
+                    .stage_finish(run_id, "data", false, &info)
+                    .map_err(|e| e.to_string())?;
+                return Err(e);
+            }
+        }
+    } else {
+        Default::default()
+    };
     let data = RunData {
         train,
         instruct,
         val,
         eval,
+        captions,
     };
     if let Err(e) = check_sets(&data, failures.len()) {
         let mut info = info;
@@ -248,6 +266,71 @@ fn load_data(
         .stage_finish(run_id, "data", true, &info)
         .map_err(|e| e.to_string())?;
     Ok((data, feats))
+}
+
+/// The captions of every clip the evaluation sets use, read from the captioning split of the
+/// same dataset (`text-oracle` rows give them as text); a set whose clips have no captions is
+/// an error naming it.
+fn oracle_captions(
+    home: &Path,
+    cfg: &RunConfig,
+    eval: &[EvalSet],
+) -> StageResult<std::collections::HashMap<String, Vec<String>>> {
+    let mut captions = std::collections::HashMap::new();
+    let mut add = |items: Vec<CaptionItem>| {
+        for it in items {
+            captions.insert(it.audio.display().to_string(), it.captions);
+        }
+    };
+    for s in &cfg.data.eval_aac {
+        add(
+            sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for s in &cfg.data.eval_aqa {
+        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| {
+            format!(
+                "reference = \"text-oracle\" gives each clip's captions as text, but data.eval_aqa set `{}_{}` has none to give: {e}",
+                s.dataset, s.split
+            )
+        })?;
+        add(items);
+    }
+    if cfg.eval.probes {
+        add(sources::caption_items(home, &cfg.data, "synth", "test").map_err(|e| e.to_string())?);
+    }
+    for set in eval {
+        let (name, audio): (&str, Vec<String>) = match set {
+            EvalSet::Aac { name, items } => (
+                name,
+                items
+                    .iter()
+                    .map(|i| i.audio.display().to_string())
+                    .collect(),
+            ),
+            EvalSet::Aqa { name, items } => (
+                name,
+                items
+                    .iter()
+                    .map(|i| i.audio.display().to_string())
+                    .collect(),
+            ),
+            EvalSet::Probes { name, root, items } => (
+                name,
+                items
+                    .iter()
+                    .map(|i| root.join(&i.file_name).display().to_string())
+                    .collect(),
+            ),
+        };
+        if let Some(a) = audio.iter().find(|a| !captions.contains_key(*a)) {
+            return Err(format!(
+                "reference = \"text-oracle\": evaluation set `{name}` has a clip with no captions ({a})"
+            ));
+        }
+    }
+    Ok(captions)
 }
 
 /// Every set a run reads must keep items, and ids must be unique within a set: an emptied source
@@ -327,10 +410,12 @@ pub fn encoded_budget_bytes() -> u64 {
 /// outputs would not fit [`encoded_budget_bytes`].
 fn encode_all(
     cfg: &RunConfig,
+    home: &Path,
     feats: &ClipMatrices,
     device: &Device,
 ) -> StageResult<Option<ClipMatrices>> {
-    let (_, enc) = load_encoder(&cfg.encoder.checkpoint, device).map_err(|e| e.to_string())?;
+    let (_, enc) =
+        load_encoder(&cfg.encoder.checkpoint, home, device).map_err(|e| e.to_string())?;
     let mut out = ClipMatrices::new(enc.num_tokens(feats.rows), enc.embed_dim);
     let bytes = (feats.len() * out.rows * out.dim * 4) as u64;
     if bytes > encoded_budget_bytes() {
@@ -355,6 +440,46 @@ fn encode_all(
     Ok(Some(out))
 }
 
+/// Build the pretrained toy models a run names (`builtin:tiny-chat`, `builtin:tiny-eat-events`)
+/// the first time they are asked for, with a progress bar; later runs find them built.
+fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult<()> {
+    type Ensure = fn(
+        &Path,
+        &mut dyn FnMut(usize, usize, f64),
+    ) -> Result<std::path::PathBuf, crate::train::pretrain::PretrainError>;
+    let mut wanted: Vec<(&str, Ensure, std::path::PathBuf)> = Vec::new();
+    if cfg.backbone == "builtin:tiny-chat" {
+        wanted.push((
+            "builtin:tiny-chat",
+            crate::train::pretrain::ensure_tiny_chat,
+            crate::model::backbone::tiny_chat_weights(home),
+        ));
+    }
+    if cfg.encoder.checkpoint == "builtin:tiny-eat-events" {
+        wanted.push((
+            "builtin:tiny-eat-events",
+            crate::train::pretrain_encoder::ensure_tiny_eat_events,
+            crate::model::backbone::tiny_eat_events_weights(home),
+        ));
+    }
+    for (name, ensure, weights) in wanted {
+        if weights.exists() {
+            continue;
+        }
+        let pb = bar(0, &format!("building {name}"));
+        pb.set_prefix(run_id.to_string());
+        eprintln!("acdc: building {name} (once per ACDC_HOME)");
+        ensure(home, &mut |s, n, loss| {
+            pb.set_length(n as u64);
+            pb.set_position(s as u64);
+            pb.set_message(format!("building {name} {loss:.3}"));
+        })
+        .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+    }
+    Ok(())
+}
+
 /// Execute every stage of one run. `init_weights` are the trained weights of its `init_from` run.
 pub fn execute(
     store: &mut Store,
@@ -370,17 +495,7 @@ pub fn execute(
         crate::spec::canonical_json(cfg),
     )
     .map_err(|e| format!("{}: {e}", run_dir.display()))?;
-    if cfg.backbone == "builtin:tiny-chat" {
-        let pb = bar(0, "building builtin:tiny-chat");
-        pb.set_prefix(run_id.to_string());
-        crate::train::pretrain::ensure_tiny_chat(home, &mut |s, n, loss| {
-            pb.set_length(n as u64);
-            pb.set_position(s as u64);
-            pb.set_message(format!("building builtin:tiny-chat {loss:.3}"));
-        })
-        .map_err(|e| e.to_string())?;
-        pb.finish_and_clear();
-    }
+    provision_builtins(cfg, home, run_id)?;
     let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
     let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
     let (data, feats) = match load_data(store, run_id, cfg, home) {
@@ -394,11 +509,25 @@ pub fn execute(
             return Err(e);
         }
     };
+    if !cfg.reference.is_none() {
+        // A reference row: no targets, no training; its backbone answers alone.
+        return eval_stage(
+            store,
+            run_id,
+            cfg,
+            home,
+            &backbone,
+            &device,
+            &data,
+            AudioInput::Features(&feats),
+            &final_weights(&run_dir),
+        );
+    }
     let use_features = cfg.encoder.trainable || cfg.encoder.spec_augment;
     let encoded = if use_features {
         None
     } else {
-        encode_all(cfg, &feats, &device)?
+        encode_all(cfg, home, &feats, &device)?
     };
     let audio = match &encoded {
         Some(e) => AudioInput::Encoded(e),
@@ -502,6 +631,7 @@ pub fn execute(
             val: &val_sources,
             audio,
             run_dir: &run_dir,
+            home,
             init_from: init_weights,
         };
         let r = train(store, &job, &mut |s, _, loss| {
@@ -539,143 +669,178 @@ pub fn execute(
     }
 
     // eval
+    eval_stage(
+        store, run_id, cfg, home, &backbone, &device, &data, audio, &weights,
+    )
+}
+
+/// The eval stage (skipped when done): decode every evaluation set with the run's trained model
+/// (or, for a reference row, its backbone alone), score it, and record scores and predictions.
+#[allow(clippy::too_many_arguments)] // the parts of a run, each distinct
+fn eval_stage(
+    store: &mut Store,
+    run_id: &str,
+    cfg: &RunConfig,
+    home: &Path,
+    backbone: &Backbone,
+    device: &Device,
+    data: &RunData,
+    audio: AudioInput<'_>,
+    weights: &Path,
+) -> StageResult<()> {
     if store
         .stage_status(run_id, "eval")
         .map_err(|e| e.to_string())?
         .as_deref()
-        != Some("done")
+        == Some("done")
     {
-        // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
-        // predictions; when this very binary made them from this very backbone (same trained
-        // weights: training did not rerun, or it would have dropped them), score those instead of
-        // decoding again. Anything else an earlier attempt left is deleted before decoding, so a
-        // retry never mixes outputs of two builds.
-        let decoder = binary_fingerprint();
-        let previous = store
-            .stages(run_id)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|(stage, _, _)| stage == "eval")
-            .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok());
-        let same_decoder = decoder.is_some()
-            && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder
-            && previous.as_ref().and_then(|v| v["backbone"].as_str())
-                == Some(backbone.fingerprint.as_str());
-        let recorded = if same_decoder {
-            crate::eval::run::recorded_outputs(
-                store.predictions(run_id, None).map_err(|e| e.to_string())?,
-            )
-        } else {
-            store
-                .delete_predictions(run_id)
-                .map_err(|e| e.to_string())?;
-            Default::default()
-        };
-        let stamp = serde_json::json!({"decoder": decoder, "backbone": backbone.fingerprint});
+        return Ok(());
+    }
+    // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
+    // predictions; when this very binary made them from this very backbone (same trained
+    // weights: training did not rerun, or it would have dropped them), score those instead of
+    // decoding again. Anything else an earlier attempt left is deleted before decoding, so a
+    // retry never mixes outputs of two builds.
+    let decoder = binary_fingerprint();
+    let previous = store
+        .stages(run_id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|(stage, _, _)| stage == "eval")
+        .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok());
+    let same_decoder = decoder.is_some()
+        && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder
+        && previous.as_ref().and_then(|v| v["backbone"].as_str())
+            == Some(backbone.fingerprint.as_str());
+    let recorded = if same_decoder {
+        crate::eval::run::recorded_outputs(
+            store.predictions(run_id, None).map_err(|e| e.to_string())?,
+        )
+    } else {
         store
-            .stage_start(run_id, "eval")
+            .delete_predictions(run_id)
             .map_err(|e| e.to_string())?;
-        // Recorded at once: whatever this attempt stores was decoded by this binary, even if it
-        // dies before it can say so.
-        store
-            .stage_set_info(run_id, "eval", &stamp)
-            .map_err(|e| e.to_string())?;
-        let fail = |store: &mut Store, e: String| {
-            let mut info = stamp.clone();
-            info["error"] = e.clone().into();
-            let _ = store.stage_finish(run_id, "eval", false, &info);
-            Err(e)
-        };
-        let mut model = match build_for_run(cfg, &backbone, &device) {
-            Ok(m) => m,
-            Err(e) => return fail(store, e.to_string()),
-        };
-        if let Err(e) = load_trainable(&mut model, &weights) {
-            return fail(store, e.to_string());
-        }
-        let total: usize = data.eval.iter().map(EvalSet::len).sum();
-        // The judge is set up before decoding, so a bad judge setting fails fast.
-        let judge_needed = data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
-        let external = match ExternalScorers::from_config(&cfg.eval, home, &device, judge_needed) {
-            Ok(x) => x,
-            Err(e) => return fail(store, e),
-        };
-        let mut reused = 0;
-        let mut truncated = 0;
-        let pb = bar(total as u64, "evaluating");
-        pb.set_prefix(run_id.to_string());
-        let mut summary = Vec::new();
-        for set in &data.eval {
-            let scored = evaluate(
-                &model,
-                &backbone,
-                cfg,
-                audio,
-                set,
-                &recorded,
-                &device,
-                &mut |n| pb.inc(n as u64),
-            )
+        Default::default()
+    };
+    let stamp = serde_json::json!({"decoder": decoder, "backbone": backbone.fingerprint});
+    store
+        .stage_start(run_id, "eval")
+        .map_err(|e| e.to_string())?;
+    // Recorded at once: whatever this attempt stores was decoded by this binary, even if it
+    // dies before it can say so.
+    store
+        .stage_set_info(run_id, "eval", &stamp)
+        .map_err(|e| e.to_string())?;
+    let fail = |store: &mut Store, e: String| {
+        let mut info = stamp.clone();
+        info["error"] = e.clone().into();
+        let _ = store.stage_finish(run_id, "eval", false, &info);
+        Err(e)
+    };
+    // Who answers: the trained model, or a reference row's backbone alone.
+    let built = match cfg.reference {
+        Reference::None => build_for_run(cfg, backbone, home, device)
             .map_err(|e| e.to_string())
-            .and_then(|ev| {
-                // Recorded before the external scorers run: one failing leaves the predictions
-                // for the retry to score.
-                store
-                    .put_evals(run_id, &ev.scores)
-                    .map_err(|e| e.to_string())?;
-                store
-                    .put_predictions(run_id, &ev.predictions)
-                    .map_err(|e| e.to_string())?;
-                // SPIDEr needs this set's CIDEr-D.
-                let known = [summary.as_slice(), &ev.scores].concat();
-                let more = external.score(store, set, &ev.predictions, &known)?;
-                store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
-                Ok(([ev.scores, more].concat(), ev.reused, ev.truncated))
-            });
-            match scored {
-                Ok((scores, n, cut)) => {
-                    reused += n;
-                    truncated += cut;
-                    summary.extend(scores);
-                }
-                Err(e) => {
-                    pb.finish_and_clear();
-                    return fail(store, e);
-                }
+            .and_then(|mut m| {
+                load_trainable(&mut m, weights).map_err(|e| e.to_string())?;
+                Ok(Ok(m))
+            }),
+        _ => backbone
+            .load_llm(device)
+            .map(|llm| {
+                Err(crate::model::cast_floats(
+                    llm,
+                    cfg.train.precision.float_dtype(),
+                ))
+            })
+            .map_err(|e| e.to_string()),
+    };
+    let built = match built {
+        Ok(b) => b,
+        Err(e) => return fail(store, e),
+    };
+    let answerer = match (&built, cfg.reference) {
+        (Ok(model), _) => Answerer::Audio { model, audio },
+        (Err(llm), Reference::TextOracle) => Answerer::TextOracle {
+            llm,
+            captions: &data.captions,
+        },
+        (Err(llm), _) => Answerer::NoAudio { llm },
+    };
+    let total: usize = data.eval.iter().map(EvalSet::len).sum();
+    // The judge is set up before decoding, so a bad judge setting fails fast.
+    let judge_needed = data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
+    let external = match ExternalScorers::from_config(&cfg.eval, home, device, judge_needed) {
+        Ok(x) => x,
+        Err(e) => return fail(store, e),
+    };
+    let mut reused = 0;
+    let mut truncated = 0;
+    let pb = bar(total as u64, "evaluating");
+    pb.set_prefix(run_id.to_string());
+    let mut summary = Vec::new();
+    for set in &data.eval {
+        let scored = evaluate(answerer, backbone, cfg, set, &recorded, device, &mut |n| {
+            pb.inc(n as u64)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|ev| {
+            // Recorded before the external scorers run: one failing leaves the predictions
+            // for the retry to score.
+            store
+                .put_evals(run_id, &ev.scores)
+                .map_err(|e| e.to_string())?;
+            store
+                .put_predictions(run_id, &ev.predictions)
+                .map_err(|e| e.to_string())?;
+            // SPIDEr needs this set's CIDEr-D.
+            let known = [summary.as_slice(), &ev.scores].concat();
+            let more = external.score(store, set, &ev.predictions, &known)?;
+            store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
+            Ok(([ev.scores, more].concat(), ev.reused, ev.truncated))
+        });
+        match scored {
+            Ok((scores, n, cut)) => {
+                reused += n;
+                truncated += cut;
+                summary.extend(scores);
+            }
+            Err(e) => {
+                pb.finish_and_clear();
+                return fail(store, e);
             }
         }
-        pb.finish_and_clear();
-        let averages = aqa_averages(&summary);
-        if let Err(e) = store.put_evals(run_id, &averages) {
-            return fail(store, e.to_string());
-        }
-        summary.extend(averages);
-        // A complete evaluation: scores an earlier one left that this one did not produce go.
-        if let Err(e) = store.retain_evals(run_id, &summary) {
-            return fail(store, e.to_string());
-        }
-        let mut info = serde_json::json!({
-            "scores": summary,
-            "reused_predictions": reused,
-            // Outputs decoded in this attempt that hit decode.max_new_tokens (cut off).
-            "truncated_outputs": truncated,
-            "decoder": decoder,
-            "backbone": backbone.fingerprint,
-        });
-        if let Some(j) = external.info() {
-            info["judge"] = j;
-        }
-        if data.eval.iter().any(|s| matches!(s, EvalSet::Aac { .. })) {
-            info["unavailable"] = serde_json::json!(external.unavailable());
-        }
-        if cfg.eval.probes && cfg.data.instruct.iter().any(|s| s.dataset == "synth") {
-            info["probes_trained"] =
-                serde_json::json!(crate::data::synth::probes::TAUGHT_BY_SYNTH_QA);
-        }
-        store
-            .stage_finish(run_id, "eval", true, &info)
-            .map_err(|e| e.to_string())?;
     }
+    pb.finish_and_clear();
+    let averages = aqa_averages(&summary);
+    if let Err(e) = store.put_evals(run_id, &averages) {
+        return fail(store, e.to_string());
+    }
+    summary.extend(averages);
+    // A complete evaluation: scores an earlier one left that this one did not produce go.
+    if let Err(e) = store.retain_evals(run_id, &summary) {
+        return fail(store, e.to_string());
+    }
+    let mut info = serde_json::json!({
+        "scores": summary,
+        "reused_predictions": reused,
+        // Outputs decoded in this attempt that hit decode.max_new_tokens (cut off).
+        "truncated_outputs": truncated,
+        "decoder": decoder,
+        "backbone": backbone.fingerprint,
+    });
+    if let Some(j) = external.info() {
+        info["judge"] = j;
+    }
+    if data.eval.iter().any(|s| matches!(s, EvalSet::Aac { .. })) {
+        info["unavailable"] = serde_json::json!(external.unavailable());
+    }
+    if cfg.eval.probes && cfg.data.instruct.iter().any(|s| s.dataset == "synth") {
+        info["probes_trained"] = serde_json::json!(crate::data::synth::probes::TAUGHT_BY_SYNTH_QA);
+    }
+    store
+        .stage_finish(run_id, "eval", true, &info)
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -709,6 +874,7 @@ mod tests {
                 name: "clotho_aqa_test".into(),
                 items: vec![qa("q1"), qa("q2")],
             }],
+            captions: Default::default(),
         }
     }
 

@@ -201,6 +201,7 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
 
     // Runs per row, keyed for init_from lookup by (label, point incl. seed).
     let mut by_row: BTreeMap<usize, Vec<PlannedRun>> = BTreeMap::new();
+    let mut reference_points = std::collections::BTreeSet::new();
     let mut index: BTreeMap<(String, String), String> = BTreeMap::new();
     for &ri in &order {
         let row = &rows[ri];
@@ -251,6 +252,25 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
                 .exclude
                 .iter()
                 .any(|f| matches(f, &row.label, &config).unwrap_or(false));
+            if !config.reference.is_none() {
+                if row.init_from.is_some() {
+                    return Err(key_err(
+                        format!("runs.{}.init_from", row.label),
+                        "a reference row (`reference`) trains nothing, so it cannot start from another row".into(),
+                    ));
+                }
+                // The seed changes nothing in a reference row: one run per sweep point.
+                let point_key = format!(
+                    "{:?}",
+                    point
+                        .iter()
+                        .filter(|(k, _)| k != "seeds")
+                        .collect::<Vec<_>>()
+                );
+                if !reference_points.insert((row.label.clone(), point_key)) {
+                    continue;
+                }
+            }
             let id = run_id(&config);
             index.insert((row.label.clone(), point_key), id.clone());
             if !keep_inc || excluded {

@@ -30,6 +30,31 @@ pub struct RunConfig {
     /// Run id of the run whose trained weights this run starts from (set by the spec's
     /// `init_from = "<LABEL>"`; not written by hand).
     pub init_from: Option<String>,
+    /// A reference row in place of a trained model: `none` (default: a trained run),
+    /// `text-oracle` (the backbone given each clip's captions — all of them, joined — as text
+    /// where the audio would be: what a perfect stand-in for the annotations could reach), or
+    /// `no-audio` (the backbone with nothing where the audio would be: what the question alone
+    /// gives). Reference rows skip targets and training and are evaluated like any run; their
+    /// seed changes nothing, so a row gets one run per sweep point. Left out of a trained run's
+    /// canonical JSON, so adding the key changed no run id.
+    #[serde(skip_serializing_if = "Reference::is_none")]
+    pub reference: Reference,
+}
+
+/// See [`RunConfig::reference`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reference {
+    #[default]
+    None,
+    TextOracle,
+    NoAudio,
+}
+
+impl Reference {
+    pub fn is_none(&self) -> bool {
+        *self == Reference::None
+    }
 }
 
 impl Default for RunConfig {
@@ -47,6 +72,7 @@ impl Default for RunConfig {
             seed: 0,
             device: DeviceKind::Cpu,
             init_from: None,
+            reference: Reference::None,
         }
     }
 }

@@ -85,6 +85,15 @@ pub enum PretrainError {
     Build(String),
 }
 
+impl From<crate::once::LockError> for PretrainError {
+    fn from(e: crate::once::LockError) -> Self {
+        PretrainError::Io {
+            path: e.path.clone(),
+            message: format!("lock file for {}: {}", e.what, e.message),
+        }
+    }
+}
+
 /// Make sure `builtin:tiny-chat`'s weights exist under `home`; returns their path.
 pub fn ensure_tiny_chat(
     home: &Path,
@@ -103,9 +112,9 @@ pub fn ensure_tiny_chat(
         message: e.to_string(),
     })?;
     crate::once::build_once(
+        "builtin:tiny-chat's weights",
         &weights,
         &dir.join(".lock"),
-        std::time::Duration::from_secs(1800),
         || build(home, &weights, progress),
     )?;
     Ok(weights)

@@ -91,7 +91,11 @@ pub enum Command {
     /// Show the expanded grid of a spec: label, run id, the parameters that vary, status.
     Plan {
         spec: PathBuf,
-        /// Override a key: `--set train.steps=10` (value in TOML syntax).
+        /// Rewrite the spec with an overlay: a name from experiments/overlays/ (`miniature`: the
+        /// synthetic world, toy models, CPU, miniature size) or a path.
+        #[arg(long, value_name = "NAME|FILE")]
+        overlay: Option<String>,
+        /// Override a key: `--set train.steps=10` (value in TOML syntax; above the overlay).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         #[arg(long)]
@@ -103,6 +107,10 @@ pub enum Command {
         /// Only these rows (comma-separated labels), plus the rows they start from.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Rewrite the spec with an overlay: a name from experiments/overlays/ (`miniature`: the
+        /// synthetic world, toy models, CPU, miniature size) or a path.
+        #[arg(long, value_name = "NAME|FILE")]
+        overlay: Option<String>,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         /// Worker processes sharing the store.

@@ -53,10 +53,19 @@ fn finish_run(stdout: String, failed: usize) -> Result<String> {
 pub fn dispatch(cli: Cli) -> Result<String> {
     let home = cli.home.clone().unwrap_or_else(crate::store::home);
     match cli.command {
-        Command::Plan { spec, sets, json } => plan(&spec, &sets, &home, json),
+        Command::Plan {
+            spec,
+            overlay,
+            sets,
+            json,
+        } => {
+            let overlay = resolve_overlay(overlay.as_deref(), &spec)?;
+            plan(&spec, overlay.as_deref(), &sets, &home, json)
+        }
         Command::Run {
             spec,
             only,
+            overlay,
             sets,
             workers,
             dry_run,
@@ -66,11 +75,13 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             no_report,
             json,
         } => {
+            let overlay = resolve_overlay(overlay.as_deref(), &spec)?;
             if dry_run {
-                return plan(&spec, &sets, &home, json);
+                return plan(&spec, overlay.as_deref(), &sets, &home, json);
             }
             let opts = RunOptions {
                 spec,
+                overlay,
                 sets,
                 only,
                 workers: workers.max(1),
@@ -102,6 +113,9 @@ pub fn dispatch(cli: Cli) -> Result<String> {
                 summary.already_done.len(),
                 summary.failed.len()
             );
+            for n in &plan.notes {
+                writeln!(head, "note: {n}")?;
+            }
             for (id, e) in &summary.failed {
                 writeln!(head, "  failed {id}: {}", e.lines().next().unwrap_or(""))?;
             }
@@ -283,9 +297,22 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The overlay file `--overlay` names, if any.
+fn resolve_overlay(arg: Option<&str>, spec_path: &Path) -> Result<Option<PathBuf>> {
+    Ok(arg
+        .map(|a| spec::overlay::resolve(a, spec_path))
+        .transpose()?)
+}
+
 /// `acdc plan`: the grid as a table (statuses from the store when one exists).
-pub fn plan(spec_path: &Path, sets: &[String], home: &Path, json: bool) -> Result<String> {
-    let s = spec::load(spec_path, sets)?;
+pub fn plan(
+    spec_path: &Path,
+    overlay: Option<&Path>,
+    sets: &[String],
+    home: &Path,
+    json: bool,
+) -> Result<String> {
+    let s = spec::load_with(spec_path, overlay, sets)?;
     let plan = spec::expand(&s)?;
     let statuses = statuses(&plan, home);
     if json {
@@ -301,7 +328,7 @@ pub fn plan(spec_path: &Path, sets: &[String], home: &Path, json: bool) -> Resul
             })
             .collect();
         return Ok(serde_json::to_string_pretty(
-            &serde_json::json!({"experiment": plan.experiment, "varying": plan.varying, "runs": runs}),
+            &serde_json::json!({"experiment": plan.experiment, "varying": plan.varying, "notes": plan.notes, "runs": runs}),
         )? + "\n");
     }
     Ok(plan_table(&plan, &statuses))
@@ -360,6 +387,9 @@ pub fn plan_table(plan: &Plan, statuses: &BTreeMap<String, String>) -> String {
         plan.runs.len()
     );
     out += &table(&header, &rows);
+    for n in &plan.notes {
+        out += &format!("note: {n}\n");
+    }
     out
 }
 

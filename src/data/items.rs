@@ -42,6 +42,15 @@ pub enum DataError {
     },
 }
 
+impl From<crate::once::LockError> for DataError {
+    fn from(e: crate::once::LockError) -> Self {
+        DataError::Io {
+            path: e.path.clone(),
+            message: format!("lock file for {}: {}", e.what, e.message),
+        }
+    }
+}
+
 /// `root/rel`, refusing a relative path that climbs out of `root` (or an absolute one).
 pub fn inside_root(root: &std::path::Path, rel: &str) -> Result<PathBuf, String> {
     use std::path::Component;

@@ -26,7 +26,9 @@ pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
     ))
 }
 
-/// Generate the synthetic world if it is not there yet; returns its folder.
+/// Generate the synthetic world if it is not there yet; returns its folder. One process builds
+/// (under an OS lock on `<folder>.lock`, see [`crate::once`]) into `<folder>.partial` and renames
+/// it into place when complete, so a world that exists is whole; others wait for it.
 pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
     let dir = synth_dir(home, s);
     let done = dir.join("synth.json");
@@ -34,20 +36,32 @@ pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
         return Ok(dir);
     }
     let parent = dir.parent().unwrap_or(home).to_path_buf();
-    std::fs::create_dir_all(&parent).map_err(|e| DataError::Io {
-        path: parent.clone(),
+    let name = dir
+        .file_name()
+        .expect("a world folder has a name")
+        .to_string_lossy()
+        .to_string();
+    let lock = parent.join(format!("{name}.lock"));
+    let partial = parent.join(format!("{name}.partial"));
+    let io = |path: &Path, e: std::io::Error| DataError::Io {
+        path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
-    let lock = dir.with_extension("lock");
-    crate::once::build_once(&done, &lock, std::time::Duration::from_secs(600), || {
+    };
+    let what = format!("the synthetic world {}", dir.display());
+    crate::once::build_once(&what, &done, &lock, || {
+        // Left by a builder that was killed (or, for `dir`, by acdc before the lock was an OS lock).
+        for stale in [&partial, &dir] {
+            if stale.exists() {
+                std::fs::remove_dir_all(stale).map_err(|e| io(stale, e))?;
+            }
+        }
         let mut cfg = SynthConfig::new(s.clips, s.seed);
         cfg.clip_seconds = s.clip_seconds;
-        synth::generate(&dir, &cfg)
-            .map(|_| ())
-            .map_err(|e| DataError::Dataset {
-                dataset: "synth".into(),
-                message: e.to_string(),
-            })
+        synth::generate(&partial, &cfg).map_err(|e| DataError::Dataset {
+            dataset: "synth".into(),
+            message: e.to_string(),
+        })?;
+        std::fs::rename(&partial, &dir).map_err(|e| io(&dir, e))
     })?;
     Ok(dir)
 }

@@ -14,6 +14,8 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub spec: PathBuf,
+    /// The overlay file applied to the spec (`--overlay`, resolved), if any.
+    pub overlay: Option<PathBuf>,
     pub sets: Vec<String>,
     pub only: Vec<String>,
     pub workers: usize,
@@ -234,7 +236,7 @@ pub fn worker_loop(
 
 /// `acdc run`: register the plan, execute it (with `workers` processes), return what happened.
 pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError> {
-    let spec = spec::load(&opts.spec, &opts.sets)?;
+    let spec = spec::load_with(&opts.spec, opts.overlay.as_deref(), &opts.sets)?;
     let plan = spec::expand(&spec)?;
     let selected = select(&plan, &opts.only)?;
     let mut store = Store::open_home(&opts.home)?;
@@ -267,6 +269,9 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
                 .arg("1")
                 .arg("--no-report")
                 .env("ACDC_HOME", &opts.home);
+            if let Some(o) = &opts.overlay {
+                cmd.arg("--overlay").arg(o);
+            }
             for s in &opts.sets {
                 cmd.arg("--set").arg(s);
             }

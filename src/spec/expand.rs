@@ -53,6 +53,9 @@ pub struct Plan {
     pub runs: Vec<PlannedRun>,
     /// Configuration keys (dotted) whose value differs between runs, `seed` excluded.
     pub varying: Vec<String>,
+    /// What a reader of the plan should know: what an overlay changed, and rows whose
+    /// configurations are identical (one run, one id, listed under each name).
+    pub notes: Vec<String>,
 }
 
 /// Build `{a: {b: value}}` from `a.b`.
@@ -348,12 +351,42 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
         });
     }
     let varying = varying_keys(&runs);
+    let mut notes = spec.notes.clone();
+    notes.extend(shared_runs(&runs));
     Ok(Plan {
         experiment: spec.experiment.name.clone(),
         description: spec.experiment.description.clone(),
         runs,
         varying,
+        notes,
     })
+}
+
+/// One note per run id that several names share (rows whose configurations are identical, e.g.
+/// under an overlay that maps every backbone to one): they are one run, executed once.
+fn shared_runs(runs: &[PlannedRun]) -> Vec<String> {
+    let mut by_id: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for r in runs {
+        let names = by_id.entry(&r.run_id).or_insert_with(|| {
+            order.push(&r.run_id);
+            Vec::new()
+        });
+        let name = r.name();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    order
+        .into_iter()
+        .filter(|id| by_id[id].len() > 1)
+        .map(|id| {
+            format!(
+                "{} are one run ({id}): their configurations are identical",
+                by_id[id].join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Keys whose values differ between runs (`seed`, `init_from` and machine settings excluded).

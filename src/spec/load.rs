@@ -1,4 +1,5 @@
-//! Layered loading of a spec file: the file ← its `extends` chain ← `ACDC_*` environment ← `--set`.
+//! Layered loading of a spec file: the file ← its `extends` chain ← an overlay (`--overlay`, see
+//! [`super::overlay`]) ← `ACDC_*` environment ← `--set`.
 //!
 //! Each TOML file is parsed on its own first, so syntax errors carry the file, line and column. The
 //! `extends` chain is merged table by table (the extending file wins), cycles are refused, and the
@@ -82,7 +83,7 @@ fn read_chain_inner(path: &Path, stack: &mut Vec<PathBuf>) -> Result<toml::Table
     Ok(merged)
 }
 
-fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
+pub(crate) fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
     let (line, col) = match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -158,7 +159,22 @@ pub fn parse_value(raw: &str) -> toml::Value {
 
 /// The layered spec as one TOML table: file chain ← `ACDC_*` env ← `--set`s.
 pub fn layered(path: &Path, sets: &[String]) -> Result<toml::Table, SpecError> {
-    let chain = read_chain(path)?;
+    layered_with(path, None, sets).map(|(t, _)| t)
+}
+
+/// [`layered`] with an overlay applied to the merged file chain, below the environment and the
+/// `--set`s (which therefore still override what the overlay sets); also returns the overlay's
+/// notes.
+pub fn layered_with(
+    path: &Path,
+    overlay: Option<&super::overlay::Overlay>,
+    sets: &[String],
+) -> Result<(toml::Table, Vec<String>), SpecError> {
+    let mut chain = read_chain(path)?;
+    let notes = match overlay {
+        Some(o) => o.apply(path, &mut chain)?,
+        None => Vec::new(),
+    };
     let chain_text = toml::to_string(&chain).map_err(|e| SpecError::Io {
         path: path.to_path_buf(),
         message: format!("re-serialising the merged spec failed: {e}"),
@@ -182,7 +198,7 @@ pub fn layered(path: &Path, sets: &[String]) -> Result<toml::Table, SpecError> {
         message: e.to_string(),
     })?;
     match value {
-        toml::Value::Table(t) => Ok(t),
+        toml::Value::Table(t) => Ok((t, notes)),
         other => Err(SpecError::Key {
             file: path.to_path_buf(),
             key: String::new(),

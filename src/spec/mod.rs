@@ -17,9 +17,12 @@
 //! "targets.temperature" = [0.3, 0.7, 1.0]
 //! seeds = [0, 1, 2]
 //! ```
+//!
+//! An overlay (`--overlay miniature`, [`overlay`]) rewrites a loaded spec onto another world.
 
 pub mod expand;
 pub mod load;
+pub mod overlay;
 pub mod run_id;
 pub mod schema;
 
@@ -93,14 +96,25 @@ pub struct Spec {
     pub sweep: Vec<(String, Vec<toml::Value>)>,
     pub include: Vec<toml::Table>,
     pub exclude: Vec<toml::Table>,
+    /// What an overlay changed that a reader of the plan should know (empty without one).
+    pub notes: Vec<String>,
 }
 
 pub const DEFAULT_MAX_RUNS: usize = 512;
 
 /// Load a spec with its `extends` chain, the `ACDC_*` environment and `--set` overrides.
 pub fn load(path: &Path, sets: &[String]) -> Result<Spec, SpecError> {
-    let table = load::layered(path, sets)?;
-    from_table(path, table)
+    load_with(path, None, sets)
+}
+
+/// [`load`] with an overlay file (`--overlay`, see [`overlay`]) applied above the `extends` chain
+/// and below the environment and `--set`.
+pub fn load_with(path: &Path, overlay: Option<&Path>, sets: &[String]) -> Result<Spec, SpecError> {
+    let overlay = overlay.map(overlay::read).transpose()?;
+    let (table, notes) = load::layered_with(path, overlay.as_ref(), sets)?;
+    let mut spec = from_table(path, table)?;
+    spec.notes = notes;
+    Ok(spec)
 }
 
 fn key_err(file: &Path, key: impl Into<String>, message: impl Into<String>) -> SpecError {
@@ -311,6 +325,7 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
         sweep,
         include,
         exclude,
+        notes: Vec::new(),
     })
 }
 

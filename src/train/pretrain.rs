@@ -53,6 +53,15 @@ pub enum PretrainError {
     Build(String),
 }
 
+impl From<crate::once::LockError> for PretrainError {
+    fn from(e: crate::once::LockError) -> Self {
+        PretrainError::Io {
+            path: e.path.clone(),
+            message: format!("lock file for {}: {}", e.what, e.message),
+        }
+    }
+}
+
 /// Make sure `builtin:tiny-chat` exists under `home` (tokenizer and weights); returns the
 /// weights' path. `progress(step, steps, loss)` follows the build.
 pub fn ensure_tiny_chat(
@@ -69,9 +78,9 @@ pub fn ensure_tiny_chat(
         message: e.to_string(),
     })?;
     crate::once::build_once(
+        "builtin:tiny-chat's weights",
         &weights,
         &dir.join(".lock"),
-        std::time::Duration::from_secs(1800),
         || build(&dir, &weights, progress),
     )?;
     Ok(weights)

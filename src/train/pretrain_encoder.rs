@@ -68,9 +68,9 @@ pub fn ensure_tiny_eat_events(
         message: e.to_string(),
     })?;
     crate::once::build_once(
+        "builtin:tiny-eat-events's weights",
         &weights,
         &dir.join(".lock"),
-        std::time::Duration::from_secs(1800),
         || build(&dir, &weights, progress),
     )?;
     Ok(weights)

@@ -112,6 +112,32 @@ fn main() {
             }
         }
     }
+    // The synthetic QA pairs, by the same verdicts the eval stage's `accuracy` uses.
+    let qa = acdc::data::aqa::read_qa_jsonl(&dir.join("qa_test.jsonl")).unwrap();
+    let (mut qa_ok, mut qa_n) = (0usize, 0usize);
+    for chunk in qa.chunks(16) {
+        let prompts: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|it| {
+                let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
+                let user = format!("{} {}", description(&captions(&file)), it.question);
+                text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+            })
+            .collect();
+        let (embeds, valid) = embed_padded(&llm, &prompts, base.tokenizer.pad, &device);
+        let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
+        let out = decode(&llm, embeds, &valid, &stops, 48, &Sampling::Greedy, &mut rngs);
+        for (it, ids) in chunk.iter().zip(out) {
+            let answer = base.tokenizer.decode(&ids);
+            if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer) {
+                qa_ok += ok as usize;
+                qa_n += 1;
+                if !ok && examples.len() < 60 {
+                    examples.push(format!("qa | {} → {} (ref {})", it.question, answer.trim(), it.answer));
+                }
+            }
+        }
+    }
     let per_kind: BTreeMap<&str, f64> = right
         .iter()
         .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
@@ -123,7 +149,9 @@ fn main() {
             "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
                        "kv_heads": kv, "steps": steps, "lr": lr},
             "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
-            "probe_mean": mean, "per_kind": per_kind, "wrong_examples": examples,
+            "probe_mean": mean, "per_kind": per_kind,
+            "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
+            "wrong_examples": examples,
         })
     );
     std::fs::remove_dir_all(&dir).ok();

@@ -12,5 +12,6 @@ pub mod judged_qa;
 pub mod meteor;
 pub mod probes;
 pub mod qa_metrics;
+pub mod qa_verdict;
 pub mod run;
 pub mod spice;

@@ -450,11 +450,17 @@ pub fn evaluate(
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;
+            // Verdicts where every reference has a synthetic world's form (`qa_verdict`).
+            let mut right = Some(0usize);
             let mut preds = Vec::with_capacity(items.len());
             for (it, o) in items.iter().zip(outputs) {
                 let refs = vec![it.answer.clone()];
                 f1 += token_f1(&o, &refs);
                 em += exact_match(&o, &refs);
+                right = match (right, super::qa_verdict::verdict(&it.question, &it.answer, &o)) {
+                    (Some(n), Some(ok)) => Some(n + ok as usize),
+                    _ => None,
+                };
                 preds.push(Prediction {
                     task: task.clone(),
                     item_id: it.id.clone(),
@@ -464,7 +470,7 @@ pub fn evaluate(
                 });
             }
             let cnt = items.len() as i64;
-            let scores = vec![
+            let mut scores = vec![
                 EvalScore {
                     task: task.clone(),
                     metric: "token_f1".into(),
@@ -478,6 +484,14 @@ pub fn evaluate(
                     n: cnt,
                 },
             ];
+            if let (Some(ok), false) = (right, items.is_empty()) {
+                scores.push(EvalScore {
+                    task: task.clone(),
+                    metric: "accuracy".into(),
+                    value: ok as f64 / n,
+                    n: cnt,
+                });
+            }
             (scores, preds)
         }
         EvalSet::Probes { name, root, items } => {

@@ -259,6 +259,16 @@ impl ReportData {
                     .to_string(),
             );
         }
+        if has("/aqa/accuracy") {
+            notes.push(
+                "`…/aqa/accuracy`: share of answers that agree with the reference by the probes' \
+                 verdicts (yes/no, the number, the sound picked, the source named), for QA sets \
+                 whose references all have the synthetic world's short forms (\"Yes.\", \
+                 \"Three.\", \"The dog comes first.\"); it counts a right answer in other words, \
+                 which token-F1 and exact match do not."
+                    .to_string(),
+            );
+        }
         if has("/aqa/judge_score") || has("judge_score_avg") {
             notes.push(
                 "`…/aqa/judge_score`: the judge LLM's mean rating (0–5) × 20, AudioBench style; \

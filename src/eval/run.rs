@@ -73,7 +73,9 @@ fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &De
     }
 }
 
-fn decode_all(
+/// Decode every row (audio key in `audio`, prompt around the audio) with `cfg.decode`'s beams and
+/// length limit: each output, and whether it was cut off at `decode.max_new_tokens`.
+pub fn decode_all(
     model: &AudioLlm,
     backbone: &Backbone,
     cfg: &RunConfig,

@@ -374,3 +374,89 @@ fn ask_answers_each_audio_and_eval_records_a_set_that_survives_reeval() {
     fails(&acdc(&["eval", &run, "--name", "held"]), &["--aqa"]);
     assert_eq!(scores(&home, &run, "held/"), held);
 }
+
+/// With `eval.judge` in the run's configuration, a new QA set is judged too; a judge that fails
+/// records nothing and keeps what was there.
+#[test]
+fn eval_judges_a_new_qa_set_with_the_runs_judge() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let healthy = Arc::new(AtomicBool::new(true));
+    let h = healthy.clone();
+    let m = common::mock_judge::mock(move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            common::mock_judge::ok_chat("Close enough.\nRating: 4")
+        } else {
+            common::mock_judge::status(500)
+        }
+    });
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::tiny_spec(
+        d.path(),
+        "judged",
+        &format!(
+            "eval.judge = \"openai:mock-judge\"\neval.judge_url = \"{}\"\n\
+             eval.judge_retries = 0\neval.judge_backoff_s = 0.01\n[runs.cap]\ntargets.kind = \"caption\"\n",
+            m.url
+        ),
+    );
+    let store = common::run_spec(&home, d.path(), &spec, &[]);
+    let run = common::run_id(&store, "judged", "cap");
+    drop(store);
+    let asked = m.count();
+    let acdc = |args: &[&str]| common::acdc(&home, d.path(), args);
+
+    // Questions about the run's own synthetic world, in a file of our own beside it.
+    let world = std::fs::read_dir(home.join("data"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("synth.json").exists())
+        .expect("the synthetic world");
+    let mut clips: Vec<String> = Vec::new();
+    for line in std::fs::read_to_string(world.join("qa_train.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let a = v["audio"].as_str().unwrap().to_string();
+        if !clips.contains(&a) {
+            clips.push(a);
+        }
+    }
+    assert!(clips.len() >= 3, "{clips:?}");
+    let qa = world.join("held.jsonl");
+    std::fs::write(
+        &qa,
+        qa_line("j1", &clips[0], "What do you hear?", "A dog.")
+            + &qa_line("j2", &clips[1], "Is it loud?", "No."),
+    )
+    .unwrap();
+    let qa_s = qa.to_str().unwrap();
+    ok(
+        &acdc(&["eval", &run, "--aqa", qa_s, "--name", "held"]),
+        "eval",
+    );
+    assert_eq!(m.count(), asked + 2, "one judgment per new item");
+    let held = scores(&home, &run, "held/");
+    let get = |key: &str| {
+        held.iter()
+            .find(|(k, _, _)| k == key)
+            .unwrap_or_else(|| panic!("{key} missing: {held:?}"))
+            .clone()
+    };
+    assert_eq!(get("held/aqa/judge_score").1, 80.0);
+    assert_eq!(get("held/aqa/judge_score").2, 2);
+    assert_eq!(get("held/aqa/judge_success_rate").1, 1.0);
+
+    // The judge fails: an error naming the set, and the recorded scores stay.
+    healthy.store(false, Ordering::SeqCst);
+    std::fs::write(&qa, qa_line("j3", &clips[2], "What do you hear?", "Rain.")).unwrap();
+    fails(
+        &acdc(&["eval", &run, "--aqa", qa_s, "--name", "held"]),
+        &["held/aqa", "nothing was recorded"],
+    );
+    assert_eq!(scores(&home, &run, "held/"), held);
+}

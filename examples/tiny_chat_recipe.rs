@@ -126,14 +126,27 @@ fn main() {
             .collect();
         let (embeds, valid) = embed_padded(&llm, &prompts, base.tokenizer.pad, &device);
         let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-        let out = decode(&llm, embeds, &valid, &stops, 48, &Sampling::Greedy, &mut rngs);
+        let out = decode(
+            &llm,
+            embeds,
+            &valid,
+            &stops,
+            48,
+            &Sampling::Greedy,
+            &mut rngs,
+        );
         for (it, ids) in chunk.iter().zip(out) {
             let answer = base.tokenizer.decode(&ids);
             if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer) {
                 qa_ok += ok as usize;
                 qa_n += 1;
                 if !ok && examples.len() < 60 {
-                    examples.push(format!("qa | {} → {} (ref {})", it.question, answer.trim(), it.answer));
+                    examples.push(format!(
+                        "qa | {} → {} (ref {})",
+                        it.question,
+                        answer.trim(),
+                        it.answer
+                    ));
                 }
             }
         }

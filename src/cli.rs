@@ -165,6 +165,66 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Answer a question about audio files with a done run's trained model.
+    ///
+    /// The model is the run's backbone, encoder and trained adapter / LoRA weights; audio is read
+    /// and featurised as the run's data stage reads it. Without --question the prompt holds the audio alone, nothing after it: the run's dialogue
+    /// behaviour, as in dialogue-continuation training. --json prints
+    /// `[{"audio", "question", "answer"}]` (`question` null without --question).
+    Ask {
+        /// Run id or unique prefix (`acdc ls` lists them); the run must be done.
+        run: String,
+        /// An audio file (repeat for several): one answer each, in order.
+        #[arg(long = "audio", value_name = "FILE", required = true)]
+        audio: Vec<PathBuf>,
+        /// The instruction after the audio (default: none).
+        #[arg(long)]
+        question: Option<String>,
+        /// Beam width (default: the run's `decode.beams`; 1 = greedy).
+        #[arg(long, value_name = "K")]
+        beams: Option<usize>,
+        /// Most new tokens an answer (default: the run's `decode.max_new_tokens`).
+        #[arg(long, value_name = "N")]
+        max_new_tokens: Option<usize>,
+        /// Print `[{"audio", "question", "answer"}]`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a done run on a new set without retraining, recorded under its tasks `SET/aqa`, `SET/aac`.
+    ///
+    /// The scores and predictions are stored with the run's own, shown by `acdc show` and in its
+    /// experiment's report. Decoding uses the run's model and `decode` settings; scoring is the eval stage's: token-F1
+    /// and exact match for QA (and the judge, if the run's `eval.judge` names one), BLEU, ROUGE-L,
+    /// CIDEr-D (and METEOR / SPICE / SPIDEr with their jars) for captions.
+    ///
+    /// --aqa FILE.jsonl: one `{"id", "audio", "question", "answer"}` object a line.
+    ///
+    /// --aac FILE.json: one JSON array `[{"id", "audio", "captions": ["…", …]}, …]`, at least one
+    /// caption an item.
+    ///
+    /// Audio paths are relative to the file's folder (and inside it). A missing
+    /// field, a line that is not JSON, a missing audio file, a repeated id or an empty file is an
+    /// error naming the file and line (or item), and nothing is recorded.
+    ///
+    /// Running it again with the same --name replaces the set's scores and predictions; `acdc run
+    /// SPEC --reeval` keeps them. The run's QA averages (`aqa/…_avg`) stay over its own sets.
+    #[command(group(clap::ArgGroup::new("set").required(true).multiple(true).args(["aqa", "aac"])))]
+    Eval {
+        /// Run id or unique prefix; the run must be done.
+        run: String,
+        /// Audio-QA set (JSONL).
+        #[arg(long, value_name = "FILE.jsonl")]
+        aqa: Option<PathBuf>,
+        /// Captioning set (JSON array).
+        #[arg(long, value_name = "FILE.json")]
+        aac: Option<PathBuf>,
+        /// The set's name: its tasks are `SET/aqa` and `SET/aac` (letters, digits, `_`, `-`, `.`).
+        #[arg(long, value_name = "SET")]
+        name: String,
+        /// Print `{"run_id", "set", "scores": [{"task", "metric", "value", "n"}], "truncated_outputs"}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write EAT input features of audio files as float32 `.npy` arrays `[frames, 128]`, one per file
     /// (`DIR/<stem>.npy`): normalised by default, the log-mel before normalisation with `--raw`.
     Features {

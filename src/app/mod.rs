@@ -1,7 +1,9 @@
 //! Command handlers behind the CLI: each returns the text it prints (so tests can call them).
 //! Experiment and store commands live here; `lm` holds the backbone-inspection commands.
 
+pub mod ask;
 pub mod encode;
+pub mod eval;
 pub mod judge;
 pub mod lm;
 pub mod lm_bench;
@@ -177,6 +179,36 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             &inputs,
             &out_dir,
             if no_pad { 0 } else { target_frames },
+        ),
+        Command::Ask {
+            run,
+            audio,
+            question,
+            beams,
+            max_new_tokens,
+            json,
+        } => ask::ask(
+            &home,
+            &run,
+            &audio,
+            question.as_deref(),
+            crate::exec::ask::AskDecode {
+                beams,
+                max_new_tokens,
+            },
+            json,
+        ),
+        Command::Eval {
+            run,
+            aqa,
+            aac,
+            name,
+            json,
+        } => eval::eval(
+            &home,
+            &run,
+            &crate::exec::score_set::NewSet { name, aqa, aac },
+            json,
         ),
         Command::Judge { input, args, json } => judge::judge(&home, &input, &args, json),
         Command::Synth {

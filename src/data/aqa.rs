@@ -16,6 +16,14 @@ struct Line {
 }
 
 pub fn read_qa_jsonl(path: &Path) -> Result<Vec<QaItem>, DataError> {
+    Ok(read_qa_jsonl_lines(path)?
+        .into_iter()
+        .map(|(_, item)| item)
+        .collect())
+}
+
+/// [`read_qa_jsonl`] with each item's line number (1-based; blank lines are skipped).
+pub fn read_qa_jsonl_lines(path: &Path) -> Result<Vec<(usize, QaItem)>, DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
         path: path.into(),
         message: e.to_string(),
@@ -36,12 +44,15 @@ pub fn read_qa_jsonl(path: &Path) -> Result<Vec<QaItem>, DataError> {
             line: i + 1,
             message: m,
         })?;
-        out.push(QaItem {
-            id: l.id,
-            audio,
-            question: l.question,
-            answer: l.answer,
-        });
+        out.push((
+            i + 1,
+            QaItem {
+                id: l.id,
+                audio,
+                question: l.question,
+                answer: l.answer,
+            },
+        ));
     }
     Ok(out)
 }

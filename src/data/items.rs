@@ -31,6 +31,16 @@ pub enum DataError {
         line: usize,
         message: String,
     },
+    /// An item of a JSON array file (1-based `index`).
+    #[error("{}: item {index}: {message}", path.display())]
+    Item {
+        path: PathBuf,
+        index: usize,
+        message: String,
+    },
+    /// An item at a place already written out (`FILE:LINE`, `FILE: item N`).
+    #[error("{at}: {message}")]
+    At { at: String, message: String },
     #[error("dataset `{dataset}`: {message}")]
     Dataset { dataset: String, message: String },
     #[error("{count} audio file(s) missing or unreadable in {dataset}/{split}, first: {first}")]

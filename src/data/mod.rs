@@ -1,5 +1,6 @@
 //! Datasets: readers, the synthetic world, dataset mixes and audio features for items.
 
+pub mod adhoc;
 pub mod aqa;
 pub mod audiobench;
 pub mod audiocaps;

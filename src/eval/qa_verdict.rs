@@ -47,9 +47,9 @@ pub fn expectation(question: &str, reference: &str) -> Option<Expected> {
             yes: w == "yes",
             sound: keywords(*asked.first()?),
         }),
-        [w] if NUMBERS.contains(&w.as_str()) => Some(Expected::Number(
-            NUMBERS.iter().position(|n| n == w)? as u32,
-        )),
+        [w] if NUMBERS.contains(&w.as_str()) => {
+            Some(Expected::Number(NUMBERS.iter().position(|n| n == w)? as u32))
+        }
         [w] if w == "before" || w == "after" => {
             // "Does X start before or after Y?": picking X as earlier (before) or later (after).
             let (x, y) = (*asked.first()?, *asked.get(1)?);
@@ -94,8 +94,12 @@ pub fn verdict(question: &str, reference: &str, answer: &str) -> Option<bool> {
         // sound: the comparison word alone decides, as long as it does not say both.
         Expected::Pick { by, .. } if words(answer).len() <= 2 => {
             let ws = words(answer);
-            let early = ws.iter().any(|w| ["before", "earlier", "first"].contains(&w.as_str()));
-            let late = ws.iter().any(|w| ["after", "later", "last"].contains(&w.as_str()));
+            let early = ws
+                .iter()
+                .any(|w| ["before", "earlier", "first"].contains(&w.as_str()));
+            let late = ws
+                .iter()
+                .any(|w| ["after", "later", "last"].contains(&w.as_str()));
             match by {
                 Comparison::Earlier => early && !late,
                 _ => late && !early,
@@ -123,7 +127,11 @@ mod tests {
         let q = "Which sound comes first, the dog or the siren?";
         assert_eq!(v(q, "The siren comes first.", "The siren."), Some(true));
         assert_eq!(
-            v(q, "The siren comes first.", "The siren comes first, before the dog."),
+            v(
+                q,
+                "The siren comes first.",
+                "The siren comes first, before the dog."
+            ),
             Some(true)
         );
         assert_eq!(v(q, "The siren comes first.", "The dog."), Some(false));
@@ -131,16 +139,29 @@ mod tests {
         assert_eq!(v(q, "Footsteps come last.", "The footsteps."), Some(true));
         let q = "Does the dog start before or after the siren?";
         assert_eq!(v(q, "Before.", "Before."), Some(true));
-        assert_eq!(v(q, "Before.", "The dog starts before the siren."), Some(true));
+        assert_eq!(
+            v(q, "Before.", "The dog starts before the siren."),
+            Some(true)
+        );
         assert_eq!(v(q, "Before.", "After."), Some(false));
-        assert_eq!(v(q, "After.", "The siren starts first, then the dog."), Some(true));
-        assert_eq!(v(q, "After.", "The dog starts first, then the siren."), Some(false));
+        assert_eq!(
+            v(q, "After.", "The siren starts first, then the dog."),
+            Some(true)
+        );
+        assert_eq!(
+            v(q, "After.", "The dog starts first, then the siren."),
+            Some(false)
+        );
         let q = "What is making the short, harsh yelping sound?";
         assert_eq!(v(q, "A dog.", "It is a dog barking."), Some(true));
         assert_eq!(v(q, "A dog.", "A siren."), Some(false));
         // Free-text references have no verdict.
         assert_eq!(
-            v("What is the weather like?", "It is raining heavily outside today.", "Rain."),
+            v(
+                "What is the weather like?",
+                "It is raining heavily outside today.",
+                "Rain."
+            ),
             None
         );
     }

@@ -91,10 +91,10 @@ impl Answerer<'_> {
 /// One output to decode: the clip's audio key, the instruction after the audio, and the prompt
 /// ids around the audio slot.
 #[derive(Debug, Clone)]
-struct Row {
-    audio: String,
-    instruction: Option<String>,
-    prompt: AudioPrompt,
+pub struct Row {
+    pub audio: String,
+    pub instruction: Option<String>,
+    pub prompt: AudioPrompt,
 }
 
 /// Prompt embeddings of `rows` as `answerer` reads them: audio spliced in, the captions as text,
@@ -158,7 +158,9 @@ fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &De
     }
 }
 
-fn decode_all(
+/// Decode every row with `answerer` and `cfg.decode`'s beams and length limit: each output,
+/// and whether it was cut off at `decode.max_new_tokens`.
+pub fn decode_all(
     answerer: &Answerer<'_>,
     backbone: &Backbone,
     cfg: &RunConfig,
@@ -457,7 +459,10 @@ pub fn evaluate(
                 let refs = vec![it.answer.clone()];
                 f1 += token_f1(&o, &refs);
                 em += exact_match(&o, &refs);
-                right = match (right, super::qa_verdict::verdict(&it.question, &it.answer, &o)) {
+                right = match (
+                    right,
+                    super::qa_verdict::verdict(&it.question, &it.answer, &o),
+                ) {
                     (Some(n), Some(ok)) => Some(n + ok as usize),
                     _ => None,
                 };

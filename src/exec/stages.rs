@@ -26,7 +26,7 @@ pub type StageResult<T> = Result<T, String>;
 
 /// The sha256 of the running acdc binary (computed once): predictions are reused only by the build
 /// that decoded them. `None` when the binary cannot be read (then nothing is reused).
-fn binary_fingerprint() -> Option<&'static str> {
+pub(crate) fn binary_fingerprint() -> Option<&'static str> {
     static FINGERPRINT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     FINGERPRINT
         .get_or_init(|| {
@@ -37,7 +37,7 @@ fn binary_fingerprint() -> Option<&'static str> {
         .as_deref()
 }
 
-fn bar(len: u64, msg: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, msg: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template("{prefix:>12} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
@@ -408,7 +408,7 @@ pub fn encoded_budget_bytes() -> u64 {
 
 /// Run the frozen encoder over every clip once: `[tokens, d_enc]` per clip; `None` when the
 /// outputs would not fit [`encoded_budget_bytes`].
-fn encode_all(
+pub(crate) fn encode_all(
     cfg: &RunConfig,
     home: &Path,
     feats: &ClipMatrices,

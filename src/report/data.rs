@@ -100,6 +100,9 @@ pub struct EvalFacts {
     /// Outputs its last evaluation decoded that hit `decode.max_new_tokens` (cut off).
     #[serde(default)]
     pub truncated_outputs: u64,
+    /// Sets scored after training by `acdc eval` (set name -> the files it read, with items).
+    #[serde(default)]
+    pub adhoc_sets: BTreeMap<String, String>,
 }
 
 /// Summary of one metric over the done runs of a row.
@@ -286,6 +289,25 @@ impl ReportData {
             if !judges.is_empty() {
                 notes.push(format!("Judged by: {}.", judges.join("; ")));
             }
+        }
+        // Sets scored after training: where they come from, and on how many runs.
+        let mut adhoc: BTreeMap<&str, (Vec<&str>, usize)> = BTreeMap::new();
+        for r in &done {
+            for (set, source) in &r.eval.adhoc_sets {
+                let e = adhoc.entry(set).or_default();
+                if !e.0.contains(&source.as_str()) {
+                    e.0.push(source);
+                }
+                e.1 += 1;
+            }
+        }
+        for (set, (sources, runs)) in adhoc {
+            notes.push(format!(
+                "`{set}/…`: scored after training by `acdc eval --name {set}` on {} ({runs} of {} done run(s)); \
+                 not part of the runs' own evaluation or of `aqa/…_avg`.",
+                sources.join("; "),
+                done.len()
+            ));
         }
         notes
     }

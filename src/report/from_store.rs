@@ -76,7 +76,8 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             .filter(|v| v["policy"] == "skip")
             .and_then(|v| v["unreadable"].as_u64())
             .unwrap_or(0);
-        let eval = eval_facts(info("eval"), &evals);
+        let mut eval = eval_facts(info("eval"), &evals);
+        eval.adhoc_sets = adhoc_sets(&stages);
         metrics.extend(m.keys().cloned());
         let result = RunResult {
             run_id: er.run_id.clone(),
@@ -159,7 +160,36 @@ fn eval_facts(
             .filter(|e| e.task.ends_with("/probes"))
             .map(|e| (format!("{}/{}", e.task, e.metric), e.n))
             .collect(),
+        adhoc_sets: BTreeMap::new(),
     }
+}
+
+/// The sets `acdc eval` scored for a run (its stages `eval:SET`): set -> the files read, with
+/// their items.
+fn adhoc_sets(stages: &[(String, String, String)]) -> BTreeMap<String, String> {
+    use crate::store::adhoc::ADHOC_STAGE_PREFIX;
+    stages
+        .iter()
+        .filter_map(|(stage, _, info)| {
+            let set = stage.strip_prefix(ADHOC_STAGE_PREFIX)?;
+            let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
+            let files: Vec<String> = ["aqa", "aac"]
+                .iter()
+                .filter_map(|k| {
+                    let s = &info["sources"][k];
+                    let file = s["file"].as_str()?;
+                    let name = std::path::Path::new(file)
+                        .file_name()
+                        .map_or(file.into(), |n| n.to_string_lossy());
+                    Some(format!(
+                        "`{name}` ({} items)",
+                        s["items"].as_u64().unwrap_or(0)
+                    ))
+                })
+                .collect();
+            Some((set.to_string(), files.join(" and ")))
+        })
+        .collect()
 }
 
 /// Probe metrics in probe order, then the recall and the mean.

@@ -3,6 +3,7 @@
 //! One file, `$ACDC_HOME/acdc.db` (default `./acdc-home/`), in WAL mode with a busy timeout so
 //! several worker processes share it. The schema is versioned (`schema::MIGRATIONS`).
 
+pub mod adhoc;
 pub mod judgments;
 pub mod records;
 pub mod runs;

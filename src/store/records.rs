@@ -82,15 +82,7 @@ impl Store {
     /// infinite score is refused, naming it: SQLite would store it as NULL and fail on the schema
     /// with an error that names neither.
     pub fn put_evals(&mut self, run_id: &str, scores: &[EvalScore]) -> Result<(), StoreError> {
-        if let Some(s) = scores.iter().find(|s| !s.value.is_finite()) {
-            return Err(StoreError::NonFiniteScore {
-                path: self.path.clone(),
-                run: run_id.into(),
-                task: s.task.clone(),
-                metric: s.metric.clone(),
-                value: s.value,
-            });
-        }
+        self.check_finite(run_id, scores)?;
         self.write(|tx| {
             for s in scores {
                 tx.execute(
@@ -102,20 +94,40 @@ impl Store {
         })
     }
 
+    /// Refuse a batch holding a NaN or infinite score, naming it.
+    pub(crate) fn check_finite(
+        &self,
+        run_id: &str,
+        scores: &[EvalScore],
+    ) -> Result<(), StoreError> {
+        match scores.iter().find(|s| !s.value.is_finite()) {
+            Some(s) => Err(StoreError::NonFiniteScore {
+                path: self.path.clone(),
+                run: run_id.into(),
+                task: s.task.clone(),
+                metric: s.metric.clone(),
+                value: s.value,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Delete the run's scores that are not among `keep` (task, metric): after a complete
     /// evaluation, metrics it no longer produces (a jar taken away, a set dropped) do not linger
-    /// beside the new ones.
+    /// beside the new ones. Sets scored by `acdc eval` ([`super::adhoc`]) are not the
+    /// evaluation's to drop and stay.
     pub fn retain_evals(&mut self, run_id: &str, keep: &[EvalScore]) -> Result<(), StoreError> {
         let keep: std::collections::BTreeSet<(&str, &str)> = keep
             .iter()
             .map(|s| (s.task.as_str(), s.metric.as_str()))
             .collect();
+        let adhoc = self.adhoc_sets(run_id)?;
         let old = self.evals(run_id)?;
         self.write(|tx| {
-            for s in old
-                .iter()
-                .filter(|s| !keep.contains(&(s.task.as_str(), s.metric.as_str())))
-            {
+            for s in old.iter().filter(|s| {
+                !keep.contains(&(s.task.as_str(), s.metric.as_str()))
+                    && !super::adhoc::is_adhoc_task(&adhoc, &s.task)
+            }) {
                 tx.execute(
                     "DELETE FROM evals WHERE run_id = ?1 AND task = ?2 AND metric = ?3",
                     params![run_id, s.task, s.metric],
@@ -161,12 +173,33 @@ impl Store {
         })
     }
 
-    /// Forget a run's predictions (its weights are about to be trained again).
+    /// Forget the predictions of a run's own evaluation (before it decodes afresh, or its weights
+    /// are trained again); those of sets scored by `acdc eval` ([`super::adhoc`]) stay with
+    /// their scores.
     pub fn delete_predictions(&self, run_id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM predictions WHERE run_id = ?1", params![run_id])
+        let adhoc = self.adhoc_sets(run_id)?;
+        let tasks: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT DISTINCT task FROM predictions WHERE run_id = ?1")
+                .map_err(|e| self.sql(e))?;
+            let rows = st
+                .query_map(params![run_id], |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+        };
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        for t in tasks
+            .iter()
+            .filter(|t| !super::adhoc::is_adhoc_task(&adhoc, t))
+        {
+            tx.execute(
+                "DELETE FROM predictions WHERE run_id = ?1 AND task = ?2",
+                params![run_id, t],
+            )
             .map_err(|e| self.sql(e))?;
-        Ok(())
+        }
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     pub fn predictions(

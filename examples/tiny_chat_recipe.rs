@@ -1,7 +1,7 @@
 //! Try another recipe for `builtin:tiny-chat` without touching the cached one: train a chat model
 //! of the given width / depth for the given steps on the toy chat corpus, then score its
-//! text-oracle answers (all five captions of a clip as text, then the question) on the probes
-//! of a synthetic world, per kind, with the eval stage's verdicts. Prints JSON.
+//! text-oracle answers (each clip's ground-truth description as text, then the question) on the
+//! probes and the QA pairs of a synthetic world, with the eval stage's verdicts. Prints JSON.
 //!
 //!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR
 //!
@@ -10,9 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use acdc::data::synth::dialogue::description;
 use acdc::data::synth::probes::{probes, read_events};
-use acdc::data::synth::{generate, text_world, SynthConfig};
+use acdc::data::synth::{generate, SynthConfig};
 use acdc::decode::{embed_padded, generate as decode, Sampling};
 use acdc::model::backbone::tiny_chat_base;
 use acdc::rng::Rng;
@@ -67,17 +66,14 @@ fn main() {
 
     let dir = std::env::temp_dir().join(format!("acdc-recipe-{}", std::process::id()));
     generate(&dir, &SynthConfig::new(300, 0)).unwrap();
-    let world = text_world(300, 0, 5.0);
     let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
     let items = probes(&clips, 60, 0);
-    let captions = |file: &str| {
-        let idx: usize = file
-            .trim_start_matches("audio/test/synth_")
-            .trim_end_matches(".wav")
-            .parse()
-            .unwrap();
-        world[idx].captions.clone()
-    };
+    // The text-oracle's text: each clip's ground-truth description (events.jsonl).
+    let descriptions: std::collections::HashMap<String, String> = clips
+        .iter()
+        .map(|c| (format!("audio/test/{}", c.file_name), c.description.clone()))
+        .collect();
+    let text_of = |file: &str| descriptions[file].clone();
     let device = Device::flex();
     let stops = base.stop_ids();
     let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -86,7 +82,7 @@ fn main() {
         let prompts: Vec<Vec<u32>> = chunk
             .iter()
             .map(|p| {
-                let user = format!("{} {}", description(&captions(&p.file_name)), p.question);
+                let user = format!("{} {}", text_of(&p.file_name), p.question);
                 text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
             })
             .collect();
@@ -120,7 +116,7 @@ fn main() {
             .iter()
             .map(|it| {
                 let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
-                let user = format!("{} {}", description(&captions(&file)), it.question);
+                let user = format!("{} {}", text_of(&file), it.question);
                 text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
             })
             .collect();

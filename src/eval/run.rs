@@ -69,11 +69,11 @@ pub enum Answerer<'a> {
         model: &'a AudioLlm,
         audio: AudioInput<'a>,
     },
-    /// The backbone given each clip's captions as text where the audio would be
-    /// (`reference = "text-oracle"`): `captions` maps an audio key to the clip's captions.
+    /// The backbone given each clip's description as text where the audio would be
+    /// (`reference = "text-oracle"`): `texts` maps an audio key to the text.
     TextOracle {
         llm: &'a Llama,
-        captions: &'a std::collections::HashMap<String, Vec<String>>,
+        texts: &'a std::collections::HashMap<String, String>,
     },
     /// The backbone with nothing where the audio would be (`reference = "no-audio"`).
     NoAudio { llm: &'a Llama },
@@ -113,15 +113,17 @@ fn prompt_embeds(
             let a = audio_for(model, *audio, &keys, device);
             Ok(crate::decode::splice_prompts(model, &prompts, a, pad))
         }
-        Answerer::TextOracle { llm, captions } => {
+        Answerer::TextOracle { llm, texts } => {
             let ids = rows
                 .iter()
                 .map(|r| {
-                    let caps = captions.get(&r.audio).ok_or_else(|| EvalError::Task {
-                        task: "text-oracle".into(),
-                        message: format!("no captions known for audio {}", r.audio),
-                    })?;
-                    let text = crate::data::synth::dialogue::description(caps);
+                    let text = texts
+                        .get(&r.audio)
+                        .cloned()
+                        .ok_or_else(|| EvalError::Task {
+                            task: "text-oracle".into(),
+                            message: format!("no description known for audio {}", r.audio),
+                        })?;
                     let user = match &r.instruction {
                         Some(q) => format!("{text} {q}"),
                         None => text,

@@ -63,8 +63,9 @@ struct RunData {
     /// Held-out sets for the validation loss.
     val: Vec<(String, f64, Vec<CaptionItem>)>,
     eval: Vec<EvalSet>,
-    /// The captions of every evaluated clip by audio key (`reference = "text-oracle"` only).
-    captions: std::collections::HashMap<String, Vec<String>>,
+    /// The text given for every evaluated clip by audio key (`reference = "text-oracle"`
+    /// only): its ground-truth description, or its captions joined.
+    texts: std::collections::HashMap<String, String>,
 }
 
 fn load_data(
@@ -232,8 +233,8 @@ fn load_data(
             }
         }
     }
-    let captions = if cfg.reference == Reference::TextOracle {
-        match oracle_captions(home, cfg, &eval) {
+    let texts = if cfg.reference == Reference::TextOracle {
+        match oracle_texts(home, cfg, &eval) {
             Ok(c) => c,
             Err(e) => {
                 let mut info = info;
@@ -252,7 +253,7 @@ fn load_data(
         instruct,
         val,
         eval,
-        captions,
+        texts,
     };
     if let Err(e) = check_sets(&data, failures.len()) {
         let mut info = info;
@@ -268,37 +269,46 @@ fn load_data(
     Ok((data, feats))
 }
 
-/// The captions of every clip the evaluation sets use, read from the captioning split of the
-/// same dataset (`text-oracle` rows give them as text); a set whose clips have no captions is
-/// an error naming it.
-fn oracle_captions(
+/// The text a `text-oracle` row gives for every clip the evaluation sets use: for the synthetic
+/// world each clip's ground-truth description (`events.jsonl`: one sentence stating all its
+/// captions state), for other datasets the clip's captions joined (read from the captioning
+/// split of the same dataset); a set whose clips have neither is an error naming it.
+fn oracle_texts(
     home: &Path,
     cfg: &RunConfig,
     eval: &[EvalSet],
-) -> StageResult<std::collections::HashMap<String, Vec<String>>> {
-    let mut captions = std::collections::HashMap::new();
-    let mut add = |items: Vec<CaptionItem>| {
-        for it in items {
-            captions.insert(it.audio.display().to_string(), it.captions);
+) -> StageResult<std::collections::HashMap<String, String>> {
+    let mut texts = std::collections::HashMap::new();
+    let mut add = |dataset: &str, split: &str, what: &str| -> StageResult<()> {
+        if dataset == "synth" {
+            let root = sources::ensure_synth(home, &cfg.data.synth).map_err(|e| e.to_string())?;
+            for c in crate::data::synth::probes::read_events(&root.join("events.jsonl"), split)? {
+                let audio = root.join("audio").join(split).join(&c.file_name);
+                texts.insert(audio.display().to_string(), c.description);
+            }
+            return Ok(());
         }
-    };
-    for s in &cfg.data.eval_aac {
-        add(
-            sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    for s in &cfg.data.eval_aqa {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| {
+        let items = sources::caption_items(home, &cfg.data, dataset, split).map_err(|e| {
             format!(
-                "reference = \"text-oracle\" gives each clip's captions as text, but data.eval_aqa set `{}_{}` has none to give: {e}",
-                s.dataset, s.split
+                "reference = \"text-oracle\" gives each clip's description or captions as text, but {what} set `{dataset}_{split}` has none to give: {e}"
             )
         })?;
-        add(items);
+        for it in items {
+            texts.insert(
+                it.audio.display().to_string(),
+                crate::data::synth::dialogue::description(&it.captions),
+            );
+        }
+        Ok(())
+    };
+    for s in &cfg.data.eval_aac {
+        add(&s.dataset, &s.split, "data.eval_aac")?;
+    }
+    for s in &cfg.data.eval_aqa {
+        add(&s.dataset, &s.split, "data.eval_aqa")?;
     }
     if cfg.eval.probes {
-        add(sources::caption_items(home, &cfg.data, "synth", "test").map_err(|e| e.to_string())?);
+        add("synth", "test", "eval.probes")?;
     }
     for set in eval {
         let (name, audio): (&str, Vec<String>) = match set {
@@ -324,13 +334,13 @@ fn oracle_captions(
                     .collect(),
             ),
         };
-        if let Some(a) = audio.iter().find(|a| !captions.contains_key(*a)) {
+        if let Some(a) = audio.iter().find(|a| !texts.contains_key(*a)) {
             return Err(format!(
-                "reference = \"text-oracle\": evaluation set `{name}` has a clip with no captions ({a})"
+                "reference = \"text-oracle\": evaluation set `{name}` has a clip with no description or captions ({a})"
             ));
         }
     }
-    Ok(captions)
+    Ok(texts)
 }
 
 /// Every set a run reads must keep items, and ids must be unique within a set: an emptied source
@@ -763,7 +773,7 @@ fn eval_stage(
         (Ok(model), _) => Answerer::Audio { model, audio },
         (Err(llm), Reference::TextOracle) => Answerer::TextOracle {
             llm,
-            captions: &data.captions,
+            texts: &data.texts,
         },
         (Err(llm), _) => Answerer::NoAudio { llm },
     };
@@ -874,7 +884,7 @@ mod tests {
                 name: "clotho_aqa_test".into(),
                 items: vec![qa("q1"), qa("q2")],
             }],
-            captions: Default::default(),
+            texts: Default::default(),
         }
     }
 

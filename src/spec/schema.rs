@@ -31,8 +31,10 @@ pub struct RunConfig {
     /// `init_from = "<LABEL>"`; not written by hand).
     pub init_from: Option<String>,
     /// A reference row in place of a trained model: `none` (default: a trained run),
-    /// `text-oracle` (the backbone given each clip's captions — all of them, joined — as text
-    /// where the audio would be: what a perfect stand-in for the annotations could reach), or
+    /// `text-oracle` (the backbone given each clip's ground-truth description as text where the
+    /// audio would be — for the synthetic world one sentence stating everything its five
+    /// captions state together, elsewhere the captions joined: what a perfect stand-in for the
+    /// annotations could reach), or
     /// `no-audio` (the backbone with nothing where the audio would be: what the question alone
     /// gives). Reference rows skip targets and training and are evaluated like any run; their
     /// seed changes nothing, so a row gets one run per sweep point. Left out of a trained run's

@@ -18,8 +18,22 @@ use super::facts::{CountFact, EventFacts, LoudnessFact, SceneFacts};
 use super::{ClipText, EventType};
 use crate::rng::Rng;
 
+/// The clip's ground-truth description: one sentence stating every fact its captions state
+/// together, drawn with a stream of the world's seed and the clip's index (the same for every
+/// reader). Written to `events.jsonl`; the `text-oracle` row gives it where the audio would be.
+pub fn ground_truth_description(facts: &[SceneFacts], seed: u64, idx: usize) -> String {
+    let mut rng = Rng::derive(seed, &format!("synth-description-{idx}"));
+    merged_description(&SceneFacts::union(facts), &mut rng)
+}
+
+/// A description of the scene stating every fact of `f`, caption style.
+fn merged_description(f: &SceneFacts, rng: &mut Rng) -> String {
+    format!("{}.", capitalise(&scene_sentence(f, rng)))
+}
+
 /// Several captions of one clip as one text: each trimmed, capitalised and ended with a period,
-/// joined by spaces. The `text-oracle` row puts this where the audio would be.
+/// joined by spaces (the `text-oracle` row's text for datasets with no ground-truth
+/// description).
 pub fn description(captions: &[String]) -> String {
     captions
         .iter()
@@ -720,7 +734,8 @@ impl Turn {
     }
 }
 
-/// Questions per clip asked about one caption, and about several of its captions together.
+/// Questions per clip asked about one caption, and about a description stating all that its
+/// captions state (the form of the ground-truth description).
 const SINGLE_QUESTIONS: usize = 8;
 const MULTI_QUESTIONS: usize = 6;
 
@@ -746,19 +761,9 @@ pub fn corpus(world: &[ClipText], seed: u64) -> Vec<Turn> {
                 let i = rng.below(n);
                 (clip.captions[i].clone(), clip.facts[i].clone())
             } else {
-                // 2–5 of the clip's captions, in a random order (5 half of the time: the
-                // text-oracle's form).
-                let k = if rng.below(2) == 0 {
-                    n
-                } else {
-                    2 + rng.below(n - 1)
-                };
-                let mut idx: Vec<usize> = (0..n).collect();
-                rng.shuffle(&mut idx);
-                idx.truncate(k);
-                let caps: Vec<String> = idx.iter().map(|&i| clip.captions[i].clone()).collect();
-                let fs: Vec<SceneFacts> = idx.iter().map(|&i| clip.facts[i].clone()).collect();
-                (description(&caps), SceneFacts::union(&fs))
+                // Everything the captions state, in one sentence of freshly drawn words.
+                let all = SceneFacts::union(&clip.facts);
+                (merged_description(&all, &mut rng), all)
             };
             if let Some((q, a)) = question(&facts, clip, &mut rng) {
                 out.push(Turn {

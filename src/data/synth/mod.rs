@@ -329,6 +329,11 @@ pub struct ClipRecord {
     pub split: String,
     /// Events in order of onset.
     pub events: Vec<EventRecord>,
+    /// One sentence stating everything the clip's five captions state together (their facts'
+    /// union, in the caption grammar's words): the clip's ground-truth description, which the
+    /// `text-oracle` reference row gives where the audio would be.
+    #[serde(default)]
+    pub description: String,
 }
 
 /// One question–answer pair, one line of `qa_{split}.jsonl`.
@@ -677,10 +682,9 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
         )?;
 
         let mut cap_rng = Rng::derive(cfg.seed, &format!("synth-captions-{idx}"));
-        let caps: Vec<String> = captions(&events, &mut cap_rng)
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let (caps, facts): (Vec<String>, Vec<SceneFacts>) =
+            captions(&events, &mut cap_rng).into_iter().unzip();
+        let description = dialogue::ground_truth_description(&facts, cfg.seed, idx);
         let mut row = csv_field(&file_name);
         for c in &caps {
             let _ = write!(row, ",{}", csv_field(c));
@@ -709,6 +713,7 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
             file_name: file_name.clone(),
             split: split.to_string(),
             events: events.iter().map(SceneEvent::record).collect(),
+            description,
         })?;
     }
     for o in [cap_train, cap_test, qa_train, qa_test, events_out] {

@@ -386,6 +386,7 @@ mod tests {
             file_name: "synth_00009.wav".into(),
             split: "test".into(),
             events,
+            description: String::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use super::SpecError;
 pub const SPEC_SECTIONS: &[&str] = &[
     "extends",
     "max_runs",
+    "compare",
     "experiment",
     "defaults",
     "runs",

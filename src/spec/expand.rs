@@ -352,8 +352,9 @@ fn resolve_compare(
     pairs: &[(String, String)],
     runs: &[PlannedRun],
 ) -> Result<Vec<(String, String)>, SpecError> {
-    // Rows in plan order: (name, label, point).
-    let mut rows: Vec<(String, &str, &[(String, toml::Value)])> = Vec::new();
+    // Rows in plan order: (name, label, sweep point).
+    type Point = [(String, toml::Value)];
+    let mut rows: Vec<(String, &str, &Point)> = Vec::new();
     for r in runs {
         let name = r.name();
         if !rows.iter().any(|(n, _, _)| *n == name) {

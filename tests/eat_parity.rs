@@ -74,8 +74,12 @@ fn fairseq_checkpoints_load_the_same_encoder() {
     }
     // Through the encoder resolver (what `encoder.checkpoint` and `acdc encode --encoder` use).
     let path = dir().join("fairseq_finetune.pt");
-    let (_, eat) =
-        acdc::model::backbone::load_encoder(path.to_str().unwrap(), &device).expect("resolves");
+    let (_, eat) = acdc::model::backbone::load_encoder(
+        path.to_str().unwrap(),
+        std::path::Path::new("."),
+        &device,
+    )
+    .expect("resolves");
     assert_eq!(assert_matches_reference(&eat, "load_encoder"), want);
 }
 

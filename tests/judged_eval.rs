@@ -105,6 +105,16 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     };
     let js = get("synth_test/aqa", "judge_score");
     assert_eq!((js.value, js.n), (40.0, 6));
+    // Each answer's rating × 20 is recorded under `judge_score`; their mean is the score.
+    let ratings: Vec<f64> = store
+        .item_scores(id)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.task == "synth_test/aqa" && i.metric == "judge_score")
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(ratings.len(), 6);
+    assert_eq!(ratings.iter().sum::<f64>() / 6.0, 40.0);
     assert_eq!(get("synth_test/aqa", "judge_success_rate").value, 1.0);
     assert_eq!(get("synth_train/aqa", "judge_score").n, 2);
     assert_eq!(get("aqa", "judge_score_avg").value, 40.0);

@@ -77,6 +77,27 @@ fn runs_end_to_end_then_reruns_nothing() {
         assert!(answers
             .iter()
             .all(|p| p.references.len() == 2 && p.references[1].starts_with("verdict: ")));
+        // Behind every score that is a mean over items, the items: their mean is the score
+        // (the probes' `mean` is over the kinds, derived in the report, not stored).
+        let items = store.item_scores(id).unwrap();
+        for e in evals.iter().filter(|e| {
+            matches!(
+                e.metric.as_str(),
+                "token_f1" | "exact_match" | "cider_d" | "rouge_l"
+            ) || (e.task == "synth_test/probes" && e.metric != "mean")
+        }) {
+            let v: Vec<f64> = items
+                .iter()
+                .filter(|i| i.task == e.task && i.metric == e.metric)
+                .map(|i| i.value)
+                .collect();
+            assert_eq!(v.len() as i64, e.n, "{e:?}");
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            assert!((mean - e.value).abs() < 1e-9, "{e:?}: items give {mean}");
+        }
+        assert!(items
+            .iter()
+            .all(|i| i.metric != "mean" && i.metric != "bleu_4"));
         // Outputs cut off at decode.max_new_tokens (5 here, on a random-weight backbone: most
         // are) are counted, and the report names them.
         let cut = common::stage_info(&store, id, "eval")["truncated_outputs"]

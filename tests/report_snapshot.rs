@@ -1,21 +1,49 @@
 //! A report rendered from a fixture store (built here, no training) is guarded by a snapshot, and
 //! rendering twice gives the same bytes. The store holds what an eval stage records: captioning
 //! scores without the jars, judged QA on three AudioBench sets of unequal size (so the unweighted
-//! and weighted means differ), the judge and template, and probe scores.
+//! and weighted means differ), the judge and template, probe scores, and the item scores behind
+//! the means, which the spec's `compare` list turns into a comparison of the two rows.
 
 mod common;
 
-use acdc::store::records::EvalScore;
+use acdc::store::records::{EvalScore, ItemScore};
 use acdc::store::runs::WorkerInfo;
 use acdc::store::Store;
 
-#[test]
-fn report_from_fixture_store() {
-    let d = tempfile::tempdir().unwrap();
+/// `n` item scores with mean `mean`, spread over `width` (deterministic).
+fn spread(task: &str, metric: &str, n: usize, mean: f64, width: f64) -> Vec<ItemScore> {
+    let raw: Vec<f64> = (0..n).map(|j| ((j * 7919) % 13) as f64 / 12.0).collect();
+    let m = raw.iter().sum::<f64>() / n as f64;
+    raw.iter()
+        .enumerate()
+        .map(|(j, r)| ItemScore {
+            task: task.into(),
+            metric: metric.into(),
+            item_id: format!("item-{j:03}"),
+            value: mean + width * (r - m),
+        })
+        .collect()
+}
+
+/// `n` probe verdicts, `right` of them correct, starting at item `from`.
+fn verdicts(metric: &str, n: usize, right: usize, from: usize) -> Vec<ItemScore> {
+    (0..n)
+        .map(|j| ItemScore {
+            task: "synth_test/probes".into(),
+            metric: metric.into(),
+            item_id: format!("clip{j:02}-{metric}"),
+            value: ((j + n - from) % n < right) as u8 as f64,
+        })
+        .collect()
+}
+
+/// The fixture store in `dir/home`, registered from `dir/fx.toml`.
+fn fixture_store(dir: &std::path::Path) -> Store {
     let spec = common::write(
-        d.path(),
+        dir,
         "fx.toml",
-        r#"[experiment]
+        r#"compare = [["A2", "A1"]]
+[experiment]
 name = "fixture"
 description = "A fixture store: two rows, two seeds on one, a failed run, paper numbers."
 [defaults]
@@ -30,7 +58,7 @@ seeds = [0, 1]
 "#,
     );
     let plan = acdc::spec::expand(&acdc::spec::load(&spec, &[]).unwrap()).unwrap();
-    let mut store = Store::open_home(&d.path().join("home")).unwrap();
+    let mut store = Store::open_home(&dir.join("home")).unwrap();
     store.register_plan(&plan, "fx.toml").unwrap();
     let me = WorkerInfo {
         host: "h".into(),
@@ -121,8 +149,26 @@ seeds = [0, 1]
                 ],
             )
             .unwrap();
+        let mut items = spread("synth_test/aqa", "token_f1", 117, 1.0 - base, 0.2);
+        items.extend(spread(
+            "clotho_aqa_test/aqa",
+            "judge_score",
+            300,
+            50.0 + 10.0 * base,
+            40.0,
+        ));
+        items.extend(verdicts("order", 12, 6, i));
+        items.extend(verdicts("absent", 16, 12, 3 * i));
+        store.put_item_scores(&r.run_id, &items).unwrap();
         store.finish_run(&r.run_id, None).unwrap();
     }
+    store
+}
+
+#[test]
+fn report_from_fixture_store() {
+    let d = tempfile::tempdir().unwrap();
+    let store = fixture_store(d.path());
     let out1 = d.path().join("r1");
     let out2 = d.path().join("r2");
     let files = acdc::report::write_report(&store, "fixture", &out1).unwrap();
@@ -137,4 +183,31 @@ seeds = [0, 1]
     }
     // Run ids depend only on configs, so the snapshot is stable.
     insta::assert_snapshot!(std::fs::read_to_string(out1.join("README.md")).unwrap());
+}
+
+/// A store whose runs were evaluated before item scores were recorded still renders: the rows
+/// are named as left out of the comparisons, with the command that scores them again.
+#[test]
+fn report_without_item_scores_names_the_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let store = fixture_store(d.path());
+    for r in store.experiment_runs("fixture").unwrap() {
+        store.delete_predictions(&r.run_id).unwrap();
+    }
+    let out = d.path().join("r");
+    acdc::report::write_report(&store, "fixture", &out).unwrap();
+    let md = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        md.contains("## Comparisons")
+            && md.contains(
+                "No per-item scores (evaluated by an acdc that did not record them): A1, A2."
+            )
+            && md.contains("`acdc run fx.toml --reeval`"),
+        "{md}"
+    );
+    assert!(!md.contains("### A2 − A1"), "{md}");
+    assert!(
+        md.contains("| A1 | caption |"),
+        "the results table is still there: {md}"
+    );
 }

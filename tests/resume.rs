@@ -252,6 +252,23 @@ fn reeval_scores_done_runs_again_without_retraining() {
     store
         .put_evals(&run, &[fake("bleu_4", 123.0), fake("stale", 1.0)])
         .unwrap();
+    // Item scores are replaced the same way: a set's items by the new ones, a metric no
+    // evaluation makes dropped.
+    let items_before = store.item_scores(&run).unwrap();
+    assert!(
+        items_before.iter().any(|i| i.metric == "cider_d")
+            && items_before.iter().any(|i| i.task == "synth_test/probes"),
+        "{items_before:?}"
+    );
+    let ghost = |metric: &str| acdc::store::records::ItemScore {
+        task: "synth_test/aac".into(),
+        metric: metric.into(),
+        item_id: "ghost".into(),
+        value: 9.0,
+    };
+    store
+        .put_item_scores(&run, &[ghost("cider_d"), ghost("stale")])
+        .unwrap();
     drop(store);
 
     let out = common::acdc(
@@ -277,6 +294,7 @@ fn reeval_scores_done_runs_again_without_retraining() {
     assert!(after.iter().all(|e| e.metric != "stale"), "{after:?}");
     assert_eq!(bleu(&after), bleu(&before));
     assert_eq!(after.len(), before.len());
+    assert_eq!(store.item_scores(&run).unwrap(), items_before);
     drop(store);
 
     let out = common::acdc(

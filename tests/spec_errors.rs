@@ -270,3 +270,77 @@ fn rows_differing_only_in_machine_settings_are_refused() {
         "{e}"
     );
 }
+
+/// `compare` names pairs of rows for the report: labels or row names with their sweep point,
+/// resolved against the plan; it is experiment-level, so it changes no run id.
+#[test]
+fn compare_names_rows_and_changes_no_run() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = r#"
+[runs.caption]
+targets.kind = "caption"
+[runs.dialogue]
+targets.kind = "dialogue"
+[sweep]
+"targets.temperature" = [0.3, 0.7]
+seeds = [0, 1]
+"#;
+    let plain = common::tiny_spec(d.path(), "plain", rows);
+    let listed = common::write(
+        d.path(),
+        "listed.toml",
+        &std::fs::read_to_string(&plain)
+            .unwrap()
+            .replacen("[experiment]", "compare = [[\"dialogue\", \"caption\"], [\"caption[targets.temperature=0.7]\", \"caption[targets.temperature=0.3]\"]]\n[experiment]", 1),
+    );
+    let a = spec::expand(&spec::load(&plain, &[]).unwrap()).unwrap();
+    let b = spec::expand(&spec::load(&listed, &[]).unwrap()).unwrap();
+    let ids = |p: &spec::Plan| p.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+    assert_eq!(a.compare, None);
+    let pair = |x: &str, y: &str| (x.to_string(), y.to_string());
+    assert_eq!(
+        b.compare.unwrap(),
+        vec![
+            // Two labels: their rows at the same sweep point.
+            pair(
+                "dialogue[targets.temperature=0.3]",
+                "caption[targets.temperature=0.3]"
+            ),
+            pair(
+                "dialogue[targets.temperature=0.7]",
+                "caption[targets.temperature=0.7]"
+            ),
+            pair(
+                "caption[targets.temperature=0.7]",
+                "caption[targets.temperature=0.3]"
+            ),
+        ]
+    );
+    // A name that is no row is an error naming it, the key and the rows there are.
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let e = err_of(
+        d.path(),
+        "bad.toml",
+        &format!("compare = [[\"dialogue\", \"caption\"], [\"dialouge\", \"caption\"]]\n{text}"),
+    );
+    assert!(
+        e.contains("bad.toml")
+            && e.contains("compare[1]")
+            && e.contains("`dialouge`")
+            && e.contains("not a row")
+            && e.contains("caption[targets.temperature=0.3]"),
+        "{e}"
+    );
+    for (bad, key) in [
+        ("compare = \"dialogue\"", "compare"),
+        ("compare = [[\"dialogue\"]]", "compare[0]"),
+        ("compare = [[\"dialogue\", \"dialogue\"]]", "compare[0]"),
+    ] {
+        let e = err_of(d.path(), "shape.toml", &format!("{bad}\n{text}"));
+        assert!(
+            e.contains("shape.toml") && e.contains(&format!("`{key}`")),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -623,9 +623,14 @@ fn export(home: &Path, experiment: &str, format: ExportFormat) -> Result<String>
                 .iter()
                 .map(|(r, run, cfg, evals)| serde_json::json!({"label": r.label, "name": r.name, "run_id": r.run_id, "seed": r.seed, "status": run.status.as_str(), "config": cfg, "metrics": evals}))
                 .collect();
-            Ok(serde_json::to_string_pretty(
-                &serde_json::json!({"experiment": experiment, "varying": varying, "runs": v}),
-            )? + "\n")
+            // Differences between rows with paired-bootstrap intervals, every item-level metric.
+            let comparisons = crate::report::from_store::gather(&store, experiment)?.comparisons();
+            Ok(serde_json::to_string_pretty(&serde_json::json!({
+                "experiment": experiment,
+                "varying": varying,
+                "runs": v,
+                "comparisons": comparisons,
+            }))? + "\n")
         }
         ExportFormat::Csv => {
             let mut header = vec![

@@ -10,7 +10,7 @@ use super::caption_metrics::{CaptionItem as ScoredCaption, CaptionTokenizer};
 use super::judged_qa::Judge;
 use super::run::{EvalError, EvalSet};
 use crate::spec::schema::EvalConfig;
-use crate::store::records::{EvalScore, Prediction};
+use crate::store::records::{EvalScore, ItemScore, Prediction};
 use crate::store::Store;
 
 /// The external scorers a run's `eval` settings name.
@@ -93,15 +93,18 @@ impl ExternalScorers {
         })
     }
 
-    /// The external scores of `set`, whose own scores so far are in `scores` (CIDEr-D for SPIDEr).
+    /// The external scores of `set`, whose own scores so far are in `scores` (CIDEr-D for SPIDEr),
+    /// and the item scores behind those that are means over items (the judge's rating of each
+    /// answer × 20, under `judge_score`; METEOR and SPICE are corpus scores and have none here).
     pub fn score(
         &self,
         store: &mut Store,
         set: &EvalSet,
         preds: &[Prediction],
         scores: &[EvalScore],
-    ) -> Result<Vec<EvalScore>, String> {
+    ) -> Result<(Vec<EvalScore>, Vec<ItemScore>), String> {
         let mut out = Vec::new();
+        let mut items = Vec::new();
         match set {
             EvalSet::Aac { name, .. } => {
                 let task = format!("{name}/aac");
@@ -121,15 +124,21 @@ impl ExternalScorers {
                 if let Some(j) = &self.judge {
                     // Every judgment given before a failure is kept in the judge cache.
                     let task = format!("{name}/aqa");
-                    let (s, _) = j
+                    let (s, report) = j
                         .score_predictions(store, &task, preds)
                         .map_err(|e| format!("{task}: {e}"))?;
                     out.extend(s);
+                    items.extend(report.items.iter().map(|it| ItemScore {
+                        task: task.clone(),
+                        metric: "judge_score".into(),
+                        item_id: it.id.clone(),
+                        value: it.rating * 20.0,
+                    }));
                 }
             }
             EvalSet::Probes { .. } => {}
         }
-        Ok(out)
+        Ok((out, items))
     }
 
     /// Captioning metrics this run leaves out because no jar is configured (the stage info

@@ -15,7 +15,7 @@ use crate::model::backbone::Backbone;
 use crate::model::llm::Llama;
 use crate::rng::Rng;
 use crate::spec::RunConfig;
-use crate::store::records::{EvalScore, Prediction};
+use crate::store::records::{EvalScore, ItemScore, Prediction};
 use crate::text::prompt::{audio_prompt, AudioPrompt};
 
 /// One evaluation set, named `<dataset>_<split>`.
@@ -288,11 +288,14 @@ pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
     out
 }
 
-/// One evaluation set's scores and predictions, and how many outputs were reused rather than
-/// decoded.
+/// One evaluation set's scores, the item scores behind those that are means over items,
+/// predictions, and how many outputs were reused rather than decoded.
 #[derive(Debug)]
 pub struct SetEvaluation {
     pub scores: Vec<EvalScore>,
+    /// Per item: CIDEr-D and ROUGE-L of captions, token-F1 and exact match of answers, each
+    /// probe's verdict (1/0 under its kind) and `captioning_recall`.
+    pub items: Vec<ItemScore>,
     pub predictions: Vec<Prediction>,
     pub reused: usize,
     /// Outputs decoded here that hit `decode.max_new_tokens` before an end of turn (cut off).
@@ -378,7 +381,7 @@ pub fn evaluate(
         reused: std::cell::Cell::new(0),
         truncated: std::cell::Cell::new(0),
     };
-    let (scores, predictions) = match set {
+    let (scores, items, predictions) = match set {
         EvalSet::Aac { name, items } => {
             let task = format!("{name}/aac");
             let prompt = audio_prompt(tok, &backbone.chat, Some(&cfg.eval.caption_instruction))
@@ -420,6 +423,21 @@ pub fn evaluate(
                     n,
                 })
                 .collect();
+            // The corpus CIDEr-D and ROUGE-L are the means of these (BLEU's is not: it sums counts).
+            let per_item = s
+                .items
+                .iter()
+                .flat_map(|it| {
+                    ["cider_d", "rouge_l"].into_iter().filter_map(|m| {
+                        it.scores.get(m).map(|v| ItemScore {
+                            task: task.clone(),
+                            metric: m.to_string(),
+                            item_id: it.id.clone(),
+                            value: *v,
+                        })
+                    })
+                })
+                .collect();
             let preds = items
                 .iter()
                 .zip(outputs)
@@ -431,7 +449,7 @@ pub fn evaluate(
                     references: it.captions.clone(),
                 })
                 .collect();
-            (scores, preds)
+            (scores, per_item, preds)
         }
         EvalSet::Aqa { name, items } => {
             let task = format!("{name}/aqa");
@@ -454,20 +472,23 @@ pub fn evaluate(
             let n = items.len().max(1) as f64;
             let mut f1 = 0.0;
             let mut em = 0.0;
-            // Verdicts where every reference has a synthetic world's form (`qa_verdict`).
-            let mut right = Some(0usize);
+            let mut verdicts = Vec::with_capacity(items.len());
             let mut preds = Vec::with_capacity(items.len());
+            let mut per_item = Vec::with_capacity(2 * items.len());
             for (it, o) in items.iter().zip(outputs) {
                 let refs = vec![it.answer.clone()];
-                f1 += token_f1(&o, &refs);
-                em += exact_match(&o, &refs);
-                right = match (
-                    right,
-                    super::qa_verdict::verdict(&it.question, &it.answer, &o),
-                ) {
-                    (Some(n), Some(ok)) => Some(n + ok as usize),
-                    _ => None,
-                };
+                let (f, e) = (token_f1(&o, &refs), exact_match(&o, &refs));
+                f1 += f;
+                em += e;
+                for (metric, value) in [("token_f1", f), ("exact_match", e)] {
+                    per_item.push(ItemScore {
+                        task: task.clone(),
+                        metric: metric.into(),
+                        item_id: it.id.clone(),
+                        value,
+                    });
+                }
+                verdicts.push(super::qa_verdict::verdict(&it.question, &it.answer, &o));
                 preds.push(Prediction {
                     task: task.clone(),
                     item_id: it.id.clone(),
@@ -491,15 +512,29 @@ pub fn evaluate(
                     n: cnt,
                 },
             ];
-            if let (Some(ok), false) = (right, items.is_empty()) {
+            // Verdicts where every reference has a synthetic world's form (`qa_verdict`).
+            if let Some(ok) = verdicts
+                .iter()
+                .copied()
+                .collect::<Option<Vec<bool>>>()
+                .filter(|v| !v.is_empty())
+            {
                 scores.push(EvalScore {
                     task: task.clone(),
                     metric: "accuracy".into(),
-                    value: ok as f64 / n,
+                    value: ok.iter().filter(|v| **v).count() as f64 / n,
                     n: cnt,
                 });
+                for (it, v) in items.iter().zip(ok) {
+                    per_item.push(ItemScore {
+                        task: task.clone(),
+                        metric: "accuracy".into(),
+                        item_id: it.id.clone(),
+                        value: v as u8 as f64,
+                    });
+                }
             }
-            (scores, preds)
+            (scores, per_item, preds)
         }
         EvalSet::Probes { name, root, items } => {
             let task = format!("{name}/probes");
@@ -521,6 +556,7 @@ pub fn evaluate(
     };
     Ok(SetEvaluation {
         scores,
+        items,
         predictions,
         reused: decoder.reused.get(),
         truncated: decoder.truncated.get(),
@@ -528,23 +564,34 @@ pub fn evaluate(
 }
 
 /// Per-kind accuracy of probe answers (`<kind>` metrics, plus `captioning_recall` and `mean`, the
-/// unweighted mean over the kinds present), and every answer with its expectation and verdict.
+/// unweighted mean over the kinds present), each probe's verdict (1/0 under its kind) and
+/// recall, and every answer with its expectation and verdict.
 fn score_probes(
     task: &str,
     items: &[ProbeItem],
     outputs: Vec<String>,
-) -> (Vec<EvalScore>, Vec<Prediction>) {
+) -> (Vec<EvalScore>, Vec<ItemScore>, Vec<Prediction>) {
     let mut right: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
     let mut recall = (0.0, 0usize);
     let mut preds = Vec::with_capacity(items.len());
+    let mut per_item = Vec::with_capacity(items.len());
+    let item = |metric: &str, id: &str, value: f64| ItemScore {
+        task: task.to_string(),
+        metric: metric.to_string(),
+        item_id: id.to_string(),
+        value,
+    };
     for (it, o) in items.iter().zip(outputs) {
         let ok = super::probes::check(&it.expected, &o);
         let e = right.entry(it.kind).or_default();
         e.0 += ok as usize;
         e.1 += 1;
+        per_item.push(item(it.kind, &it.id, if ok { 1.0 } else { 0.0 }));
         if let Expected::Mentions(sounds) = &it.expected {
-            recall.0 += super::probes::recall(sounds, &o);
+            let r = super::probes::recall(sounds, &o);
+            recall.0 += r;
             recall.1 += 1;
+            per_item.push(item("captioning_recall", &it.id, r));
         }
         preds.push(Prediction {
             task: task.to_string(),
@@ -585,5 +632,5 @@ fn score_probes(
             / right.len() as f64;
         scores.push(score("mean", mean, items.len()));
     }
-    (scores, preds)
+    (scores, per_item, preds)
 }

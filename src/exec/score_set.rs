@@ -193,6 +193,7 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
     let pb = super::stages::bar(total as u64, "evaluating");
     pb.set_prefix(id.clone());
     let mut scores = Vec::new();
+    let mut items = Vec::new();
     let mut predictions = Vec::new();
     let mut truncated = 0;
     for s in &sets {
@@ -210,12 +211,14 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
             &mut |n| pb.inc(n as u64),
         )
         .map_err(|e| scoring(e.to_string()))?;
-        let more = external
+        let (more, more_items) = external
             .score(store, s, &ev.predictions, &ev.scores)
             .map_err(scoring)?;
         truncated += ev.truncated;
         scores.extend(ev.scores);
         scores.extend(more);
+        items.extend(ev.items);
+        items.extend(more_items);
         predictions.extend(ev.predictions);
     }
     pb.finish_and_clear();
@@ -236,7 +239,7 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
     if set.aac.is_some() {
         info["unavailable"] = serde_json::json!(external.unavailable());
     }
-    store.replace_adhoc_set(&id, &set.name, &info, &scores, &predictions)?;
+    store.replace_adhoc_set(&id, &set.name, &info, &scores, &items, &predictions)?;
     Ok(SetScores {
         run_id: id,
         set: set.name.clone(),

@@ -803,10 +803,16 @@ fn eval_stage(
             store
                 .put_predictions(run_id, &ev.predictions)
                 .map_err(|e| e.to_string())?;
+            store
+                .put_item_scores(run_id, &ev.items)
+                .map_err(|e| e.to_string())?;
             // SPIDEr needs this set's CIDEr-D.
             let known = [summary.as_slice(), &ev.scores].concat();
-            let more = external.score(store, set, &ev.predictions, &known)?;
+            let (more, more_items) = external.score(store, set, &ev.predictions, &known)?;
             store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
+            store
+                .put_item_scores(run_id, &more_items)
+                .map_err(|e| e.to_string())?;
             Ok(([ev.scores, more].concat(), ev.reused, ev.truncated))
         });
         match scored {

@@ -29,6 +29,14 @@ pub struct ReportData {
     /// A few probe answers of each kind (from each row's first done run), under the probe table.
     #[serde(default)]
     pub probe_examples: Vec<ProbeExample>,
+    /// The spec file the experiment was registered from (for hints such as `acdc run SPEC
+    /// --reeval`); may be empty.
+    #[serde(default)]
+    pub spec_path: String,
+    /// The pairs of rows (A, B) the spec's `compare` names; `None`: inferred (see
+    /// [`ReportData::comparisons`]).
+    #[serde(default)]
+    pub compare: Option<Vec<(String, String)>>,
 }
 
 /// One answer to an instruction probe, as the report shows it.
@@ -84,6 +92,10 @@ pub struct RunResult {
     /// What the eval stage recorded beside the scores.
     #[serde(default)]
     pub eval: EvalFacts,
+    /// Item scores behind the metrics that are means over items: metric key → item id → score
+    /// (empty for runs evaluated before acdc recorded them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub item_scores: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 /// What a run's eval stage recorded beside its scores, for the report's notes.
@@ -437,8 +449,21 @@ pub(crate) fn fixture() -> ReportData {
             items: BTreeMap::new(),
             skipped_audio: 0,
             eval: EvalFacts::default(),
+            item_scores: BTreeMap::new(),
         }
     }
+    // Per-item token-F1 (4 items) whose means are the runs' scores.
+    let with_f1 = |mut r: RunResult, values: [f64; 4]| {
+        r.item_scores.insert(
+            "synth_test/aqa/token_f1".to_string(),
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("qa-{i}"), *v))
+                .collect(),
+        );
+        r
+    };
     let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -465,8 +490,8 @@ pub(crate) fn fixture() -> ReportData {
                 label: "A1".to_string(),
                 params: m(&[("targets.kind", "caption"), ("llm.mode", "frozen")]),
                 runs: vec![
-                    run("r-a1-s0", 0, "done", &[(B, 0.1234), (C, 0.456), (F, 0.31), (PC, 0.25), (PA, 0.5), (PM, 0.375)], 1.0, 40, true, None),
-                    run("r-a1-s1", 1, "done", &[(B, 0.1300), (C, 0.470), (F, 0.33), (PC, 0.5), (PA, 0.5), (PM, 0.5)], 1.02, 40, true, None),
+                    with_f1(run("r-a1-s0", 0, "done", &[(B, 0.1234), (C, 0.456), (F, 0.31), (PC, 0.25), (PA, 0.5), (PM, 0.375)], 1.0, 40, true, None), [0.2, 0.3, 0.34, 0.4]),
+                    with_f1(run("r-a1-s1", 1, "done", &[(B, 0.1300), (C, 0.470), (F, 0.33), (PC, 0.5), (PA, 0.5), (PM, 0.5)], 1.02, 40, true, None), [0.22, 0.32, 0.36, 0.42]),
                 ],
                 paper: p(&[(B, 0.141), ("cider_d", 0.512), ("aqa_avg", 0.402)]),
             },
@@ -474,7 +499,7 @@ pub(crate) fn fixture() -> ReportData {
                 name: "A2".to_string(),
                 label: "A2".to_string(),
                 params: m(&[("targets.kind", "dialogue"), ("llm.mode", "frozen")]),
-                runs: vec![run("r-a2-s0", 0, "done", &[(B, 0.1012), (C, 12.5), (F, 0.52)], 0.9, 40, false, None)],
+                runs: vec![with_f1(run("r-a2-s0", 0, "done", &[(B, 0.1012), (C, 12.5), (F, 0.52)], 0.9, 40, false, None), [0.5, 0.45, 0.6, 0.53])],
                 paper: p(&[(B, 0.098), (F, 0.55)]),
             },
             ReportRow {
@@ -509,5 +534,7 @@ pub(crate) fn fixture() -> ReportData {
             output: "The dog barks 3 times | loudly.".to_string(),
             notes: vec!["expected: 3".to_string(), "verdict: correct".to_string()],
         }],
+        spec_path: "experiments/table2.toml".to_string(),
+        compare: None,
     }
 }

@@ -47,7 +47,8 @@ fn show(v: &serde_json::Value) -> String {
 
 /// The report data of `experiment`, from the store alone.
 pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError> {
-    let (description, _, varying) = store.experiment(experiment)?;
+    let (description, spec_path, varying) = store.experiment(experiment)?;
+    let compare = store.experiment_compare(experiment)?;
     let ers = store.experiment_runs(experiment)?;
     let mut rows: Vec<ReportRow> = Vec::new();
     let mut metrics = std::collections::BTreeSet::new();
@@ -78,6 +79,13 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             .unwrap_or(0);
         let mut eval = eval_facts(info("eval"), &evals);
         eval.adhoc_sets = adhoc_sets(&stages);
+        let mut item_scores: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for s in store.item_scores(&er.run_id)? {
+            item_scores
+                .entry(format!("{}/{}", s.task, s.metric))
+                .or_default()
+                .insert(s.item_id, s.value);
+        }
         metrics.extend(m.keys().cloned());
         let result = RunResult {
             run_id: er.run_id.clone(),
@@ -90,6 +98,7 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             items,
             skipped_audio,
             eval,
+            item_scores,
         };
         match rows.iter_mut().find(|r| r.name == er.name) {
             Some(row) => row.runs.push(result),
@@ -122,6 +131,8 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
         metric_order,
         probe_metrics,
         probe_examples,
+        spec_path,
+        compare,
     })
 }
 

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::compare::{Comparisons, PairSource};
 use super::data::{ReportData, ReportRow};
 
 /// A figure to embed in the markdown; file names are relative to the markdown file.
@@ -85,8 +86,9 @@ pub fn short_headers(keys: &[String]) -> Vec<String> {
 
 /// Renders the report markdown: heading, description, one table (`row` | varying keys | metrics,
 /// each followed by `paper` and `Δ` when any row has a paper value for it | `paper <key>` for
-/// paper values that match no metric | `runs` (done / total) | `run ids`), the failed runs with
-/// their errors, and a "Figures" section embedding each figure's PNG with a link to its SVG.
+/// paper values that match no metric | `runs` (done / total) | `run ids`), the probes, the
+/// comparisons of rows, the failed runs with their errors, and a "Figures" section embedding
+/// each figure's PNG with a link to its SVG.
 ///
 /// Metric cells are the mean over done runs that have a value, `mean ± std` (sample std) with
 /// more than one value, `—` when missing. `Δ` is ours − paper.
@@ -167,6 +169,11 @@ pub fn render_markdown(d: &ReportData, figures: &[Figure]) -> String {
 
     if !d.probe_metrics.is_empty() {
         render_probes(&mut out, d);
+    }
+
+    let comparisons = d.comparisons();
+    if !comparisons.is_empty() {
+        render_comparisons(&mut out, &comparisons);
     }
 
     // Failed runs.
@@ -279,6 +286,95 @@ fn render_probes(out: &mut String, d: &ReportData) {
                 quote(&e.output),
                 e.notes.join("; ")
             );
+        }
+        out.push('\n');
+    }
+}
+
+/// The comparisons of rows: for each pair, the headline metrics' differences with their
+/// intervals, then one sentence each saying which way it went.
+fn render_comparisons(out: &mut String, c: &Comparisons) {
+    let _ = writeln!(out, "## Comparisons\n");
+    let pairs = match c.source {
+        PairSource::Spec => "the pairs the spec's `compare` names",
+        PairSource::Inferred => {
+            "rows that differ in exactly one configuration key (a `compare = [[\"A\", \"B\"], …]` \
+             list in the spec names other pairs)"
+        }
+    };
+    let _ = writeln!(
+        out,
+        "Differences of means A − B, with 95 % intervals from a paired bootstrap ({} resamples, \
+         seed {}): items are resampled with replacement, the same items for both rows, and each \
+         row's seeds with replacement, the same seed draws for both when both ran the same seeds. \
+         An interval that excludes 0 is a difference the items and seeds support. Compared: {pairs}. \
+         `…/probes/mean` is the mean over the probe kinds; `acdc export --format json` has every \
+         item-level metric.\n",
+        c.resamples, c.bootstrap_seed
+    );
+    for n in &c.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    if !c.notes.is_empty() {
+        out.push('\n');
+    }
+    for p in &c.pairs {
+        let shown: Vec<_> = p.metrics.iter().filter(|m| m.headline).collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "### {} − {}\n", escape_cell(&p.a), escape_cell(&p.b));
+        let differs = if p.differs.is_empty() {
+            "The same configuration apart from seeds".to_string()
+        } else {
+            let keys: Vec<String> = p
+                .differs
+                .iter()
+                .map(|(k, x, y)| format!("`{k}` ({x} vs {y})"))
+                .collect();
+            format!("They differ in {}", keys.join(", "))
+        };
+        let list = |s: &[u64]| {
+            let word = if s.len() == 1 { "seed" } else { "seeds" };
+            let s: Vec<String> = s.iter().map(u64::to_string).collect();
+            format!("{word} {}", s.join(", "))
+        };
+        let seeds = if p.seeds_paired {
+            format!("both ran {}, resampled in pairs", list(&p.seeds_a))
+        } else {
+            format!(
+                "{} ran {}, {} {}, each resampled on its own",
+                escape_cell(&p.a),
+                list(&p.seeds_a),
+                escape_cell(&p.b),
+                list(&p.seeds_b)
+            )
+        };
+        let _ = writeln!(out, "{differs}; {seeds}.\n");
+        let _ = writeln!(
+            out,
+            "| metric | {} | {} | A − B | 95 % interval | items |",
+            escape_cell(&p.a),
+            escape_cell(&p.b)
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---|---:|");
+        for m in &shown {
+            let i = &m.interval;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | [{}, {}] | {} |",
+                escape_cell(&m.metric),
+                fmt_num(m.mean_a),
+                fmt_num(m.mean_b),
+                fmt_delta(i.diff),
+                fmt_delta(i.lo),
+                fmt_delta(i.hi),
+                m.items
+            );
+        }
+        out.push('\n');
+        for m in &shown {
+            let _ = writeln!(out, "- {}", escape_cell(&p.sentence(m)));
         }
         out.push('\n');
     }
@@ -485,6 +581,8 @@ mod tests {
             metric_order: vec!["m".into()],
             probe_metrics: vec![],
             probe_examples: vec![],
+            spec_path: String::new(),
+            compare: None,
         };
         let md = render_markdown(&d, &[]);
         assert!(md.contains("| row | m | runs | run ids |"));

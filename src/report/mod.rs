@@ -1,8 +1,10 @@
 //! Reports rendered from the store only: `reports/<experiment>/README.md` with one table (rows =
 //! labels, columns = the parameters that vary, the metrics, the paper's number and our delta,
-//! mean ± std over seeds) plus loss curves and metric bar charts as PNG and SVG. The same store
-//! gives the same bytes.
+//! mean ± std over seeds), comparisons of rows (differences with paired-bootstrap intervals,
+//! [`compare`]), plus loss curves and metric bar charts as PNG and SVG. The same store gives the
+//! same bytes.
 
+pub mod compare;
 pub mod data;
 pub mod from_store;
 pub mod markdown;

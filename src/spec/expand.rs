@@ -56,6 +56,8 @@ pub struct Plan {
     /// What a reader of the plan should know: what an overlay changed, and rows whose
     /// configurations are identical (one run, one id, listed under each name).
     pub notes: Vec<String>,
+    /// The spec's `compare` pairs resolved to row names (A, B); `None`: the report infers them.
+    pub compare: Option<Vec<(String, String)>>,
 }
 
 /// Build `{a: {b: value}}` from `a.b`.
@@ -353,12 +355,18 @@ pub fn expand(spec: &Spec) -> Result<Plan, SpecError> {
     let varying = varying_keys(&runs);
     let mut notes = spec.notes.clone();
     notes.extend(shared_runs(&runs));
+    let compare = spec
+        .compare
+        .as_ref()
+        .map(|pairs| resolve_compare(file, pairs, &runs))
+        .transpose()?;
     Ok(Plan {
         experiment: spec.experiment.name.clone(),
         description: spec.experiment.description.clone(),
         runs,
         varying,
         notes,
+        compare,
     })
 }
 
@@ -387,6 +395,82 @@ fn shared_runs(runs: &[PlannedRun]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The spec's `compare` pairs as pairs of row names. A side names a row (`T[targets.temperature=0.3]`)
+/// or a label, which stands for that label's rows: two labels with sweep points pair their rows
+/// at the same point. A name that is no row of the plan is an error naming `compare[i]`.
+fn resolve_compare(
+    file: &Path,
+    pairs: &[(String, String)],
+    runs: &[PlannedRun],
+) -> Result<Vec<(String, String)>, SpecError> {
+    // Rows in plan order: (name, label, sweep point).
+    type Point = [(String, toml::Value)];
+    let mut rows: Vec<(String, &str, &Point)> = Vec::new();
+    for r in runs {
+        let name = r.name();
+        if !rows.iter().any(|(n, _, _)| *n == name) {
+            rows.push((name, &r.label, &r.point));
+        }
+    }
+    let err = |i: usize, message: String| SpecError::Key {
+        file: file.to_path_buf(),
+        key: format!("compare[{i}]"),
+        message,
+    };
+    let side = |i: usize, want: &str| {
+        let exact: Vec<usize> = (0..rows.len()).filter(|&j| rows[j].0 == want).collect();
+        let found = if exact.is_empty() {
+            (0..rows.len()).filter(|&j| rows[j].1 == want).collect()
+        } else {
+            exact
+        };
+        if found.is_empty() {
+            let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
+            Err(err(
+                i,
+                format!(
+                    "names `{want}`, which is not a row of this experiment; rows: {}",
+                    names.join(", ")
+                ),
+            ))
+        } else {
+            Ok(found)
+        }
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        let (xs, ys) = (side(i, a)?, side(i, b)?);
+        let mut found = Vec::new();
+        if xs.len() == 1 && ys.len() == 1 {
+            found.push((xs[0], ys[0]));
+        } else {
+            for &x in &xs {
+                found.extend(
+                    ys.iter()
+                        .filter(|&&y| rows[y].2 == rows[x].2)
+                        .map(|&y| (x, y)),
+                );
+            }
+        }
+        if found.is_empty() {
+            return Err(err(
+                i,
+                format!("`{a}` and `{b}` have no rows at the same sweep point to compare; name the rows, e.g. `{}`", rows[xs[0]].0),
+            ));
+        }
+        for (x, y) in found {
+            if x == y {
+                return Err(err(i, format!("compares row `{}` with itself", rows[x].0)));
+            }
+            let pair = (rows[x].0.clone(), rows[y].0.clone());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Keys whose values differ between runs (`seed`, `init_from` and machine settings excluded).

@@ -18,6 +18,7 @@ use super::SpecError;
 pub const SPEC_SECTIONS: &[&str] = &[
     "extends",
     "max_runs",
+    "compare",
     "experiment",
     "defaults",
     "runs",

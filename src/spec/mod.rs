@@ -4,6 +4,8 @@
 //! ```toml
 //! extends = "base.toml"          # optional; the chain is merged, this file winning
 //! max_runs = 512                 # refuse larger grids
+//! compare = [["A2", "A1"]]       # pairs the report compares (A − B); default: rows that
+//!                                # differ in one configuration key. Not a run key.
 //! [experiment]
 //! name = "quickstart"
 //! description = "..."
@@ -98,6 +100,10 @@ pub struct Spec {
     pub exclude: Vec<toml::Table>,
     /// What an overlay changed that a reader of the plan should know (empty without one).
     pub notes: Vec<String>,
+    /// The pairs of rows the report compares (`compare = [["A", "B"], …]`: A − B), each side a
+    /// row label or a row's name with its sweep point; `None`: the report infers them (rows that
+    /// differ in one configuration key). Experiment-level: it changes no run.
+    pub compare: Option<Vec<(String, String)>>,
 }
 
 pub const DEFAULT_MAX_RUNS: usize = 512;
@@ -316,6 +322,10 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
     }
     let include = filters(file, "include", table.remove("include"))?;
     let exclude = filters(file, "exclude", table.remove("exclude"))?;
+    let compare = table
+        .remove("compare")
+        .map(|v| compare_pairs(file, v))
+        .transpose()?;
     Ok(Spec {
         file: file.to_path_buf(),
         experiment,
@@ -326,7 +336,56 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
         include,
         exclude,
         notes: Vec::new(),
+        compare,
     })
+}
+
+/// `compare = [["A", "B"], …]`: a list of two-name lists.
+fn compare_pairs(file: &Path, v: toml::Value) -> Result<Vec<(String, String)>, SpecError> {
+    let toml::Value::Array(a) = v else {
+        return Err(key_err(
+            file,
+            "compare",
+            format!(
+                "expected a list of [row A, row B] pairs, e.g. compare = [[\"A2\", \"A1\"]]; found {}",
+                v.type_str()
+            ),
+        ));
+    };
+    a.into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            toml::Value::Array(p) => match p.as_slice() {
+                [toml::Value::String(x), toml::Value::String(y)] => {
+                    if x == y {
+                        Err(key_err(
+                            file,
+                            format!("compare[{i}]"),
+                            format!("compares `{x}` with itself"),
+                        ))
+                    } else {
+                        Ok((x.clone(), y.clone()))
+                    }
+                }
+                _ => Err(key_err(
+                    file,
+                    format!("compare[{i}]"),
+                    format!(
+                        "expected two row names [\"A\", \"B\"] (A − B), found {}",
+                        toml::Value::Array(p.clone())
+                    ),
+                )),
+            },
+            other => Err(key_err(
+                file,
+                format!("compare[{i}]"),
+                format!(
+                    "expected two row names [\"A\", \"B\"] (A − B), found {}",
+                    other.type_str()
+                ),
+            )),
+        })
+        .collect()
 }
 
 /// `t`'s conditions with nested tables turned into dotted keys under `prefix`.

@@ -9,7 +9,7 @@
 
 use rusqlite::params;
 
-use super::records::{EvalScore, Prediction};
+use super::records::{EvalScore, ItemScore, Prediction};
 use super::{now_iso, Store, StoreError};
 
 /// Stage name prefix of a set scored by `acdc eval`.
@@ -44,14 +44,24 @@ impl Store {
         set: &str,
         info: &serde_json::Value,
         scores: &[EvalScore],
+        items: &[ItemScore],
         predictions: &[Prediction],
     ) -> Result<(), StoreError> {
         self.check_finite(run_id, scores)?;
+        if let Some(s) = items.iter().find(|s| !s.value.is_finite()) {
+            return Err(StoreError::NonFiniteScore {
+                path: self.path.clone(),
+                run: run_id.into(),
+                task: s.task.clone(),
+                metric: format!("{} (item `{}`)", s.metric, s.item_id),
+                value: s.value,
+            });
+        }
         let like = format!("{}/%", set.replace('%', "\\%").replace('_', "\\_"));
         let stage = format!("{ADHOC_STAGE_PREFIX}{set}");
         let now = now_iso();
         self.write(|tx| {
-            for table in ["evals", "predictions"] {
+            for table in ["evals", "item_scores", "predictions"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE run_id = ?1 AND task LIKE ?2 ESCAPE '\\'"),
                     params![run_id, like],
@@ -61,6 +71,12 @@ impl Store {
                 tx.execute(
                     "INSERT INTO evals (run_id, task, metric, value, n) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![run_id, s.task, s.metric, s.value, s.n],
+                )?;
+            }
+            for i in items {
+                tx.execute(
+                    "INSERT INTO item_scores (run_id, task, metric, item_id, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run_id, i.task, i.metric, i.item_id, i.value],
                 )?;
             }
             for p in predictions {
@@ -145,6 +161,7 @@ mod tests {
                 score("held/aqa", "token_f1", 0.25),
                 score("held/aac", "cider_d", 0.3),
             ],
+            &[],
             &[pred("held/aqa", "h1"), pred("held/aac", "c1")],
         )
         .unwrap();
@@ -181,6 +198,7 @@ mod tests {
                 &info,
                 &[score("held/aqa", "token_f1", f64::NAN)],
                 &[],
+                &[],
             )
             .unwrap_err();
         assert!(e.to_string().contains("held/aqa/token_f1"), "{e}");
@@ -195,6 +213,7 @@ mod tests {
             "held",
             &info,
             &[score("held/aqa", "token_f1", 0.75)],
+            &[],
             &[pred("held/aqa", "h2")],
         )
         .unwrap();

@@ -260,4 +260,91 @@ mod tests {
             .unwrap();
         assert_eq!(v, schema::MIGRATIONS.len() as i64);
     }
+
+    /// A store made before item scores (schema 3, as the previous acdc left it) opens, keeps its
+    /// scores, and has no item scores and no compare list until an evaluation writes them.
+    #[test]
+    fn a_store_from_before_item_scores_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acdc.db");
+        {
+            let conn = Connection::open(&p).unwrap();
+            for m in &schema::MIGRATIONS[..3] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO experiments (name, spec_path, updated_at) VALUES ('x', 'x.toml', 'now');
+                 INSERT INTO evals (run_id, task, metric, value, n) VALUES ('r1', 't/aqa', 'token_f1', 0.5, 3);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.evals("r1").unwrap().len(), 1);
+        assert!(s.item_scores("r1").unwrap().is_empty());
+        assert_eq!(s.experiment_compare("x").unwrap(), None);
+        let item = |metric: &str, id: &str, value: f64| records::ItemScore {
+            task: "t/aqa".into(),
+            metric: metric.into(),
+            item_id: id.into(),
+            value,
+        };
+        s.put_item_scores("r1", &[item("token_f1", "q1", 0.5)])
+            .unwrap();
+        assert_eq!(s.item_scores("r1").unwrap().len(), 1);
+    }
+
+    /// Item scores live and die with the scores they are behind: a new batch of a (task, metric)
+    /// replaces all its items, a complete evaluation without the metric drops them, and deleting
+    /// the predictions deletes them; a non-finite item is refused by name.
+    #[test]
+    fn item_scores_follow_their_scores() {
+        use records::{EvalScore, ItemScore};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("acdc.db")).unwrap();
+        let item = |metric: &str, id: &str, value: f64| ItemScore {
+            task: "t/aqa".into(),
+            metric: metric.into(),
+            item_id: id.into(),
+            value,
+        };
+        let score = |metric: &str| EvalScore {
+            task: "t/aqa".into(),
+            metric: metric.into(),
+            value: 0.5,
+            n: 2,
+        };
+        s.put_item_scores(
+            "r1",
+            &[
+                item("token_f1", "q1", 1.0),
+                item("token_f1", "q2", 0.0),
+                item("judge_score", "q1", 80.0),
+            ],
+        )
+        .unwrap();
+        s.put_item_scores("r1", &[item("token_f1", "q3", 0.25)])
+            .unwrap();
+        let ids = |s: &Store| -> Vec<String> {
+            s.item_scores("r1")
+                .unwrap()
+                .into_iter()
+                .map(|i| format!("{}:{}", i.metric, i.item_id))
+                .collect()
+        };
+        assert_eq!(ids(&s), vec!["judge_score:q1", "token_f1:q3"]);
+        s.retain_evals("r1", &[score("token_f1")]).unwrap();
+        assert_eq!(ids(&s), vec!["token_f1:q3"]);
+        let e = s
+            .put_item_scores("r1", &[item("token_f1", "q9", f64::NAN)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("r1") && e.contains("q9") && e.contains("token_f1"),
+            "{e}"
+        );
+        assert_eq!(ids(&s), vec!["token_f1:q3"]);
+        s.delete_predictions("r1").unwrap();
+        assert!(ids(&s).is_empty());
+    }
 }

@@ -15,6 +15,18 @@ pub struct EvalScore {
     pub n: i64,
 }
 
+/// One item's score behind a score that is a mean over items (`evals`): the verdict of a probe
+/// (1/0 under its kind), an answer's token-F1, exact match or judge rating (× 20, as
+/// `judge_score`), a caption's CIDEr-D or ROUGE-L. The mean of a (task, metric)'s item scores is
+/// its score (probes: `mean` is the mean over the kinds, derived from them, not stored).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ItemScore {
+    pub task: String,
+    pub metric: String,
+    pub item_id: String,
+    pub value: f64,
+}
+
 /// One stored prediction.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Prediction {
@@ -112,10 +124,10 @@ impl Store {
         }
     }
 
-    /// Delete the run's scores that are not among `keep` (task, metric): after a complete
-    /// evaluation, metrics it no longer produces (a jar taken away, a set dropped) do not linger
-    /// beside the new ones. Sets scored by `acdc eval` ([`super::adhoc`]) are not the
-    /// evaluation's to drop and stay.
+    /// Delete the run's scores that are not among `keep` (task, metric), and their item scores:
+    /// after a complete evaluation, metrics it no longer produces (a jar taken away, a set
+    /// dropped) do not linger beside the new ones. Sets scored by `acdc eval`
+    /// ([`super::adhoc`]) are not the evaluation's to drop and stay, with their item scores.
     pub fn retain_evals(&mut self, run_id: &str, keep: &[EvalScore]) -> Result<(), StoreError> {
         let keep: std::collections::BTreeSet<(&str, &str)> = keep
             .iter()
@@ -123,6 +135,7 @@ impl Store {
             .collect();
         let adhoc = self.adhoc_sets(run_id)?;
         let old = self.evals(run_id)?;
+        let old_items = self.item_score_keys(run_id)?;
         self.write(|tx| {
             for s in old.iter().filter(|s| {
                 !keep.contains(&(s.task.as_str(), s.metric.as_str()))
@@ -133,8 +146,83 @@ impl Store {
                     params![run_id, s.task, s.metric],
                 )?;
             }
+            for (task, metric) in old_items.iter().filter(|(t, m)| {
+                !keep.contains(&(t.as_str(), m.as_str())) && !super::adhoc::is_adhoc_task(&adhoc, t)
+            }) {
+                tx.execute(
+                    "DELETE FROM item_scores WHERE run_id = ?1 AND task = ?2 AND metric = ?3",
+                    params![run_id, task, metric],
+                )?;
+            }
             Ok(())
         })
+    }
+
+    /// Record item scores: each (task, metric) in the batch replaces all the run's earlier item
+    /// scores of that task and metric (a set that shrank leaves no stale items). A NaN or
+    /// infinite value is refused, naming its item; nothing of the batch is then saved.
+    pub fn put_item_scores(&mut self, run_id: &str, items: &[ItemScore]) -> Result<(), StoreError> {
+        if let Some(s) = items.iter().find(|s| !s.value.is_finite()) {
+            return Err(StoreError::NonFiniteScore {
+                path: self.path.clone(),
+                run: run_id.into(),
+                task: s.task.clone(),
+                metric: format!("{} (item `{}`)", s.metric, s.item_id),
+                value: s.value,
+            });
+        }
+        let keys: std::collections::BTreeSet<(&str, &str)> = items
+            .iter()
+            .map(|s| (s.task.as_str(), s.metric.as_str()))
+            .collect();
+        self.write(|tx| {
+            for (task, metric) in &keys {
+                tx.execute(
+                    "DELETE FROM item_scores WHERE run_id = ?1 AND task = ?2 AND metric = ?3",
+                    params![run_id, task, metric],
+                )?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO item_scores (run_id, task, metric, item_id, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for s in items {
+                st.execute(params![run_id, s.task, s.metric, s.item_id, s.value])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A run's item scores, by task, metric and item id.
+    pub fn item_scores(&self, run_id: &str) -> Result<Vec<ItemScore>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT task, metric, item_id, value FROM item_scores WHERE run_id = ?1 ORDER BY task, metric, item_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| {
+                Ok(ItemScore {
+                    task: r.get(0)?,
+                    metric: r.get(1)?,
+                    item_id: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The (task, metric) pairs a run has item scores for.
+    fn item_score_keys(&self, run_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT task, metric FROM item_scores WHERE run_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn evals(&self, run_id: &str) -> Result<Vec<EvalScore>, StoreError> {
@@ -173,15 +261,18 @@ impl Store {
         })
     }
 
-    /// Forget the predictions of a run's own evaluation (before it decodes afresh, or its weights
-    /// are trained again); those of sets scored by `acdc eval` ([`super::adhoc`]) stay with
-    /// their scores.
+    /// Forget the predictions of a run's own evaluation and the item scores made from them
+    /// (before it decodes afresh, or its weights are trained again); those of sets scored by
+    /// `acdc eval` ([`super::adhoc`]) stay with their scores.
     pub fn delete_predictions(&self, run_id: &str) -> Result<(), StoreError> {
         let adhoc = self.adhoc_sets(run_id)?;
         let tasks: Vec<String> = {
             let mut st = self
                 .conn
-                .prepare("SELECT DISTINCT task FROM predictions WHERE run_id = ?1")
+                .prepare(
+                    "SELECT task FROM predictions WHERE run_id = ?1 \
+                     UNION SELECT task FROM item_scores WHERE run_id = ?1",
+                )
                 .map_err(|e| self.sql(e))?;
             let rows = st
                 .query_map(params![run_id], |r| r.get(0))
@@ -197,6 +288,12 @@ impl Store {
                 "DELETE FROM predictions WHERE run_id = ?1 AND task = ?2",
                 params![run_id, t],
             )
+            .and_then(|_| {
+                tx.execute(
+                    "DELETE FROM item_scores WHERE run_id = ?1 AND task = ?2",
+                    params![run_id, t],
+                )
+            })
             .map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))

@@ -157,10 +157,17 @@ impl Store {
         self.write(|tx| {
             let now = now_iso();
             tx.execute(
-                "INSERT INTO experiments (name, description, spec_path, varying, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO experiments (name, description, spec_path, varying, updated_at, compare) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(name) DO UPDATE SET description = excluded.description, spec_path = excluded.spec_path,
-                   varying = excluded.varying, updated_at = excluded.updated_at",
-                params![plan.experiment, plan.description, spec_path, serde_json::to_string(&plan.varying).unwrap_or_default(), now],
+                   varying = excluded.varying, updated_at = excluded.updated_at, compare = excluded.compare",
+                params![
+                    plan.experiment,
+                    plan.description,
+                    spec_path,
+                    serde_json::to_string(&plan.varying).unwrap_or_default(),
+                    now,
+                    plan.compare.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()),
+                ],
             )?;
             tx.execute(
                 "DELETE FROM experiment_runs WHERE experiment = ?1",
@@ -459,6 +466,30 @@ impl Store {
                 path: self.path.clone(),
                 name: name.into(),
             })
+    }
+
+    /// The pairs of rows (A, B) the experiment's spec names for comparison; `None` when it names
+    /// none (the report infers them) or the experiment was registered before specs could.
+    pub fn experiment_compare(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let v: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT compare FROM experiments WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        match v {
+            None => Err(StoreError::UnknownExperiment {
+                path: self.path.clone(),
+                name: name.into(),
+            }),
+            Some(v) => Ok(v.and_then(|s| serde_json::from_str(&s).ok())),
+        }
     }
 
     /// Status of a run's stage, if recorded: "running" | "done" | "failed".

@@ -115,4 +115,18 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE targets ADD COLUMN truncated INTEGER;
     "#,
+    // 4: per-item scores behind every score that is a mean over items (probe verdicts, QA
+    // token-F1 / exact match / judge ratings, CIDEr-D and ROUGE-L of captions), for the report's
+    // paired bootstrap; and the pairs a spec names for comparison (NULL: inferred from the rows)
+    r#"
+    CREATE TABLE item_scores (
+        run_id  TEXT NOT NULL,
+        task    TEXT NOT NULL,
+        metric  TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        value   REAL NOT NULL,
+        PRIMARY KEY (run_id, task, metric, item_id)
+    );
+    ALTER TABLE experiments ADD COLUMN compare TEXT;   -- JSON list of [row A, row B] names
+    "#,
 ];

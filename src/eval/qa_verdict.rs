@@ -92,7 +92,7 @@ pub fn verdict(question: &str, reference: &str, answer: &str) -> Option<bool> {
     Some(match &e {
         // "Does the dog start before or after the siren?" answered "Before." names neither
         // sound: the comparison word alone decides, as long as it does not say both.
-        Expected::Pick { by, .. } if words(answer).len() <= 2 => {
+        Expected::Pick { by, .. } if named(answer).is_empty() => {
             let ws = words(answer);
             let early = ws
                 .iter()
@@ -135,6 +135,8 @@ mod tests {
             Some(true)
         );
         assert_eq!(v(q, "The siren comes first.", "The dog."), Some(false));
+        let q = "Which sound comes last, the voices or the bell?";
+        assert_eq!(v(q, "The voices come last.", "The voices."), Some(true));
         let q = "Which sound comes last, the footsteps or the bell?";
         assert_eq!(v(q, "Footsteps come last.", "The footsteps."), Some(true));
         let q = "Does the dog start before or after the siren?";

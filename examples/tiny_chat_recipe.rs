@@ -3,7 +3,7 @@
 //! text-oracle answers (each clip's ground-truth description as text, then the question) on the
 //! probes and the QA pairs of a synthetic world, with the eval stage's verdicts. Prints JSON.
 //!
-//!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR
+//!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH]
 //!
 //! e.g. `… -- 64 176 4 4 2 3000 3e-3`. The shipped recipe is `model::builtin_tiny_chat_llm` with
 //! `train::pretrain::{STEPS, LR}`.
@@ -22,6 +22,9 @@ use burn::tensor::Device;
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| a[i].parse::<f64>().expect("numeric arguments");
+    let batch = a
+        .get(7)
+        .map_or(acdc::train::pretrain::BATCH, |b| b.parse().unwrap());
     let (hidden, inter, layers, heads, kv, steps, lr) = (
         num(0) as usize,
         num(1) as usize,
@@ -52,7 +55,7 @@ fn main() {
     let corpus_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let mut last = 0.0;
-    let llm = acdc::train::pretrain::train_chat(&base, &turns, steps, lr, &mut |s, n, l| {
+    let llm = acdc::train::pretrain::train_chat(&base, &turns, steps, batch, lr, &mut |s, n, l| {
         last = l;
         if s % 250 == 0 || s == n {
             eprintln!(
@@ -156,7 +159,7 @@ fn main() {
         "{}",
         serde_json::json!({
             "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
-                       "kv_heads": kv, "steps": steps, "lr": lr},
+                       "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch},
             "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
             "probe_mean": mean, "per_kind": per_kind,
             "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,

@@ -113,9 +113,9 @@ pub enum Command {
         overlay: Option<String>,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Worker processes sharing the store.
-        #[arg(long, default_value_t = 1)]
-        workers: usize,
+        /// Worker processes sharing the store (default: the spec's `workers`, else 1).
+        #[arg(long)]
+        workers: Option<usize>,
         /// Show what would run, execute nothing.
         #[arg(long)]
         dry_run: bool,

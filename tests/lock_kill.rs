@@ -95,7 +95,16 @@ fn killing_the_world_builder_does_not_hang_the_next_run() {
         "lockkill.toml",
         &format!("[experiment]\nname = \"lockkill\"\n{SPEC}"),
     );
-    let world = "synth-v2-c400-s5-d10";
+    // The world's folder as the library names it (its format version changes with the world).
+    let dir = acdc::data::sources::synth_dir(
+        &home,
+        &acdc::spec::schema::SynthData {
+            clips: 400,
+            seed: 5,
+            clip_seconds: 10.0,
+        },
+    );
+    let world = dir.file_name().unwrap().to_str().unwrap().to_string();
     let data = home.join("data");
     let lock: PathBuf = data.join(format!("{world}.lock"));
     let partial = data.join(format!("{world}.partial"));
@@ -127,7 +136,7 @@ fn killing_the_world_builder_does_not_hang_the_next_run() {
         },
     );
     assert!(
-        !data.join(world).join("synth.json").exists(),
+        !data.join(&world).join("synth.json").exists(),
         "the world was finished before its builder could be killed; make it larger"
     );
     let said = std::fs::read_to_string(&log_b).unwrap();
@@ -143,7 +152,7 @@ fn killing_the_world_builder_does_not_hang_the_next_run() {
     a.wait().unwrap();
     let st = finish(b, "run b", Duration::from_secs(300), &log_b);
     assert!(st.success(), "{}", std::fs::read_to_string(&log_b).unwrap());
-    assert!(data.join(world).join("synth.json").exists());
+    assert!(data.join(&world).join("synth.json").exists());
     assert!(
         !partial.exists(),
         "the killed builder's partial world is gone"

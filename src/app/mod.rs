@@ -86,7 +86,7 @@ pub fn dispatch(cli: Cli) -> Result<String> {
                 overlay,
                 sets,
                 only,
-                workers: workers.max(1),
+                workers,
                 retry_failed,
                 reeval,
                 home: home.clone(),

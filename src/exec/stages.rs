@@ -472,21 +472,39 @@ fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult
             crate::model::backbone::tiny_eat_events_weights(home),
         ));
     }
-    for (name, ensure, weights) in wanted {
-        if weights.exists() {
-            continue;
-        }
-        let pb = bar(0, &format!("building {name}"));
-        pb.set_prefix(run_id.to_string());
-        eprintln!("acdc: building {name} (once per ACDC_HOME)");
-        ensure(home, &mut |s, n, loss| {
-            pb.set_length(n as u64);
-            pb.set_position(s as u64);
-            pb.set_message(format!("building {name} {loss:.3}"));
-        })
-        .map_err(|e| e.to_string())?;
-        pb.finish_and_clear();
+    wanted.retain(|(_, _, weights)| !weights.exists());
+    if wanted.is_empty() {
+        return Ok(());
     }
+    // Each build runs on one core (the toy models are too small for burn to split their
+    // matrix products), so several are built side by side.
+    let bars = indicatif::MultiProgress::new();
+    std::thread::scope(|scope| {
+        let builds: Vec<_> = wanted
+            .into_iter()
+            .map(|(name, ensure, _)| {
+                let pb = bars.add(bar(0, &format!("building {name}")));
+                pb.set_prefix(run_id.to_string());
+                eprintln!("acdc: building {name} (once per ACDC_HOME)");
+                scope.spawn(move || {
+                    let r = ensure(home, &mut |s, n, loss| {
+                        pb.set_length(n as u64);
+                        pb.set_position(s as u64);
+                        pb.set_message(format!("building {name} {loss:.3}"));
+                    });
+                    pb.finish_and_clear();
+                    r.map(|_| ()).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        builds
+            .into_iter()
+            .map(|b| {
+                b.join()
+                    .unwrap_or_else(|_| Err("a toy-model build panicked".into()))
+            })
+            .collect::<Result<Vec<()>, String>>()
+    })?;
     Ok(())
 }
 

@@ -18,7 +18,8 @@ pub struct RunOptions {
     pub overlay: Option<PathBuf>,
     pub sets: Vec<String>,
     pub only: Vec<String>,
-    pub workers: usize,
+    /// Worker processes (`--workers`); `None`: the spec's `workers`, else one.
+    pub workers: Option<usize>,
     pub retry_failed: bool,
     /// Evaluate the selected done runs again (their trained weights are kept).
     pub reeval: bool,
@@ -259,9 +260,10 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
         }
     }
     let mut children = Vec::new();
-    if opts.workers > 1 {
+    let workers = opts.workers.or(spec.workers).unwrap_or(1).max(1);
+    if workers > 1 {
         let exe = std::env::current_exe().map_err(|e| ExecError::Worker(e.to_string()))?;
-        for _ in 1..opts.workers {
+        for _ in 1..workers {
             let mut cmd = std::process::Command::new(&exe);
             cmd.arg("run")
                 .arg(&opts.spec)

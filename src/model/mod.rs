@@ -91,6 +91,11 @@ pub fn init_seeded<M: burn::module::Module>(
     seed: u64,
     build: impl FnOnce() -> M,
 ) -> M {
+    // The device's RNG is shared by every thread using the device: seeding and drawing happen
+    // under one lock, so two models initialised at once (the toy models are built side by side)
+    // each get exactly their seed's values.
+    static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
     let m = build();
     m.visit(&mut Materialize);

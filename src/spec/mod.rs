@@ -104,6 +104,10 @@ pub struct Spec {
     /// row label or a row's name with its sweep point; `None`: the report infers them (rows that
     /// differ in one configuration key). Experiment-level: it changes no run.
     pub compare: Option<Vec<(String, String)>>,
+    /// Worker processes `acdc run` starts when `--workers` is not given (`workers = 2`: a
+    /// machine setting of the experiment, e.g. one per CPU core for toy runs that each use one;
+    /// it changes no run). `None`: one.
+    pub workers: Option<usize>,
 }
 
 pub const DEFAULT_MAX_RUNS: usize = 512;
@@ -326,6 +330,17 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
         .remove("compare")
         .map(|v| compare_pairs(file, v))
         .transpose()?;
+    let workers = match table.remove("workers") {
+        None => None,
+        Some(toml::Value::Integer(n)) if n > 0 => Some(n as usize),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "workers",
+                format!("expected a positive integer, found {other}"),
+            ))
+        }
+    };
     Ok(Spec {
         file: file.to_path_buf(),
         experiment,
@@ -337,6 +352,7 @@ pub fn from_table(file: &Path, mut table: toml::Table) -> Result<Spec, SpecError
         exclude,
         notes: Vec::new(),
         compare,
+        workers,
     })
 }
 

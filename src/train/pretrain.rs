@@ -108,14 +108,18 @@ pub(super) fn publish(
 
 /// One epoch of batches in a random order, each of rows of similar length (rows shuffled, then
 /// sorted by length within windows of 8 batches), so little of a batch is padding.
-fn length_bucketed_batches(rows: &[(Vec<u32>, Vec<u32>)], rng: &mut Rng) -> Vec<Vec<usize>> {
+fn length_bucketed_batches(
+    rows: &[(Vec<u32>, Vec<u32>)],
+    batch: usize,
+    rng: &mut Rng,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     rng.shuffle(&mut order);
-    let mut batches = Vec::with_capacity(rows.len() / BATCH + 1);
-    for window in order.chunks(8 * BATCH) {
+    let mut batches = Vec::with_capacity(rows.len() / batch + 1);
+    for window in order.chunks(8 * batch) {
         let mut w = window.to_vec();
         w.sort_by_key(|&i| rows[i].0.len() + rows[i].1.len());
-        batches.extend(w.chunks(BATCH).map(<[usize]>::to_vec));
+        batches.extend(w.chunks(batch).map(<[usize]>::to_vec));
     }
     rng.shuffle(&mut batches);
     batches
@@ -137,7 +141,7 @@ fn build(
         tok.save(p).map_err(|e| e.to_string())
     })?;
     let base = tiny_chat_base(tok);
-    let model = train_chat(&base, &turns, STEPS, LR, progress)?;
+    let model = train_chat(&base, &turns, STEPS, BATCH, LR, progress)?;
     publish(weights, |p| {
         let mut store = BurnpackStore::from_file(p)
             .overwrite(true)
@@ -147,12 +151,13 @@ fn build(
 }
 
 /// The chat model of `base` (its tokenizer, chat format and architecture, seeded weights)
-/// trained on `turns` for `steps` steps of [`BATCH`] at peak learning rate `lr` (AdamW, 100
+/// trained on `turns` for `steps` steps of `batch` rows at peak learning rate `lr` (AdamW, 100
 /// warm-up steps, cosine decay, global-norm clipping at 1): the inference copy.
 pub fn train_chat(
     base: &Backbone,
     turns: &[Turn],
     steps: usize,
+    batch: usize,
     lr: f64,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<Llama, PretrainError> {
@@ -175,7 +180,7 @@ pub fn train_chat(
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for step in 0..steps {
         if batches.is_empty() {
-            batches = length_bucketed_batches(&rows, &mut rng);
+            batches = length_bucketed_batches(&rows, batch, &mut rng);
         }
         let picked: Vec<(Vec<u32>, Vec<u32>)> = batches
             .pop()

@@ -34,9 +34,9 @@ use crate::spec::schema::Schedule;
 /// The held-out world: its seed (the quickstart's data never uses it), clips for training and
 /// for measuring the read-out.
 pub const SEED: u64 = 7927;
-pub const TRAIN_CLIPS: usize = 480;
-pub const TEST_CLIPS: usize = 120;
-pub const STEPS: usize = 700;
+pub const TRAIN_CLIPS: usize = 400;
+pub const TEST_CLIPS: usize = 100;
+pub const STEPS: usize = 350;
 pub const BATCH: usize = 16;
 pub const LR: f64 = 2e-3;
 /// Input frames (5 s clips at 10 ms; the quickstart's `encoder.target_frames`).
@@ -159,7 +159,9 @@ fn build(
     weights: &Path,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(), PretrainError> {
+    let t0 = std::time::Instant::now();
     let examples: Vec<Example> = (0..TRAIN_CLIPS + TEST_CLIPS).map(example).collect();
+    let world_s = t0.elapsed().as_secs_f64();
     let (train, test) = examples.split_at(TRAIN_CLIPS);
     let device = Device::flex().autodiff();
     let cfg = crate::model::builtin_tiny_eat_events();
@@ -217,6 +219,7 @@ fn build(
         head = opt_head.step(lr, head, g_head);
         progress(step + 1, STEPS, lv as f64);
     }
+    let train_s = t0.elapsed().as_secs_f64() - world_s;
     let enc = enc.valid();
     let random = {
         let cpu = Device::flex();
@@ -233,6 +236,7 @@ fn build(
         "steps": STEPS,
         "frame_f1": readout_f1(&enc, train, test),
         "frame_f1_random_builtin_tiny_eat": readout_f1(&random, train, test),
+        "seconds": {"world": world_s, "train": train_s, "total": t0.elapsed().as_secs_f64()},
         "active_share_test": test.iter().map(|e| e.active.iter().sum::<f32>()).sum::<f32>() as f64
             / (test.len() * cols * TYPES) as f64,
     });

@@ -9,26 +9,37 @@
 //! - the description is one caption, or several captions of one clip ([`description`]), the
 //!   form the `text-oracle` reference row gives.
 //!
-//! The probes' wordings (`probes.rs`) stay out: a test checks that no question here shares a
-//! four-word phrase with a probe once sound names are masked, the rule the synthetic QA pairs
-//! follow too.
+//! The probes' wordings (`probes.rs`) stay out: no question here shares a six-word phrase with a
+//! probe once sound names are masked ([`PROBE_PHRASE_WORDS`]; drawn wordings that would are
+//! drawn again, and a test checks the corpus).
 
-use super::captions::{capitalise, fill_adj, lexicon, number_word};
+use super::captions::{capitalise, fill_adj, lexicon, number_word, tidy};
 use super::facts::{CountFact, EventFacts, LoudnessFact, SceneFacts};
 use super::{ClipText, EventType};
 use crate::rng::Rng;
 
 /// The clip's ground-truth description: one sentence stating every fact its captions state
-/// together, drawn with a stream of the world's seed and the clip's index (the same for every
-/// reader). Written to `events.jsonl`; the `text-oracle` row gives it where the audio would be.
+/// together, each sound named plainly by the name questions use ("a dog barks three times, then
+/// a faint siren wails"), drawn with a stream of the world's seed and the clip's index (the
+/// same for every reader). Written to `events.jsonl`; the `text-oracle` row gives it where the
+/// audio would be.
 pub fn ground_truth_description(facts: &[SceneFacts], seed: u64, idx: usize) -> String {
     let mut rng = Rng::derive(seed, &format!("synth-description-{idx}"));
-    merged_description(&SceneFacts::union(facts), &mut rng)
+    format!(
+        "{}.",
+        capitalise(&plain_scene_sentence(&SceneFacts::union(facts), &mut rng))
+    )
 }
 
-/// A description of the scene stating every fact of `f`, caption style.
+/// A description of the scene stating every fact of `f`, caption style: half of the time in
+/// the ground-truth description's plain names, else in the captions' words.
 fn merged_description(f: &SceneFacts, rng: &mut Rng) -> String {
-    format!("{}.", capitalise(&scene_sentence(f, rng)))
+    let s = if rng.below(2) == 0 {
+        plain_scene_sentence(f, rng)
+    } else {
+        scene_sentence(f, rng)
+    };
+    format!("{}.", capitalise(&s))
 }
 
 /// Several captions of one clip as one text: each trimmed, capitalised and ended with a period,
@@ -74,10 +85,13 @@ fn count_words(c: CountFact, rng: &mut Rng) -> String {
 
 /// One sound as a clause stating everything the facts say about it ("a loud dog barks three
 /// times", "someone knocks twice in the distance").
-fn clause(e: &EventFacts, rng: &mut Rng) -> String {
+fn clause(e: &EventFacts, plain: bool, rng: &mut Rng) -> String {
     let lx = lexicon(e.ty);
-    let &(subj, plural) = rng.choose(lx.subjects);
-    let &(sg, base, _) = rng.choose(lx.verbs);
+    let (&(subj, plural), &(sg, base, _)) = if plain {
+        plain_subject_verb(e.ty)
+    } else {
+        (rng.choose(lx.subjects), rng.choose(lx.verbs))
+    };
     let verb = if plural { base } else { sg };
     let (adj, adv) = match e.loudness {
         None => ("", ""),
@@ -97,9 +111,46 @@ fn clause(e: &EventFacts, rng: &mut Rng) -> String {
     format!("{} {verb}{count}{adv}", fill_adj(subj, adj))
 }
 
-/// The whole scene as one lower-case sentence without final period, stating every fact.
+/// The whole scene as one lower-case sentence without final period, stating every fact ("a"
+/// before a vowel made "an", as in the captions).
 fn scene_sentence(f: &SceneFacts, rng: &mut Rng) -> String {
-    let parts: Vec<String> = f.events.iter().map(|e| clause(e, rng)).collect();
+    tidy(&untidy_scene_sentence(f, false, rng))
+}
+
+/// [`scene_sentence`] naming each sound plainly, by the name questions use ("a dog barks").
+fn plain_scene_sentence(f: &SceneFacts, rng: &mut Rng) -> String {
+    tidy(&untidy_scene_sentence(f, true, rng))
+}
+
+/// Each sound's plain subject and verb: its short name ("dog", "dripping water") in the
+/// commonest wording.
+fn plain_subject_verb(
+    t: EventType,
+) -> (
+    &'static (&'static str, bool),
+    &'static (&'static str, &'static str, &'static str),
+) {
+    match t {
+        EventType::DogBark => (&("a {adj}dog", false), &("barks", "bark", "barking")),
+        EventType::BirdChirp => (&("a {adj}bird", false), &("chirps", "chirp", "chirping")),
+        EventType::Siren => (&("a {adj}siren", false), &("wails", "wail", "wailing")),
+        EventType::Engine => (&("an {adj}engine", false), &("hums", "hum", "humming")),
+        EventType::Rain => (&("{adj}rain", false), &("falls", "fall", "falling")),
+        EventType::Bell => (&("a {adj}bell", false), &("rings", "ring", "ringing")),
+        EventType::Footsteps => (&("{adj}footsteps", true), &("sound", "sound", "sounding")),
+        EventType::DoorKnock => (
+            &("someone", false),
+            &("knocks on a door", "knock on a door", "knocking on a door"),
+        ),
+        EventType::AlarmBeep => (&("an {adj}alarm", false), &("beeps", "beep", "beeping")),
+        EventType::Wind => (&("the {adj}wind", false), &("blows", "blow", "blowing")),
+        EventType::WaterDrip => (&("{adj}water", false), &("drips", "drip", "dripping")),
+        EventType::SpeechBabble => (&("{adj}voices", true), &("talk", "talk", "talking")),
+    }
+}
+
+fn untidy_scene_sentence(f: &SceneFacts, plain: bool, rng: &mut Rng) -> String {
+    let parts: Vec<String> = f.events.iter().map(|e| clause(e, plain, rng)).collect();
     match parts.as_slice() {
         [] => "there is only a quiet background hiss".into(),
         [a] => a.clone(),
@@ -203,7 +254,8 @@ fn repetition(t: EventType) -> (&'static str, &'static str, &'static str) {
 /// Frames every question about the scene can take: `{Q}` / `{q}` is the question's core with
 /// or without a capital ("is there a dog barking", "how often does the dog bark"). Shared by
 /// all kinds, so no frame tells the kind of question: only its words do.
-const FRAMES: [&str; 12] = [
+const FRAMES: [&str; 20] = [
+    "{Q}?",
     "{Q}?",
     "{Q}?",
     "{Q}?",
@@ -216,6 +268,13 @@ const FRAMES: [&str; 12] = [
     "So, {q}?",
     "Here is my question: {q}?",
     "{Q}? Keep it short.",
+    "Hmm, {q}?",
+    "Okay, {q}?",
+    "{Q}? Thanks.",
+    "I would like to know: {q}?",
+    "One more thing: {q}?",
+    "Tell me, {q}?",
+    "Listening to this, {q}?",
 ];
 
 fn framed(core: &str, rng: &mut Rng) -> String {
@@ -250,6 +309,8 @@ fn count_question(t: EventType, rng: &mut Rng) -> String {
             " Reply with one number.",
             " Use a number, please.",
             " Respond with a number.",
+            " Reply with a number.",
+            " Give a number.",
         ],
     );
     format!("{}{suffix}", framed(&core, rng))
@@ -307,14 +368,33 @@ fn presence_question(t: EventType, rng: &mut Rng) -> String {
         &[
             "",
             "",
+            "",
             " Yes or no?",
             " Reply yes or no.",
             " Say yes or no.",
             " Answer with yes or no.",
             " Just yes or no, please.",
+            " Answer yes or no.",
         ],
     );
-    format!("{}{suffix}", framed(&core, rng))
+    let prefix = pick(
+        rng,
+        &[
+            "",
+            "",
+            "",
+            "Yes or no: ",
+            "Reply yes or no: ",
+            "Answer yes or no: ",
+            "Respond with yes or no: ",
+            "Say yes or no: ",
+        ],
+    );
+    if prefix.is_empty() {
+        format!("{}{suffix}", framed(&core, rng))
+    } else {
+        format!("{prefix}{core}?")
+    }
 }
 
 fn presence_answer(t: EventType, present: bool, rng: &mut Rng) -> String {
@@ -340,7 +420,7 @@ fn presence_answer(t: EventType, present: bool, rng: &mut Rng) -> String {
 /// A question asking which of two sounds has property `p` ("starts earlier", "is louder"), in
 /// one of frames shared by order and loudness questions.
 fn two_sound_question(x: &str, y: &str, p: &str, rng: &mut Rng) -> String {
-    let q = match rng.below(11) {
+    let q = match rng.below(16) {
         0 => format!("Which {p}, {x} or {y}?"),
         1 => format!("Which one {p}, {x} or {y}?"),
         2 => format!("Which sound {p}: {x} or {y}?"),
@@ -351,6 +431,11 @@ fn two_sound_question(x: &str, y: &str, p: &str, rng: &mut Rng) -> String {
         7 => format!("Tell me which {p}, {x} or {y}."),
         8 => format!("What {p}, {x} or {y}?"),
         9 => format!("Looking at {x} versus {y}, which {p}?"),
+        10 => format!("Between {x} and {y}, which {p}?"),
+        11 => format!("Of {x} and {y}, which one {p}?"),
+        12 => format!("Comparing {x} and {y}: which {p}?"),
+        13 => format!("There are {x} and {y}. Which {p}?"),
+        14 => format!("Take {x} and {y}: which one {p}?"),
         _ => format!("Is it {x} or {y} that {p}?"),
     };
     match rng.below(4) {
@@ -607,26 +692,33 @@ fn distinct_qa(f: &SceneFacts, rng: &mut Rng) -> (String, String) {
     (q.to_string(), a)
 }
 
-/// The four-word phrases of the probes' wordings (sound names masked): no question of the
-/// corpus may use one.
+/// How many consecutive words of a probe (sound names masked) a question of the corpus may
+/// share with it, plus one: no question holds a probe's wording or a six-word stretch of it.
+/// An instruct LLM knows the language the probes are written in ("which one is louder",
+/// "yes or no"); what it must not have seen is the probes themselves. (The synthetic QA pairs,
+/// which an audio model may train on through `data.instruct`, are held to four words.)
+pub const PROBE_PHRASE_WORDS: usize = 6;
+
+/// The six-word phrases of the probes' wordings (sound names masked): no question of the corpus
+/// may use one.
 fn probe_phrases() -> &'static std::collections::HashSet<String> {
     static PHRASES: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
     PHRASES.get_or_init(|| {
         super::probes::wordings()
             .iter()
-            .flat_map(|w| super::probes::four_grams(w))
+            .flat_map(|w| super::probes::n_grams(w, PROBE_PHRASE_WORDS))
             .collect()
     })
 }
 
 /// One question about a scene described by `f` (true to the clip's ground truth in `clip`),
 /// with its answer from `f` alone; `None` when the drawn kind does not apply or the drawn
-/// wording shares a four-word phrase with a probe.
+/// wording shares a six-word phrase with a probe.
 fn question(f: &SceneFacts, clip: &ClipText, rng: &mut Rng) -> Option<(String, String)> {
     let (q, a) = draw_question(f, clip, rng)?;
     let banned = probe_phrases();
-    super::probes::four_grams(&q)
+    super::probes::n_grams(&q, PROBE_PHRASE_WORDS)
         .iter()
         .all(|g| !banned.contains(g))
         .then_some((q, a))
@@ -736,8 +828,10 @@ impl Turn {
 
 /// Questions per clip asked about one caption, and about a description stating all that its
 /// captions state (the form of the ground-truth description).
-const SINGLE_QUESTIONS: usize = 8;
-const MULTI_QUESTIONS: usize = 6;
+const SINGLE_QUESTIONS: usize = 10;
+const MULTI_QUESTIONS: usize = 8;
+/// Captions per clip restated as a bare description's reply.
+const RESTATEMENTS: usize = 3;
 
 /// The chat corpus of a (held-out) synthetic world: per clip, a restatement of each caption,
 /// and questions about one caption or several captions of the clip.
@@ -746,11 +840,15 @@ pub fn corpus(world: &[ClipText], seed: u64) -> Vec<Turn> {
     let mut out = Vec::new();
     for clip in world {
         let n = clip.captions.len();
-        for (c, f) in clip.captions.iter().zip(&clip.facts) {
+        // Restatements of some of its captions (the dialogue-continuation behaviour; the
+        // questions below carry the harder skills, so they get most of the turns).
+        let mut idx: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut idx);
+        for &i in idx.iter().take(RESTATEMENTS) {
             out.push(Turn {
-                context: c.clone(),
+                context: clip.captions[i].clone(),
                 question: None,
-                reply: restatement(f, &mut rng),
+                reply: restatement(&clip.facts[i], &mut rng),
             });
         }
         let mut asked = 0;
@@ -852,11 +950,13 @@ mod tests {
         }
     }
 
-    fn four_grams(s: &str) -> std::collections::BTreeSet<String> {
-        super::super::probes::four_grams(s).into_iter().collect()
+    fn phrases(s: &str) -> std::collections::BTreeSet<String> {
+        super::super::probes::n_grams(s, PROBE_PHRASE_WORDS)
+            .into_iter()
+            .collect()
     }
 
-    /// No question of the chat corpus shares a four-word phrase with a probe (sound names
+    /// No question of the chat corpus shares a six-word phrase with a probe (sound names
     /// masked): the probes' wordings stay out of the toy chat model's corpus.
     #[test]
     fn probe_wordings_stay_out_of_the_corpus() {
@@ -867,7 +967,7 @@ mod tests {
         let probes = super::super::probes::probes(&clips, 1000, 2);
         let mut banned = std::collections::BTreeMap::new();
         for p in &probes {
-            for g in four_grams(&p.question) {
+            for g in phrases(&p.question) {
                 banned.insert(g, p.question.clone());
             }
         }
@@ -880,7 +980,7 @@ mod tests {
         }
         assert!(questions.len() > 300, "{}", questions.len());
         for q in &questions {
-            for g in four_grams(q) {
+            for g in phrases(q) {
                 assert!(
                     !banned.contains_key(&g),
                     "corpus question {q:?} shares {g:?} with probe {:?}",

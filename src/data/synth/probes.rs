@@ -172,9 +172,9 @@ pub(super) fn masked_words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The four-word phrases of `s` (sound names masked).
-pub(super) fn four_grams(s: &str) -> Vec<String> {
-    masked_words(s).windows(4).map(|w| w.join(" ")).collect()
+/// The `n`-word phrases of `s` (sound names masked).
+pub(super) fn n_grams(s: &str, n: usize) -> Vec<String> {
+    masked_words(s).windows(n).map(|w| w.join(" ")).collect()
 }
 
 fn short(t: EventType) -> &'static str {
@@ -480,7 +480,7 @@ mod tests {
         let mut questions = std::collections::BTreeSet::new();
         for c in super::super::text_world(60, 3, cfg.clip_seconds) {
             for (q, _) in c.qa {
-                questions.extend(four_grams(&q));
+                questions.extend(n_grams(&q, 4));
             }
         }
         assert!(questions.len() > 50, "the QA questions were read");
@@ -489,7 +489,7 @@ mod tests {
             assert!(ps.iter().any(|p| p.kind == kind), "no {kind} probe");
         }
         for p in &ps {
-            for g in four_grams(&p.question) {
+            for g in n_grams(&p.question, 4) {
                 assert!(
                     !questions.contains(&g),
                     "probe {:?} shares {g:?} with a training question",

@@ -19,6 +19,7 @@ pub const SPEC_SECTIONS: &[&str] = &[
     "extends",
     "max_runs",
     "compare",
+    "workers",
     "experiment",
     "defaults",
     "runs",
@@ -126,27 +127,44 @@ pub fn parse_set(assignment: &str) -> Result<toml::Table, SpecError> {
         message: "expected key.path=value".into(),
     })?;
     let key = key.trim();
-    if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        return Err(SpecError::Set {
-            assignment: assignment.into(),
-            message: "empty key".into(),
-        });
-    }
+    let mut parts = key_path(key).ok_or_else(|| SpecError::Set {
+        assignment: assignment.into(),
+        message: "empty key".into(),
+    })?;
     let value = parse_value(raw.trim());
-    let mut parts: Vec<&str> = key.split('.').map(str::trim).collect();
-    if !SPEC_SECTIONS.contains(&parts[0]) {
-        parts.insert(0, "defaults");
+    if !SPEC_SECTIONS.contains(&parts[0].as_str()) {
+        parts.insert(0, "defaults".into());
     }
     let mut node = value;
     for p in parts.iter().rev() {
         let mut t = toml::Table::new();
-        t.insert((*p).to_string(), node);
+        t.insert(p.clone(), node);
         node = toml::Value::Table(t);
     }
     match node {
         toml::Value::Table(t) => Ok(t),
         _ => unreachable!("built from at least one key"),
     }
+}
+
+/// The parts of a dotted key as TOML reads them (`a.b.c`, or `sweep."targets.temperature"` whose
+/// quoted part holds a dot); `None` for an empty key or an empty part. A key TOML cannot read is
+/// split at its dots.
+fn key_path(key: &str) -> Option<Vec<String>> {
+    if let Ok(doc) = toml::from_str::<toml::Table>(&format!("{key} = 0")) {
+        let mut parts = Vec::new();
+        let mut table = &doc;
+        while let Some((k, v)) = table.iter().next() {
+            parts.push(k.clone());
+            match v {
+                toml::Value::Table(t) if table.len() == 1 => table = t,
+                _ => break,
+            }
+        }
+        return (!parts.is_empty()).then_some(parts);
+    }
+    let parts: Vec<String> = key.split('.').map(|p| p.trim().to_string()).collect();
+    (!key.is_empty() && parts.iter().all(|p| !p.is_empty())).then_some(parts)
 }
 
 /// A value in TOML syntax (`5`, `0.7`, `true`, `"x"`, `[1, 2]`, `{a = 1}`); anything else is a string.
@@ -205,5 +223,40 @@ pub fn layered_with(
             key: String::new(),
             message: format!("expected a table at the top, found {}", other.type_str()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_set;
+
+    fn set(a: &str) -> toml::Table {
+        parse_set(a).unwrap()
+    }
+
+    /// `--set` reads its key as TOML does: dotted parts, a quoted part kept whole (a sweep axis
+    /// named by a dotted key), spec sections at the top, anything else under `[defaults]`.
+    #[test]
+    fn set_keys_are_read_as_toml_keys() {
+        assert_eq!(
+            set("train.steps=5"),
+            toml::from_str("[defaults.train]\nsteps = 5").unwrap()
+        );
+        assert_eq!(
+            set("sweep.\"targets.temperature\"=[0.3, 1.0]"),
+            toml::from_str("[sweep]\n\"targets.temperature\" = [0.3, 1.0]").unwrap()
+        );
+        assert_eq!(
+            set("sweep.seeds=[0,1,2]"),
+            toml::from_str("[sweep]\nseeds = [0, 1, 2]").unwrap()
+        );
+        assert_eq!(
+            set(" decode . beams = 2"),
+            toml::from_str("[defaults.decode]\nbeams = 2").unwrap()
+        );
+        for bad in ["=1", "a..b=1", ".a=1", "a.=1"] {
+            let e = parse_set(bad).unwrap_err().to_string();
+            assert!(e.contains("empty key"), "{bad}: {e}");
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod clotho;
 pub mod features;
 pub mod items;
 pub mod mix;
+pub mod run_data;
 pub mod sources;
 pub mod synth;
 pub mod wavcaps;

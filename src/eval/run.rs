@@ -8,7 +8,6 @@ use super::caption_metrics::{score_captions, CaptionItem as ScoredCaption, Capti
 use super::qa_metrics::{exact_match, token_f1};
 use crate::data::features::AudioInput;
 use crate::data::synth::probes::{Expected, ProbeItem, PROBE_KINDS};
-use crate::data::{CaptionItem, QaItem};
 use crate::decode::{embed_padded, generate, generate_with_audio, Sampling};
 use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::Backbone;
@@ -18,39 +17,7 @@ use crate::spec::RunConfig;
 use crate::store::records::{EvalScore, ItemScore, Prediction};
 use crate::text::prompt::{audio_prompt, AudioPrompt};
 
-/// One evaluation set, named `<dataset>_<split>`.
-#[derive(Debug, Clone)]
-pub enum EvalSet {
-    Aac {
-        name: String,
-        items: Vec<CaptionItem>,
-    },
-    Aqa {
-        name: String,
-        items: Vec<QaItem>,
-    },
-    /// Zero-shot instruction probes on a synthetic dataset at `root`.
-    Probes {
-        name: String,
-        root: std::path::PathBuf,
-        items: Vec<ProbeItem>,
-    },
-}
-
-impl EvalSet {
-    /// Items to decode.
-    pub fn len(&self) -> usize {
-        match self {
-            EvalSet::Aac { items, .. } => items.len(),
-            EvalSet::Aqa { items, .. } => items.len(),
-            EvalSet::Probes { items, .. } => items.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub use crate::data::run_data::EvalSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {

@@ -7,13 +7,13 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::features::{extract, AudioInput, AudioLimits, ClipMatrices};
-use crate::data::{sources, CaptionItem, QaItem};
+use crate::data::features::{AudioInput, ClipMatrices};
+use crate::data::run_data::{assemble, EvalSet, RunData};
 use crate::eval::external::ExternalScorers;
 use crate::eval::judged_qa::aqa_averages;
-use crate::eval::run::{evaluate, Answerer, EvalSet};
+use crate::eval::run::{evaluate, Answerer};
 use crate::model::backbone::{build_for_run, load_encoder, Backbone};
-use crate::spec::schema::{MissingAudio, Reference};
+use crate::spec::schema::Reference;
 use crate::spec::RunConfig;
 use crate::store::Store;
 use crate::targets;
@@ -48,27 +48,9 @@ pub(crate) fn bar(len: u64, msg: &str) -> ProgressBar {
     pb
 }
 
-fn take<T>(mut v: Vec<T>, max: usize) -> Vec<T> {
-    if max > 0 && v.len() > max {
-        v.truncate(max);
-    }
-    v
-}
-
-/// Everything a run reads: training items per source, evaluation sets, and the audio they use.
-struct RunData {
-    train: Vec<(String, f64, Vec<CaptionItem>)>,
-    /// Instruction-tuning QA sources joining the training mix.
-    instruct: Vec<(String, f64, Vec<QaItem>)>,
-    /// Held-out sets for the validation loss.
-    val: Vec<(String, f64, Vec<CaptionItem>)>,
-    eval: Vec<EvalSet>,
-    /// The text given for every evaluated clip by audio key (`reference = "text-oracle"`
-    /// only): its ground-truth description, or its captions joined.
-    texts: std::collections::HashMap<String, String>,
-}
-
-fn load_data(
+/// The `data` stage: assemble everything the run reads (one call into `data`) and record the
+/// outcome; a failed assembly is recorded with what it had read up to the failure.
+fn data_stage(
     store: &Store,
     run_id: &str,
     cfg: &RunConfig,
@@ -77,332 +59,38 @@ fn load_data(
     store
         .stage_start(run_id, "data")
         .map_err(|e| e.to_string())?;
-    let mut train = Vec::new();
-    let mut excluded = Vec::new();
-    for s in &cfg.data.train {
-        let (items, dropped) =
-            sources::caption_items_excluding(home, &cfg.data, &s.dataset, &s.split)
-                .map_err(|e| e.to_string())?;
-        excluded.extend(dropped.into_iter().map(|e| {
-            serde_json::json!({"source": format!("{}_{}", s.dataset, s.split), "list": e.list, "items": e.items})
-        }));
-        train.push((
-            format!("{}_{}", s.dataset, s.split),
-            s.weight,
-            take(items, s.max_items),
-        ));
-    }
-    let mut instruct = Vec::new();
-    for s in &cfg.data.instruct {
-        let items: Vec<QaItem> =
-            sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
-        instruct.push((
-            format!("{}_{}", s.dataset, s.split),
-            s.weight,
-            take(items, s.max_items),
-        ));
-    }
-    let mut val = Vec::new();
-    for s in &cfg.data.val {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
-            .map_err(|e| e.to_string())?;
-        val.push((
-            format!("{}_{}", s.dataset, s.split),
-            0.0,
-            take(items, s.max_items),
-        ));
-    }
-    let mut eval = Vec::new();
-    for s in &cfg.data.eval_aac {
-        let items = sources::caption_items(home, &cfg.data, &s.dataset, &s.split)
-            .map_err(|e| e.to_string())?;
-        eval.push(EvalSet::Aac {
-            name: format!("{}_{}", s.dataset, s.split),
-            items: take(items, s.max_items),
-        });
-    }
-    for s in &cfg.data.eval_aqa {
-        let items: Vec<QaItem> =
-            sources::qa_items(home, &cfg.data, &s.dataset, &s.split).map_err(|e| e.to_string())?;
-        eval.push(EvalSet::Aqa {
-            name: format!("{}_{}", s.dataset, s.split),
-            items: take(items, s.max_items),
-        });
-    }
-    if cfg.eval.probes {
-        let root = sources::ensure_synth(home, &cfg.data.synth).map_err(|e| e.to_string())?;
-        let clips = crate::data::synth::probes::read_events(&root.join("events.jsonl"), "test")?;
-        // The probe suite belongs to the synthetic world (its seed), not to the run: runs that
-        // differ only in `seed` answer the same probes, so mean ± std measures the models.
-        let items =
-            crate::data::synth::probes::probes(&clips, cfg.eval.probe_items, cfg.data.synth.seed);
-        eval.push(EvalSet::Probes {
-            name: "synth_test".into(),
-            root,
-            items,
-        });
-    }
-    // Every distinct audio file, once.
-    let mut clips: Vec<(String, std::path::PathBuf)> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut push = |p: &std::path::PathBuf| {
-        let k = p.display().to_string();
-        if seen.insert(k.clone()) {
-            clips.push((k, p.clone()));
-        }
-    };
-    for (_, _, items) in train.iter().chain(&val) {
-        items.iter().for_each(|i| push(&i.audio));
-    }
-    for (_, _, items) in &instruct {
-        items.iter().for_each(|i| push(&i.audio));
-    }
-    for s in &eval {
-        match s {
-            EvalSet::Aac { items, .. } => items.iter().for_each(|i| push(&i.audio)),
-            EvalSet::Aqa { items, .. } => items.iter().for_each(|i| push(&i.audio)),
-            EvalSet::Probes { root, items, .. } => {
-                items.iter().for_each(|i| push(&root.join(&i.file_name)))
-            }
-        }
-    }
-    let pb = bar(clips.len() as u64, "audio features");
+    let pb = bar(0, "audio features");
     pb.set_prefix(run_id.to_string());
-    let cache = home.join("cache").join("features");
-    let limits = AudioLimits {
-        target_frames: cfg.encoder.target_frames,
-        max_seconds: cfg.data.max_audio_seconds,
-    };
-    let (feats, failures) = extract(&clips, limits, Some(&cache), &|n| pb.inc(n as u64));
-    pb.finish_and_clear();
-    let first: Vec<String> = failures
-        .iter()
-        .take(5)
-        .map(|(p, why)| {
-            // Most reasons already start with the file's path.
-            let path = p.display().to_string();
-            if why.contains(&path) {
-                why.to_string()
-            } else {
-                format!("{path}: {why}")
-            }
-        })
-        .collect();
-    let info = serde_json::json!({
-        "clips": clips.len(), "unreadable": failures.len(), "first_unreadable": first,
-        "policy": format!("{:?}", cfg.data.missing_audio).to_lowercase(),
-        "excluded": excluded,
+    let assembled = assemble(home, cfg, &|done, total| {
+        pb.set_length(total as u64);
+        pb.inc(done as u64);
     });
-    if !failures.is_empty() && cfg.data.missing_audio == MissingAudio::Error {
-        store
-            .stage_finish(run_id, "data", false, &info)
-            .map_err(|e| e.to_string())?;
-        return Err(format!(
-            "{} audio file(s) missing or unreadable (data.missing_audio = \"error\"); first: {}",
-            failures.len(),
-            first.join("; ")
-        ));
-    }
-    // Skip policy: drop the items whose audio failed (and say so; the stage info keeps the names).
-    if !failures.is_empty() {
-        eprintln!("acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}", failures.len(), first.join("; "));
-    }
-    let bad: std::collections::BTreeSet<String> = failures
-        .iter()
-        .map(|(p, _)| p.display().to_string())
-        .collect();
-    for (_, _, items) in train.iter_mut() {
-        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
-    }
-    for (_, _, items) in instruct.iter_mut() {
-        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
-    }
-    for (_, _, items) in val.iter_mut() {
-        items.retain(|i| !bad.contains(&i.audio.display().to_string()));
-    }
-    for s in eval.iter_mut() {
-        match s {
-            EvalSet::Aac { items, .. } => {
-                items.retain(|i| !bad.contains(&i.audio.display().to_string()))
+    pb.finish_and_clear();
+    match assembled {
+        Ok(a) => {
+            if a.info.unreadable > 0 {
+                eprintln!(
+                    "acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}",
+                    a.info.unreadable,
+                    a.info.first_unreadable.join("; ")
+                );
             }
-            EvalSet::Aqa { items, .. } => {
-                items.retain(|i| !bad.contains(&i.audio.display().to_string()))
-            }
-            EvalSet::Probes { root, items, .. } => {
-                items.retain(|i| !bad.contains(&root.join(&i.file_name).display().to_string()))
-            }
+            let info = serde_json::to_value(&a.info).map_err(|e| e.to_string())?;
+            store
+                .stage_finish(run_id, "data", true, &info)
+                .map_err(|e| e.to_string())?;
+            Ok((a.data, a.features))
         }
-    }
-    let texts = if cfg.reference == Reference::TextOracle {
-        match oracle_texts(home, cfg, &eval) {
-            Ok(c) => c,
-            Err(e) => {
-                let mut info = info;
-                info["error"] = e.clone().into();
-                store
-                    .stage_finish(run_id, "data", false, &info)
-                    .map_err(|e| e.to_string())?;
-                return Err(e);
-            }
-        }
-    } else {
-        Default::default()
-    };
-    let data = RunData {
-        train,
-        instruct,
-        val,
-        eval,
-        texts,
-    };
-    if let Err(e) = check_sets(&data, failures.len()) {
-        let mut info = info;
-        info["error"] = e.clone().into();
-        store
-            .stage_finish(run_id, "data", false, &info)
-            .map_err(|e| e.to_string())?;
-        return Err(e);
-    }
-    store
-        .stage_finish(run_id, "data", true, &info)
-        .map_err(|e| e.to_string())?;
-    Ok((data, feats))
-}
-
-/// The text a `text-oracle` row gives for every clip the evaluation sets use: for the synthetic
-/// world each clip's ground-truth description (`events.jsonl`: one sentence stating all its
-/// captions state), for other datasets the clip's captions joined (read from the captioning
-/// split of the same dataset); a set whose clips have neither is an error naming it.
-fn oracle_texts(
-    home: &Path,
-    cfg: &RunConfig,
-    eval: &[EvalSet],
-) -> StageResult<std::collections::HashMap<String, String>> {
-    let mut texts = std::collections::HashMap::new();
-    let mut add = |dataset: &str, split: &str, what: &str| -> StageResult<()> {
-        if dataset == "synth" {
-            let root = sources::ensure_synth(home, &cfg.data.synth).map_err(|e| e.to_string())?;
-            for c in crate::data::synth::probes::read_events(&root.join("events.jsonl"), split)? {
-                let audio = root.join("audio").join(split).join(&c.file_name);
-                texts.insert(audio.display().to_string(), c.description);
-            }
-            return Ok(());
-        }
-        let items = sources::caption_items(home, &cfg.data, dataset, split).map_err(|e| {
-            format!(
-                "reference = \"text-oracle\" gives each clip's description or captions as text, but {what} set `{dataset}_{split}` has none to give: {e}"
-            )
-        })?;
-        for it in items {
-            texts.insert(
-                it.audio.display().to_string(),
-                crate::data::synth::dialogue::description(&it.captions),
-            );
-        }
-        Ok(())
-    };
-    for s in &cfg.data.eval_aac {
-        add(&s.dataset, &s.split, "data.eval_aac")?;
-    }
-    for s in &cfg.data.eval_aqa {
-        add(&s.dataset, &s.split, "data.eval_aqa")?;
-    }
-    if cfg.eval.probes {
-        add("synth", "test", "eval.probes")?;
-    }
-    for set in eval {
-        let (name, audio): (&str, Vec<String>) = match set {
-            EvalSet::Aac { name, items } => (
-                name,
-                items
-                    .iter()
-                    .map(|i| i.audio.display().to_string())
-                    .collect(),
-            ),
-            EvalSet::Aqa { name, items } => (
-                name,
-                items
-                    .iter()
-                    .map(|i| i.audio.display().to_string())
-                    .collect(),
-            ),
-            EvalSet::Probes { name, root, items } => (
-                name,
-                items
-                    .iter()
-                    .map(|i| root.join(&i.file_name).display().to_string())
-                    .collect(),
-            ),
-        };
-        if let Some(a) = audio.iter().find(|a| !texts.contains_key(*a)) {
-            return Err(format!(
-                "reference = \"text-oracle\": evaluation set `{name}` has a clip with no description or captions ({a})"
-            ));
-        }
-    }
-    Ok(texts)
-}
-
-/// Every set a run reads must keep items, and ids must be unique within a set: an emptied source
-/// would silently leave the mix (or score nothing beside the paper's number), and two items with
-/// one id share a cached reply or a stored prediction.
-fn check_sets(data: &RunData, skipped: usize) -> StageResult<()> {
-    let why_empty = if skipped > 0 {
-        format!(
-            " after skipping {skipped} unreadable audio file(s) (data.missing_audio = \"skip\")"
-        )
-    } else {
-        String::new()
-    };
-    let mut sets: Vec<(String, Vec<&str>)> = Vec::new();
-    for (key, group) in [("data.train", &data.train), ("data.val", &data.val)] {
-        for (name, _, items) in group {
-            sets.push((
-                format!("{key} source `{name}`"),
-                items.iter().map(|i| i.id.as_str()).collect(),
-            ));
-        }
-    }
-    for (name, _, items) in &data.instruct {
-        sets.push((
-            format!("data.instruct source `{name}`"),
-            items.iter().map(|i| i.id.as_str()).collect(),
-        ));
-    }
-    for set in &data.eval {
-        let (what, ids): (String, Vec<&str>) = match set {
-            EvalSet::Aac { name, items } => (
-                format!("data.eval_aac set `{name}`"),
-                items.iter().map(|i| i.id.as_str()).collect(),
-            ),
-            EvalSet::Aqa { name, items } => (
-                format!("data.eval_aqa set `{name}`"),
-                items.iter().map(|i| i.id.as_str()).collect(),
-            ),
-            EvalSet::Probes { name, items, .. } => (
-                format!("eval.probes on `{name}`"),
-                items.iter().map(|i| i.id.as_str()).collect(),
-            ),
-        };
-        sets.push((what, ids));
-    }
-    for (what, ids) in sets {
-        if ids.is_empty() {
-            let lead = if what.starts_with("data.train") {
-                "no training examples after filtering: "
-            } else {
-                ""
+        Err(f) => {
+            let error = f.error.to_string();
+            let info = match f.info {
+                Some(info) => serde_json::to_value(&info).map_err(|e| e.to_string())?,
+                None => serde_json::json!({ "error": error }),
             };
-            return Err(format!("{lead}{what} has no items{why_empty}"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
-            return Err(format!(
-                "{what}: item id `{dup}` appears more than once (ids key cached replies and predictions)"
-            ));
+            let _ = store.stage_finish(run_id, "data", false, &info);
+            Err(error)
         }
     }
-    Ok(())
 }
 
 /// Frozen-encoder outputs are computed once and held in memory when they fit this many bytes
@@ -526,17 +214,7 @@ pub fn execute(
     provision_builtins(cfg, home, run_id)?;
     let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
     let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
-    let (data, feats) = match load_data(store, run_id, cfg, home) {
-        Ok(x) => x,
-        Err(e) => {
-            // Errors before the stage could record its own outcome (a dataset that cannot be
-            // read, say) end it as failed too, rather than leaving it "running".
-            if store.stage_status(run_id, "data").ok().flatten().as_deref() == Some("running") {
-                let _ = store.stage_finish(run_id, "data", false, &serde_json::json!({"error": e}));
-            }
-            return Err(e);
-        }
-    };
+    let (data, feats) = data_stage(store, run_id, cfg, home)?;
     if !cfg.reference.is_none() {
         // A reference row: no targets, no training; its backbone answers alone.
         return eval_stage(
@@ -574,7 +252,8 @@ pub fn execute(
         .iter()
         .map(|t| (false, t))
         .chain(data.val.iter().map(|v| (true, v)));
-    for (is_val, (name, weight, items)) in roles {
+    for (is_val, source) in roles {
+        let (name, weight, items) = (&source.name, source.weight, &source.items);
         let pb = bar(0, &format!("targets {name}"));
         pb.set_prefix(run_id.to_string());
         let r = targets::build(
@@ -597,7 +276,7 @@ pub fn execute(
                 let src = TrainSource {
                     name: name.clone(),
                     examples,
-                    weight: *weight,
+                    weight,
                 };
                 if is_val {
                     val_sources.push(src);
@@ -617,7 +296,8 @@ pub fn execute(
         }
     }
     // Instruction-tuning sources: ground-truth answers to their questions, no generation.
-    for (name, weight, items) in &data.instruct {
+    for s in &data.instruct {
+        let (name, weight, items) = (&s.name, s.weight, &s.items);
         let examples = targets::qa_targets(items);
         infos.push(serde_json::json!({
             "source": name, "role": "instruct",
@@ -626,7 +306,7 @@ pub fn execute(
         sources.push(TrainSource {
             name: name.clone(),
             examples,
-            weight: *weight,
+            weight,
         });
     }
     store
@@ -876,75 +556,4 @@ fn eval_stage(
         .stage_finish(run_id, "eval", true, &info)
         .map_err(|e| e.to_string())?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn clip(id: &str) -> CaptionItem {
-        CaptionItem {
-            id: id.into(),
-            audio: format!("{id}.wav").into(),
-            captions: vec!["a dog barks".into()],
-        }
-    }
-
-    fn qa(id: &str) -> QaItem {
-        QaItem {
-            id: id.into(),
-            audio: format!("{id}.wav").into(),
-            question: "what barks?".into(),
-            answer: "a dog".into(),
-        }
-    }
-
-    fn data() -> RunData {
-        RunData {
-            train: vec![("synth_train".into(), 1.0, vec![clip("a"), clip("b")])],
-            instruct: Vec::new(),
-            val: Vec::new(),
-            eval: vec![EvalSet::Aqa {
-                name: "clotho_aqa_test".into(),
-                items: vec![qa("q1"), qa("q2")],
-            }],
-            texts: Default::default(),
-        }
-    }
-
-    /// A set emptied by the skip policy, or holding one id twice, is refused by name.
-    #[test]
-    fn emptied_sets_and_repeated_ids_are_named() {
-        assert!(check_sets(&data(), 0).is_ok());
-
-        let mut d = data();
-        d.train[0].2.clear();
-        let e = check_sets(&d, 2).unwrap_err();
-        assert!(
-            e.contains("no training examples")
-                && e.contains("data.train source `synth_train`")
-                && e.contains("after skipping 2 unreadable"),
-            "{e}"
-        );
-
-        let mut d = data();
-        d.eval = vec![EvalSet::Aqa {
-            name: "clotho_aqa_test".into(),
-            items: Vec::new(),
-        }];
-        let e = check_sets(&d, 0).unwrap_err();
-        assert_eq!(e, "data.eval_aqa set `clotho_aqa_test` has no items");
-
-        let mut d = data();
-        d.eval = vec![EvalSet::Aqa {
-            name: "clotho_aqa_test".into(),
-            items: vec![qa("q1"), qa("q2"), qa("q1")],
-        }];
-        let e = check_sets(&d, 0).unwrap_err();
-        assert!(
-            e.contains("data.eval_aqa set `clotho_aqa_test`")
-                && e.contains("`q1` appears more than once"),
-            "{e}"
-        );
-    }
 }

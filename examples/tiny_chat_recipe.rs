@@ -3,7 +3,7 @@
 //! text-oracle answers (each clip's ground-truth description as text, then the question) on the
 //! probes and the QA pairs of a synthetic world, with the eval stage's verdicts. Prints JSON.
 //!
-//!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH]
+//!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH [CLIPS]]
 //!
 //! e.g. `… -- 64 176 4 4 2 3000 3e-3`. The shipped recipe is `model::builtin_tiny_chat_llm` with
 //! `train::pretrain::{STEPS, LR}`.
@@ -35,12 +35,21 @@ fn main() {
         num(6),
     );
     let t0 = std::time::Instant::now();
-    let turns = acdc::train::pretrain::chat_corpus();
-    let mut texts = Vec::new();
-    for t in &turns {
-        texts.push(t.user());
-        texts.push(t.reply.clone());
+    let corpus_clips = a
+        .get(8)
+        .map_or(acdc::train::pretrain::CORPUS_CLIPS, |c| c.parse().unwrap());
+    // ACDC_CORPUS_SHAPE="RESTATEMENTS,CAPTION_QUESTIONS,MERGED_QUESTIONS,PER_CONVERSATION[,MISSING]"
+    let mut shape = acdc::data::synth::dialogue::CorpusShape::default();
+    if let Ok(v) = std::env::var("ACDC_CORPUS_SHAPE") {
+        let n: Vec<usize> = v.split(',').map(|x| x.trim().parse().unwrap()).collect();
+        shape.restatements = n[0];
+        shape.caption_questions = n[1];
+        shape.merged_questions = n[2];
+        shape.per_conversation = n[3];
+        shape.missing_sound_questions = n.get(4).is_none_or(|m| *m != 0);
     }
+    let turns = acdc::train::pretrain::chat_corpus_of(corpus_clips, shape);
+    let texts: Vec<String> = turns.iter().flat_map(|t| t.texts()).collect();
     let tok = TextTokenizer::train_byte_level_bpe(&texts, acdc::train::pretrain::VOCAB).unwrap();
     let mut base = tiny_chat_base(tok);
     base.config = acdc::model::llm::LlamaConfig::new(
@@ -159,7 +168,7 @@ fn main() {
         "{}",
         serde_json::json!({
             "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
-                       "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch},
+                       "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}")},
             "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
             "probe_mean": mean, "per_kind": per_kind,
             "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,

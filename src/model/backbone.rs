@@ -128,10 +128,10 @@ pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
         .join("model.bpk")
 }
 
-/// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights (`-v2`: the model that
-/// answers from descriptions; the first builtin:tiny-chat lived in `builtin-tiny-chat/`).
+/// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights (`-v3`: 64-d, trained
+/// longer on a larger corpus; `-v2` was the 128-d model, the first lived in `builtin-tiny-chat/`).
 pub fn tiny_chat_dir(home: &Path) -> PathBuf {
-    home.join("models").join("builtin-tiny-chat-v2")
+    home.join("models").join("builtin-tiny-chat-v3")
 }
 
 /// `builtin:tiny-chat`'s pretrained weights (written last when it is built).

@@ -24,10 +24,12 @@ pub fn builtin_tiny_llm(vocab_size: usize) -> LlamaConfig {
     LlamaConfig::new(vocab_size, 64, 176, 2, 4, 2).with_rope_theta(10000.0)
 }
 
-/// The `builtin:tiny-chat` LLM architecture (wider and deeper than builtin:tiny: it must learn to
-/// answer questions about described scenes in many phrasings) for a tokenizer of `vocab_size` ids.
+/// The `builtin:tiny-chat` LLM architecture (deeper than builtin:tiny: it must learn to answer
+/// questions about described scenes in many phrasings) for a tokenizer of `vocab_size` ids. At
+/// this width a CPU step costs about half of a 128-d one, and with the same build time the
+/// narrower model, trained for more steps, reads descriptions better (probes 0.65 → about 0.86).
 pub fn builtin_tiny_chat_llm(vocab_size: usize) -> LlamaConfig {
-    LlamaConfig::new(vocab_size, 128, 352, 4, 4, 2).with_rope_theta(10000.0)
+    LlamaConfig::new(vocab_size, 64, 176, 4, 4, 2).with_rope_theta(10000.0)
 }
 
 /// The `builtin:tiny-eat` encoder architecture (EAT at a tiny width).

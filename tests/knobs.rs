@@ -95,10 +95,13 @@ targets.truncated = "close"
     // init_from: the staged run starts from base's trained weights, so its first loss is base's
     // last-but-trained state, not a fresh adapter's (fresh runs with one seed share step-1 losses).
     let first = |l: &str| store.step_series(&id(l), "loss").unwrap()[0].1;
-    assert_eq!(
-        first("encoder"),
-        first("base"),
-        "same seed, same fresh start"
+    // Equal up to float rounding: `base` reads its frozen encoder's outputs computed once for
+    // every clip (batches of up to 16), `encoder` runs the encoder inside the step on the step's
+    // two clips, and the two batch shapes round differently (seen: 6.7754202 vs 6.7754197).
+    let (fe, fb) = (first("encoder"), first("base"));
+    assert!(
+        (fe - fb).abs() <= 1e-6 * fb.abs(),
+        "same seed, same fresh start: {fe} vs {fb}"
     );
     assert_ne!(
         first("staged"),

@@ -1,5 +1,5 @@
-//! A first run killed while it builds the synthetic world never hangs the next: the build-once
-//! lock is an OS file lock that dies with its holder (issue 14, item 9).
+//! A first run killed while it builds the synthetic world or the toy models never hangs the
+//! next: the build-once lock is an OS file lock that dies with its holder (issue 14, item 9).
 //!
 //! Run `a` starts building a fresh world; run `b` (same world, another seed) waits for it and says
 //! so on stderr; `a` is killed with SIGKILL in the middle of the build; `b` then takes the lock at
@@ -168,4 +168,72 @@ fn killing_the_world_builder_does_not_hang_the_next_run() {
             "run {label}"
         );
     }
+}
+
+/// A first run killed while it builds a toy model never blocks the next: the rerun takes the
+/// build lock at once, builds the model and finishes the run. The model is
+/// `builtin:tiny-eat-events` (pretraining takes a few minutes); `builtin:tiny-chat` is built by
+/// the same build-once code under the same kind of lock, but its build takes longer than this
+/// test should.
+#[test]
+fn killing_the_toy_model_build_does_not_hang_the_next_run() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let spec = common::write(
+        d.path(),
+        "toykill.toml",
+        r#"[experiment]
+name = "toykill"
+
+[defaults]
+backbone = "builtin:tiny"
+device = "cpu"
+encoder.checkpoint = "builtin:tiny-eat-events"
+encoder.target_frames = 512
+adapter.hidden = 32
+targets.kind = "caption"
+train.steps = 2
+train.batch_size = 2
+train.warmup_steps = 1
+train.checkpoint_every = 2
+train.log_every = 1
+decode.beams = 1
+decode.max_new_tokens = 5
+data.train = [{ dataset = "synth", split = "train", max_items = 4 }]
+data.eval_aac = [{ dataset = "synth", split = "test", max_items = 2 }]
+data.eval_aqa = [{ dataset = "synth", split = "test", max_items = 2 }]
+data.synth = { clips = 10, seed = 3, clip_seconds = 5.0 }
+"#,
+    );
+    let weights = acdc::model::backbone::tiny_eat_events_weights(&home);
+    let lock = weights.parent().unwrap().join(".lock");
+    let log = d.path().join("first.log");
+    let mut first = spawn(&home, d.path(), &spec, "default", &log);
+    wait_for(
+        "the first run to start building the toy encoder",
+        Duration::from_secs(120),
+        || std::fs::read_to_string(&lock).unwrap_or_default().trim() == first.id().to_string(),
+    );
+    // Into its pretraining (its held-out world takes a few seconds to generate).
+    std::thread::sleep(Duration::from_secs(10));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        !weights.exists(),
+        "the build finished before it could be killed"
+    );
+
+    let log = d.path().join("second.log");
+    let second = spawn(&home, d.path(), &spec, "default", &log);
+    let st = finish(second, "the rerun", Duration::from_secs(900), &log);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(st.success(), "{said}");
+    assert!(
+        !said.contains("waiting for another acdc process"),
+        "the rerun waited for the killed build: {said}"
+    );
+    assert!(weights.exists());
+    let store = acdc::store::Store::open_home(&home).unwrap();
+    let id = common::run_id(&store, "toykill", "default");
+    assert_eq!(store.run(&id).unwrap().status.as_str(), "done");
 }

@@ -1,7 +1,8 @@
 //! Try another recipe for `builtin:tiny-chat` without touching the cached one: train a chat model
 //! of the given width / depth for the given steps on the toy chat corpus, then score its
 //! text-oracle answers (each clip's ground-truth description as text, then the question) on the
-//! probes and the QA pairs of a synthetic world, with the eval stage's verdicts. Prints JSON.
+//! probes and the QA pairs of a validation synthetic world (seed 1, not the quickstart's seed 0;
+//! `ACDC_RECIPE_WORLD_SEED` changes it), with the eval stage's verdicts. Prints JSON.
 //!
 //!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH [CLIPS]]
 //!
@@ -77,7 +78,11 @@ fn main() {
     let train_s = t1.elapsed().as_secs_f64();
 
     let dir = std::env::temp_dir().join(format!("acdc-recipe-{}", std::process::id()));
-    generate(&dir, &SynthConfig::new(300, 0)).unwrap();
+    // Scored on a validation world (seed 1 unless ACDC_RECIPE_WORLD_SEED says otherwise), not on
+    // the quickstart's (seed 0), so choosing a recipe never looks at the quickstart's probes.
+    let world_seed: u64 = std::env::var("ACDC_RECIPE_WORLD_SEED")
+        .map_or(1, |s| s.parse().expect("ACDC_RECIPE_WORLD_SEED: an integer"));
+    generate(&dir, &SynthConfig::new(300, world_seed)).unwrap();
     let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
     let items = probes(&clips, 60, 0);
     // The text-oracle's text: each clip's ground-truth description (events.jsonl).
@@ -169,7 +174,7 @@ fn main() {
         serde_json::json!({
             "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
                        "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}")},
-            "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
+            "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
             "probe_mean": mean, "per_kind": per_kind,
             "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
             "wrong_examples": examples,

@@ -80,8 +80,9 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("acdc-recipe-{}", std::process::id()));
     // Scored on a validation world (seed 1 unless ACDC_RECIPE_WORLD_SEED says otherwise), not on
     // the quickstart's (seed 0), so choosing a recipe never looks at the quickstart's probes.
-    let world_seed: u64 = std::env::var("ACDC_RECIPE_WORLD_SEED")
-        .map_or(1, |s| s.parse().expect("ACDC_RECIPE_WORLD_SEED: an integer"));
+    let world_seed: u64 = std::env::var("ACDC_RECIPE_WORLD_SEED").map_or(1, |s| {
+        s.parse().expect("ACDC_RECIPE_WORLD_SEED: an integer")
+    });
     generate(&dir, &SynthConfig::new(300, world_seed)).unwrap();
     let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
     let items = probes(&clips, 60, 0);

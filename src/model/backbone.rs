@@ -128,10 +128,16 @@ pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
         .join("model.bpk")
 }
 
-/// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights (`-v3`: 64-d, trained
-/// longer on a larger corpus; `-v2` was the 128-d model, the first lived in `builtin-tiny-chat/`).
+/// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights: `builtin-tiny-chat-vN`,
+/// N its recipe version (`spec::run_id::BUILTIN_RECIPES`, which run ids cover too). v5: its
+/// corpus asks when a missing sound begins, 14 000 steps; v3 was the first 64-d model (10 000
+/// steps), v2 the 128-d one, the first lived in `builtin-tiny-chat/`; v4 (the v5 corpus at
+/// 10 000 steps) was never released.
 pub fn tiny_chat_dir(home: &Path) -> PathBuf {
-    home.join("models").join("builtin-tiny-chat-v3")
+    let version =
+        crate::spec::run_id::builtin_recipe("builtin:tiny-chat").expect("a listed recipe");
+    home.join("models")
+        .join(format!("builtin-tiny-chat-v{version}"))
 }
 
 /// `builtin:tiny-chat`'s pretrained weights (written last when it is built).

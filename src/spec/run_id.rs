@@ -37,6 +37,47 @@ pub const MACHINE_KEYS: &[&str] = &[
 /// jar adds metrics to what a run reports, wherever the jar lives.
 pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
 
+/// Built-in models that acdc trains itself (not random weights), with the version of their
+/// recipe. A run whose configuration names one has `builtin_recipes` (name → version) in the
+/// JSON its id hashes, so after a recipe changes a store's runs of the old model are new runs,
+/// not finished ones reported as if they had used the new model. The model's directory under
+/// `$ACDC_HOME/models/` carries the same version (`model::backbone::tiny_chat_dir`). Runs of
+/// models not listed keep the ids they had before versions entered the id (tiny-chat v5).
+pub const BUILTIN_RECIPES: &[(&str, u32)] = &[("builtin:tiny-chat", 5)];
+
+/// The recipe version of the built-in model `name` (see [`BUILTIN_RECIPES`]).
+pub fn builtin_recipe(name: &str) -> Option<u32> {
+    BUILTIN_RECIPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+}
+
+/// The [`BUILTIN_RECIPES`] named anywhere in `value` (a configuration as JSON).
+fn builtin_recipes_in(value: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    fn walk(v: &serde_json::Value, out: &mut serde_json::Map<String, serde_json::Value>) {
+        match v {
+            // The name alone (`backbone`) or after a prefix (`eval.judge = "local:builtin:…"`).
+            serde_json::Value::String(s) => {
+                for (name, version) in BUILTIN_RECIPES {
+                    let named = s
+                        .strip_suffix(name)
+                        .is_some_and(|p| p.is_empty() || p.ends_with(':'));
+                    if named {
+                        out.insert(name.to_string(), (*version).into());
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = serde_json::Map::new();
+    walk(value, &mut out);
+    out
+}
+
 /// Whether a dotted key (as [`flatten`] gives them) is, or lies under, one of the [`MACHINE_KEYS`].
 pub fn is_machine_key(key: &str) -> bool {
     MACHINE_KEYS.iter().any(|m| {
@@ -48,9 +89,11 @@ pub fn is_machine_key(key: &str) -> bool {
 }
 
 /// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`], except that
-/// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty).
+/// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty), and with the recipe versions of
+/// the [`BUILTIN_RECIPES`] it names under `builtin_recipes`.
 pub fn identity_json(cfg: &RunConfig) -> String {
     let mut value = serde_json::to_value(cfg).expect("RunConfig always serialises");
+    let recipes = builtin_recipes_in(&value);
     for key in MACHINE_KEYS {
         let (parent, leaf) = key.rsplit_once('.').unwrap_or(("", key));
         let mut node = &mut value;
@@ -69,6 +112,12 @@ pub fn identity_json(cfg: &RunConfig) -> String {
             let set = was.as_str().is_some_and(|s| !s.is_empty());
             object.insert(leaf.to_string(), serde_json::Value::Bool(set));
         }
+    }
+    if !recipes.is_empty() {
+        value
+            .as_object_mut()
+            .expect("RunConfig serialises as an object")
+            .insert("builtin_recipes".into(), recipes.into());
     }
     serde_json::to_string(&value).expect("a JSON value always serialises")
 }
@@ -163,6 +212,32 @@ mod tests {
         assert_ne!(run_id(&a), run_id(&b));
         let json = canonical_json(&a);
         assert!(json.starts_with("{\"adapter\":"), "keys sorted: {json}");
+    }
+
+    /// A run of a built-in model acdc trains itself has the recipe's version in its id (a new
+    /// recipe makes new runs); runs of other models keep the id they had before versions existed.
+    #[test]
+    fn builtin_recipes_are_in_the_id() {
+        let mut a = RunConfig::default();
+        let plain = run_id(&a);
+        assert!(!identity_json(&a).contains("builtin_recipes"));
+        a.backbone = "builtin:tiny".into();
+        a.eval.judge = "local:builtin:tiny".into();
+        assert!(!identity_json(&a).contains("builtin_recipes"));
+        a.backbone = "builtin:tiny-chat".into();
+        let json = identity_json(&a);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v["builtin_recipes"]["builtin:tiny-chat"],
+            serde_json::json!(builtin_recipe("builtin:tiny-chat").unwrap())
+        );
+        assert_ne!(run_id(&a), plain);
+        // Named anywhere (here: as the judge), it counts the same.
+        let mut j = RunConfig::default();
+        j.eval.judge = "local:builtin:tiny-chat".into();
+        assert!(identity_json(&j).contains("\"builtin_recipes\":{\"builtin:tiny-chat\":"));
+        // What is stored is the configuration as given.
+        assert!(!canonical_json(&a).contains("builtin_recipes"));
     }
 
     /// Where data, jars and the judge server live does not change the run; what is judged does.

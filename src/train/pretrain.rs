@@ -42,8 +42,10 @@ pub const CORPUS_SEED: u64 = 7919;
 /// came out between chance and 0.87 from one corpus draw to the next. Comparing two sounds'
 /// order settles last and least: on the validation world (`examples/tiny_chat_recipe.rs`, seed 1)
 /// the v4 corpus scored order 0.59 at 10 000 steps and 0.78 at 14 000 (probe mean 0.92 → 0.93,
-/// `absent` 0.98 → 1.0); the v3 corpus at 10 000 steps had order 0.95 but `absent` 0.60. About
-/// 60 ms a step on one core.
+/// `absent` 0.98 → 1.0); the v3 corpus at 10 000 steps had order 0.95 but `absent` 0.60. Order
+/// and `absent` trade off from one build to the next rather than with width: at 96-d and 10 000
+/// steps order was 0.51 (absent 0.98), at batch 32 × 7 000 steps 0.92 (absent 0.60). About 60 ms
+/// a step on one core.
 pub const STEPS: usize = 14000;
 pub const BATCH: usize = 16;
 pub const LR: f64 = 5e-3;

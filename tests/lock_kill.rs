@@ -11,16 +11,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A world large enough that building it takes seconds (400 clips × 10 s), read sparingly by the
-/// runs (a few items a set) so that each run is short once the world exists.
-const SPEC: &str = r#"
+/// A spec of two-step runs that read a few items a set, on the toy backbone: `encoder` (with its
+/// frames), `targets` (the targets lines) and `synth` (the world) are what the tests vary.
+fn spec(name: &str, encoder: &str, frames: usize, targets: &str, synth: &str) -> String {
+    format!(
+        r#"[experiment]
+name = "{name}"
+
 [defaults]
 backbone = "builtin:tiny"
 device = "cpu"
-encoder.checkpoint = "builtin:tiny-eat"
-encoder.target_frames = 192
+encoder.checkpoint = "{encoder}"
+encoder.target_frames = {frames}
 adapter.hidden = 32
-targets.max_new_tokens = 6
+{targets}
 train.steps = 2
 train.batch_size = 2
 train.warmup_steps = 1
@@ -28,17 +32,25 @@ train.checkpoint_every = 2
 train.log_every = 1
 decode.beams = 1
 decode.max_new_tokens = 5
-data.train = [{ dataset = "synth", split = "train", max_items = 4 }]
-data.eval_aac = [{ dataset = "synth", split = "test", max_items = 2 }]
-data.eval_aqa = [{ dataset = "synth", split = "test", max_items = 2 }]
-data.synth = { clips = 400, seed = 5, clip_seconds = 10.0 }
+data.train = [{{ dataset = "synth", split = "train", max_items = 4 }}]
+data.eval_aac = [{{ dataset = "synth", split = "test", max_items = 2 }}]
+data.eval_aqa = [{{ dataset = "synth", split = "test", max_items = 2 }}]
+data.synth = {synth}
+"#
+    )
+}
 
-[runs.a]
-seed = 0
-
-[runs.b]
-seed = 1
-"#;
+/// A world large enough that building it takes seconds (400 clips × 10 s), read sparingly by the
+/// runs (a few items a set) so that each run is short once the world exists.
+fn world_spec() -> String {
+    spec(
+        "lockkill",
+        "builtin:tiny-eat",
+        192,
+        "targets.max_new_tokens = 6",
+        "{ clips = 400, seed = 5, clip_seconds = 10.0 }",
+    ) + "\n[runs.a]\nseed = 0\n\n[runs.b]\nseed = 1\n"
+}
 
 fn spawn(home: &Path, cwd: &Path, spec: &Path, only: &str, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_acdc"))
@@ -90,11 +102,7 @@ fn finish(mut child: Child, what: &str, limit: Duration, log: &Path) -> std::pro
 fn killing_the_world_builder_does_not_hang_the_next_run() {
     let d = tempfile::tempdir().unwrap();
     let home = d.path().join("home");
-    let spec = common::write(
-        d.path(),
-        "lockkill.toml",
-        &format!("[experiment]\nname = \"lockkill\"\n{SPEC}"),
-    );
+    let spec = common::write(d.path(), "lockkill.toml", &world_spec());
     // The world's folder as the library names it (its format version changes with the world).
     let dir = acdc::data::sources::synth_dir(
         &home,
@@ -182,28 +190,13 @@ fn killing_the_toy_model_build_does_not_hang_the_next_run() {
     let spec = common::write(
         d.path(),
         "toykill.toml",
-        r#"[experiment]
-name = "toykill"
-
-[defaults]
-backbone = "builtin:tiny"
-device = "cpu"
-encoder.checkpoint = "builtin:tiny-eat-events"
-encoder.target_frames = 512
-adapter.hidden = 32
-targets.kind = "caption"
-train.steps = 2
-train.batch_size = 2
-train.warmup_steps = 1
-train.checkpoint_every = 2
-train.log_every = 1
-decode.beams = 1
-decode.max_new_tokens = 5
-data.train = [{ dataset = "synth", split = "train", max_items = 4 }]
-data.eval_aac = [{ dataset = "synth", split = "test", max_items = 2 }]
-data.eval_aqa = [{ dataset = "synth", split = "test", max_items = 2 }]
-data.synth = { clips = 10, seed = 3, clip_seconds = 5.0 }
-"#,
+        &spec(
+            "toykill",
+            "builtin:tiny-eat-events",
+            512,
+            "targets.kind = \"caption\"",
+            "{ clips = 10, seed = 3, clip_seconds = 5.0 }",
+        ),
     );
     let weights = acdc::model::backbone::tiny_eat_events_weights(&home);
     let lock = weights.parent().unwrap().join(".lock");

@@ -314,3 +314,55 @@ fn beam_search_matches_transformers_generate() {
 fn mistral_matches_transformers() {
     check("mistral");
 }
+
+/// Greedy decoding returns the eos that ended a row, as transformers' `generate` does (and as
+/// beam search does): one prompt with eos ids met at different steps, a list of eos ids, an
+/// eos never met, and a left-padded batch in which only one row ends early
+/// (tests/fixtures/hf/llama/greedy_eos.json, from tools/hf_greedy_eos_fixture.py). Exact tokens.
+#[test]
+fn greedy_returns_the_eos_that_ended_it_as_transformers_does() {
+    use acdc::decode::{embed_padded, split_stop};
+    let device = Device::flex();
+    let (_, m) = load_llama(&dir("llama"), &device).unwrap();
+    let f: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir("llama").join("greedy_eos.json")).unwrap(),
+    )
+    .unwrap();
+    let ids = |v: &serde_json::Value| -> Vec<Vec<u32>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap() as u32)
+                    .collect()
+            })
+            .collect()
+    };
+    let cases = f["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 5);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let kw = &case["generate_kwargs"];
+        let eos: Vec<u32> = match &kw["eos_token_id"] {
+            serde_json::Value::Array(a) => a.iter().map(|x| x.as_u64().unwrap() as u32).collect(),
+            x => vec![x.as_u64().unwrap() as u32],
+        };
+        let max_new = kw["max_new_tokens"].as_u64().unwrap() as usize;
+        let prompts = ids(&case["prompts"]);
+        let (x, valid) = embed_padded(&m, &prompts, 0, &device);
+        let mut rngs: Vec<Rng> = prompts.iter().map(|_| Rng::new(0)).collect();
+        let got = generate(&m, x, &valid, &eos, max_new, &Sampling::Greedy, &mut rngs);
+        assert_eq!(got, ids(&case["new_tokens"]), "{name}");
+        let ended: Vec<bool> = got.iter().map(|r| split_stop(r, &eos).1).collect();
+        let want: Vec<bool> = case["ended_with_eos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_bool().unwrap())
+            .collect();
+        assert_eq!(ended, want, "{name}");
+    }
+}

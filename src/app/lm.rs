@@ -313,7 +313,10 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
                 &Sampling::from_temperature(temperature, top_p),
                 seed,
             );
-            let cut = out.iter().filter(|ids| ids.len() >= max_new_tokens).count();
+            let cut = out
+                .iter()
+                .filter(|ids| !crate::decode::split_stop(ids, &stops).1)
+                .count();
             if cut > 0 {
                 // What `targets.truncated` decides for dialogue targets cut off like these.
                 eprintln!(
@@ -323,7 +326,10 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
             }
             Ok(out
                 .iter()
-                .map(|ids| b.tokenizer.decode(ids).trim().to_string() + "\n")
+                .map(|ids| {
+                    let reply = crate::decode::split_stop(ids, &stops).0;
+                    b.tokenizer.decode(reply).trim().to_string() + "\n"
+                })
                 .collect())
         }
     }

@@ -7,7 +7,10 @@ use super::sampling::{choose, Sampling};
 use crate::model::llm::{AttnInputs, KvCache, Llama};
 use crate::rng::Rng;
 
-/// Generate up to `max_new` tokens per row; a row stops at the first id in `stops` (not returned).
+/// Generate up to `max_new` tokens per row; a row stops at the first id in `stops`, which ends
+/// its tokens: the stop that ended a row is returned, as transformers' `generate` and
+/// [`super::beam`] return it (pinned by `tests/fixtures/hf/llama/greedy_eos.json`); a row without
+/// one reached `max_new`. [`split_stop`] gives a reply's text tokens and whether it ended.
 /// Row b draws from `rngs[b]`, so a row's output does not depend on what it is batched with.
 pub fn generate(
     llm: &Llama,
@@ -44,11 +47,8 @@ pub fn generate(
                 continue;
             }
             let tok = choose(&host[row * v..(row + 1) * v], sampling, &mut rngs[row]);
-            if stops.contains(&tok) {
-                done[row] = true;
-            } else {
-                out[row].push(tok);
-            }
+            done[row] = stops.contains(&tok);
+            out[row].push(tok);
             next.push(tok);
         }
         if done.iter().all(|&d| d) {
@@ -68,6 +68,15 @@ pub fn generate(
         logits = llm.logits(h);
     }
     out
+}
+
+/// A generated row (greedy, sampled or a beam's) split at its end: the reply's tokens without
+/// the stop id that ended it, and whether one did (false: cut off at the token limit).
+pub fn split_stop<'a>(ids: &'a [u32], stops: &[u32]) -> (&'a [u32], bool) {
+    match ids.split_last() {
+        Some((last, reply)) if stops.contains(last) => (reply, true),
+        _ => (ids, false),
+    }
 }
 
 /// Left-pad token sequences to one length: (ids `[B, T]`, valid mask).

@@ -4,5 +4,7 @@ pub mod beam;
 pub mod generate;
 pub mod sampling;
 
-pub use generate::{embed_padded, generate, generate_with_audio, left_pad, splice_prompts};
+pub use generate::{
+    embed_padded, generate, generate_with_audio, left_pad, splice_prompts, split_stop,
+};
 pub use sampling::Sampling;

@@ -9,7 +9,7 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use super::judge::JudgeEngine;
-use crate::decode::{embed_padded, generate, Sampling};
+use crate::decode::{embed_padded, generate, split_stop, Sampling};
 use crate::model::backbone::Backbone;
 use crate::model::llm::Llama;
 use crate::rng::Rng;
@@ -100,7 +100,7 @@ impl JudgeEngine for LocalJudge {
                 &mut rngs,
             );
             for ((i, _), ids) in chunk.iter().zip(replies) {
-                out[*i] = Ok(tok.decode(&ids).trim().to_string());
+                out[*i] = Ok(tok.decode(split_stop(&ids, &stops).0).trim().to_string());
             }
         }
         out

@@ -8,7 +8,7 @@ use super::caption_metrics::{score_captions, CaptionItem as ScoredCaption, Capti
 use super::qa_metrics::{exact_match, token_f1};
 use crate::data::features::AudioInput;
 use crate::data::synth::probes::{Expected, ProbeItem, PROBE_KINDS};
-use crate::decode::{embed_padded, generate, generate_with_audio, Sampling};
+use crate::decode::{embed_padded, generate, generate_with_audio, split_stop, Sampling};
 use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::Backbone;
 use crate::model::llm::Llama;
@@ -158,17 +158,13 @@ pub fn decode_all(
                 &stops,
                 &beam,
             ) {
-                let mut toks = best
+                let toks = best
                     .into_iter()
                     .next()
                     .map(|h| h.tokens)
                     .unwrap_or_default();
-                let cut = !toks.last().is_some_and(|t| stops.contains(t))
-                    && toks.len() >= cfg.decode.max_new_tokens;
-                if toks.last().is_some_and(|t| stops.contains(t)) {
-                    toks.pop();
-                }
-                out.push((backbone.tokenizer.decode(&toks).trim().to_string(), cut));
+                let (reply, ended) = split_stop(&toks, &stops);
+                out.push((backbone.tokenizer.decode(reply).trim().to_string(), !ended));
             }
             progress(chunk.len());
         }
@@ -203,12 +199,10 @@ pub fn decode_all(
                 &mut rngs,
             )
         };
-        // A stop is not returned: a row of max_new tokens never reached one.
+        // A row that did not end with a stop id was cut at max_new_tokens.
         out.extend(ids.iter().map(|r| {
-            (
-                backbone.tokenizer.decode(r).trim().to_string(),
-                r.len() >= cfg.decode.max_new_tokens,
-            )
+            let (reply, ended) = split_stop(r, &stops);
+            (backbone.tokenizer.decode(reply).trim().to_string(), !ended)
         }));
         progress(chunk.len());
     }

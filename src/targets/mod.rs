@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
 use crate::data::{CaptionItem, QaItem};
-use crate::decode::{embed_padded, generate, Sampling};
+use crate::decode::{embed_padded, generate, split_stop, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
 use crate::spec::schema::{TargetKind, TargetsConfig, TruncatedReplies};
@@ -207,14 +207,16 @@ pub fn build(
             let batch: Vec<CachedTarget> = chunk
                 .iter()
                 .zip(replies)
-                .map(|((i, s), ids)| CachedTarget {
-                    item_id: pairs[*i].item_id.clone(),
-                    sample: *s,
-                    source: pairs[*i].source.clone(),
-                    text: backbone.tokenizer.decode(&ids).trim().to_string(),
-                    // `generate` either stops (the stop id is not returned) or emits
-                    // `max_new_tokens` ids: a full-length reply never ended.
-                    truncated: ids.len() >= cfg.max_new_tokens,
+                .map(|((i, s), ids)| {
+                    // A reply that did not end with a stop id was cut at max_new_tokens.
+                    let (reply, ended) = split_stop(&ids, &stops);
+                    CachedTarget {
+                        item_id: pairs[*i].item_id.clone(),
+                        sample: *s,
+                        source: pairs[*i].source.clone(),
+                        text: backbone.tokenizer.decode(reply).trim().to_string(),
+                        truncated: !ended,
+                    }
                 })
                 .collect();
             store.put_targets(&key, &batch)?;

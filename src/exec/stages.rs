@@ -164,8 +164,9 @@ fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult
     if wanted.is_empty() {
         return Ok(());
     }
-    // Each build runs on one core (the toy models are too small for burn to split their
-    // matrix products), so several are built side by side.
+    // The toy models are too small for burn to split their matrix products over cores: the
+    // chat model's build splits each batch over two threads itself, the encoder's runs on one,
+    // and the two are built side by side.
     let bars = indicatif::MultiProgress::new();
     std::thread::scope(|scope| {
         let builds: Vec<_> = wanted

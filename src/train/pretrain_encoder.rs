@@ -159,6 +159,7 @@ fn build(
     weights: &Path,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(), PretrainError> {
+    let _beside_the_chat_build = super::pretrain::OtherBuild::start();
     let t0 = std::time::Instant::now();
     let examples: Vec<Example> = (0..TRAIN_CLIPS + TEST_CLIPS).map(example).collect();
     let world_s = t0.elapsed().as_secs_f64();

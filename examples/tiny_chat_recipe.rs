@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use acdc::data::synth::probes::{probes, read_events};
 use acdc::data::synth::{generate, SynthConfig};
-use acdc::decode::{embed_padded, generate as decode, Sampling};
+use acdc::decode::{embed_padded, generate as decode, split_stop, Sampling};
 use acdc::model::backbone::tiny_chat_base;
 use acdc::rng::Rng;
 use acdc::text::prompt::text_prompt;
@@ -39,7 +39,7 @@ fn main() {
     let corpus_clips = a
         .get(8)
         .map_or(acdc::train::pretrain::CORPUS_CLIPS, |c| c.parse().unwrap());
-    // ACDC_CORPUS_SHAPE="RESTATEMENTS,CAPTION_QUESTIONS,MERGED_QUESTIONS,PER_CONVERSATION[,MISSING]"
+    // ACDC_CORPUS_SHAPE="RESTATEMENTS,CAPTION_QUESTIONS,MERGED_QUESTIONS,PER_CONVERSATION[,MISSING[,EXTRA_ORDER]]"
     let mut shape = acdc::data::synth::dialogue::CorpusShape::default();
     if let Ok(v) = std::env::var("ACDC_CORPUS_SHAPE") {
         let n: Vec<usize> = v.split(',').map(|x| x.trim().parse().unwrap()).collect();
@@ -48,6 +48,7 @@ fn main() {
         shape.merged_questions = n[2];
         shape.per_conversation = n[3];
         shape.missing_sound_questions = n.get(4).is_none_or(|m| *m != 0);
+        shape.extra_order_questions = n.get(5).copied().unwrap_or(0);
     }
     let turns = acdc::train::pretrain::chat_corpus_of(corpus_clips, shape);
     let texts: Vec<String> = turns.iter().flat_map(|t| t.texts()).collect();
@@ -116,7 +117,7 @@ fn main() {
             &mut rngs,
         );
         for (p, ids) in chunk.iter().zip(out) {
-            let answer = base.tokenizer.decode(&ids);
+            let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
             let ok = acdc::eval::probes::check(&p.expected, &answer);
             let e = right.entry(p.kind).or_default();
             e.0 += ok as usize;
@@ -150,7 +151,7 @@ fn main() {
             &mut rngs,
         );
         for (it, ids) in chunk.iter().zip(out) {
-            let answer = base.tokenizer.decode(&ids);
+            let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
             if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer) {
                 qa_ok += ok as usize;
                 qa_n += 1;

@@ -38,15 +38,13 @@ pub fn generate(
     let mut out = vec![Vec::new(); b];
     let mut done = vec![false; b];
     for _ in 0..max_new {
-        let v = logits.dims()[2];
-        let host: Vec<f32> = crate::model::host_f32(logits);
+        let chosen = next_tokens(logits, sampling, rngs, &done);
         let mut next = Vec::with_capacity(b);
-        for row in 0..b {
+        for (row, tok) in chosen.into_iter().enumerate() {
             if done[row] {
                 next.push(stops.first().copied().unwrap_or(0));
                 continue;
             }
-            let tok = choose(&host[row * v..(row + 1) * v], sampling, &mut rngs[row]);
             done[row] = stops.contains(&tok);
             out[row].push(tok);
             next.push(tok);
@@ -68,6 +66,41 @@ pub fn generate(
         logits = llm.logits(h);
     }
     out
+}
+
+/// Each row's next token from `[B, 1, V]` logits. Greedy takes the argmax on the device, so only
+/// B ids cross to the host, not B × V logits (on a GPU that copy and its wait dominated a decode
+/// step); ties go to the first index, as with [`super::sampling::argmax`] and torch. Sampling
+/// reads each unfinished row's logits on the host, where its own RNG stream draws (so a row's
+/// sample does not depend on its batch); finished rows get 0 (ignored by the caller).
+fn next_tokens(
+    logits: Tensor<3>,
+    sampling: &Sampling,
+    rngs: &mut [Rng],
+    done: &[bool],
+) -> Vec<u32> {
+    let [b, _, v] = logits.dims();
+    if *sampling == Sampling::Greedy {
+        return logits
+            .argmax(2)
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .expect("argmax ids read back as integers")
+            .into_iter()
+            .map(|i| i as u32)
+            .collect();
+    }
+    let host: Vec<f32> = crate::model::host_f32(logits);
+    (0..b)
+        .map(|row| {
+            if done[row] {
+                0
+            } else {
+                choose(&host[row * v..(row + 1) * v], sampling, &mut rngs[row])
+            }
+        })
+        .collect()
 }
 
 /// A generated row (greedy, sampled or a beam's) split at its end: the reply's tokens without

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod exec;
 pub mod model;
 pub mod once;
+pub mod openai;
 pub mod report;
 pub mod rng;
 pub mod spec;

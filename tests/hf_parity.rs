@@ -18,11 +18,9 @@ fn dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
-    let ids = v["ids"]
-        .as_array()
+/// A JSON array of arrays of token ids.
+fn id_rows(v: &serde_json::Value) -> Vec<Vec<u32>> {
+    v.as_array()
         .unwrap()
         .iter()
         .map(|r| {
@@ -32,7 +30,13 @@ fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
                 .map(|x| x.as_u64().unwrap() as u32)
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+fn inputs(d: &Path) -> (Vec<Vec<u32>>, Vec<Vec<bool>>) {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
+    let ids = id_rows(&v["ids"]);
     let mask = v["attention_mask"]
         .as_array()
         .unwrap()
@@ -328,19 +332,6 @@ fn greedy_returns_the_eos_that_ended_it_as_transformers_does() {
         &std::fs::read_to_string(dir("llama").join("greedy_eos.json")).unwrap(),
     )
     .unwrap();
-    let ids = |v: &serde_json::Value| -> Vec<Vec<u32>> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                r.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_u64().unwrap() as u32)
-                    .collect()
-            })
-            .collect()
-    };
     let cases = f["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 5);
     for case in cases {
@@ -351,11 +342,11 @@ fn greedy_returns_the_eos_that_ended_it_as_transformers_does() {
             x => vec![x.as_u64().unwrap() as u32],
         };
         let max_new = kw["max_new_tokens"].as_u64().unwrap() as usize;
-        let prompts = ids(&case["prompts"]);
+        let prompts = id_rows(&case["prompts"]);
         let (x, valid) = embed_padded(&m, &prompts, 0, &device);
         let mut rngs: Vec<Rng> = prompts.iter().map(|_| Rng::new(0)).collect();
         let got = generate(&m, x, &valid, &eos, max_new, &Sampling::Greedy, &mut rngs);
-        assert_eq!(got, ids(&case["new_tokens"]), "{name}");
+        assert_eq!(got, id_rows(&case["new_tokens"]), "{name}");
         let ended: Vec<bool> = got.iter().map(|r| split_stop(r, &eos).1).collect();
         let want: Vec<bool> = case["ended_with_eos"]
             .as_array()

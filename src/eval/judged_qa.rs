@@ -57,9 +57,11 @@ impl Judge {
                     return Err("the judge backoff must be a finite number of seconds >= 0".into());
                 }
                 c.backoff = Duration::from_secs_f64(e.judge_backoff_s);
-                c.max_tokens = e.judge_max_tokens;
-                c.temperature = e.judge_temperature;
-                Box::new(OpenAiJudge::new(c)?)
+                Box::new(OpenAiJudge::new(
+                    c,
+                    e.judge_max_tokens,
+                    e.judge_temperature,
+                )?)
             }
             Some(("local", model)) => Box::new(
                 LocalJudge::load(model.trim(), home, device.clone(), e.judge_max_tokens)

@@ -31,6 +31,14 @@ pub const MACHINE_KEYS: &[&str] = &[
     "eval.judge_backoff_s",
     "eval.meteor_jar",
     "eval.spice_jar",
+    "targets.engine",
+    "targets.engine_url",
+    "targets.engine_model",
+    "targets.engine_api_key_env",
+    "targets.engine_concurrency",
+    "targets.engine_retries",
+    "targets.engine_timeout_s",
+    "targets.engine_backoff_s",
 ];
 
 /// Machine keys whose value is replaced in the run id by whether it is set: a METEOR or SPICE
@@ -254,6 +262,15 @@ mod tests {
         b.eval.judge_timeout_s = 5.0;
         b.eval.judge_retries = 0;
         b.eval.judge_backoff_s = 0.1;
+        // How the backbone's replies are computed (acdc's decoder or a server serving it).
+        b.targets.engine = crate::spec::schema::TargetEngine::Openai;
+        b.targets.engine_url = "http://gpu-box:8001/v1".into();
+        b.targets.engine_model = "llama-3-8b".into();
+        b.targets.engine_api_key_env = "VLLM_KEY".into();
+        b.targets.engine_concurrency = 128;
+        b.targets.engine_retries = 9;
+        b.targets.engine_timeout_s = 30.0;
+        b.targets.engine_backoff_s = 0.5;
         assert_eq!(run_id(&a), run_id(&b));
         // A jar adds metrics: having one is part of the run, its location is not.
         b.eval.meteor_jar = "/opt/meteor-1.5.jar".into();
@@ -277,7 +294,8 @@ mod tests {
                             "eval.judge_api"
                         ]
                         .contains(&k.as_str()))
-                    || k.ends_with("_jar"),
+                    || k.ends_with("_jar")
+                    || k.starts_with("targets.engine"),
                 "{k}"
             );
         }

@@ -155,6 +155,36 @@ pub struct TargetsConfig {
     pub truncated: TruncatedReplies,
     /// The instruction placed after the audio for `caption` targets (dialogue rows use none).
     pub caption_instruction: String,
+    /// What generates dialogue replies: `builtin` (acdc's own decoder on the run's device) or
+    /// `openai` (an OpenAI-compatible server serving the run's backbone, e.g. vLLM on a GPU box,
+    /// at `engine_url` as `engine_model`). The `engine*` keys are machine settings, out of the
+    /// run id (they say how the backbone's replies are computed, not what the run is); the cached
+    /// reply set's key covers the engine and the served model, so sets never mix.
+    pub engine: TargetEngine,
+    /// Base URL of the `openai` engine's server (`…/v1`).
+    pub engine_url: String,
+    /// The model name the server knows the backbone by (empty: the backbone's id).
+    pub engine_model: String,
+    /// The environment variable holding the server's API key (unset: no `Authorization`
+    /// header). The key itself is never stored or logged.
+    pub engine_api_key_env: String,
+    /// Requests in flight at once.
+    pub engine_concurrency: usize,
+    /// Further attempts after a retryable failure (HTTP 429 / 5xx, timeout, dropped connection,
+    /// malformed reply).
+    pub engine_retries: u32,
+    /// Per request, in seconds.
+    pub engine_timeout_s: f64,
+    /// Wait before the first retry, in seconds; doubled each time.
+    pub engine_backoff_s: f64,
+}
+
+/// What generates dialogue-continuation replies (`targets.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetEngine {
+    Builtin,
+    Openai,
 }
 
 /// What happens to a dialogue-continuation reply that reached `targets.max_new_tokens` without
@@ -181,6 +211,14 @@ impl Default for TargetsConfig {
             max_new_tokens: 200,
             truncated: TruncatedReplies::Open,
             caption_instruction: "Describe the audio in one sentence.".into(),
+            engine: TargetEngine::Builtin,
+            engine_url: "http://localhost:8000/v1".into(),
+            engine_model: String::new(),
+            engine_api_key_env: "OPENAI_API_KEY".into(),
+            engine_concurrency: 16,
+            engine_retries: 4,
+            engine_timeout_s: 300.0,
+            engine_backoff_s: 2.0,
         }
     }
 }

@@ -12,10 +12,12 @@ use crate::data::{CaptionItem, QaItem};
 use crate::decode::{embed_padded, generate, split_stop, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
-use crate::spec::schema::{TargetKind, TargetsConfig, TruncatedReplies};
+use crate::spec::schema::{TargetEngine, TargetKind, TargetsConfig, TruncatedReplies};
 use crate::store::targets::CachedTarget;
 use crate::store::{Store, StoreError};
 use crate::text::prompt::text_prompt;
+
+mod openai;
 
 /// One training example: audio and the text the model should produce for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +47,13 @@ pub enum TargetsError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Backbone(String),
+    /// The `openai` engine's server failed on an item (after its retries).
+    #[error("targets.engine = \"openai\" ({url}), caption `{item}`: {message}")]
+    Engine {
+        url: String,
+        item: String,
+        message: String,
+    },
     #[error("caption `{item}`: {message}")]
     Tokenize { item: String, message: String },
     #[error("all {replies} dialogue replies reached targets.max_new_tokens = {max_new_tokens} without ending, and targets.truncated = \"drop\" leaves none to train on (raise targets.max_new_tokens, or use \"open\")")]
@@ -88,6 +97,16 @@ pub fn dialogue_key(
         "llm_code_version": crate::model::llm::LLM_CODE_VERSION,
         "format": TARGETS_FORMAT,
     });
+    let mut spec = spec;
+    if cfg.engine == TargetEngine::Openai {
+        // Replies from a server are another set than acdc's own decoder's, and than another
+        // served model's: the set records (and its key covers) which model served them.
+        spec["engine"] = serde_json::json!({
+            "kind": "openai",
+            "served_model": openai::served_model(cfg, backbone),
+            "api": "chat",
+        });
+    }
     let key = hex::encode(Sha256::digest(spec.to_string().as_bytes()))[..16].to_string();
     (key, spec)
 }
@@ -163,68 +182,25 @@ pub fn build(
             .flat_map(|i| (0..cfg.samples_per_caption as u32).map(move |s| (i, s)))
             .filter(|(i, s)| !cached.contains_key(&(pairs[*i].item_id.clone(), *s)))
             .collect();
-        let llm = backbone
-            .load_llm(device)
-            .map_err(|e| TargetsError::Backbone(e.to_string()))?;
-        let stops = backbone.stop_ids();
-        let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
         let total = todo.len();
         let mut done = 0;
-        const BATCH: usize = 32;
-        for chunk in todo.chunks(BATCH) {
-            let mut prompts = Vec::with_capacity(chunk.len());
-            for (i, _) in chunk {
-                let p = text_prompt(&backbone.tokenizer, &backbone.chat, &pairs[*i].source)
-                    .map_err(|e| TargetsError::Tokenize {
-                        item: pairs[*i].item_id.clone(),
-                        message: e.to_string(),
-                    })?;
-                llm.check_context(
-                    p.len() + cfg.max_new_tokens,
-                    "the caption's chat prompt plus targets.max_new_tokens",
-                )
-                .map_err(|message| TargetsError::Tokenize {
-                    item: pairs[*i].item_id.clone(),
-                    message,
-                })?;
-                prompts.push(p);
-            }
-            let (embeds, valid) = embed_padded(&llm, &prompts, backbone.tokenizer.pad, device);
-            // One RNG stream per (item, sample): replies do not depend on batching.
-            let mut rngs: Vec<Rng> = chunk
-                .iter()
-                .map(|(i, s)| Rng::derive(seed, &format!("dialogue-{}-{s}", pairs[*i].item_id)))
-                .collect();
-            let replies = generate(
-                &llm,
-                embeds,
-                &valid,
-                &stops,
-                cfg.max_new_tokens,
-                &sampling,
-                &mut rngs,
-            );
-            let batch: Vec<CachedTarget> = chunk
-                .iter()
-                .zip(replies)
-                .map(|((i, s), ids)| {
-                    // A reply that did not end with a stop id was cut at max_new_tokens.
-                    let (reply, ended) = split_stop(&ids, &stops);
-                    CachedTarget {
-                        item_id: pairs[*i].item_id.clone(),
-                        sample: *s,
-                        source: pairs[*i].source.clone(),
-                        text: backbone.tokenizer.decode(reply).trim().to_string(),
-                        truncated: !ended,
-                    }
-                })
-                .collect();
+        let mut keep = |batch: Vec<CachedTarget>| -> Result<(), TargetsError> {
             store.put_targets(&key, &batch)?;
+            done += batch.len();
             for t in batch {
                 cached.insert((t.item_id, t.sample), (t.text, t.truncated));
             }
-            done += chunk.len();
             progress(done, total);
+            Ok(())
+        };
+        match cfg.engine {
+            TargetEngine::Builtin => {
+                generate_builtin(backbone, cfg, seed, &pairs, &todo, device, &mut keep)?
+            }
+            TargetEngine::Openai => {
+                let model = openai::served_model(cfg, backbone);
+                openai::generate(cfg, model, seed, &pairs, &todo, &mut keep)?
+            }
         }
         store.target_set_finish(&key)?;
     }
@@ -260,6 +236,82 @@ pub fn build(
         "empty_replies": empty, "truncated_replies": truncated, "truncated_policy": cfg.truncated,
     });
     Ok((out, info))
+}
+
+/// Dialogue replies for `todo` ((pair index, sample) pairs) from acdc's own decoder on
+/// `device`, in batches handed to `keep` as they finish.
+fn generate_builtin(
+    backbone: &Backbone,
+    cfg: &TargetsConfig,
+    seed: u64,
+    pairs: &[TargetExample],
+    todo: &[(usize, u32)],
+    device: &Device,
+    keep: &mut dyn FnMut(Vec<CachedTarget>) -> Result<(), TargetsError>,
+) -> Result<(), TargetsError> {
+    let llm = backbone
+        .load_llm(device)
+        .map_err(|e| TargetsError::Backbone(e.to_string()))?;
+    let stops = backbone.stop_ids();
+    let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
+    const BATCH: usize = 32;
+    for chunk in todo.chunks(BATCH) {
+        let mut prompts = Vec::with_capacity(chunk.len());
+        for (i, _) in chunk {
+            let p = text_prompt(&backbone.tokenizer, &backbone.chat, &pairs[*i].source).map_err(
+                |e| TargetsError::Tokenize {
+                    item: pairs[*i].item_id.clone(),
+                    message: e.to_string(),
+                },
+            )?;
+            llm.check_context(
+                p.len() + cfg.max_new_tokens,
+                "the caption's chat prompt plus targets.max_new_tokens",
+            )
+            .map_err(|message| TargetsError::Tokenize {
+                item: pairs[*i].item_id.clone(),
+                message,
+            })?;
+            prompts.push(p);
+        }
+        let (embeds, valid) = embed_padded(&llm, &prompts, backbone.tokenizer.pad, device);
+        // One RNG stream per (item, sample): replies do not depend on batching.
+        let mut rngs: Vec<Rng> = chunk
+            .iter()
+            .map(|(i, s)| Rng::derive(seed, &reply_stream(&pairs[*i].item_id, *s)))
+            .collect();
+        let replies = generate(
+            &llm,
+            embeds,
+            &valid,
+            &stops,
+            cfg.max_new_tokens,
+            &sampling,
+            &mut rngs,
+        );
+        let batch: Vec<CachedTarget> = chunk
+            .iter()
+            .zip(replies)
+            .map(|((i, s), ids)| {
+                // A reply that did not end with a stop id was cut at max_new_tokens.
+                let (reply, ended) = split_stop(&ids, &stops);
+                CachedTarget {
+                    item_id: pairs[*i].item_id.clone(),
+                    sample: *s,
+                    source: pairs[*i].source.clone(),
+                    text: backbone.tokenizer.decode(reply).trim().to_string(),
+                    truncated: !ended,
+                }
+            })
+            .collect();
+        keep(batch)?;
+    }
+    Ok(())
+}
+
+/// The name of the random stream of sample `sample` of the reply to item `item_id`.
+pub(crate) fn reply_stream(item_id: &str, sample: u32) -> String {
+    format!("dialogue-{item_id}-{sample}")
 }
 
 #[cfg(test)]

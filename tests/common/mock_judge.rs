@@ -1,4 +1,5 @@
-//! A mock OpenAI-compatible server for judge tests: answers by a rule, records every request with
+//! A local stand-in for an OpenAI-compatible server (the judge's and the `openai` target
+//! engine's), on 127.0.0.1: answers by a rule, records every request with
 //! when it arrived, and the most requests it had in hand at once.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,5 +1,15 @@
 //! acdc — a research framework for audio-language models that reproduces and extends AC/DC
-//! (LLM-based audio comprehension via dialogue continuation). See DESIGN.md for the architecture.
+//! (LLM-based audio comprehension via dialogue continuation). The map is `ARCHITECTURE.md` at the
+//! repository's root; in short, modules depend downward only:
+//!
+//! - [`cli`], [`app`]: command-line definitions and one handler per command family;
+//! - [`exec`]: registers grids, claims runs, runs their stages (data → targets → train → eval);
+//! - [`targets`], [`train`], [`eval`], [`report`]: dialogue targets, the training loop, scoring,
+//!   reports from the store;
+//! - [`model`], [`decode`], [`data`], [`text`], [`audio`]: models, generation, datasets and the
+//!   synthetic world, tokenizers and chat formats, the audio front end;
+//! - [`spec`], [`store`], [`once`], [`rng`], [`openai`]: leaves — specs and run ids, the SQLite
+//!   store, build-once locks, seeded random streams, the client of OpenAI-compatible servers.
 
 pub mod app;
 pub mod audio;

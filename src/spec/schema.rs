@@ -2,7 +2,7 @@
 //!
 //! A spec's `[defaults]` table, each `[runs.<LABEL>]` row and each sweep point are merged into one
 //! [`RunConfig`]. Unknown keys are errors (`deny_unknown_fields`). Defaults follow the reference facts
-//! in DESIGN.md (AC/DC + SLAM-AAC): temperature 0.7, LoRA r 8 / α 32 on q_proj + v_proj, adapter
+//! in ARCHITECTURE.md (AC/DC + SLAM-AAC): temperature 0.7, LoRA r 8 / α 32 on q_proj + v_proj, adapter
 //! downsample 5 with hidden 2048, beam 4, at most 200 new tokens, 1000 warm-up steps.
 
 use serde::{Deserialize, Serialize};

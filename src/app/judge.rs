@@ -90,6 +90,9 @@ pub fn judge_of(a: &JudgeArgs, home: &Path) -> Result<Judge> {
         judge_backoff_s: a.backoff_s,
         ..EvalConfig::default()
     };
+    if matches!(a.engine, JudgeEngineKind::Local) && a.model.trim() == "builtin:tiny-chat" {
+        crate::train::pretrain::ensure_tiny_chat(home, &mut |_, _, _| {})?;
+    }
     Ok(Judge::from_config(&e, home, &burn::tensor::Device::flex())
         .map_err(anyhow::Error::msg)?
         .expect("an engine was named"))

@@ -1,4 +1,5 @@
-//! Dataset items as every reader returns them.
+//! Dataset items as every reader returns them, and the training example the targets stage makes
+//! of them (read by the trainer).
 
 use std::path::PathBuf;
 
@@ -82,4 +83,26 @@ pub fn inside_root(root: &std::path::Path, rel: &str) -> Result<PathBuf, String>
         }
     }
     Ok(root.join(p))
+}
+
+/// One training example: audio and the text the model should produce for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetExample {
+    /// `<clip id>#<caption index>`.
+    pub item_id: String,
+    pub clip_id: String,
+    pub audio: PathBuf,
+    /// Key of this clip's audio in feature tables (the audio path as text).
+    pub audio_key: String,
+    /// The caption this target came from.
+    pub source: String,
+    pub sample: u32,
+    pub text: String,
+    /// The instruction after the audio for this example (an instruction-tuning example's
+    /// question); `None`: the run's own (none for dialogue targets, the captioning instruction
+    /// for caption targets).
+    pub instruction: Option<String>,
+    /// Whether the reply ended (trained with the end-of-turn token after it); `false` for a reply
+    /// cut off at `targets.max_new_tokens` under `targets.truncated = "open"`.
+    pub ends: bool,
 }

@@ -13,4 +13,4 @@ pub mod sources;
 pub mod synth;
 pub mod wavcaps;
 
-pub use items::{CaptionItem, DataError, QaItem};
+pub use items::{CaptionItem, DataError, QaItem, TargetExample};

@@ -27,16 +27,14 @@ pub struct LocalJudge {
 
 impl LocalJudge {
     /// Load `model` (a model directory, a cached Hugging Face id, or `builtin:…`) on `device`.
+    /// A built-in trained model (`builtin:tiny-chat`) must have been built: exec and the `judge`
+    /// command provision it before they ask for a judge.
     pub fn load(
         model: &str,
         home: &Path,
         device: Device,
         max_new_tokens: usize,
     ) -> Result<LocalJudge, String> {
-        if model == "builtin:tiny-chat" {
-            crate::train::pretrain::ensure_tiny_chat(home, &mut |_, _, _| {})
-                .map_err(|e| e.to_string())?;
-        }
         let backbone = Backbone::resolve(model, home).map_err(|e| e.to_string())?;
         let llm = backbone.load_llm(&device).map_err(|e| e.to_string())?;
         Ok(LocalJudge {

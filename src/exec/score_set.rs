@@ -171,6 +171,13 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
         });
     }
 
+    // Its models were built when it ran; a store moved to a fresh $ACDC_HOME builds them again.
+    super::stages::provision_builtins(&cfg, &store.home(), &id).map_err(|message| {
+        ScoreSetError::Scoring {
+            run: id.clone(),
+            message,
+        }
+    })?;
     let trained = TrainedRun::load(store, &id, cfg)?;
     let scoring = |message: String| ScoreSetError::Scoring {
         run: id.clone(),

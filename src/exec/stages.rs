@@ -138,15 +138,17 @@ pub(crate) fn encode_all(
     Ok(Some(out))
 }
 
-/// Build the pretrained toy models a run names (`builtin:tiny-chat`, `builtin:tiny-eat-events`)
-/// the first time they are asked for, with a progress bar; later runs find them built.
-fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult<()> {
+/// Build the pretrained toy models a run names (`builtin:tiny-chat` as its backbone or its local
+/// judge, `builtin:tiny-eat-events`) the first time they are asked for, with a progress bar;
+/// later runs find them built.
+pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult<()> {
     type Ensure = fn(
         &Path,
         &mut dyn FnMut(usize, usize, f64),
     ) -> Result<std::path::PathBuf, crate::train::pretrain::PretrainError>;
     let mut wanted: Vec<(&str, Ensure, std::path::PathBuf)> = Vec::new();
-    if cfg.backbone == "builtin:tiny-chat" {
+    let judge_model = cfg.eval.judge.strip_prefix("local:").map(str::trim);
+    if cfg.backbone == "builtin:tiny-chat" || judge_model == Some("builtin:tiny-chat") {
         wanted.push((
             "builtin:tiny-chat",
             crate::train::pretrain::ensure_tiny_chat,

@@ -3,8 +3,6 @@
 //! the store under a key of everything that determines them, so every run asking for the same
 //! ones shares one generation, and a crash mid-generation keeps the finished batches.
 
-use std::path::PathBuf;
-
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
@@ -19,27 +17,8 @@ use crate::text::prompt::text_prompt;
 
 mod openai;
 
-/// One training example: audio and the text the model should produce for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetExample {
-    /// `<clip id>#<caption index>`.
-    pub item_id: String,
-    pub clip_id: String,
-    pub audio: PathBuf,
-    /// Key of this clip's audio in feature tables (the audio path as text).
-    pub audio_key: String,
-    /// The caption this target came from.
-    pub source: String,
-    pub sample: u32,
-    pub text: String,
-    /// The instruction after the audio for this example (an instruction-tuning example's
-    /// question); `None`: the run's own (none for dialogue targets, the captioning instruction
-    /// for caption targets).
-    pub instruction: Option<String>,
-    /// Whether the reply ended (trained with the end-of-turn token after it); `false` for a reply
-    /// cut off at `targets.max_new_tokens` under `targets.truncated = "open"`.
-    pub ends: bool,
-}
+/// One training example (defined in `data`, where the trainer reads it too).
+pub use crate::data::TargetExample;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsError {

@@ -18,13 +18,13 @@ use super::schedule::lr_at;
 use crate::audio::specaugment::SpecAugment;
 use crate::data::features::AudioInput;
 use crate::data::mix::{Mix, MixCursor};
+use crate::data::TargetExample;
 use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::{build_for_run, Backbone, BackboneError};
 use crate::rng::Rng;
 use crate::spec::schema::{NanPolicy, TargetKind};
 use crate::spec::RunConfig;
 use crate::store::{Store, StoreError};
-use crate::targets::TargetExample;
 use crate::text::prompt::{audio_prompt, response_ids, AudioPrompt};
 
 /// One weighted source of training examples.

@@ -9,6 +9,11 @@ use crate::spec::schema::DeviceKind;
 pub enum DeviceError {
     #[error("device `{0}` is not compiled into this acdc; rebuild with `--features {0}`")]
     NotCompiled(&'static str),
+    #[error("device `{device}`: {message}")]
+    Unavailable {
+        device: &'static str,
+        message: String,
+    },
 }
 
 /// The inference device for a run's `device` key.
@@ -33,7 +38,53 @@ pub fn train_device_for(kind: DeviceKind, checkpointing: bool) -> Result<Device,
 
 #[cfg(feature = "cuda")]
 fn cuda() -> Result<Device, DeviceError> {
+    cuda_driver_check()?;
     Ok(Device::cuda(0))
+}
+
+/// The NVIDIA driver is loaded, initialised and has a device: checked here because burn's CUDA
+/// backend panics on a side thread without one (and the main thread then fails on a closed
+/// channel), where a user should read which device is missing and why.
+#[cfg(feature = "cuda")]
+fn cuda_driver_check() -> Result<(), DeviceError> {
+    use std::sync::OnceLock;
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    let unavailable = |message: String| DeviceError::Unavailable {
+        device: "cuda",
+        message,
+    };
+    CHECK
+        .get_or_init(|| {
+            type CuInit = unsafe extern "C" fn(u32) -> i32;
+            type CuDeviceGetCount = unsafe extern "C" fn(*mut i32) -> i32;
+            // SAFETY: loading the NVIDIA driver library runs its initialisers, as burn's own
+            // loading of it would; the symbols are looked up with the driver API's C signatures.
+            unsafe {
+                let lib = libloading::Library::new("libcuda.so.1").map_err(|e| {
+                    format!("the NVIDIA driver (libcuda.so.1) cannot be loaded: {e}; is an NVIDIA GPU with its driver installed?")
+                })?;
+                let init: libloading::Symbol<CuInit> = lib
+                    .get(b"cuInit\0")
+                    .map_err(|e| format!("libcuda.so.1 has no cuInit: {e}"))?;
+                let code = init(0);
+                if code != 0 {
+                    return Err(format!("cuInit failed with CUDA error {code} (no usable GPU, or a driver older than the CUDA 12.8 API acdc was built for)"));
+                }
+                let count: libloading::Symbol<CuDeviceGetCount> = lib
+                    .get(b"cuDeviceGetCount\0")
+                    .map_err(|e| format!("libcuda.so.1 has no cuDeviceGetCount: {e}"))?;
+                let mut n = 0i32;
+                let code = count(&mut n);
+                if code != 0 || n < 1 {
+                    return Err(format!("the NVIDIA driver reports no GPU (cuDeviceGetCount: error {code}, {n} devices)"));
+                }
+                // Kept loaded: burn loads the same library next.
+                std::mem::forget(lib);
+            }
+            Ok(())
+        })
+        .clone()
+        .map_err(unavailable)
 }
 #[cfg(not(feature = "cuda"))]
 fn cuda() -> Result<Device, DeviceError> {

@@ -4,7 +4,8 @@
 # runs on the GPU — prefill + greedy decode, batch 1 and 8 — and its logits on an 8-token prompt are
 # compared with a CPU float32 run of the same weights. Prints tokens/s and the logit distance as JSON.
 #
-# burn's `cuda` feature cannot be built offline (its build downloads LLVM from GitHub), so the GPU path
+# This check predates the offline CUDA build (tools/prepare_cuda_build.sh; its GPU check is
+# tools/gpu_check_cuda.sh): when it was written burn's `cuda` feature could not be built here, so the GPU path
 # here is wgpu over the NVIDIA Vulkan driver, built `--features vulkan,fusion-autotune` (SPIR-V
 # compiler, burn's kernel fusion and autotuning). burn's wgpu backends have no bf16 arithmetic (WGSL has
 # no bf16; the SPIR-V path registers it for storage and conversion only), so the bf16 step is refused

@@ -4,8 +4,8 @@
 # vocabulary) frozen in half precision, on the synthetic dataset; prints seconds/step, peak GPU memory
 # and the loss at the start and the end, and fails unless the loss falls.
 #
-# burn's wgpu backends have no bf16 arithmetic and the `cuda` feature cannot be built offline, so the
-# frozen weights are f16 here (`train.precision = "f16"`); with a CUDA build the same spec with
+# burn's wgpu backends have no bf16 arithmetic (and when this was written the `cuda` feature could not
+# be built offline; tools/prepare_cuda_build.sh now makes it build), so the frozen weights are f16 here (`train.precision = "f16"`); with a CUDA build the same spec with
 # `device = "cuda"` and `train.precision = "bf16"` is the paper setting.
 #
 #   tools/gpu_check_train.sh build       # here: build into .gpu/ (stripped, xz), loader debs into .gl/

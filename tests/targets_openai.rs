@@ -202,3 +202,24 @@ fn a_failing_server_keeps_what_arrived_and_the_next_run_asks_for_the_rest() {
     );
     assert!(examples.iter().any(|e| e.source == "Rain falls."));
 }
+
+#[test]
+fn unusable_engine_settings_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&d.path().join("acdc.db")).unwrap();
+    let b = tiny(d.path());
+    let no_scheme = cfg("localhost:8000/v1");
+    let e = targets(&mut store, &b, &no_scheme).unwrap_err().to_string();
+    assert!(
+        e.contains("targets.engine_url") && e.contains("localhost:8000/v1"),
+        "{e}"
+    );
+    let no_timeout = TargetsConfig {
+        engine_timeout_s: 0.0,
+        ..cfg("http://127.0.0.1:9/v1")
+    };
+    let e = targets(&mut store, &b, &no_timeout)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("targets.engine_timeout_s"), "{e}");
+}

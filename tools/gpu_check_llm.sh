@@ -32,14 +32,7 @@ run)
     gpu_setup acdc-vulkan
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
     model=/tmp/llama-1b-random
-    mkdir -p "$model"
-    cat >"$model/config.json" <<'EOF'
-{"model_type": "llama", "vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 8192,
- "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
- "rms_norm_eps": 1e-5, "tie_word_embeddings": true,
- "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                  "original_max_position_embeddings": 8192}, "rope_theta": 500000.0}
-EOF
+    llama_1b_config "$model"
     bench() { # binary dtype extra-args…
         local bin=$1 dtype=$2
         shift 2

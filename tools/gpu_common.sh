@@ -31,3 +31,17 @@ gpu_setup() {
     xz -dkc ".gpu/$name.xz" >"/tmp/$name"
     chmod +x "/tmp/$name"
 }
+
+# llama_1b_config DIR: write DIR/config.json of a ~1.2B Llama (Llama-3.2-1B's shape: hidden 2048,
+# 16 layers, 32 heads, 8 KV heads, vocab 128256, tied embeddings, llama3 rope scaling), for
+# `acdc lm bench --random` and the PyTorch reference of the GPU checks.
+llama_1b_config() {
+    mkdir -p "$1"
+    cat >"$1/config.json" <<'EOF'
+{"model_type": "llama", "vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 8192,
+ "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
+ "rms_norm_eps": 1e-5, "tie_word_embeddings": true,
+ "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 8192}, "rope_theta": 500000.0}
+EOF
+}

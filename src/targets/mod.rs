@@ -26,6 +26,9 @@ pub enum TargetsError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Backbone(String),
+    /// The `openai` engine's settings cannot work.
+    #[error("targets.engine = \"openai\": {0}")]
+    EngineSettings(String),
     /// The `openai` engine's server failed on an item (after its retries).
     #[error("targets.engine = \"openai\" ({url}), caption `{item}`: {message}")]
     Engine {

@@ -32,11 +32,7 @@ fn request_seed(seed: u64, item_id: &str, sample: u32) -> u64 {
 }
 
 fn client(cfg: &TargetsConfig, model: String) -> Result<Client, TargetsError> {
-    let err = |message: String| TargetsError::Engine {
-        url: cfg.engine_url.clone(),
-        item: "-".into(),
-        message,
-    };
+    let err = TargetsError::EngineSettings;
     if !(cfg.engine_timeout_s > 0.0 && cfg.engine_timeout_s.is_finite()) {
         return Err(err(
             "targets.engine_timeout_s must be a positive number of seconds".into(),
@@ -57,7 +53,7 @@ fn client(cfg: &TargetsConfig, model: String) -> Result<Client, TargetsError> {
         retries: cfg.engine_retries,
         backoff: Duration::from_secs_f64(cfg.engine_backoff_s),
     })
-    .map_err(err)
+    .map_err(|m| err(format!("targets.engine_url / targets.engine_model: {m}")))
 }
 
 /// Replies for `todo` ((pair index, sample) pairs) from the server serving `model`, in batches

@@ -248,7 +248,8 @@ pub fn train_chat(
     Ok(model.valid())
 }
 
-/// Rows of a batch whose reply tokens a half of it predicts.
+/// A conversation as training reads it ([`conversation_ids`]): its ids and, per id, whether it
+/// is a reply's.
 type Row = (Vec<u32>, Vec<bool>);
 
 /// The number of reply tokens the rows predict (every reply token but a row's first id).
@@ -424,6 +425,19 @@ mod tests {
         }
     }
 
+    /// The largest relative difference between `a`'s and `b`'s gradients over `model`'s
+    /// parameters, and how many parameters were compared.
+    fn worst_difference(model: &Llama, a: &GradientsParams, b: &GradientsParams) -> (f32, usize) {
+        let mut cmp = Compare {
+            a,
+            b,
+            worst: 0.0,
+            params: 0,
+        };
+        model.visit(&mut cmp);
+        (cmp.worst, cmp.params)
+    }
+
     /// Two halves on two threads give one pass's loss and gradients (up to float rounding),
     /// for an odd batch whose rows differ in length and in reply-token count.
     #[test]
@@ -446,19 +460,9 @@ mod tests {
         let (one, l1) = batch_grads(&model, &picked, pad, predicted(&picked), &device);
         let (two, l2) = split_batch_grads(&model, &picked, pad, &device);
         assert!((l1 - l2).abs() < 1e-5 * l1.abs(), "loss {l1} vs {l2}");
-        let mut cmp = Compare {
-            a: &one,
-            b: &two,
-            worst: 0.0,
-            params: 0,
-        };
-        model.visit(&mut cmp);
-        assert!(cmp.params > 10, "{} parameters compared", cmp.params);
-        assert!(
-            cmp.worst < 1e-4,
-            "relative gradient difference {}",
-            cmp.worst
-        );
+        let (worst, params) = worst_difference(&model, &one, &two);
+        assert!(params > 10, "{params} parameters compared");
+        assert!(worst < 1e-4, "relative gradient difference {worst}");
 
         // Beside another build the halves run one after the other: the very same numbers.
         let (three, l3) = {
@@ -466,13 +470,7 @@ mod tests {
             split_batch_grads(&model, &picked, pad, &device)
         };
         assert_eq!(l2, l3);
-        let mut cmp = Compare {
-            a: &two,
-            b: &three,
-            worst: 0.0,
-            params: 0,
-        };
-        model.visit(&mut cmp);
-        assert_eq!(cmp.worst, 0.0, "threads changed the gradients");
+        let (worst, _) = worst_difference(&model, &two, &three);
+        assert_eq!(worst, 0.0, "threads changed the gradients");
     }
 }

@@ -166,9 +166,13 @@ pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> 
     if wanted.is_empty() {
         return Ok(());
     }
-    // The toy models are too small for burn to split their matrix products over cores: the
-    // chat model's build splits each batch over two threads itself, the encoder's runs on one,
-    // and the two are built side by side.
+    // The toy models are too small for burn to split their matrix products over cores well
+    // (the encoder's build: 117 s on one thread, 100 s on two, so 200 core-seconds): built side
+    // by side, each gets one thread for burn's parallel loops (the same numbers on any count of
+    // threads; the chat model's build splits each batch over two threads of its own once the
+    // encoder is done).
+    let side_by_side = wanted.len() > 1;
+    let _no_page_faults_per_step = crate::keep_freed_memory();
     let bars = indicatif::MultiProgress::new();
     std::thread::scope(|scope| {
         let builds: Vec<_> = wanted
@@ -178,11 +182,18 @@ pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> 
                 pb.set_prefix(run_id.to_string());
                 eprintln!("acdc: building {name} (once per ACDC_HOME)");
                 scope.spawn(move || {
-                    let r = ensure(home, &mut |s, n, loss| {
-                        pb.set_length(n as u64);
-                        pb.set_position(s as u64);
-                        pb.set_message(format!("building {name} {loss:.3}"));
-                    });
+                    let build = || {
+                        ensure(home, &mut |s, n, loss| {
+                            pb.set_length(n as u64);
+                            pb.set_position(s as u64);
+                            pb.set_message(format!("building {name} {loss:.3}"));
+                        })
+                    };
+                    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+                    let r = match one_thread {
+                        Ok(pool) if side_by_side => pool.install(build),
+                        _ => build(),
+                    };
                     pb.finish_and_clear();
                     r.map(|_| ()).map_err(|e| e.to_string())
                 })

@@ -263,7 +263,8 @@ pub struct AttnInputs {
     pub cos: Tensor<4>,
     /// `[B, 1, T, head_dim]`
     pub sin: Tensor<4>,
-    /// `[B, 1, T, S_total]`: 0 where attention is allowed, -1e9 elsewhere.
+    /// `[B, 1, T, S_total]`: 0 where attention is allowed, -inf elsewhere (-1e9 in a query row
+    /// that may see no key).
     pub bias: Tensor<4>,
 }
 
@@ -299,13 +300,16 @@ impl AttnInputs {
         let mut bias = Vec::with_capacity(b * t * s);
         for kv in key_valid {
             for q in 0..t {
-                for (k, valid) in kv.iter().enumerate() {
-                    bias.push(if *valid && k <= past + q {
-                        0.0f32
-                    } else {
-                        -1e9
-                    });
-                }
+                let allowed = |k: usize| kv[k] && k <= past + q;
+                // A blocked key gets -inf where the query has a key it may see (softmax gives it
+                // exactly 0, as -1e9 would, without exp's slow underflow path), and -1e9 where
+                // it has none (a left-padding query: finite, uniform attention, not NaN).
+                let blocked = if (0..s).any(allowed) {
+                    f32::NEG_INFINITY
+                } else {
+                    -1e9
+                };
+                bias.extend((0..s).map(|k| if allowed(k) { 0.0f32 } else { blocked }));
             }
         }
         Self {
@@ -384,8 +388,8 @@ impl Attention {
             )
         };
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt());
-        // -1e9 overflows f16 to -inf, and a fully masked (padding) row would then give NaN:
-        // clamp to a finite value f16 holds, as transformers uses finfo(dtype).min.
+        // In f16 a query row that may see no key (its -1e9 overflowing to -inf) would give NaN:
+        // clamp the mask to a finite value f16 holds, as transformers uses finfo(dtype).min.
         let bias = if scores.dtype() == burn::tensor::DType::F16 {
             a.bias.clone().clamp_min(-6.0e4)
         } else {

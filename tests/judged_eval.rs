@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use acdc::store::runs::RunStatus;
+use acdc::store::stages::{StageInfo, StageName};
 use common::mock_judge::{mock, ok_chat, prompt_of, status};
 
 fn spec(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
@@ -122,13 +123,11 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
     assert_eq!(get("aqa", "judge_score_avg").n, 8);
     assert!(get("aqa", "token_f1_avg").value.is_finite());
     assert_eq!(m.count(), asked + 6 + 2, "both QA sets judged");
-    let info = common::stage_info(&store, id, "eval");
-    assert_eq!(
-        info["judge"]["engine"],
-        "openai:mock-judge|chat|t=0|max=512"
-    );
-    assert_eq!(info["judge"]["template"], "builtin:rating-0-5");
-    assert_eq!(info["reused_predictions"], recorded as u64);
+    let info = common::stage(&store, id, "eval").eval().cloned().unwrap();
+    let judge = info.judge.as_ref().expect("the judge recorded");
+    assert_eq!(judge.engine, "openai:mock-judge|chat|t=0|max=512");
+    assert_eq!(judge.template, "builtin:rating-0-5");
+    assert_eq!(info.reused_predictions, Some(recorded));
     let again = store.predictions(id, Some("synth_test/aqa")).unwrap();
     assert!(
         again
@@ -136,7 +135,7 @@ fn aqa_sets_are_judged_and_a_failing_judge_keeps_the_predictions() {
             .any(|p| p.item_id == marked.item_id && p.output == "a marked answer"),
         "the retry re-decoded instead of reusing the recorded predictions"
     );
-    assert_eq!(info["judge"]["template_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(judge.template_hash.len(), 64);
 }
 
 /// Predictions decoded from weights that are then trained again are not reused: a retry after
@@ -166,8 +165,8 @@ fn retrained_weights_are_decoded_afresh() {
         again.iter().all(|p| p.output != "a marked answer"),
         "decoded from the old weights' record"
     );
-    let info = common::stage_info(&store, id, "eval");
-    assert_eq!(info["reused_predictions"], 0);
+    let info = common::stage(&store, id, "eval").eval().cloned().unwrap();
+    assert_eq!(info.reused_predictions, Some(0));
 }
 
 /// Predictions another build of acdc decoded (or decoded from another backbone) are never reused:
@@ -201,13 +200,15 @@ fn another_builds_predictions_are_decoded_afresh() {
     };
     let mut store = store;
     store.put_predictions(id, &[old]).unwrap();
-    let mut info = common::stage_info(&store, id, "eval");
+    let mut info = common::stage(&store, id, "eval").eval().cloned().unwrap();
     assert!(
-        info["decoder"].is_string() && info["backbone"].is_string(),
-        "{info}"
+        info.decoder.is_some() && info.backbone.is_some(),
+        "{info:?}"
     );
-    info["decoder"] = "an older build".into();
-    store.stage_set_info(id, "eval", &info).unwrap();
+    info.decoder = Some("an older build".into());
+    store
+        .stage_set_info(id, &StageName::Eval, &StageInfo::Eval(info))
+        .unwrap();
 
     // This build retries and fails at the judge again, before the set above; then succeeds.
     let store = common::run_spec_may_fail(&home, d.path(), &spec, &["--retry-failed"]);

@@ -7,7 +7,8 @@ mod common;
 
 use acdc::store::Store;
 
-use common::stage_info;
+use acdc::store::stages::SourceRole;
+use common::stage;
 
 fn weights_bytes(store: &Store, run: &str) -> i64 {
     store
@@ -78,20 +79,16 @@ targets.truncated = "close"
     assert!(weights_bytes(&store, &id("encoder")) > wb);
     assert!(weights_bytes(&store, &id("lora")) > wb);
     // samples_per_caption: twice the examples; temperature: another target set.
-    let targets = |l: &str| stage_info(&store, &id(l), "targets");
-    let examples = |v: &serde_json::Value| v[0]["info"]["examples"].as_u64().unwrap();
+    let targets = |l: &str| stage(&store, &id(l), "targets").targets().unwrap().to_vec();
     assert_eq!(
-        examples(&targets("samples")),
-        2 * examples(&targets("base"))
+        targets("samples")[0].info.examples,
+        2 * targets("base")[0].info.examples
     );
-    assert_ne!(
-        targets("hot")[0]["info"]["set"],
-        targets("base")[0]["info"]["set"]
-    );
+    assert_ne!(targets("hot")[0].info.set, targets("base")[0].info.set);
     // The mix has a second source.
     let mix = targets("mix");
-    assert_eq!(mix.as_array().unwrap().len(), 2, "{mix}");
-    assert_eq!(mix[1]["source"], "synth_test");
+    assert_eq!(mix.len(), 2, "{mix:?}");
+    assert_eq!(mix[1].source, "synth_test");
     // init_from: the staged run starts from base's trained weights, so its first loss is base's
     // last-but-trained state, not a fresh adapter's (fresh runs with one seed share step-1 losses).
     let first = |l: &str| store.step_series(&id(l), "loss").unwrap()[0].1;
@@ -112,13 +109,11 @@ targets.truncated = "close"
     // and (weighted to dominate the mix) they are what the first step trains on.
     let inst = targets("instruct");
     let qa = inst
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|s| s["role"] == "instruct")
-        .unwrap_or_else(|| panic!("no instruct source: {inst}"));
-    assert_eq!(qa["source"], "synth_train");
-    assert!(qa["info"]["examples"].as_u64().unwrap() > 0);
+        .find(|s| s.role == SourceRole::Instruct)
+        .unwrap_or_else(|| panic!("no instruct source: {inst:?}"));
+    assert_eq!(qa.source, "synth_train");
+    assert!(qa.info.examples > 0);
     assert_ne!(
         first("instruct"),
         first("base"),
@@ -128,15 +123,9 @@ targets.truncated = "close"
     // replies) train without the end-of-turn token or with it; one generation serves both
     // (`targets::tests` covers "drop").
     let cut = targets("cut_open");
-    assert!(
-        cut[0]["info"]["truncated_replies"].as_u64().unwrap() > 0,
-        "{cut}"
-    );
-    assert_eq!(
-        cut[0]["info"]["set"],
-        targets("cut_close")[0]["info"]["set"]
-    );
-    assert_eq!(examples(&targets("cut_close")), examples(&cut));
+    assert!(cut[0].info.truncated_replies.unwrap() > 0, "{cut:?}");
+    assert_eq!(cut[0].info.set, targets("cut_close")[0].info.set);
+    assert_eq!(targets("cut_close")[0].info.examples, cut[0].info.examples);
     assert_ne!(
         first("cut_open"),
         first("cut_close"),

@@ -21,7 +21,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("text", vec![]),
         ("store", vec!["spec"]),
         ("audio", vec!["rng"]),
-        ("data", vec!["audio", "spec", "once", "rng"]),
+        ("data", vec!["audio", "spec", "store", "once", "rng"]),
         ("model", vec!["text", "spec"]),
         ("decode", vec!["model", "text", "rng"]),
         (

@@ -3,6 +3,7 @@
 
 mod common;
 
+use acdc::store::stages::{StageName, StageStatus};
 use acdc::store::Store;
 
 fn status_of(home: &std::path::Path) -> Vec<(String, String, Option<String>)> {
@@ -100,8 +101,9 @@ fn runs_end_to_end_then_reruns_nothing() {
             .all(|i| i.metric != "mean" && i.metric != "bleu_4"));
         // Outputs cut off at decode.max_new_tokens (5 here, on a random-weight backbone: most
         // are) are counted, and the report names them.
-        let cut = common::stage_info(&store, id, "eval")["truncated_outputs"]
-            .as_u64()
+        let cut = common::stage(&store, id, "eval")
+            .eval()
+            .and_then(|e| e.truncated_outputs)
             .expect("truncated_outputs recorded");
         let decoded = store.predictions(id, None).unwrap().len() as u64;
         assert!(cut > 0 && cut <= decoded, "{cut} of {decoded}");
@@ -245,14 +247,12 @@ train.clip_norm = 0.0
     let skips = by("skips");
     assert_eq!(skips.status.as_str(), "done", "{:?}", skips.error);
     assert!(!store.step_series(&skips.id, "val_loss").unwrap().is_empty());
-    let stages = store.stages(&skips.id).unwrap();
-    let info: serde_json::Value =
-        serde_json::from_str(&stages.iter().find(|(s, _, _)| s == "data").unwrap().2).unwrap();
-    assert_eq!(info["unreadable"], 1);
-    assert!(
-        info["first_unreadable"][0].as_str().unwrap().contains(name),
-        "{info}"
-    );
+    let info = common::stage(&store, &skips.id, "data")
+        .data()
+        .cloned()
+        .unwrap();
+    assert_eq!(info.unreadable, 1);
+    assert!(info.first_unreadable[0].contains(name), "{info:?}");
     assert!(
         common::stderr(&o).contains("skipping 1 unreadable"),
         "{}",
@@ -390,13 +390,12 @@ fn an_unreadable_dataset_fails_the_data_stage() {
     let run = common::run_id(&store, "noroot", "c");
     assert_eq!(store.run(&run).unwrap().status.as_str(), "failed");
     assert_eq!(
-        store.stage_status(&run, "data").unwrap().as_deref(),
-        Some("failed")
+        store.stage_status(&run, &StageName::Data).unwrap(),
+        Some(StageStatus::Failed)
     );
-    let err = common::stage_info(&store, &run, "data")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let err = common::stage(&store, &run, "data")
+        .error
+        .unwrap_or_default();
     assert!(err.contains("data.roots.clotho"), "{err}");
 }
 
@@ -506,8 +505,12 @@ fn over_the_encoded_budget_the_frozen_encoder_runs_in_step() {
     let d = tempfile::tempdir().unwrap();
     let spec = common::tiny_spec(d.path(), "budget", "[runs.r]\ntrain.steps = 2\n");
     let mut first_loss = Vec::new();
-    for (budget, want) in [(None, "encoded"), (Some("0"), "features")] {
-        let home = d.path().join(format!("home-{want}"));
+    use acdc::store::stages::AudioInputKind;
+    for (budget, want) in [
+        (None, AudioInputKind::Encoded),
+        (Some("0"), AudioInputKind::Features),
+    ] {
+        let home = d.path().join(format!("home-{want:?}"));
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_acdc"));
         cmd.args(["run", spec.to_str().unwrap(), "--no-report"])
             .env("ACDC_HOME", &home)
@@ -520,8 +523,11 @@ fn over_the_encoded_budget_the_frozen_encoder_runs_in_step() {
         assert!(o.status.success(), "{}", common::stderr(&o));
         let store = Store::open(&home.join("acdc.db")).unwrap();
         let id = common::run_id(&store, "budget", "r");
-        let info = common::stage_info(&store, &id, "train");
-        assert_eq!(info["audio_input"], want, "{info}");
+        let info = common::stage(&store, &id, "train")
+            .train()
+            .cloned()
+            .unwrap();
+        assert_eq!(info.audio_input, Some(want), "{info:?}");
         first_loss.push(store.step_series(&id, "loss").unwrap()[0].1);
     }
     assert!(

@@ -8,6 +8,7 @@ mod common;
 
 use acdc::store::records::{EvalScore, ItemScore};
 use acdc::store::runs::WorkerInfo;
+use acdc::store::stages::{EvalInfo, JudgeStamp, StageInfo, StageName};
 use acdc::store::Store;
 
 /// `n` item scores with mean `mean`, spread over `width` (deterministic).
@@ -111,18 +112,18 @@ seeds = [0, 1]
         ];
         judged.extend(acdc::eval::judged_qa::aqa_averages(&judged));
         store.put_evals(&r.run_id, &judged).unwrap();
-        store.stage_start(&r.run_id, "eval").unwrap();
+        store.stage_start(&r.run_id, &StageName::Eval).unwrap();
+        let info = EvalInfo {
+            judge: Some(JudgeStamp {
+                engine: "openai:http://judge.invalid/v1#llama-3-70b-awq".into(),
+                template: "builtin:rating-0-5".into(),
+                template_hash: "0123456789abcdef0123".into(),
+            }),
+            unavailable: Some(vec!["meteor".into(), "spice".into(), "spider".into()]),
+            ..EvalInfo::default()
+        };
         store
-            .stage_finish(
-                &r.run_id,
-                "eval",
-                true,
-                &serde_json::json!({
-                    "judge": {"engine": "openai:http://judge.invalid/v1#llama-3-70b-awq",
-                              "template": "builtin:rating-0-5", "template_hash": "0123456789abcdef0123"},
-                    "unavailable": ["meteor", "spice", "spider"],
-                }),
-            )
+            .stage_done(&r.run_id, &StageName::Eval, &StageInfo::Eval(info))
             .unwrap();
         store
             .put_evals(

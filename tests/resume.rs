@@ -96,13 +96,10 @@ fn sigkill_mid_training_resumes_to_the_same_result() {
 
     let s = Store::open(&home.join("acdc.db")).unwrap();
     let id = s.list_runs(None, None).unwrap()[0].1.id.clone();
-    let stages = s.stages(&id).unwrap();
-    let train_info = &stages.iter().find(|(st, _, _)| st == "train").unwrap().2;
-    let info: serde_json::Value = serde_json::from_str(train_info).unwrap();
-
+    let info = common::stage(&s, &id, "train").train().cloned().unwrap();
     assert!(
-        info["resumed_from"].as_u64().unwrap() >= 20,
-        "resumed from a checkpoint: {info}"
+        info.resumed_from.unwrap() >= 20,
+        "resumed from a checkpoint: {info:?}"
     );
     drop(s);
     let (got_curve, got_evals) = curve(&home);
@@ -231,7 +228,7 @@ fn reeval_scores_done_runs_again_without_retraining() {
     let modified = |p: &std::path::Path| std::fs::metadata(p).unwrap().modified().unwrap();
     let (w0, train0) = (
         modified(&weights),
-        common::stage_info(&store, &run, "train"),
+        common::stage(&store, &run, "train").info,
     );
     let before = store.evals(&run).unwrap();
     let bleu = |evals: &[acdc::store::records::EvalScore]| {
@@ -289,7 +286,7 @@ fn reeval_scores_done_runs_again_without_retraining() {
     let store = acdc::store::Store::open_home(&home).unwrap();
     assert_eq!(store.run(&run).unwrap().status.as_str(), "done");
     assert_eq!(modified(&weights), w0, "the weights were not rewritten");
-    assert_eq!(common::stage_info(&store, &run, "train"), train0);
+    assert_eq!(common::stage(&store, &run, "train").info, train0);
     let after = store.evals(&run).unwrap();
     assert!(after.iter().all(|e| e.metric != "stale"), "{after:?}");
     assert_eq!(bleu(&after), bleu(&before));

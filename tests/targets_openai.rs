@@ -7,6 +7,7 @@
 
 mod common;
 
+use acdc::store::stages::TargetSetInfo;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -81,7 +82,7 @@ fn targets(
     store: &mut Store,
     b: &Backbone,
     c: &TargetsConfig,
-) -> Result<(Vec<TargetExample>, serde_json::Value), TargetsError> {
+) -> Result<(Vec<TargetExample>, TargetSetInfo), TargetsError> {
     build(store, b, c, 7, &items(), &Device::flex(), &mut |_, _| {})
 }
 
@@ -102,7 +103,7 @@ fn replies_come_from_the_server_with_the_runs_settings() {
     // 3 captions × 2 samples asked; the 2 replies to the "long" caption were cut off and dropped.
     let seen = m.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 6);
-    assert_eq!(info["truncated_replies"], 2, "{info}");
+    assert_eq!(info.truncated_replies, Some(2), "{info:?}");
     assert_eq!(examples.len(), 4);
     let mut seeds = Vec::new();
     for s in &seen {
@@ -135,7 +136,7 @@ fn replies_come_from_the_server_with_the_runs_settings() {
     // The same settings again: the set is reused, no request is sent.
     let (again, info) = targets(&mut store, &b, &c).unwrap();
     assert_eq!(m.count(), 6);
-    assert_eq!(info["reused"], 6);
+    assert_eq!(info.reused, Some(6));
     assert_eq!(again, examples);
 
     // Another served model is another set: asked again, recorded by name.
@@ -145,8 +146,8 @@ fn replies_come_from_the_server_with_the_runs_settings() {
     };
     let (_, info) = targets(&mut store, &b, &other).unwrap();
     assert_eq!(m.count(), 12);
-    assert_eq!(info["reused"], 0);
-    assert_ne!(info["set"], serde_json::Value::Null);
+    assert_eq!(info.reused, Some(0));
+    assert!(info.set.is_some());
 }
 
 #[test]
@@ -194,7 +195,7 @@ fn a_failing_server_keeps_what_arrived_and_the_next_run_asks_for_the_rest() {
     broken.store(false, Ordering::SeqCst);
     let (examples, info) = targets(&mut store, &b, &c).unwrap();
     assert_eq!(m.count(), first_round + 1);
-    assert_eq!(info["reused"], 2);
+    assert_eq!(info.reused, Some(2));
     assert_eq!(
         examples.len(),
         2,

@@ -484,7 +484,7 @@ fn show(home: &Path, run: &str, json: bool) -> Result<String> {
             "run_id": id, "status": r.status.as_str(), "config": config, "created_at": r.created_at, "started_at": r.started_at,
             "finished_at": r.finished_at, "host": r.worker_host, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
             "acdc_version": r.acdc_version, "device": r.device, "error": r.error,
-            "stages": stages.iter().map(|(s, st, info)| serde_json::json!({"stage": s, "status": st, "info": serde_json::from_str::<serde_json::Value>(info).unwrap_or_default()})).collect::<Vec<_>>(),
+            "stages": stages.iter().map(|r| serde_json::json!({"stage": r.stage.key(), "status": r.status.as_str(), "info": r.raw})).collect::<Vec<_>>(),
             "evals": evals, "artifacts": arts,
         }))? + "\n");
     }
@@ -517,8 +517,9 @@ fn show(home: &Path, run: &str, json: bool) -> Result<String> {
         writeln!(out, "error: {e}")?;
     }
     writeln!(out, "\nstages:")?;
-    for (s, st, info) in &stages {
-        writeln!(out, "  {s:<8} {st:<8} {info}")?;
+    for r in &stages {
+        let (s, st) = (r.stage.key(), r.status.as_str());
+        writeln!(out, "  {s:<8} {st:<8} {}", r.raw)?;
     }
     writeln!(out, "\nscores:")?;
     for e in &evals {

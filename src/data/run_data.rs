@@ -120,31 +120,8 @@ pub struct RunData {
     pub texts: HashMap<String, String>,
 }
 
-/// Items one exclusion list removed from a training source.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ExcludedItems {
-    /// The source (`<dataset>_<split>`).
-    pub source: String,
-    /// The list as configured.
-    pub list: String,
-    pub items: usize,
-}
-
-/// What the `data` stage records: how many clips the run reads, which could not be read and
-/// what the missing-audio policy did, and what exclusion lists removed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DataInfo {
-    pub clips: usize,
-    pub unreadable: usize,
-    /// The first five unreadable files, each with its reason.
-    pub first_unreadable: Vec<String>,
-    /// `data.missing_audio`: `error` or `skip`.
-    pub policy: String,
-    pub excluded: Vec<ExcludedItems>,
-    /// Why the stage failed, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// What the `data` stage records (the store's record type).
+pub use crate::store::stages::{DataInfo, ExcludedItems};
 
 /// Why a run's data could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -225,20 +202,16 @@ pub fn assemble(
             }
         })
         .collect();
-    let mut info = DataInfo {
+    let info = DataInfo {
         clips: total,
         unreadable: failures.len(),
         first_unreadable: first.clone(),
         policy: format!("{:?}", cfg.data.missing_audio).to_lowercase(),
         excluded,
-        error: None,
     };
-    let fail = |mut info: DataInfo, error: AssembleError| {
-        info.error = Some(error.to_string());
-        AssembleFailure {
-            error,
-            info: Some(info),
-        }
+    let fail = |info: DataInfo, error: AssembleError| AssembleFailure {
+        error,
+        info: Some(info),
     };
     if !failures.is_empty() && cfg.data.missing_audio == MissingAudio::Error {
         let error = AssembleError::Unreadable {
@@ -268,7 +241,6 @@ pub fn assemble(
     if let Err(e) = check_sets(&data, failures.len()) {
         return Err(fail(info, e));
     }
-    info.error = None;
     Ok(Assembled {
         data,
         features,
@@ -546,8 +518,7 @@ mod tests {
         );
     }
 
-    /// The stage record keeps the key names reports and tests read, and leaves out `error` when
-    /// there is none.
+    /// The stage record keeps the key names earlier releases wrote.
     #[test]
     fn data_info_serialises_with_its_keys() {
         let info = DataInfo {
@@ -560,7 +531,6 @@ mod tests {
                 list: "ex.json".into(),
                 items: 2,
             }],
-            error: None,
         };
         let v = serde_json::to_value(&info).unwrap();
         assert_eq!(

@@ -11,6 +11,7 @@ use super::judged_qa::Judge;
 use super::run::{EvalError, EvalSet};
 use crate::spec::schema::EvalConfig;
 use crate::store::records::{EvalScore, ItemScore, Prediction};
+use crate::store::stages::JudgeStamp;
 use crate::store::Store;
 
 /// The external scorers a run's `eval` settings name.
@@ -155,13 +156,11 @@ impl ExternalScorers {
     }
 
     /// What the stage info records about the judge (engine and template hash).
-    pub fn info(&self) -> Option<serde_json::Value> {
-        self.judge.as_ref().map(|j| {
-            serde_json::json!({
-                "engine": j.engine.id(),
-                "template": j.template.origin,
-                "template_hash": j.template.hash,
-            })
+    pub fn info(&self) -> Option<JudgeStamp> {
+        self.judge.as_ref().map(|j| JudgeStamp {
+            engine: j.engine.id(),
+            template: j.template.origin.clone(),
+            template_hash: j.template.hash.clone(),
         })
     }
 }

@@ -17,6 +17,7 @@ use crate::eval::run::{evaluate, EvalSet, RecordedOutputs};
 use crate::spec::RunConfig;
 use crate::store::adhoc::task_set;
 use crate::store::records::EvalScore;
+use crate::store::stages::{AdhocInfo, DecodeStamp, SetFile};
 use crate::store::{Store, StoreError};
 
 /// The set to score.
@@ -110,18 +111,18 @@ fn check_name(name: &str) -> Result<(), ScoreSetError> {
 
 /// Where a set's file is and what it held (recorded as provenance): its absolute path, sha256
 /// and items.
-fn provenance(path: &Path, items: usize) -> Result<serde_json::Value, DataError> {
+fn provenance(path: &Path, items: usize) -> Result<SetFile, DataError> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path).map_err(|e| DataError::Io {
         path: path.into(),
         message: e.to_string(),
     })?;
     let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(serde_json::json!({
-        "file": file.display().to_string(),
-        "sha256": hex::encode(Sha256::digest(&bytes)),
-        "items": items,
-    }))
+    Ok(SetFile {
+        file: file.display().to_string(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        items,
+    })
 }
 
 /// Score run `run` (id or unique prefix) on `set` and record the scores.
@@ -143,7 +144,7 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
     // Every input, checked before anything loads.
     let mut sets = Vec::new();
     let mut places: BTreeMap<String, String> = BTreeMap::new();
-    let mut sources = serde_json::Map::new();
+    let mut sources = BTreeMap::new();
     if let Some(p) = &set.aqa {
         let items = read_aqa(p)?;
         for it in &items {
@@ -172,10 +173,10 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
     }
 
     // Its models were built when it ran; a store moved to a fresh $ACDC_HOME builds them again.
-    super::stages::provision_builtins(&cfg, &store.home(), &id).map_err(|message| {
+    super::stages::provision_builtins(&cfg, &store.home(), &id).map_err(|e| {
         ScoreSetError::Scoring {
             run: id.clone(),
-            message,
+            message: e.to_string(),
         }
     })?;
     let trained = TrainedRun::load(store, &id, cfg)?;
@@ -230,22 +231,27 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
     }
     pb.finish_and_clear();
 
-    let mut info = serde_json::json!({
-        "kind": "acdc eval",
-        "sources": sources,
-        "scores": scores,
-        "decode": {"beams": trained.cfg.decode.beams, "max_new_tokens": trained.cfg.decode.max_new_tokens},
-        "truncated_outputs": truncated,
-        "decoder": super::stages::binary_fingerprint(),
-        "backbone": trained.backbone.fingerprint,
-        "acdc_version": env!("CARGO_PKG_VERSION"),
-    });
-    if let Some(j) = external.info() {
-        info["judge"] = j;
-    }
-    if set.aac.is_some() {
-        info["unavailable"] = serde_json::json!(external.unavailable());
-    }
+    let info = AdhocInfo {
+        kind: "acdc eval".into(),
+        sources,
+        scores: scores.clone(),
+        decode: DecodeStamp {
+            beams: trained.cfg.decode.beams,
+            max_new_tokens: trained.cfg.decode.max_new_tokens,
+        },
+        truncated_outputs: truncated as u64,
+        decoder: super::stages::binary_fingerprint().map(str::to_string),
+        backbone: Some(trained.backbone.fingerprint.clone()),
+        acdc_version: env!("CARGO_PKG_VERSION").into(),
+        judge: external.info(),
+        unavailable: set.aac.is_some().then(|| {
+            external
+                .unavailable()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        }),
+    };
     store.replace_adhoc_set(&id, &set.name, &info, &scores, &items, &predictions)?;
     Ok(SetScores {
         run_id: id,

@@ -1,28 +1,65 @@
-//! One run, stage by stage: data → targets → train → eval. Each stage is recorded in the store;
-//! a completed train or eval stage is skipped when the run is executed again, and an interrupted
-//! train stage resumes from its last checkpoint.
+//! One run, stage by stage: data → targets → train → eval. Each stage is one function run
+//! between its records in the store ([`run_stage`]: started, then done with its typed info or
+//! failed with its error); a completed train or eval stage is skipped when the run is executed
+//! again, and an interrupted train stage resumes from its last checkpoint.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::features::{AudioInput, ClipMatrices};
-use crate::data::run_data::{assemble, EvalSet, RunData};
+use crate::data::run_data::{assemble, AssembleError, EvalSet, RunData};
 use crate::eval::external::ExternalScorers;
 use crate::eval::judged_qa::aqa_averages;
-use crate::eval::run::{evaluate, Answerer};
-use crate::model::backbone::{build_for_run, load_encoder, Backbone};
+use crate::eval::run::{evaluate, Answerer, EvalError};
+use crate::model::backbone::{build_for_run, load_encoder, Backbone, BackboneError};
+use crate::model::device::DeviceError;
 use crate::spec::schema::Reference;
 use crate::spec::RunConfig;
-use crate::store::Store;
-use crate::targets;
-use crate::train::checkpoint::load_trainable;
-use crate::train::trainer::final_weights;
+use crate::store::stages::{
+    EvalInfo, SourceRole, StageInfo, StageName, StageStatus, TargetKind, TargetSetInfo,
+    TargetSource,
+};
+use crate::store::{Store, StoreError};
+use crate::targets::{self, TargetsError};
+use crate::train::checkpoint::{load_trainable, CheckpointError};
+use crate::train::pretrain::PretrainError;
+use crate::train::trainer::{final_weights, TrainError};
 use crate::train::{train, TrainJob, TrainSource};
 
-/// A failed run's reason (stored as the run's error text).
-pub type StageResult<T> = Result<T, String>;
+/// Why a stage, and so its run, failed: each module's own error, turned into text once, where
+/// the run's failure is recorded (the worker).
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Backbone(#[from] BackboneError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Data(#[from] AssembleError),
+    #[error(transparent)]
+    Targets(#[from] TargetsError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error(transparent)]
+    Pretrain(#[from] PretrainError),
+    /// METEOR, SPICE or the judge (they report in text), or the encoder's outputs.
+    #[error("{0}")]
+    Scoring(String),
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("a toy-model build panicked")]
+    BuildPanicked,
+}
+
+pub type StageResult<T> = Result<T, StageError>;
 
 /// The sha256 of the running acdc binary (computed once): predictions are reused only by the build
 /// that decoded them. `None` when the binary cannot be read (then nothing is reused).
@@ -48,49 +85,59 @@ pub(crate) fn bar(len: u64, msg: &str) -> ProgressBar {
     pb
 }
 
-/// The `data` stage: assemble everything the run reads (one call into `data`) and record the
-/// outcome; a failed assembly is recorded with what it had read up to the failure.
+/// Run `body` as stage `stage` of `run_id`: recorded as started, then as done with the info it
+/// returns, or as failed with its error and whatever info it had put in `partial`.
+fn run_stage<T>(
+    store: &mut Store,
+    run_id: &str,
+    stage: StageName,
+    body: impl FnOnce(&mut Store, &mut Option<StageInfo>) -> StageResult<(T, StageInfo)>,
+) -> StageResult<T> {
+    store.stage_start(run_id, &stage)?;
+    let mut partial = None;
+    match body(store, &mut partial) {
+        Ok((value, info)) => {
+            store.stage_done(run_id, &stage, &info)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The run's failure is what matters; a store too broken to record the stage's
+            // failure says so when the worker records the run's.
+            let _ = store.stage_failed(run_id, &stage, partial.as_ref(), &e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// The `data` stage: assemble everything the run reads (one call into `data`); a failed
+/// assembly is recorded with what it had read up to the failure.
 fn data_stage(
-    store: &Store,
+    store: &mut Store,
     run_id: &str,
     cfg: &RunConfig,
     home: &Path,
 ) -> StageResult<(RunData, ClipMatrices)> {
-    store
-        .stage_start(run_id, "data")
-        .map_err(|e| e.to_string())?;
-    let pb = bar(0, "audio features");
-    pb.set_prefix(run_id.to_string());
-    let assembled = assemble(home, cfg, &|done, total| {
-        pb.set_length(total as u64);
-        pb.inc(done as u64);
-    });
-    pb.finish_and_clear();
-    match assembled {
-        Ok(a) => {
-            if a.info.unreadable > 0 {
-                eprintln!(
-                    "acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}",
-                    a.info.unreadable,
-                    a.info.first_unreadable.join("; ")
-                );
-            }
-            let info = serde_json::to_value(&a.info).map_err(|e| e.to_string())?;
-            store
-                .stage_finish(run_id, "data", true, &info)
-                .map_err(|e| e.to_string())?;
-            Ok((a.data, a.features))
+    run_stage(store, run_id, StageName::Data, |_, partial| {
+        let pb = bar(0, "audio features");
+        pb.set_prefix(run_id.to_string());
+        let assembled = assemble(home, cfg, &|done, total| {
+            pb.set_length(total as u64);
+            pb.inc(done as u64);
+        });
+        pb.finish_and_clear();
+        let a = assembled.map_err(|f| {
+            *partial = f.info.map(StageInfo::Data);
+            f.error
+        })?;
+        if a.info.unreadable > 0 {
+            eprintln!(
+                "acdc: run {run_id}: skipping {} unreadable audio file(s) (data.missing_audio = \"skip\"); first: {}",
+                a.info.unreadable,
+                a.info.first_unreadable.join("; ")
+            );
         }
-        Err(f) => {
-            let error = f.error.to_string();
-            let info = match f.info {
-                Some(info) => serde_json::to_value(&info).map_err(|e| e.to_string())?,
-                None => serde_json::json!({ "error": error }),
-            };
-            let _ = store.stage_finish(run_id, "data", false, &info);
-            Err(error)
-        }
-    }
+        Ok(((a.data, a.features), StageInfo::Data(a.info)))
+    })
 }
 
 /// Frozen-encoder outputs are computed once and held in memory when they fit this many bytes
@@ -112,8 +159,7 @@ pub(crate) fn encode_all(
     feats: &ClipMatrices,
     device: &Device,
 ) -> StageResult<Option<ClipMatrices>> {
-    let (_, enc) =
-        load_encoder(&cfg.encoder.checkpoint, home, device).map_err(|e| e.to_string())?;
+    let (_, enc) = load_encoder(&cfg.encoder.checkpoint, home, device)?;
     let mut out = ClipMatrices::new(enc.num_tokens(feats.rows), enc.embed_dim);
     let bytes = (feats.len() * out.rows * out.dim * 4) as u64;
     if bytes > encoded_budget_bytes() {
@@ -127,7 +173,7 @@ pub(crate) fn encode_all(
         let v: Vec<f32> = y
             .into_data()
             .try_to_vec::<f32>()
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| StageError::Scoring(format!("the encoder's outputs: {e:?}")))?;
         let per = out.rows * out.dim;
         for (i, id) in ids.iter().enumerate() {
             out.insert(id.to_string(), v[i * per..(i + 1) * per].to_vec());
@@ -195,17 +241,14 @@ pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> 
                         _ => build(),
                     };
                     pb.finish_and_clear();
-                    r.map(|_| ()).map_err(|e| e.to_string())
+                    r.map(|_| ()).map_err(StageError::from)
                 })
             })
             .collect();
         builds
             .into_iter()
-            .map(|b| {
-                b.join()
-                    .unwrap_or_else(|_| Err("a toy-model build panicked".into()))
-            })
-            .collect::<Result<Vec<()>, String>>()
+            .map(|b| b.join().unwrap_or(Err(StageError::BuildPanicked)))
+            .collect::<StageResult<Vec<()>>>()
     })?;
     Ok(())
 }
@@ -216,32 +259,35 @@ pub fn execute(
     run_id: &str,
     cfg: &RunConfig,
     home: &Path,
-    init_weights: Option<std::path::PathBuf>,
+    init_weights: Option<PathBuf>,
 ) -> StageResult<()> {
     let run_dir = store.run_dir(run_id);
-    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let io = |e: std::io::Error| StageError::Io {
+        path: run_dir.clone(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(&run_dir).map_err(io)?;
     std::fs::write(
         run_dir.join("config.json"),
         crate::spec::canonical_json(cfg),
     )
-    .map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    .map_err(io)?;
     provision_builtins(cfg, home, run_id)?;
-    let backbone = Backbone::resolve(&cfg.backbone, home).map_err(|e| e.to_string())?;
-    let device = crate::model::device::device_for(cfg.device).map_err(|e| e.to_string())?;
+    let backbone = Backbone::resolve(&cfg.backbone, home)?;
+    let device = crate::model::device::device_for(cfg.device)?;
     let (data, feats) = data_stage(store, run_id, cfg, home)?;
+    let run = RunParts {
+        run_id,
+        cfg,
+        home,
+        backbone: &backbone,
+        device: &device,
+        data: &data,
+    };
+    let weights = final_weights(&run_dir);
     if !cfg.reference.is_none() {
         // A reference row: no targets, no training; its backbone answers alone.
-        return eval_stage(
-            store,
-            run_id,
-            cfg,
-            home,
-            &backbone,
-            &device,
-            &data,
-            AudioInput::Features(&feats),
-            &final_weights(&run_dir),
-        );
+        return eval_stage(store, &run, AudioInput::Features(&feats), &weights);
     }
     let use_features = cfg.encoder.trainable || cfg.encoder.spec_augment;
     let encoded = if use_features {
@@ -253,98 +299,9 @@ pub fn execute(
         Some(e) => AudioInput::Encoded(e),
         None => AudioInput::Features(&feats),
     };
-
-    // targets
-    store
-        .stage_start(run_id, "targets")
-        .map_err(|e| e.to_string())?;
-    let mut sources = Vec::new();
-    let mut val_sources = Vec::new();
-    let mut infos = Vec::new();
-    let roles = data
-        .train
-        .iter()
-        .map(|t| (false, t))
-        .chain(data.val.iter().map(|v| (true, v)));
-    for (is_val, source) in roles {
-        let (name, weight, items) = (&source.name, source.weight, &source.items);
-        let pb = bar(0, &format!("targets {name}"));
-        pb.set_prefix(run_id.to_string());
-        let r = targets::build(
-            store,
-            &backbone,
-            &cfg.targets,
-            cfg.seed,
-            items,
-            &device,
-            &mut |d, t| {
-                pb.set_length(t as u64);
-                pb.set_position(d as u64);
-            },
-        );
-        pb.finish_and_clear();
-        match r {
-            Ok((examples, info)) => {
-                let role = if is_val { "val" } else { "train" };
-                infos.push(serde_json::json!({"source": name, "role": role, "info": info}));
-                let src = TrainSource {
-                    name: name.clone(),
-                    examples,
-                    weight,
-                };
-                if is_val {
-                    val_sources.push(src);
-                } else {
-                    sources.push(src);
-                }
-            }
-            Err(e) => {
-                let _ = store.stage_finish(
-                    run_id,
-                    "targets",
-                    false,
-                    &serde_json::json!({"error": e.to_string()}),
-                );
-                return Err(e.to_string());
-            }
-        }
-    }
-    // Instruction-tuning sources: ground-truth answers to their questions, no generation.
-    for s in &data.instruct {
-        let (name, weight, items) = (&s.name, s.weight, &s.items);
-        let examples = targets::qa_targets(items);
-        infos.push(serde_json::json!({
-            "source": name, "role": "instruct",
-            "info": {"kind": "qa", "examples": examples.len()},
-        }));
-        sources.push(TrainSource {
-            name: name.clone(),
-            examples,
-            weight,
-        });
-    }
-    store
-        .stage_finish(run_id, "targets", true, &serde_json::json!(infos))
-        .map_err(|e| e.to_string())?;
-
-    // train
-    let weights = final_weights(&run_dir);
-    if store
-        .stage_status(run_id, "train")
-        .map_err(|e| e.to_string())?
-        .as_deref()
-        != Some("done")
-        || !weights.exists()
-    {
-        store
-            .stage_start(run_id, "train")
-            .map_err(|e| e.to_string())?;
-        // New weights: nothing decoded from earlier ones may be reused.
-        store
-            .delete_predictions(run_id)
-            .map_err(|e| e.to_string())?;
-        let pb = bar(cfg.train.steps as u64, "training");
-        pb.set_prefix(run_id.to_string());
+    let (sources, val_sources) = targets_stage(store, &run)?;
+    let trained = store.stage_status(run_id, &StageName::Train)? == Some(StageStatus::Done);
+    if !trained || !weights.exists() {
         let job = TrainJob {
             run_id,
             cfg,
@@ -356,66 +313,115 @@ pub fn execute(
             home,
             init_from: init_weights,
         };
-        let r = train(store, &job, &mut |s, _, loss| {
+        train_stage(store, &job)?;
+    }
+    eval_stage(store, &run, audio, &weights)
+}
+
+/// What every stage of a run reads.
+struct RunParts<'a> {
+    run_id: &'a str,
+    cfg: &'a RunConfig,
+    home: &'a Path,
+    backbone: &'a Backbone,
+    device: &'a Device,
+    data: &'a RunData,
+}
+
+/// The `targets` stage: each training and validation source's targets (captions, or the
+/// backbone's replies to them, generated or found in the cache), and the instruction-tuning
+/// sources' ground-truth answers. Returns the training and the validation sources.
+fn targets_stage(
+    store: &mut Store,
+    run: &RunParts<'_>,
+) -> StageResult<(Vec<TrainSource>, Vec<TrainSource>)> {
+    run_stage(store, run.run_id, StageName::Targets, |store, _| {
+        let (mut sources, mut val_sources, mut infos) = (Vec::new(), Vec::new(), Vec::new());
+        let roles = run
+            .data
+            .train
+            .iter()
+            .map(|t| (SourceRole::Train, t))
+            .chain(run.data.val.iter().map(|v| (SourceRole::Val, v)));
+        for (role, source) in roles {
+            let pb = bar(0, &format!("targets {}", source.name));
+            pb.set_prefix(run.run_id.to_string());
+            let built = targets::build(
+                store,
+                run.backbone,
+                &run.cfg.targets,
+                run.cfg.seed,
+                &source.items,
+                run.device,
+                &mut |d, t| {
+                    pb.set_length(t as u64);
+                    pb.set_position(d as u64);
+                },
+            );
+            pb.finish_and_clear();
+            let (examples, info) = built?;
+            infos.push(TargetSource {
+                source: source.name.clone(),
+                role,
+                info,
+            });
+            let src = TrainSource {
+                name: source.name.clone(),
+                examples,
+                weight: source.weight,
+            };
+            match role {
+                SourceRole::Val => val_sources.push(src),
+                _ => sources.push(src),
+            }
+        }
+        // Instruction-tuning sources: ground-truth answers to their questions, no generation.
+        for s in &run.data.instruct {
+            let examples = targets::qa_targets(&s.items);
+            infos.push(TargetSource {
+                source: s.name.clone(),
+                role: SourceRole::Instruct,
+                info: TargetSetInfo::given(TargetKind::Qa, examples.len()),
+            });
+            sources.push(TrainSource {
+                name: s.name.clone(),
+                examples,
+                weight: s.weight,
+            });
+        }
+        Ok(((sources, val_sources), StageInfo::Targets(infos)))
+    })
+}
+
+/// The `train` stage: train the run's adapter (and LoRA / encoder) and publish its weights.
+fn train_stage(store: &mut Store, job: &TrainJob<'_>) -> StageResult<()> {
+    run_stage(store, job.run_id, StageName::Train, |store, _| {
+        // New weights: nothing decoded from earlier ones may be reused.
+        store.delete_predictions(job.run_id)?;
+        let pb = bar(job.cfg.train.steps as u64, "training");
+        pb.set_prefix(job.run_id.to_string());
+        let trained = train(store, job, &mut |s, _, loss| {
             pb.set_position(s as u64);
             pb.set_message(format!("training loss {loss:.3}"));
         });
         pb.finish_and_clear();
-        match r {
-            Ok(outcome) => {
-                store
-                    .put_artifact(run_id, &outcome.weights, "weights")
-                    .map_err(|e| e.to_string())?;
-                let mut info = serde_json::to_value(&outcome).unwrap_or_default();
-                // How the adapter saw the audio: precomputed frozen-encoder outputs, or the
-                // encoder run inside each step (trainable, SpecAugment, or over the budget).
-                info["audio_input"] = match audio {
-                    AudioInput::Encoded(_) => "encoded",
-                    AudioInput::Features(_) => "features",
-                }
-                .into();
-                store
-                    .stage_finish(run_id, "train", true, &info)
-                    .map_err(|e| e.to_string())?;
-            }
-            Err(e) => {
-                let _ = store.stage_finish(
-                    run_id,
-                    "train",
-                    false,
-                    &serde_json::json!({"error": e.to_string()}),
-                );
-                return Err(e.to_string());
-            }
-        }
-    }
-
-    // eval
-    eval_stage(
-        store, run_id, cfg, home, &backbone, &device, &data, audio, &weights,
-    )
+        let outcome = trained?;
+        store.put_artifact(job.run_id, &outcome.weights, "weights")?;
+        Ok(((), StageInfo::Train(outcome)))
+    })
 }
 
 /// The eval stage (skipped when done): decode every evaluation set with the run's trained model
 /// (or, for a reference row, its backbone alone), score it, and record scores and predictions.
-#[allow(clippy::too_many_arguments)] // the parts of a run, each distinct
 fn eval_stage(
     store: &mut Store,
-    run_id: &str,
-    cfg: &RunConfig,
-    home: &Path,
-    backbone: &Backbone,
-    device: &Device,
-    data: &RunData,
+    run: &RunParts<'_>,
     audio: AudioInput<'_>,
     weights: &Path,
 ) -> StageResult<()> {
-    if store
-        .stage_status(run_id, "eval")
-        .map_err(|e| e.to_string())?
-        .as_deref()
-        == Some("done")
-    {
+    let eval = StageName::Eval;
+    let previous = store.stage(run.run_id, &eval)?;
+    if previous.as_ref().map(|r| r.status) == Some(StageStatus::Done) {
         return Ok(());
     }
     // An earlier attempt (failed in METEOR, SPICE or the judge, say) stored its decoded
@@ -423,151 +429,139 @@ fn eval_stage(
     // weights: training did not rerun, or it would have dropped them), score those instead of
     // decoding again. Anything else an earlier attempt left is deleted before decoding, so a
     // retry never mixes outputs of two builds.
-    let decoder = binary_fingerprint();
-    let previous = store
-        .stages(run_id)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|(stage, _, _)| stage == "eval")
-        .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok());
-    let same_decoder = decoder.is_some()
-        && previous.as_ref().and_then(|v| v["decoder"].as_str()) == decoder
-        && previous.as_ref().and_then(|v| v["backbone"].as_str())
-            == Some(backbone.fingerprint.as_str());
+    let stamp = EvalInfo {
+        decoder: binary_fingerprint().map(str::to_string),
+        backbone: Some(run.backbone.fingerprint.clone()),
+        ..EvalInfo::default()
+    };
+    let same_decoder = stamp.decoder.is_some()
+        && previous
+            .as_ref()
+            .and_then(|r| r.eval())
+            .is_some_and(|p| p.decoder == stamp.decoder && p.backbone == stamp.backbone);
     let recorded = if same_decoder {
-        crate::eval::run::recorded_outputs(
-            store.predictions(run_id, None).map_err(|e| e.to_string())?,
-        )
+        crate::eval::run::recorded_outputs(store.predictions(run.run_id, None)?)
     } else {
-        store
-            .delete_predictions(run_id)
-            .map_err(|e| e.to_string())?;
+        store.delete_predictions(run.run_id)?;
         Default::default()
     };
-    let stamp = serde_json::json!({"decoder": decoder, "backbone": backbone.fingerprint});
-    store
-        .stage_start(run_id, "eval")
-        .map_err(|e| e.to_string())?;
-    // Recorded at once: whatever this attempt stores was decoded by this binary, even if it
-    // dies before it can say so.
-    store
-        .stage_set_info(run_id, "eval", &stamp)
-        .map_err(|e| e.to_string())?;
-    let fail = |store: &mut Store, e: String| {
-        let mut info = stamp.clone();
-        info["error"] = e.clone().into();
-        let _ = store.stage_finish(run_id, "eval", false, &info);
-        Err(e)
-    };
+    run_stage(store, run.run_id, eval.clone(), |store, partial| {
+        // Recorded at once: whatever this attempt stores was decoded by this binary, even if
+        // it dies before it can say so.
+        store.stage_set_info(run.run_id, &eval, &StageInfo::Eval(stamp.clone()))?;
+        *partial = Some(StageInfo::Eval(stamp.clone()));
+        let info = evaluate_sets(store, run, audio, weights, &recorded, stamp)?;
+        Ok(((), StageInfo::Eval(info)))
+    })
+}
+
+/// Decode and score every evaluation set of the run, recording as it goes; the eval stage's
+/// info (`stamp` completed).
+fn evaluate_sets(
+    store: &mut Store,
+    run: &RunParts<'_>,
+    audio: AudioInput<'_>,
+    weights: &Path,
+    recorded: &crate::eval::run::RecordedOutputs,
+    stamp: EvalInfo,
+) -> StageResult<EvalInfo> {
+    let (cfg, device) = (run.cfg, run.device);
     // Who answers: the trained model, or a reference row's backbone alone.
     let built = match cfg.reference {
-        Reference::None => build_for_run(cfg, backbone, home, device)
-            .map_err(|e| e.to_string())
-            .and_then(|mut m| {
-                load_trainable(&mut m, weights).map_err(|e| e.to_string())?;
-                Ok(Ok(m))
-            }),
-        _ => backbone
-            .load_llm(device)
-            .map(|llm| {
-                Err(crate::model::cast_floats(
-                    llm,
-                    cfg.train.precision.float_dtype(),
-                ))
-            })
-            .map_err(|e| e.to_string()),
-    };
-    let built = match built {
-        Ok(b) => b,
-        Err(e) => return fail(store, e),
+        Reference::None => {
+            let mut m = build_for_run(cfg, run.backbone, run.home, device)?;
+            load_trainable(&mut m, weights)?;
+            Ok(m)
+        }
+        _ => Err(crate::model::cast_floats(
+            run.backbone.load_llm(device)?,
+            cfg.train.precision.float_dtype(),
+        )),
     };
     let answerer = match (&built, cfg.reference) {
         (Ok(model), _) => Answerer::Audio { model, audio },
         (Err(llm), Reference::TextOracle) => Answerer::TextOracle {
             llm,
-            texts: &data.texts,
+            texts: &run.data.texts,
         },
         (Err(llm), _) => Answerer::NoAudio { llm },
     };
-    let total: usize = data.eval.iter().map(EvalSet::len).sum();
+    let sets = &run.data.eval;
+    let total: usize = sets.iter().map(EvalSet::len).sum();
     // The judge is set up before decoding, so a bad judge setting fails fast.
-    let judge_needed = data.eval.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
-    let external = match ExternalScorers::from_config(&cfg.eval, home, device, judge_needed) {
-        Ok(x) => x,
-        Err(e) => return fail(store, e),
-    };
-    let mut reused = 0;
-    let mut truncated = 0;
+    let judge_needed = sets.iter().any(|s| matches!(s, EvalSet::Aqa { .. }));
+    let external = ExternalScorers::from_config(&cfg.eval, run.home, device, judge_needed)
+        .map_err(StageError::Scoring)?;
+    let (mut reused, mut truncated) = (0, 0);
     let pb = bar(total as u64, "evaluating");
-    pb.set_prefix(run_id.to_string());
+    pb.set_prefix(run.run_id.to_string());
     let mut summary = Vec::new();
-    for set in &data.eval {
-        let scored = evaluate(answerer, backbone, cfg, set, &recorded, device, &mut |n| {
-            pb.inc(n as u64)
-        })
-        .map_err(|e| e.to_string())
-        .and_then(|ev| {
-            // Recorded before the external scorers run: one failing leaves the predictions
-            // for the retry to score.
-            store
-                .put_evals(run_id, &ev.scores)
-                .map_err(|e| e.to_string())?;
-            store
-                .put_predictions(run_id, &ev.predictions)
-                .map_err(|e| e.to_string())?;
-            store
-                .put_item_scores(run_id, &ev.items)
-                .map_err(|e| e.to_string())?;
-            // SPIDEr needs this set's CIDEr-D.
-            let known = [summary.as_slice(), &ev.scores].concat();
-            let (more, more_items) = external.score(store, set, &ev.predictions, &known)?;
-            store.put_evals(run_id, &more).map_err(|e| e.to_string())?;
-            store
-                .put_item_scores(run_id, &more_items)
-                .map_err(|e| e.to_string())?;
-            Ok(([ev.scores, more].concat(), ev.reused, ev.truncated))
-        });
-        match scored {
-            Ok((scores, n, cut)) => {
-                reused += n;
-                truncated += cut;
-                summary.extend(scores);
-            }
+    for set in sets {
+        let ev = evaluate(
+            answerer,
+            run.backbone,
+            cfg,
+            set,
+            recorded,
+            device,
+            &mut |n| pb.inc(n as u64),
+        );
+        let ev = match ev {
+            Ok(ev) => ev,
             Err(e) => {
                 pb.finish_and_clear();
-                return fail(store, e);
+                return Err(e.into());
             }
-        }
+        };
+        // Recorded before the external scorers run: one failing leaves the predictions for
+        // the retry to score.
+        store.put_evals(run.run_id, &ev.scores)?;
+        store.put_predictions(run.run_id, &ev.predictions)?;
+        store.put_item_scores(run.run_id, &ev.items)?;
+        // SPIDEr needs this set's CIDEr-D.
+        let known = [summary.as_slice(), &ev.scores].concat();
+        let scored = external.score(store, set, &ev.predictions, &known);
+        let (more, more_items) = match scored {
+            Ok(s) => s,
+            Err(e) => {
+                pb.finish_and_clear();
+                return Err(StageError::Scoring(e));
+            }
+        };
+        store.put_evals(run.run_id, &more)?;
+        store.put_item_scores(run.run_id, &more_items)?;
+        reused += ev.reused;
+        truncated += ev.truncated;
+        summary.extend(ev.scores);
+        summary.extend(more);
     }
     pb.finish_and_clear();
     let averages = aqa_averages(&summary);
-    if let Err(e) = store.put_evals(run_id, &averages) {
-        return fail(store, e.to_string());
-    }
+    store.put_evals(run.run_id, &averages)?;
     summary.extend(averages);
     // A complete evaluation: scores an earlier one left that this one did not produce go.
-    if let Err(e) = store.retain_evals(run_id, &summary) {
-        return fail(store, e.to_string());
-    }
-    let mut info = serde_json::json!({
-        "scores": summary,
-        "reused_predictions": reused,
+    store.retain_evals(run.run_id, &summary)?;
+    let aac = sets.iter().any(|s| matches!(s, EvalSet::Aac { .. }));
+    let synth_instruct = cfg.data.instruct.iter().any(|s| s.dataset == "synth");
+    Ok(EvalInfo {
+        scores: summary,
+        reused_predictions: Some(reused),
         // Outputs decoded in this attempt that hit decode.max_new_tokens (cut off).
-        "truncated_outputs": truncated,
-        "decoder": decoder,
-        "backbone": backbone.fingerprint,
-    });
-    if let Some(j) = external.info() {
-        info["judge"] = j;
-    }
-    if data.eval.iter().any(|s| matches!(s, EvalSet::Aac { .. })) {
-        info["unavailable"] = serde_json::json!(external.unavailable());
-    }
-    if cfg.eval.probes && cfg.data.instruct.iter().any(|s| s.dataset == "synth") {
-        info["probes_trained"] = serde_json::json!(crate::data::synth::probes::TAUGHT_BY_SYNTH_QA);
-    }
-    store
-        .stage_finish(run_id, "eval", true, &info)
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        truncated_outputs: Some(truncated as u64),
+        judge: external.info(),
+        unavailable: aac.then(|| {
+            external
+                .unavailable()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        }),
+        probes_trained: (cfg.eval.probes && synth_instruct).then(|| {
+            crate::data::synth::probes::TAUGHT_BY_SYNTH_QA
+                .iter()
+                .map(|k| k.to_string())
+                .collect()
+        }),
+        ..stamp
+    })
 }

@@ -12,6 +12,7 @@ use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::{build_for_run, Backbone};
 use crate::spec::RunConfig;
 use crate::store::runs::RunStatus;
+use crate::store::stages::StageName;
 use crate::store::{Store, StoreError};
 use crate::train::checkpoint::load_trainable;
 use crate::train::trainer::final_weights;
@@ -109,11 +110,8 @@ impl TrainedRun {
         // The weights were trained under the backbone the eval stage recorded; say so when the
         // one resolved now differs (a rebuilt builtin, another snapshot in the HF cache).
         let recorded = store
-            .stages(id)?
-            .into_iter()
-            .find(|(stage, _, _)| stage == "eval")
-            .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(&info).ok())
-            .and_then(|v| v["backbone"].as_str().map(str::to_string));
+            .stage(id, &StageName::Eval)?
+            .and_then(|r| r.eval().and_then(|e| e.backbone.clone()));
         if recorded
             .as_deref()
             .is_some_and(|r| r != backbone.fingerprint)
@@ -185,9 +183,9 @@ impl TrainedRun {
             None
         } else {
             super::stages::encode_all(&self.cfg, &self.home, &features, &self.device).map_err(
-                |message| TrainedRunError::Model {
+                |e| TrainedRunError::Model {
                     run: self.id.clone(),
-                    message,
+                    message: e.to_string(),
                 },
             )?
         };

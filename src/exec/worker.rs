@@ -136,7 +136,8 @@ fn execute_one(store: &mut Store, run: &PlannedRun, home: &Path) -> Result<(), S
         super::stages::execute(store, &run.run_id, &run.config, home, init)
     }));
     match r {
-        Ok(r) => r,
+        // The run's failure, recorded as text: the one place a stage error becomes a string.
+        Ok(r) => r.map_err(|e| e.to_string()),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()

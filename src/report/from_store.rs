@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::data::{EvalFacts, ProbeExample, ReportData, ReportRow, RunResult};
 use crate::data::synth::probes::PROBE_KINDS;
+use crate::store::stages::{EvalInfo, StageName, StageRecord};
 use crate::store::{Store, StoreError};
 
 /// Order of metrics within a task.
@@ -67,17 +68,12 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
             *n = (*n).max(e.n);
         }
         let stages = store.stages(&er.run_id)?;
-        let info = |name: &str| {
-            stages
-                .iter()
-                .find(|(stage, _, _)| stage == name)
-                .and_then(|(_, _, info)| serde_json::from_str::<serde_json::Value>(info).ok())
-        };
-        let skipped_audio = info("data")
-            .filter(|v| v["policy"] == "skip")
-            .and_then(|v| v["unreadable"].as_u64())
-            .unwrap_or(0);
-        let mut eval = eval_facts(info("eval"), &evals);
+        let skipped_audio = stages
+            .iter()
+            .find_map(StageRecord::data)
+            .filter(|d| d.policy == "skip")
+            .map_or(0, |d| d.unreadable as u64);
+        let mut eval = eval_facts(stages.iter().find_map(StageRecord::eval), &evals);
         eval.adhoc_sets = adhoc_sets(&stages);
         let mut item_scores: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
         for s in store.item_scores(&er.run_id)? {
@@ -137,35 +133,22 @@ pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError>
 }
 
 /// What the eval stage's info and scores say beside the numbers.
-fn eval_facts(
-    info: Option<serde_json::Value>,
-    evals: &[crate::store::records::EvalScore],
-) -> EvalFacts {
-    let info = info.unwrap_or_default();
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let judge = info.get("judge").filter(|j| j.is_object()).map(|j| {
-        let s = |k: &str| j[k].as_str().unwrap_or("?").to_string();
-        let hash = s("template_hash");
+fn eval_facts(info: Option<&EvalInfo>, evals: &[crate::store::records::EvalScore]) -> EvalFacts {
+    let info = info.cloned().unwrap_or_default();
+    let judge = info.judge.map(|j| {
+        let hash = j.template_hash;
         format!(
             "`{}` with template `{}` (sha256 `{}`)",
-            s("engine"),
-            s("template"),
+            j.engine,
+            j.template,
             &hash[..hash.len().min(12)]
         )
     });
     EvalFacts {
         judge,
-        unavailable: strings(&info["unavailable"]),
-        probes_trained: strings(&info["probes_trained"]),
-        truncated_outputs: info["truncated_outputs"].as_u64().unwrap_or(0),
+        unavailable: info.unavailable.unwrap_or_default(),
+        probes_trained: info.probes_trained.unwrap_or_default(),
+        truncated_outputs: info.truncated_outputs.unwrap_or(0),
         probe_items: evals
             .iter()
             .filter(|e| e.task.ends_with("/probes"))
@@ -177,28 +160,25 @@ fn eval_facts(
 
 /// The sets `acdc eval` scored for a run (its stages `eval:SET`): set -> the files read, with
 /// their items.
-fn adhoc_sets(stages: &[(String, String, String)]) -> BTreeMap<String, String> {
-    use crate::store::adhoc::ADHOC_STAGE_PREFIX;
+fn adhoc_sets(stages: &[StageRecord]) -> BTreeMap<String, String> {
     stages
         .iter()
-        .filter_map(|(stage, _, info)| {
-            let set = stage.strip_prefix(ADHOC_STAGE_PREFIX)?;
-            let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
+        .filter_map(|r| {
+            let StageName::Adhoc(set) = &r.stage else {
+                return None;
+            };
+            let info = r.adhoc().cloned().unwrap_or_default();
             let files: Vec<String> = ["aqa", "aac"]
                 .iter()
                 .filter_map(|k| {
-                    let s = &info["sources"][k];
-                    let file = s["file"].as_str()?;
-                    let name = std::path::Path::new(file)
+                    let s = info.sources.get(*k)?;
+                    let name = std::path::Path::new(&s.file)
                         .file_name()
-                        .map_or(file.into(), |n| n.to_string_lossy());
-                    Some(format!(
-                        "`{name}` ({} items)",
-                        s["items"].as_u64().unwrap_or(0)
-                    ))
+                        .map_or(s.file.as_str().into(), |n| n.to_string_lossy());
+                    Some(format!("`{name}` ({} items)", s.items))
                 })
                 .collect();
-            Some((set.to_string(), files.join(" and ")))
+            Some((set.clone(), files.join(" and ")))
         })
         .collect()
 }

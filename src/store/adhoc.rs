@@ -10,10 +10,8 @@
 use rusqlite::params;
 
 use super::records::{EvalScore, ItemScore, Prediction};
+use super::stages::{info_json, AdhocInfo, StageInfo, StageName};
 use super::{now_iso, Store, StoreError};
-
-/// Stage name prefix of a set scored by `acdc eval`.
-pub const ADHOC_STAGE_PREFIX: &str = "eval:";
 
 /// The set a task belongs to: what comes before its first `/` (`held/aqa` → `held`).
 pub fn task_set(task: &str) -> &str {
@@ -31,7 +29,10 @@ impl Store {
         Ok(self
             .stages(run_id)?
             .into_iter()
-            .filter_map(|(stage, _, _)| stage.strip_prefix(ADHOC_STAGE_PREFIX).map(str::to_string))
+            .filter_map(|r| match r.stage {
+                StageName::Adhoc(set) => Some(set),
+                _ => None,
+            })
             .collect())
     }
 
@@ -42,7 +43,7 @@ impl Store {
         &mut self,
         run_id: &str,
         set: &str,
-        info: &serde_json::Value,
+        info: &AdhocInfo,
         scores: &[EvalScore],
         items: &[ItemScore],
         predictions: &[Prediction],
@@ -58,7 +59,8 @@ impl Store {
             });
         }
         let like = format!("{}/%", set.replace('%', "\\%").replace('_', "\\_"));
-        let stage = format!("{ADHOC_STAGE_PREFIX}{set}");
+        let stage = StageName::Adhoc(set.to_string()).key();
+        let info = info_json(Some(&StageInfo::Adhoc(info.clone())), None);
         let now = now_iso();
         self.write(|tx| {
             for table in ["evals", "item_scores", "predictions"] {
@@ -89,7 +91,7 @@ impl Store {
                 "INSERT INTO stages (run_id, stage, status, started_at, finished_at, info) VALUES (?1, ?2, 'done', ?3, ?3, ?4)
                  ON CONFLICT(run_id, stage) DO UPDATE SET status = 'done', started_at = excluded.started_at,
                  finished_at = excluded.finished_at, info = excluded.info",
-                params![run_id, stage, now, info.to_string()],
+                params![run_id, stage, now, info],
             )?;
             Ok(())
         })
@@ -152,7 +154,19 @@ mod tests {
         .unwrap();
         s.put_predictions(run, &[pred("synth_test/aqa", "q1")])
             .unwrap();
-        let info = serde_json::json!({"aqa": {"file": "held.jsonl"}});
+        let info = AdhocInfo {
+            kind: "acdc eval".into(),
+            sources: [(
+                "aqa".to_string(),
+                crate::store::stages::SetFile {
+                    file: "held.jsonl".into(),
+                    sha256: "0".repeat(64),
+                    items: 1,
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
         s.replace_adhoc_set(
             run,
             "held",
@@ -169,6 +183,8 @@ mod tests {
         s.put_evals(run, &[score("heldx/aqa", "token_f1", 0.9)])
             .unwrap();
         assert_eq!(s.adhoc_sets(run).unwrap(), vec!["held".to_string()]);
+        let stage = s.stage(run, &StageName::Adhoc("held".into())).unwrap();
+        assert_eq!(stage.as_ref().and_then(|r| r.adhoc()), Some(&info));
 
         // The run's own complete evaluation produced only synth_test/aqa.
         s.retain_evals(run, &[score("synth_test/aqa", "token_f1", 0.6)])

@@ -8,6 +8,7 @@ pub mod judgments;
 pub mod records;
 pub mod runs;
 pub mod schema;
+pub mod stages;
 pub mod targets;
 
 use rusqlite::{Connection, OpenFlags};

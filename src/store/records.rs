@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{now_iso, Store, StoreError};
 
 /// One evaluation score.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalScore {
     pub task: String,
     pub metric: String,

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::stages::{info_json, StageInfo, StageName, StageRecord, StageStatus};
 use super::{now_iso, unix_now, Store, StoreError};
 use crate::spec::Plan;
 
@@ -492,24 +493,30 @@ impl Store {
         }
     }
 
-    /// Status of a run's stage, if recorded: "running" | "done" | "failed".
-    pub fn stage_status(&self, run_id: &str, stage: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+    /// Status of a run's stage, if recorded.
+    pub fn stage_status(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+    ) -> Result<Option<StageStatus>, StoreError> {
+        let status: Option<String> = self
+            .conn
             .query_row(
                 "SELECT status FROM stages WHERE run_id = ?1 AND stage = ?2",
-                params![run_id, stage],
+                params![run_id, stage.key()],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.sql(e))
+            .map_err(|e| self.sql(e))?;
+        Ok(status.as_deref().map(StageStatus::parse))
     }
 
-    pub fn stage_start(&self, run_id: &str, stage: &str) -> Result<(), StoreError> {
+    pub fn stage_start(&self, run_id: &str, stage: &StageName) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO stages (run_id, stage, status, started_at) VALUES (?1, ?2, 'running', ?3)
                  ON CONFLICT(run_id, stage) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
-                params![run_id, stage, now_iso()],
+                params![run_id, stage.key(), now_iso()],
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
@@ -519,44 +526,79 @@ impl Store {
     pub fn stage_set_info(
         &self,
         run_id: &str,
-        stage: &str,
-        info: &serde_json::Value,
+        stage: &StageName,
+        info: &StageInfo,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE stages SET info = ?3 WHERE run_id = ?1 AND stage = ?2",
-                params![run_id, stage, info.to_string()],
+                params![run_id, stage.key(), info_json(Some(info), None)],
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
-    pub fn stage_finish(
+    /// A stage completed, with what it records.
+    pub fn stage_done(
         &self,
         run_id: &str,
-        stage: &str,
-        ok: bool,
-        info: &serde_json::Value,
+        stage: &StageName,
+        info: &StageInfo,
+    ) -> Result<(), StoreError> {
+        self.stage_finish(run_id, stage, StageStatus::Done, Some(info), None)
+    }
+
+    /// A stage failed for `error`, with what it had recorded up to then (if anything).
+    pub fn stage_failed(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        info: Option<&StageInfo>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.stage_finish(run_id, stage, StageStatus::Failed, info, Some(error))
+    }
+
+    fn stage_finish(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        status: StageStatus,
+        info: Option<&StageInfo>,
+        error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE stages SET status = ?3, finished_at = ?4, info = ?5 WHERE run_id = ?1 AND stage = ?2",
-                params![run_id, stage, if ok { "done" } else { "failed" }, now_iso(), info.to_string()],
+                params![run_id, stage.key(), status.as_str(), now_iso(), info_json(info, error)],
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
-    /// All stage records of a run: (stage, status, info JSON).
-    pub fn stages(&self, run_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+    /// All stage records of a run, in the order they started.
+    pub fn stages(&self, run_id: &str) -> Result<Vec<StageRecord>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT stage, status, info FROM stages WHERE run_id = ?1 ORDER BY started_at, stage")
             .map_err(|e| self.sql(e))?;
         let rows = st
-            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![run_id], |r| {
+                let (stage, status, info): (String, String, Option<String>) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok(StageRecord::from_row(&stage, &status, info.as_deref()))
+            })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// One stage's record, if the run has it.
+    pub fn stage(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+    ) -> Result<Option<StageRecord>, StoreError> {
+        Ok(self.stages(run_id)?.into_iter().find(|r| &r.stage == stage))
     }
 
     /// Names of all experiments.

@@ -11,6 +11,7 @@ use crate::decode::{embed_padded, generate, split_stop, Sampling};
 use crate::model::backbone::Backbone;
 use crate::rng::Rng;
 use crate::spec::schema::{TargetEngine, TargetKind, TargetsConfig, TruncatedReplies};
+use crate::store::stages::{TargetKind as RecordedKind, TargetSetInfo};
 use crate::store::targets::CachedTarget;
 use crate::store::{Store, StoreError};
 use crate::text::prompt::text_prompt;
@@ -145,11 +146,11 @@ pub fn build(
     items: &[CaptionItem],
     device: &Device,
     progress: Progress<'_>,
-) -> Result<(Vec<TargetExample>, serde_json::Value), TargetsError> {
+) -> Result<(Vec<TargetExample>, TargetSetInfo), TargetsError> {
     let pairs = caption_targets(items);
     if cfg.kind == TargetKind::Caption {
         let n = pairs.len();
-        return Ok((pairs, serde_json::json!({"kind": "caption", "examples": n})));
+        return Ok((pairs, TargetSetInfo::given(RecordedKind::Caption, n)));
     }
     let (key, spec) = dialogue_key(backbone, cfg, seed, items);
     store.target_set_begin(&key, &spec)?;
@@ -213,10 +214,15 @@ pub fn build(
             max_new_tokens: cfg.max_new_tokens,
         });
     }
-    let info = serde_json::json!({
-        "kind": "dialogue", "set": key, "examples": out.len(), "reused": reused,
-        "empty_replies": empty, "truncated_replies": truncated, "truncated_policy": cfg.truncated,
-    });
+    let info = TargetSetInfo {
+        kind: RecordedKind::Dialogue,
+        examples: out.len(),
+        set: Some(key),
+        reused: Some(reused),
+        empty_replies: Some(empty),
+        truncated_replies: Some(truncated),
+        truncated_policy: Some(cfg.truncated),
+    };
     Ok((out, info))
 }
 
@@ -369,9 +375,9 @@ mod tests {
         let dev = Device::flex();
         let (open, info) = build(&mut store, &bb, &cfg, 5, &items, &dev, &mut |_, _| {}).unwrap();
         assert_eq!(open.len(), 12);
-        let cut = info["truncated_replies"].as_u64().unwrap() as usize;
-        assert!(cut > 0, "{info}");
-        assert_eq!(info["truncated_policy"], "open");
+        let cut = info.truncated_replies.unwrap();
+        assert!(cut > 0, "{info:?}");
+        assert_eq!(info.truncated_policy, Some(TruncatedReplies::Open));
         assert_eq!(open.iter().filter(|e| !e.ends).count(), cut);
         let (key, _) = dialogue_key(&bb, &cfg, 5, &items);
         let cached = store.targets(&key).unwrap();
@@ -420,10 +426,7 @@ mod tests {
             build(store, &bb, &cfg, 5, &items, &dev, &mut |_, _| {})
         };
         let (open, info) = with(&mut store, TruncatedReplies::Open).unwrap();
-        assert_eq!(
-            (info["reused"].as_u64(), info["truncated_replies"].as_u64()),
-            (Some(6), Some(3))
-        );
+        assert_eq!((info.reused, info.truncated_replies), (Some(6), Some(3)));
         let ends: Vec<(String, bool)> = open.iter().map(|e| (e.item_id.clone(), e.ends)).collect();
         assert_eq!(
             ends,
@@ -433,7 +436,7 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         let (dropped, info) = with(&mut store, TruncatedReplies::Drop).unwrap();
-        assert_eq!(info["examples"], 3);
+        assert_eq!(info.examples, 3);
         assert_eq!(
             dropped,
             open.iter().filter(|e| e.ends).cloned().collect::<Vec<_>>()

@@ -24,6 +24,9 @@ use crate::model::backbone::{build_for_run, Backbone, BackboneError};
 use crate::rng::Rng;
 use crate::spec::schema::{NanPolicy, TargetKind};
 use crate::spec::RunConfig;
+use crate::store::stages::AudioInputKind;
+/// What training returns: the `train` stage's record.
+pub use crate::store::stages::TrainInfo as TrainOutcome;
 use crate::store::{Store, StoreError};
 use crate::text::prompt::{audio_prompt, response_ids, AudioPrompt};
 
@@ -48,15 +51,6 @@ pub struct TrainJob<'a> {
     pub home: &'a Path,
     /// Trained weights of the `init_from` run.
     pub init_from: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TrainOutcome {
-    pub steps: usize,
-    pub resumed_from: Option<usize>,
-    pub final_loss: f64,
-    pub skipped: u64,
-    pub weights: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,90 +264,17 @@ pub fn train(
     let tc = &cfg.train;
     let device = crate::model::device::train_device_for(cfg.device, tc.gradient_checkpointing)
         .map_err(|e| TrainError::Data(e.to_string()))?;
-    let mut model = build_for_run(cfg, job.backbone, job.home, &device)?;
-    if let Some(src) = &job.init_from {
-        checkpoint::load_trainable(&mut model, src)?;
-    }
-    let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
-    let mut model = mark_trainable(model, cfg.encoder.trainable);
-    let mut optim = adamw(tc.weight_decay, &tc.no_decay).map_err(TrainError::Data)?;
-    let ckpt_dir = job.run_dir.join("checkpoints");
-    let mut state = LoopState {
-        step: 0,
-        cursor: MixCursor::default(),
-        aug_rng: Rng::derive(cfg.seed, "specaugment"),
-        skipped: 0,
-        last_loss: None,
-    };
-    let mut resumed_from = None;
-    if let Some(latest) = checkpoint::list(&ckpt_dir).pop() {
-        checkpoint::check_config(&latest, cfg)?;
-        let (o, s) = checkpoint::load(&latest, &mut model, optim)?;
-        optim = o;
-        state = s;
-        model = mark_trainable(model, cfg.encoder.trainable);
-        resumed_from = Some(state.step);
-        store.truncate_steps_after(job.run_id, state.step as u64)?;
-    } else {
-        store.truncate_steps_after(job.run_id, 0)?;
-    }
-
-    // Tokenise every target once.
-    let tok = &job.backbone.tokenizer;
-    let responses: Vec<Vec<Vec<u32>>> = job
-        .sources
-        .iter()
-        .map(|s| tokenize_targets(job.backbone, s))
-        .collect::<Result<_, _>>()?;
-    if job.sources.iter().all(|s| s.examples.is_empty()) {
-        return Err(TrainError::Data(format!(
-            "no training examples after filtering (data.train: {})",
-            job.sources
-                .iter()
-                .map(|s| format!("{} = 0", s.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let mix = Mix::new(
-        job.sources.iter().map(|s| s.examples.len()).collect(),
-        &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(),
-        cfg.seed,
-    );
-    let prompt = prompt_for(job)?;
-    // Instruction-tuning examples carry their own instruction (a question): one prompt each.
-    let mut instruction_prompts: std::collections::HashMap<&str, AudioPrompt> = Default::default();
-    for e in job.sources.iter().flat_map(|s| &s.examples) {
-        if let Some(q) = &e.instruction {
-            if !instruction_prompts.contains_key(q.as_str()) {
-                let p = audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, Some(q))
-                    .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?;
-                instruction_prompts.insert(q.as_str(), p);
-            }
-        }
-    }
-    let mut val_sets = Vec::new();
-    for s in job.val {
-        val_sets.push(super::validate::ValSet {
-            source: s,
-            responses: tokenize_targets(job.backbone, s)?,
-        });
-    }
     let infer_device = crate::model::device::device_for(cfg.device)
         .map_err(|e| TrainError::Data(e.to_string()))?;
-    let (clips, encoded) = match job.audio {
-        AudioInput::Encoded(m) => (m, true),
-        AudioInput::Features(m) => (m, false),
-    };
-    let audio_len = if encoded {
-        model.adapter.num_outputs(clips.rows)
-    } else {
-        model
-            .adapter
-            .num_outputs(model.encoder.num_tokens(clips.rows))
-    };
-    let augment = SpecAugment::default();
-
+    let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
+    let ckpt_dir = job.run_dir.join("checkpoints");
+    let Resumed {
+        mut model,
+        mut optim,
+        mut state,
+        from: resumed_from,
+    } = start_or_resume(store, job, &ckpt_dir, &device)?;
+    let data = StepData::prepare(job, &model)?;
     let mut pending: Vec<(u64, String, f64)> = Vec::new();
     let mut last_beat = Instant::now();
     while state.step < tc.steps {
@@ -363,76 +284,17 @@ pub fn train(
                 .wrapping_mul(1_000_003)
                 .wrapping_add(state.step as u64),
         );
-        let mut acc = GradientsAccumulator::<AudioLlm>::new();
-        let mut loss_sum = 0.0;
-        let mut tokens = 0usize;
-        // The step's micro-batches are drawn first, so each one's loss can be divided by the
-        // scored tokens of the whole step.
-        let mut micro = Vec::with_capacity(tc.grad_accum);
-        for _ in 0..tc.grad_accum {
-            let picks: Vec<(usize, usize)> = (0..tc.batch_size)
-                .map(|_| mix.next(&mut state.cursor))
-                .collect();
-            let resp: Vec<Vec<u32>> = picks
-                .iter()
-                .map(|&(s, i)| responses[s][i].clone())
-                .collect();
-            let ids: Vec<&str> = picks
-                .iter()
-                .map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str())
-                .collect();
-            for id in &ids {
-                if !clips.contains(id) {
-                    return Err(TrainError::Data(format!(
-                        "no audio features for clip `{id}`"
-                    )));
-                }
-            }
-            let prompts: Vec<&AudioPrompt> = picks
-                .iter()
-                .map(|&(s, i)| match &job.sources[s].examples[i].instruction {
-                    Some(q) => &instruction_prompts[q.as_str()],
-                    None => &prompt,
-                })
-                .collect();
-            micro.push((
-                ids,
-                batch::build_prompted(&prompts, audio_len, &resp, tok.pad),
-            ));
-        }
-        let step_scored: usize = micro.iter().map(|(_, b)| b.scored).sum();
-        for (ids, b) in &micro {
-            let audio = if encoded {
-                model.project(clips.batch(ids, &device))
-            } else {
-                let mut x = clips.clone_batch_host(ids);
-                if cfg.encoder.spec_augment {
-                    for row in x.chunks_mut(clips.rows * clips.dim) {
-                        augment.apply(row, clips.rows, clips.dim, &mut state.aug_rng);
-                    }
-                }
-                model.embed_audio(Tensor::from_data(
-                    TensorData::new(x, [ids.len(), clips.rows, clips.dim]),
-                    &device,
-                ))
-            };
-            let logits = model.forward(&b.spliced, audio);
-            let loss = masked_loss_over(logits, b, &device, step_scored);
-            let lv: f32 = loss.clone().into_scalar();
-            loss_sum += lv as f64;
-            tokens += b.spliced.valid.iter().flatten().filter(|&&v| v).count();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            acc.accumulate(&model, grads);
-        }
-        let mut grads = acc.grads();
+        let micro = data.draw(job, &mut state.cursor)?;
+        let (mut grads, loss_sum, tokens) =
+            data.gradients(&model, &micro, job, &device, &mut state.aug_rng);
         let (gnorm, finite) = clip_global_norm(&model, &mut grads, tc.clip_norm);
-        let step_no = state.step + 1;
         if !loss_sum.is_finite() || !finite {
             let what = if !loss_sum.is_finite() {
                 format!("loss ({loss_sum})")
             } else {
                 format!("gradient norm ({gnorm})")
             };
+            let step_no = state.step + 1;
             match tc.nan_policy {
                 NanPolicy::Fail => {
                     store.log_steps(job.run_id, &pending)?;
@@ -472,27 +334,10 @@ pub fn train(
             }
         }
         if tc.val_every > 0
-            && !val_sets.is_empty()
+            && !data.val_sets.is_empty()
             && (state.step.is_multiple_of(tc.val_every) || state.step == tc.steps)
         {
-            let (per_set, overall) = super::validate::validation_loss(
-                &model,
-                &val_sets,
-                &prompt,
-                audio_len,
-                job.audio,
-                tok.pad,
-                tc.batch_size,
-                &infer_device,
-            )
-            .map_err(TrainError::Data)?;
-            let s = state.step as u64;
-            pending.push((s, "val_loss".into(), overall));
-            if per_set.len() > 1 {
-                for (name, l) in per_set {
-                    pending.push((s, format!("val_loss/{name}"), l));
-                }
-            }
+            pending.extend(data.validation(&model, job, state.step, &infer_device)?);
         }
         if pending.len() >= 200 {
             store.log_steps(job.run_id, &pending)?;
@@ -510,21 +355,283 @@ pub fn train(
         progress(state.step, tc.steps, loss_sum);
     }
     store.log_steps(job.run_id, &pending)?;
-    let weights = final_weights(job.run_dir);
-    let parent = weights.parent().expect("final/ has a parent").to_path_buf();
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
-    let tmp = parent.join(format!(".trainable-{}.bpk", std::process::id()));
-    checkpoint::save_trainable(&model, &tmp, &regex)?;
-    std::fs::rename(&tmp, &weights)
-        .map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
     Ok(TrainOutcome {
         steps: state.step,
         resumed_from,
         final_loss: state.last_loss.unwrap_or(f64::NAN),
         skipped: state.skipped,
-        weights,
+        weights: save_final(job, &model, &regex)?,
+        audio_input: Some(match job.audio {
+            AudioInput::Encoded(_) => AudioInputKind::Encoded,
+            AudioInput::Features(_) => AudioInputKind::Features,
+        }),
     })
+}
+
+/// The model, optimizer and loop state a run trains from: fresh (from `init_from`'s weights
+/// when set), or its latest checkpoint's.
+struct Resumed {
+    model: AudioLlm,
+    optim: ModuleOptimizer,
+    state: LoopState,
+    /// The checkpoint's step, when resumed.
+    from: Option<usize>,
+}
+
+/// Build the run's model and optimizer and resume from the latest checkpoint in `ckpt_dir` if
+/// there is one (its step metrics after that checkpoint are dropped: they are logged again).
+fn start_or_resume(
+    store: &mut Store,
+    job: &TrainJob<'_>,
+    ckpt_dir: &Path,
+    device: &Device,
+) -> Result<Resumed, TrainError> {
+    let cfg = job.cfg;
+    let mut model = build_for_run(cfg, job.backbone, job.home, device)?;
+    if let Some(src) = &job.init_from {
+        checkpoint::load_trainable(&mut model, src)?;
+    }
+    let model = mark_trainable(model, cfg.encoder.trainable);
+    let optim = adamw(cfg.train.weight_decay, &cfg.train.no_decay).map_err(TrainError::Data)?;
+    let Some(latest) = checkpoint::list(ckpt_dir).pop() else {
+        store.truncate_steps_after(job.run_id, 0)?;
+        return Ok(Resumed {
+            model,
+            optim,
+            state: LoopState {
+                step: 0,
+                cursor: MixCursor::default(),
+                aug_rng: Rng::derive(cfg.seed, "specaugment"),
+                skipped: 0,
+                last_loss: None,
+            },
+            from: None,
+        });
+    };
+    checkpoint::check_config(&latest, cfg)?;
+    let mut model = model;
+    let (optim, state) = checkpoint::load(&latest, &mut model, optim)?;
+    store.truncate_steps_after(job.run_id, state.step as u64)?;
+    Ok(Resumed {
+        model: mark_trainable(model, cfg.encoder.trainable),
+        optim,
+        from: Some(state.step),
+        state,
+    })
+}
+
+/// Write the trained parameters to the run's final weights (through a temporary file and a
+/// rename); returns their path.
+fn save_final(job: &TrainJob<'_>, model: &AudioLlm, regex: &str) -> Result<PathBuf, TrainError> {
+    let weights = final_weights(job.run_dir);
+    let parent = weights.parent().expect("final/ has a parent").to_path_buf();
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
+    let tmp = parent.join(format!(".trainable-{}.bpk", std::process::id()));
+    checkpoint::save_trainable(model, &tmp, regex)?;
+    std::fs::rename(&tmp, &weights)
+        .map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
+    Ok(weights)
+}
+
+/// Everything a step reads, prepared once: every target tokenised, the source mix, the prompts,
+/// the validation sets and the audio.
+struct StepData<'a> {
+    responses: Vec<Vec<Vec<u32>>>,
+    mix: Mix,
+    prompt: AudioPrompt,
+    /// Instruction-tuning examples carry their own instruction (a question): one prompt each.
+    instruction_prompts: std::collections::HashMap<&'a str, AudioPrompt>,
+    val_sets: Vec<super::validate::ValSet<'a>>,
+    clips: &'a crate::data::features::ClipMatrices,
+    /// Whether `clips` hold frozen-encoder outputs (else features the encoder reads).
+    encoded: bool,
+    /// Audio positions the adapter gives each clip.
+    audio_len: usize,
+}
+
+/// One micro-batch: its clips' keys and its batch.
+type MicroBatch<'a> = (Vec<&'a str>, batch::TrainBatch);
+
+impl<'a> StepData<'a> {
+    fn prepare(job: &TrainJob<'a>, model: &AudioLlm) -> Result<Self, TrainError> {
+        let responses: Vec<Vec<Vec<u32>>> = job
+            .sources
+            .iter()
+            .map(|s| tokenize_targets(job.backbone, s))
+            .collect::<Result<_, _>>()?;
+        if job.sources.iter().all(|s| s.examples.is_empty()) {
+            return Err(TrainError::Data(format!(
+                "no training examples after filtering (data.train: {})",
+                job.sources
+                    .iter()
+                    .map(|s| format!("{} = 0", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mix = Mix::new(
+            job.sources.iter().map(|s| s.examples.len()).collect(),
+            &job.sources.iter().map(|s| s.weight).collect::<Vec<_>>(),
+            job.cfg.seed,
+        );
+        let prompt = prompt_for(job)?;
+        let mut instruction_prompts = std::collections::HashMap::new();
+        for e in job.sources.iter().flat_map(|s| &s.examples) {
+            if let Some(q) = &e.instruction {
+                if !instruction_prompts.contains_key(q.as_str()) {
+                    let p = audio_prompt(&job.backbone.tokenizer, &job.backbone.chat, Some(q))
+                        .map_err(|err| TrainError::Data(format!("{}: {err}", e.item_id)))?;
+                    instruction_prompts.insert(q.as_str(), p);
+                }
+            }
+        }
+        let val_sets = job
+            .val
+            .iter()
+            .map(|s| {
+                Ok(super::validate::ValSet {
+                    source: s,
+                    responses: tokenize_targets(job.backbone, s)?,
+                })
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        let (clips, encoded) = match job.audio {
+            AudioInput::Encoded(m) => (m, true),
+            AudioInput::Features(m) => (m, false),
+        };
+        let audio_len = if encoded {
+            model.adapter.num_outputs(clips.rows)
+        } else {
+            model
+                .adapter
+                .num_outputs(model.encoder.num_tokens(clips.rows))
+        };
+        Ok(StepData {
+            responses,
+            mix,
+            prompt,
+            instruction_prompts,
+            val_sets,
+            clips,
+            encoded,
+            audio_len,
+        })
+    }
+
+    /// Draw a step's micro-batches from the mix (all of them first, so each one's loss can be
+    /// divided by the scored tokens of the whole step).
+    fn draw(
+        &self,
+        job: &TrainJob<'a>,
+        cursor: &mut MixCursor,
+    ) -> Result<Vec<MicroBatch<'a>>, TrainError> {
+        let tc = &job.cfg.train;
+        let mut micro = Vec::with_capacity(tc.grad_accum);
+        for _ in 0..tc.grad_accum {
+            let picks: Vec<(usize, usize)> =
+                (0..tc.batch_size).map(|_| self.mix.next(cursor)).collect();
+            let resp: Vec<Vec<u32>> = picks
+                .iter()
+                .map(|&(s, i)| self.responses[s][i].clone())
+                .collect();
+            let ids: Vec<&'a str> = picks
+                .iter()
+                .map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str())
+                .collect();
+            if let Some(id) = ids.iter().find(|id| !self.clips.contains(id)) {
+                return Err(TrainError::Data(format!(
+                    "no audio features for clip `{id}`"
+                )));
+            }
+            let prompts: Vec<&AudioPrompt> = picks
+                .iter()
+                .map(|&(s, i)| match &job.sources[s].examples[i].instruction {
+                    Some(q) => &self.instruction_prompts[q.as_str()],
+                    None => &self.prompt,
+                })
+                .collect();
+            let pad = job.backbone.tokenizer.pad;
+            micro.push((
+                ids,
+                batch::build_prompted(&prompts, self.audio_len, &resp, pad),
+            ));
+        }
+        Ok(micro)
+    }
+
+    /// A step's gradients over its micro-batches (accumulated), its loss (per scored token of
+    /// the step) and the tokens it read.
+    fn gradients(
+        &self,
+        model: &AudioLlm,
+        micro: &[MicroBatch<'a>],
+        job: &TrainJob<'_>,
+        device: &Device,
+        aug_rng: &mut Rng,
+    ) -> (GradientsParams, f64, usize) {
+        let clips = self.clips;
+        let augment = SpecAugment::default();
+        let mut acc = GradientsAccumulator::<AudioLlm>::new();
+        let (mut loss_sum, mut tokens) = (0.0, 0usize);
+        let step_scored: usize = micro.iter().map(|(_, b)| b.scored).sum();
+        for (ids, b) in micro {
+            let audio = if self.encoded {
+                model.project(clips.batch(ids, device))
+            } else {
+                let mut x = clips.clone_batch_host(ids);
+                if job.cfg.encoder.spec_augment {
+                    for row in x.chunks_mut(clips.rows * clips.dim) {
+                        augment.apply(row, clips.rows, clips.dim, aug_rng);
+                    }
+                }
+                model.embed_audio(Tensor::from_data(
+                    TensorData::new(x, [ids.len(), clips.rows, clips.dim]),
+                    device,
+                ))
+            };
+            let logits = model.forward(&b.spliced, audio);
+            let loss = masked_loss_over(logits, b, device, step_scored);
+            let lv: f32 = loss.clone().into_scalar();
+            loss_sum += lv as f64;
+            tokens += b.spliced.valid.iter().flatten().filter(|&&v| v).count();
+            let grads = GradientsParams::from_grads(loss.backward(), model);
+            acc.accumulate(model, grads);
+        }
+        (acc.grads(), loss_sum, tokens)
+    }
+
+    /// The validation loss at `step` as step metrics: overall, and per set when there are
+    /// several.
+    fn validation(
+        &self,
+        model: &AudioLlm,
+        job: &TrainJob<'_>,
+        step: usize,
+        device: &Device,
+    ) -> Result<Vec<(u64, String, f64)>, TrainError> {
+        let (per_set, overall) = super::validate::validation_loss(
+            model,
+            &self.val_sets,
+            &self.prompt,
+            self.audio_len,
+            job.audio,
+            job.backbone.tokenizer.pad,
+            job.cfg.train.batch_size,
+            device,
+        )
+        .map_err(TrainError::Data)?;
+        let s = step as u64;
+        let mut out = vec![(s, "val_loss".to_string(), overall)];
+        if per_set.len() > 1 {
+            out.extend(
+                per_set
+                    .into_iter()
+                    .map(|(name, l)| (s, format!("val_loss/{name}"), l)),
+            );
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

@@ -108,13 +108,15 @@ pub fn run_id(store: &acdc::store::Store, experiment: &str, label: &str) -> Stri
         .run_id
 }
 
-/// The info JSON a run's `stage` recorded.
-pub fn stage_info(store: &acdc::store::Store, run: &str, stage: &str) -> serde_json::Value {
-    let (_, _, info) = store
-        .stages(run)
+/// The record of a run's `stage` (`data`, `train`, `eval:SET`, …).
+pub fn stage(
+    store: &acdc::store::Store,
+    run: &str,
+    stage: &str,
+) -> acdc::store::stages::StageRecord {
+    let name = acdc::store::stages::StageName::parse(stage);
+    store
+        .stage(run, &name)
         .unwrap()
-        .into_iter()
-        .find(|(s, _, _)| s == stage)
-        .unwrap_or_else(|| panic!("run {run} has no {stage} stage"));
-    serde_json::from_str(&info).unwrap()
+        .unwrap_or_else(|| panic!("run {run} has no {stage} stage"))
 }

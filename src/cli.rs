@@ -310,138 +310,162 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum LmCommand {
     /// Token ids and tokens of TEXT.
-    Tokenize {
-        #[arg(long)]
-        model: String,
-        text: String,
-        /// Do not add the tokenizer's special tokens (e.g. <|begin_of_text|>).
-        #[arg(long)]
-        no_special: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Tokenize(LmTokenizeArgs),
     /// The rendered chat prompt for one user turn (with the assistant header).
-    Template {
-        #[arg(long)]
-        model: String,
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        system: Option<String>,
-    },
+    Template(LmTemplateArgs),
     /// Float32 logits [positions, vocab] of a token sequence, written as .npy.
-    Logits {
-        #[arg(long)]
-        model: String,
-        /// Comma-separated token ids.
-        #[arg(long)]
-        ids: String,
-        /// Float32 [n, hidden] .npy whose rows replace the token embeddings from --embeds-at on.
-        #[arg(long, requires = "embeds_at")]
-        embeds: Option<PathBuf>,
-        #[arg(long)]
-        embeds_at: Option<usize>,
-        /// A PEFT LoRA adapter directory to apply.
-        #[arg(long)]
-        lora: Option<PathBuf>,
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Logits(LmLogitsArgs),
     /// Generate a continuation (greedy, or sampled with --temperature).
-    Generate {
-        #[arg(long)]
-        model: String,
-        /// Comma-separated prompt ids.
-        #[arg(long, conflicts_with = "prompt")]
-        ids: Option<String>,
-        #[arg(long)]
-        prompt: Option<String>,
-        /// Wrap --prompt in the chat format as a user turn.
-        #[arg(long)]
-        chat: bool,
-        #[arg(long, default_value_t = 64)]
-        max_new_tokens: usize,
-        /// Beam search with this many beams (transformers `generate(num_beams=…)` semantics).
-        #[arg(long, default_value_t = 1)]
-        beams: usize,
-        /// Sequences to return from beam search, best first.
-        #[arg(long, default_value_t = 1)]
-        num_return: usize,
-        #[arg(long, default_value_t = 1.0)]
-        length_penalty: f64,
-        #[arg(long)]
-        early_stopping: bool,
-        #[arg(long, default_value_t = 0.0)]
-        temperature: f64,
-        #[arg(long, default_value_t = 1.0)]
-        top_p: f64,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Stop ids (default: the chat format's end-of-turn and end-of-text).
-        #[arg(long = "eos-id")]
-        eos_ids: Vec<u32>,
-        /// Never stop early.
-        #[arg(long)]
-        no_eos: bool,
-        /// A PEFT LoRA adapter directory to apply.
-        #[arg(long)]
-        lora: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    Generate(LmGenerateArgs),
     /// Prefill and decode tokens/s (greedy and beam search) on a device and dtype; optionally the
     /// logits' distance from a CPU float32 run of the same weights.
-    Bench {
-        #[arg(long)]
-        model: String,
-        /// Seeded random weights from MODEL's config.json (a directory holding at least config.json)
-        /// instead of its checkpoint.
-        #[arg(long)]
-        random: bool,
-        /// Seed of the random weights and of the prompts.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// cpu, wgpu or cuda (GPU devices need acdc built with that feature).
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Weight and activation dtype on the device: f32, bf16 or f16.
-        #[arg(long, default_value = "f32")]
-        dtype: String,
-        /// Batch sizes, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1,8")]
-        batch: Vec<usize>,
-        /// Beam widths, comma-separated (1 = greedy).
-        #[arg(long, value_delimiter = ',', default_value = "1,4")]
-        beams: Vec<usize>,
-        #[arg(long, default_value_t = 128)]
-        prompt_len: usize,
-        #[arg(long, default_value_t = 32)]
-        new_tokens: usize,
-        #[arg(long, default_value_t = 3)]
-        repeats: usize,
-        /// Compare the logits of an N-token prompt with a CPU float32 run of the same weights.
-        #[arg(long)]
-        check_cpu: Option<usize>,
-        /// Skip the timing (with --check-cpu: only compare logits).
-        #[arg(long)]
-        no_timing: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(LmBenchArgs),
     /// The replies a dialogue-continuation target would get for CAPTION.
-    Chat {
-        #[arg(long)]
-        model: String,
-        caption: String,
-        #[arg(long, default_value_t = 0.7)]
-        temperature: f64,
-        #[arg(long, default_value_t = 1.0)]
-        top_p: f64,
-        #[arg(long, default_value_t = 1)]
-        samples: usize,
-        #[arg(long, default_value_t = 200)]
-        max_new_tokens: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
+    Chat(LmChatArgs),
+}
+
+/// The arguments of `acdc lm tokenize`.
+#[derive(Debug, clap::Args)]
+pub struct LmTokenizeArgs {
+    #[arg(long)]
+    pub model: String,
+    pub text: String,
+    /// Do not add the tokenizer's special tokens (e.g. <|begin_of_text|>).
+    #[arg(long)]
+    pub no_special: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `acdc lm template`.
+#[derive(Debug, clap::Args)]
+pub struct LmTemplateArgs {
+    #[arg(long)]
+    pub model: String,
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub system: Option<String>,
+}
+
+/// The arguments of `acdc lm logits`.
+#[derive(Debug, clap::Args)]
+pub struct LmLogitsArgs {
+    #[arg(long)]
+    pub model: String,
+    /// Comma-separated token ids.
+    #[arg(long)]
+    pub ids: String,
+    /// Float32 [n, hidden] .npy whose rows replace the token embeddings from --embeds-at on.
+    #[arg(long, requires = "embeds_at")]
+    pub embeds: Option<PathBuf>,
+    #[arg(long)]
+    pub embeds_at: Option<usize>,
+    /// A PEFT LoRA adapter directory to apply.
+    #[arg(long)]
+    pub lora: Option<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The arguments of `acdc lm generate`.
+#[derive(Debug, clap::Args)]
+pub struct LmGenerateArgs {
+    #[arg(long)]
+    pub model: String,
+    /// Comma-separated prompt ids.
+    #[arg(long, conflicts_with = "prompt")]
+    pub ids: Option<String>,
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Wrap --prompt in the chat format as a user turn.
+    #[arg(long)]
+    pub chat: bool,
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// Beam search with this many beams (transformers `generate(num_beams=…)` semantics).
+    #[arg(long, default_value_t = 1)]
+    pub beams: usize,
+    /// Sequences to return from beam search, best first.
+    #[arg(long, default_value_t = 1)]
+    pub num_return: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub length_penalty: f64,
+    #[arg(long)]
+    pub early_stopping: bool,
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop ids (default: the chat format's end-of-turn and end-of-text).
+    #[arg(long = "eos-id")]
+    pub eos_ids: Vec<u32>,
+    /// Never stop early.
+    #[arg(long)]
+    pub no_eos: bool,
+    /// A PEFT LoRA adapter directory to apply.
+    #[arg(long)]
+    pub lora: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `acdc lm bench`.
+#[derive(Debug, clap::Args)]
+pub struct LmBenchArgs {
+    #[arg(long)]
+    pub model: String,
+    /// Seeded random weights from MODEL's config.json (a directory holding at least config.json)
+    /// instead of its checkpoint.
+    #[arg(long)]
+    pub random: bool,
+    /// Seed of the random weights and of the prompts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu, wgpu or cuda (GPU devices need acdc built with that feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Weight and activation dtype on the device: f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    pub batch: Vec<usize>,
+    /// Beam widths, comma-separated (1 = greedy).
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    pub beams: Vec<usize>,
+    #[arg(long, default_value_t = 128)]
+    pub prompt_len: usize,
+    #[arg(long, default_value_t = 32)]
+    pub new_tokens: usize,
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Compare the logits of an N-token prompt with a CPU float32 run of the same weights.
+    #[arg(long)]
+    pub check_cpu: Option<usize>,
+    /// Skip the timing (with --check-cpu: only compare logits).
+    #[arg(long)]
+    pub no_timing: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `acdc lm chat`.
+#[derive(Debug, clap::Args)]
+pub struct LmChatArgs {
+    #[arg(long)]
+    pub model: String,
+    pub caption: String,
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 200)]
+    pub max_new_tokens: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }

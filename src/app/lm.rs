@@ -6,7 +6,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::cli::LmCommand;
+use crate::cli::{
+    LmBenchArgs, LmChatArgs, LmCommand, LmGenerateArgs, LmLogitsArgs, LmTemplateArgs,
+    LmTokenizeArgs,
+};
 use crate::decode::{embed_padded, generate, Sampling};
 use crate::model::backbone::Backbone;
 use crate::model::llm::{AttnInputs, Llama};
@@ -55,284 +58,308 @@ fn check_ids(ids: &[u32], vocab: usize) -> Result<()> {
 
 pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
     match cmd {
-        LmCommand::Tokenize {
-            model,
-            text,
-            no_special,
-            json,
-        } => {
-            let b = backbone(&model, home)?;
-            let enc = b
-                .tokenizer
-                .inner
-                .encode(text.as_str(), !no_special)
-                .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-            let ids = enc.get_ids().to_vec();
-            let tokens = enc.get_tokens().to_vec();
-            if json {
-                return Ok(serde_json::to_string(
-                    &serde_json::json!({"ids": ids, "tokens": tokens}),
-                )? + "\n");
-            }
-            let mut out = String::new();
-            for (i, t) in ids.iter().zip(&tokens) {
-                writeln!(out, "{i}\t{t}")?;
-            }
-            Ok(out)
-        }
-        LmCommand::Template {
-            model,
-            user,
-            system,
-        } => {
-            let b = backbone(&model, home)?;
-            Ok(match system {
-                Some(s) => b.chat.system_user_prompt(&s, &user)?,
-                None => b.chat.user_prompt(&user)?,
-            })
-        }
-        LmCommand::Logits {
-            model,
-            ids,
-            embeds,
-            embeds_at,
-            lora,
-            out,
-        } => {
-            let (mut m, device) = load_model(&model, home)?;
-            if let Some(dir) = &lora {
-                crate::model::peft::load_adapter(&mut m, dir, &device)?;
-            }
-            let ids = parse_ids(&ids)?;
-            check_ids(&ids, m.vocab_size())?;
-            let t = ids.len();
-            m.check_context(t, "--ids").map_err(anyhow::Error::msg)?;
-            let flat: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
-            let mut x = m.embed(Tensor::<2, Int>::from_data(
-                TensorData::new(flat, [1, t]),
-                &device,
-            ));
-            if let (Some(file), Some(at)) = (embeds, embeds_at) {
-                let (e, shape) = crate::audio::npy::read_f32(&file).map_err(anyhow::Error::msg)?;
-                if shape.len() != 2 || shape[1] != m.hidden_size() {
-                    bail!(
-                        "{}: expected a float32 [n, {}] array, found shape {shape:?}",
-                        file.display(),
-                        m.hidden_size()
-                    );
-                }
-                if at + shape[0] > t {
-                    bail!(
-                        "--embeds-at {at} + {} rows runs past the {t} positions of --ids",
-                        shape[0]
-                    );
-                }
-                x = x.slice_assign(
-                    [0..1, at..at + shape[0], 0..shape[1]],
-                    Tensor::<3>::from_data(TensorData::new(e, [1, shape[0], shape[1]]), &device),
-                );
-            }
-            let a = AttnInputs::new(
-                &[(0..t).collect()],
-                &[vec![true; t]],
-                0,
-                &m.inv_freq(),
-                &device,
+        LmCommand::Tokenize(a) => tokenize_command(a, home),
+        LmCommand::Template(a) => template_command(a, home),
+        LmCommand::Logits(a) => logits_command(a, home),
+        LmCommand::Generate(a) => generate_command(a, home),
+        LmCommand::Bench(a) => bench_command(a, home),
+        LmCommand::Chat(a) => chat_command(a, home),
+    }
+}
+
+/// `acdc lm tokenize`: token ids and tokens of a text.
+fn tokenize_command(a: LmTokenizeArgs, home: &Path) -> Result<String> {
+    let LmTokenizeArgs {
+        model,
+        text,
+        no_special,
+        json,
+    } = a;
+    let b = backbone(&model, home)?;
+    let enc = b
+        .tokenizer
+        .inner
+        .encode(text.as_str(), !no_special)
+        .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+    let ids = enc.get_ids().to_vec();
+    let tokens = enc.get_tokens().to_vec();
+    if json {
+        return Ok(
+            serde_json::to_string(&serde_json::json!({"ids": ids, "tokens": tokens}))? + "\n",
+        );
+    }
+    let mut out = String::new();
+    for (i, t) in ids.iter().zip(&tokens) {
+        writeln!(out, "{i}\t{t}")?;
+    }
+    Ok(out)
+}
+
+/// `acdc lm template`: the rendered chat prompt for one user turn.
+fn template_command(a: LmTemplateArgs, home: &Path) -> Result<String> {
+    let LmTemplateArgs {
+        model,
+        user,
+        system,
+    } = a;
+    let b = backbone(&model, home)?;
+    Ok(match system {
+        Some(s) => b.chat.system_user_prompt(&s, &user)?,
+        None => b.chat.user_prompt(&user)?,
+    })
+}
+
+/// `acdc lm logits`: a token sequence's float32 logits, written as .npy.
+fn logits_command(a: LmLogitsArgs, home: &Path) -> Result<String> {
+    let LmLogitsArgs {
+        model,
+        ids,
+        embeds,
+        embeds_at,
+        lora,
+        out,
+    } = a;
+    let (mut m, device) = load_model(&model, home)?;
+    if let Some(dir) = &lora {
+        crate::model::peft::load_adapter(&mut m, dir, &device)?;
+    }
+    let ids = parse_ids(&ids)?;
+    check_ids(&ids, m.vocab_size())?;
+    let t = ids.len();
+    m.check_context(t, "--ids").map_err(anyhow::Error::msg)?;
+    let flat: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
+    let mut x = m.embed(Tensor::<2, Int>::from_data(
+        TensorData::new(flat, [1, t]),
+        &device,
+    ));
+    if let (Some(file), Some(at)) = (embeds, embeds_at) {
+        let (e, shape) = crate::audio::npy::read_f32(&file).map_err(anyhow::Error::msg)?;
+        if shape.len() != 2 || shape[1] != m.hidden_size() {
+            bail!(
+                "{}: expected a float32 [n, {}] array, found shape {shape:?}",
+                file.display(),
+                m.hidden_size()
             );
-            let logits: Vec<f32> = m
-                .forward_embeds(x, &a, None)
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()])
-                .with_context(|| format!("{}: cannot write", out.display()))?;
-            Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
         }
-        LmCommand::Generate {
-            model,
-            ids,
-            prompt,
-            chat,
-            max_new_tokens,
+        if at + shape[0] > t {
+            bail!(
+                "--embeds-at {at} + {} rows runs past the {t} positions of --ids",
+                shape[0]
+            );
+        }
+        x = x.slice_assign(
+            [0..1, at..at + shape[0], 0..shape[1]],
+            Tensor::<3>::from_data(TensorData::new(e, [1, shape[0], shape[1]]), &device),
+        );
+    }
+    let a = AttnInputs::new(
+        &[(0..t).collect()],
+        &[vec![true; t]],
+        0,
+        &m.inv_freq(),
+        &device,
+    );
+    let logits: Vec<f32> = m
+        .forward_embeds(x, &a, None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    crate::audio::npy::write_f32(&out, &logits, &[t, m.vocab_size()])
+        .with_context(|| format!("{}: cannot write", out.display()))?;
+    Ok(format!("{} [{t}, {}]\n", out.display(), m.vocab_size()))
+}
+
+/// `acdc lm generate`: a continuation: greedy, sampled or beam search.
+fn generate_command(a: LmGenerateArgs, home: &Path) -> Result<String> {
+    let LmGenerateArgs {
+        model,
+        ids,
+        prompt,
+        chat,
+        max_new_tokens,
+        beams,
+        num_return,
+        length_penalty,
+        early_stopping,
+        temperature,
+        top_p,
+        seed,
+        eos_ids,
+        no_eos,
+        lora,
+        json,
+    } = a;
+    let (mut m, device) = load_model(&model, home)?;
+    if let Some(dir) = &lora {
+        crate::model::peft::load_adapter(&mut m, dir, &device)?;
+    }
+    // The tokenizer is needed for text prompts and for decoding; id-level use works without one.
+    let b = match backbone(&model, home) {
+        Ok(b) => Some(b),
+        Err(e) if prompt.is_some() => return Err(e),
+        Err(_) => None,
+    };
+    let prompt_ids = match (ids, prompt, &b) {
+        (Some(i), _, _) => parse_ids(&i)?,
+        (None, Some(p), Some(b)) if chat => text_prompt(&b.tokenizer, &b.chat, &p)?,
+        (None, Some(p), Some(b)) => b.tokenizer.encode(&p)?,
+        _ => bail!("give --ids or --prompt"),
+    };
+    if prompt_ids.is_empty() {
+        bail!("the prompt is empty");
+    }
+    check_ids(&prompt_ids, m.vocab_size())?;
+    m.check_context(prompt_ids.len(), "the prompt")
+        .and_then(|_| {
+            m.check_context(
+                prompt_ids.len() + max_new_tokens,
+                &format!(
+                    "the prompt ({} tokens) plus --max-new-tokens {max_new_tokens}",
+                    prompt_ids.len()
+                ),
+            )
+        })
+        .map_err(anyhow::Error::msg)?;
+    let stops = match (&b, no_eos, eos_ids.is_empty()) {
+        (_, true, _) => Vec::new(),
+        (_, false, false) => eos_ids,
+        (Some(b), false, true) => b.stop_ids(),
+        (None, false, true) => Vec::new(),
+    };
+    let text = |ids: &[u32]| b.as_ref().map(|b| b.tokenizer.decode(ids));
+    let (out, scores): (Vec<Vec<u32>>, Vec<Option<f64>>) = if beams > 1 {
+        if num_return > beams {
+            bail!("--num-return {num_return} is more than --beams {beams}");
+        }
+        let n = prompt_ids.len();
+        let flat: Vec<i64> = prompt_ids.iter().map(|&x| x as i64).collect();
+        let x = m.embed(Tensor::<2, Int>::from_data(
+            TensorData::new(flat, [1, n]),
+            &device,
+        ));
+        let cfg = crate::decode::beam::BeamConfig {
             beams,
             num_return,
             length_penalty,
             early_stopping,
-            temperature,
-            top_p,
+            max_new: max_new_tokens,
+        };
+        crate::decode::beam::beam_search(&m, x, &stops, &cfg)
+            .into_iter()
+            .map(|h| (h.tokens, Some(h.score)))
+            .unzip()
+    } else {
+        let out = run_generate(
+            &m,
+            &device,
+            &[prompt_ids],
+            &stops,
+            max_new_tokens,
+            &Sampling::from_temperature(temperature, top_p),
             seed,
-            eos_ids,
-            no_eos,
-            lora,
-            json,
-        } => {
-            let (mut m, device) = load_model(&model, home)?;
-            if let Some(dir) = &lora {
-                crate::model::peft::load_adapter(&mut m, dir, &device)?;
-            }
-            // The tokenizer is needed for text prompts and for decoding; id-level use works without one.
-            let b = match backbone(&model, home) {
-                Ok(b) => Some(b),
-                Err(e) if prompt.is_some() => return Err(e),
-                Err(_) => None,
-            };
-            let prompt_ids = match (ids, prompt, &b) {
-                (Some(i), _, _) => parse_ids(&i)?,
-                (None, Some(p), Some(b)) if chat => text_prompt(&b.tokenizer, &b.chat, &p)?,
-                (None, Some(p), Some(b)) => b.tokenizer.encode(&p)?,
-                _ => bail!("give --ids or --prompt"),
-            };
-            if prompt_ids.is_empty() {
-                bail!("the prompt is empty");
-            }
-            check_ids(&prompt_ids, m.vocab_size())?;
-            m.check_context(prompt_ids.len(), "the prompt")
-                .and_then(|_| {
-                    m.check_context(
-                        prompt_ids.len() + max_new_tokens,
-                        &format!(
-                            "the prompt ({} tokens) plus --max-new-tokens {max_new_tokens}",
-                            prompt_ids.len()
-                        ),
-                    )
-                })
-                .map_err(anyhow::Error::msg)?;
-            let stops = match (&b, no_eos, eos_ids.is_empty()) {
-                (_, true, _) => Vec::new(),
-                (_, false, false) => eos_ids,
-                (Some(b), false, true) => b.stop_ids(),
-                (None, false, true) => Vec::new(),
-            };
-            let text = |ids: &[u32]| b.as_ref().map(|b| b.tokenizer.decode(ids));
-            let (out, scores): (Vec<Vec<u32>>, Vec<Option<f64>>) = if beams > 1 {
-                if num_return > beams {
-                    bail!("--num-return {num_return} is more than --beams {beams}");
-                }
-                let n = prompt_ids.len();
-                let flat: Vec<i64> = prompt_ids.iter().map(|&x| x as i64).collect();
-                let x = m.embed(Tensor::<2, Int>::from_data(
-                    TensorData::new(flat, [1, n]),
-                    &device,
-                ));
-                let cfg = crate::decode::beam::BeamConfig {
-                    beams,
-                    num_return,
-                    length_penalty,
-                    early_stopping,
-                    max_new: max_new_tokens,
-                };
-                crate::decode::beam::beam_search(&m, x, &stops, &cfg)
-                    .into_iter()
-                    .map(|h| (h.tokens, Some(h.score)))
-                    .unzip()
-            } else {
-                let out = run_generate(
-                    &m,
-                    &device,
-                    &[prompt_ids],
-                    &stops,
-                    max_new_tokens,
-                    &Sampling::from_temperature(temperature, top_p),
-                    seed,
-                );
-                let n = out.len();
-                (out, vec![None; n])
-            };
-            let seqs: Vec<serde_json::Value> = out
-                .iter()
-                .zip(&scores)
-                .map(|(ids, s)| serde_json::json!({"ids": ids, "text": text(ids), "score": s}))
-                .collect();
-            if json {
-                return Ok(
-                    serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n",
-                );
-            }
-            Ok(out
-                .iter()
-                .map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n")
-                .collect())
-        }
-        LmCommand::Bench {
-            model,
-            random,
-            seed,
-            device,
-            dtype,
-            batch,
+        );
+        let n = out.len();
+        (out, vec![None; n])
+    };
+    let seqs: Vec<serde_json::Value> = out
+        .iter()
+        .zip(&scores)
+        .map(|(ids, s)| serde_json::json!({"ids": ids, "text": text(ids), "score": s}))
+        .collect();
+    if json {
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({"sequences": seqs}))? + "\n");
+    }
+    Ok(out
+        .iter()
+        .map(|ids| text(ids).unwrap_or_else(|| format!("{ids:?}")) + "\n")
+        .collect())
+}
+
+/// `acdc lm bench`: prefill and decode speed, and the logits' distance from a CPU float32 run.
+fn bench_command(a: LmBenchArgs, home: &Path) -> Result<String> {
+    let LmBenchArgs {
+        model,
+        random,
+        seed,
+        device,
+        dtype,
+        batch,
+        beams,
+        prompt_len,
+        new_tokens,
+        repeats,
+        check_cpu,
+        no_timing,
+        json,
+    } = a;
+    bench(
+        &model,
+        home,
+        random,
+        &device,
+        &dtype,
+        check_cpu,
+        no_timing,
+        json,
+        &crate::app::lm_bench::BenchPlan {
+            batches: batch,
             beams,
             prompt_len,
             new_tokens,
             repeats,
-            check_cpu,
-            no_timing,
-            json,
-        } => bench(
-            &model,
-            home,
-            random,
-            &device,
-            &dtype,
-            check_cpu,
-            no_timing,
-            json,
-            &crate::app::lm_bench::BenchPlan {
-                batches: batch,
-                beams,
-                prompt_len,
-                new_tokens,
-                repeats,
-                seed,
-            },
-        ),
-        LmCommand::Chat {
-            model,
-            caption,
-            temperature,
-            top_p,
-            samples,
-            max_new_tokens,
             seed,
-        } => {
-            let b = backbone(&model, home)?;
-            let (m, device) = load_model(&model, home)?;
-            let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
-            m.check_context(
-                p.len() + max_new_tokens,
-                "the chat prompt plus --max-new-tokens",
-            )
-            .map_err(anyhow::Error::msg)?;
-            let rows = vec![p; samples.max(1)];
-            let stops = b.stop_ids();
-            let out = run_generate(
-                &m,
-                &device,
-                &rows,
-                &stops,
-                max_new_tokens,
-                &Sampling::from_temperature(temperature, top_p),
-                seed,
-            );
-            let cut = out
-                .iter()
-                .filter(|ids| !crate::decode::split_stop(ids, &stops).1)
-                .count();
-            if cut > 0 {
-                // What `targets.truncated` decides for dialogue targets cut off like these.
-                eprintln!(
-                    "note: {cut} of {} replies reached --max-new-tokens {max_new_tokens} without ending",
-                    out.len()
-                );
-            }
-            Ok(out
-                .iter()
-                .map(|ids| {
-                    let reply = crate::decode::split_stop(ids, &stops).0;
-                    b.tokenizer.decode(reply).trim().to_string() + "\n"
-                })
-                .collect())
-        }
+        },
+    )
+}
+
+/// `acdc lm chat`: the replies a dialogue-continuation target would get for a caption.
+fn chat_command(a: LmChatArgs, home: &Path) -> Result<String> {
+    let LmChatArgs {
+        model,
+        caption,
+        temperature,
+        top_p,
+        samples,
+        max_new_tokens,
+        seed,
+    } = a;
+    let b = backbone(&model, home)?;
+    let (m, device) = load_model(&model, home)?;
+    let p = text_prompt(&b.tokenizer, &b.chat, &caption)?;
+    m.check_context(
+        p.len() + max_new_tokens,
+        "the chat prompt plus --max-new-tokens",
+    )
+    .map_err(anyhow::Error::msg)?;
+    let rows = vec![p; samples.max(1)];
+    let stops = b.stop_ids();
+    let out = run_generate(
+        &m,
+        &device,
+        &rows,
+        &stops,
+        max_new_tokens,
+        &Sampling::from_temperature(temperature, top_p),
+        seed,
+    );
+    let cut = out
+        .iter()
+        .filter(|ids| !crate::decode::split_stop(ids, &stops).1)
+        .count();
+    if cut > 0 {
+        // What `targets.truncated` decides for dialogue targets cut off like these.
+        eprintln!(
+            "note: {cut} of {} replies reached --max-new-tokens {max_new_tokens} without ending",
+            out.len()
+        );
     }
+    Ok(out
+        .iter()
+        .map(|ids| {
+            let reply = crate::decode::split_stop(ids, &stops).0;
+            b.tokenizer.decode(reply).trim().to_string() + "\n"
+        })
+        .collect())
 }
 
 fn run_generate(

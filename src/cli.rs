@@ -102,39 +102,7 @@ pub enum Command {
         json: bool,
     },
     /// Register a spec's grid and execute the runs that are not done, then render its report.
-    Run {
-        spec: PathBuf,
-        /// Only these rows (comma-separated labels), plus the rows they start from.
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Rewrite the spec with an overlay: a name from experiments/overlays/ (`miniature`: the
-        /// synthetic world, toy models, CPU, miniature size) or a path.
-        #[arg(long, value_name = "NAME|FILE")]
-        overlay: Option<String>,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Worker processes sharing the store (default: the spec's `workers`, else 1).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Show what would run, execute nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Execute failed runs again.
-        #[arg(long)]
-        retry_failed: bool,
-        /// Evaluate done runs again without retraining (after adding a METEOR/SPICE jar or a
-        /// judge, or with a newer acdc): each run's scores are replaced when its new evaluation
-        /// completes.
-        #[arg(long)]
-        reeval: bool,
-        /// Where the report goes (default reports/<experiment>).
-        #[arg(long, value_name = "DIR")]
-        report_dir: Option<PathBuf>,
-        #[arg(long, hide = true)]
-        no_report: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
     /// List runs.
     Ls {
         #[arg(long)]
@@ -303,6 +271,42 @@ pub enum Command {
         #[arg(long, default_value_t = 5.0)]
         clip_seconds: f32,
     },
+}
+
+/// The arguments of `acdc run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    pub spec: PathBuf,
+    /// Only these rows (comma-separated labels), plus the rows they start from.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Rewrite the spec with an overlay: a name from experiments/overlays/ (`miniature`: the
+    /// synthetic world, toy models, CPU, miniature size) or a path.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub overlay: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Worker processes sharing the store (default: the spec's `workers`, else 1).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Show what would run, execute nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Execute failed runs again.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Evaluate done runs again without retraining (after adding a METEOR/SPICE jar or a
+    /// judge, or with a newer acdc): each run's scores are replaced when its new evaluation
+    /// completes.
+    #[arg(long)]
+    pub reeval: bool,
+    /// Where the report goes (default reports/<experiment>).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub no_report: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `acdc lm …`: MODEL is `builtin:tiny`, `builtin:tiny-chat`, a Hugging Face model directory or an

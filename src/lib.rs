@@ -8,8 +8,9 @@
 //!   reports from the store;
 //! - [`model`], [`decode`], [`data`], [`text`], [`audio`]: models, generation, datasets and the
 //!   synthetic world, tokenizers and chat formats, the audio front end;
-//! - [`spec`], [`store`], [`once`], [`rng`], [`openai`]: leaves — specs and run ids, the SQLite
-//!   store, build-once locks, seeded random streams, the client of OpenAI-compatible servers.
+//! - [`spec`], [`store`], [`home`], [`once`], [`rng`], [`openai`]: leaves — specs and run ids,
+//!   the SQLite store, every path under `$ACDC_HOME`, build-once locks, seeded random streams,
+//!   the client of OpenAI-compatible servers.
 
 pub mod app;
 pub mod audio;
@@ -18,6 +19,7 @@ pub mod data;
 pub mod decode;
 pub mod eval;
 pub mod exec;
+pub mod home;
 pub mod model;
 pub mod once;
 pub mod openai;

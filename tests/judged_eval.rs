@@ -154,7 +154,7 @@ fn retrained_weights_are_decoded_afresh() {
         id,
         &store.predictions(id, Some("synth_test/aqa")).unwrap()[0],
     );
-    std::fs::remove_file(acdc::train::trainer::final_weights(&store.run_dir(id))).unwrap();
+    std::fs::remove_file(store.run_dir(id).final_weights()).unwrap();
 
     healthy.store(true, Ordering::SeqCst);
     let store = common::run_spec(&home, d.path(), &spec, &["--retry-failed"]);

@@ -69,11 +69,11 @@ seeds = [0, 1]
         version: "0".into(),
     };
     for (i, r) in plan.runs.iter().enumerate() {
-        assert!(store.claim(&r.run_id, &me, false).unwrap());
+        let claim = store.claim(&r.run_id, &me, false).unwrap().unwrap();
         if r.label == "A2" && r.seed == 1 {
             store
                 .finish_run(
-                    &r.run_id,
+                    &claim,
                     Some("non-finite loss (NaN) at step 3 (train.nan_policy = \"fail\")"),
                 )
                 .unwrap();
@@ -161,7 +161,7 @@ seeds = [0, 1]
         items.extend(verdicts("order", 12, 6, i));
         items.extend(verdicts("absent", 16, 12, 3 * i));
         store.put_item_scores(&r.run_id, &items).unwrap();
-        store.finish_run(&r.run_id, None).unwrap();
+        store.finish_run(&claim, None).unwrap();
     }
     store
 }

@@ -224,7 +224,7 @@ fn reeval_scores_done_runs_again_without_retraining() {
     );
     let store = common::run_spec(&home, d.path(), &spec, &[]);
     let run = store.experiment_runs("reeval").unwrap()[0].run_id.clone();
-    let weights = acdc::train::trainer::final_weights(&store.run_dir(&run));
+    let weights = store.run_dir(&run).final_weights();
     let modified = |p: &std::path::Path| std::fs::metadata(p).unwrap().modified().unwrap();
     let (w0, train0) = (
         modified(&weights),

@@ -53,7 +53,10 @@ fn finish_run(stdout: String, failed: usize) -> Result<String> {
 /// Run a parsed command; returns what goes to stdout. An `acdc run` with failed runs returns
 /// [`RunsFailed`], which carries its stdout.
 pub fn dispatch(cli: Cli) -> Result<String> {
-    let home = cli.home.clone().unwrap_or_else(crate::store::home);
+    let home = cli
+        .home
+        .clone()
+        .unwrap_or_else(|| crate::home::Home::from_env().root().to_path_buf());
     match cli.command {
         Command::Plan {
             spec,
@@ -64,64 +67,22 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             let overlay = resolve_overlay(overlay.as_deref(), &spec)?;
             plan(&spec, overlay.as_deref(), &sets, &home, json)
         }
-        Command::Run {
-            spec,
-            only,
-            overlay,
-            sets,
-            workers,
-            dry_run,
-            retry_failed,
-            reeval,
-            report_dir,
-            no_report,
-            json,
-        } => {
-            let overlay = resolve_overlay(overlay.as_deref(), &spec)?;
-            if dry_run {
-                return plan(&spec, overlay.as_deref(), &sets, &home, json);
+        Command::Run(a) => {
+            let overlay = resolve_overlay(a.overlay.as_deref(), &a.spec)?;
+            if a.dry_run {
+                return plan(&a.spec, overlay.as_deref(), &a.sets, &home, a.json);
             }
             let opts = RunOptions {
-                spec,
+                spec: a.spec,
                 overlay,
-                sets,
-                only,
-                workers,
-                retry_failed,
-                reeval,
+                sets: a.sets,
+                only: a.only,
+                workers: a.workers,
+                retry_failed: a.retry_failed,
+                reeval: a.reeval,
                 home: home.clone(),
             };
-            let (plan, summary) = run_experiment(&opts)?;
-            let mut out = String::new();
-            if !no_report {
-                let dir =
-                    report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
-                let store = Store::open_home(&home)?;
-                crate::report::write_report(&store, &plan.experiment, &dir)?;
-                if !json {
-                    writeln!(out, "report: {}", dir.join("README.md").display())?;
-                }
-            }
-            if json {
-                return finish_run(
-                    serde_json::to_string_pretty(&summary)? + "\n",
-                    summary.failed.len(),
-                );
-            }
-            let mut head = format!(
-                "experiment {}: {} run(s) executed, {} already done, {} failed\n",
-                plan.experiment,
-                summary.executed.len(),
-                summary.already_done.len(),
-                summary.failed.len()
-            );
-            for n in &plan.notes {
-                writeln!(head, "note: {n}")?;
-            }
-            for (id, e) in &summary.failed {
-                writeln!(head, "  failed {id}: {}", e.lines().next().unwrap_or(""))?;
-            }
-            finish_run(head + &out, summary.failed.len())
+            run(&opts, a.report_dir, a.no_report, a.json)
         }
         Command::Ls {
             experiment,
@@ -216,19 +177,62 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             clips,
             seed,
             clip_seconds,
-        } => {
-            let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
-            cfg.clip_seconds = clip_seconds;
-            let s = crate::data::synth::generate(&out, &cfg)?;
-            Ok(format!(
-                "{}: {} train + {} test clips, {} event types\n",
-                out.display(),
-                s.train,
-                s.test,
-                s.event_types.len()
-            ))
+        } => synth(&out, clips, seed, clip_seconds),
+    }
+}
+
+/// `acdc synth`: write a synthetic world.
+fn synth(out: &Path, clips: usize, seed: u64, clip_seconds: f32) -> Result<String> {
+    let mut cfg = crate::data::synth::SynthConfig::new(clips, seed);
+    cfg.clip_seconds = clip_seconds;
+    let s = crate::data::synth::generate(out, &cfg)?;
+    Ok(format!(
+        "{}: {} train + {} test clips, {} event types\n",
+        out.display(),
+        s.train,
+        s.test,
+        s.event_types.len()
+    ))
+}
+
+/// `acdc run` (not `--dry-run`): execute the plan, write its report unless `no_report`, and say
+/// what happened.
+fn run(
+    opts: &RunOptions,
+    report_dir: Option<PathBuf>,
+    no_report: bool,
+    json: bool,
+) -> Result<String> {
+    let (plan, summary) = run_experiment(opts)?;
+    let mut out = String::new();
+    if !no_report {
+        let dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
+        let store = Store::open_home(&opts.home)?;
+        crate::report::write_report(&store, &plan.experiment, &dir)?;
+        if !json {
+            writeln!(out, "report: {}", dir.join("README.md").display())?;
         }
     }
+    if json {
+        return finish_run(
+            serde_json::to_string_pretty(&summary)? + "\n",
+            summary.failed.len(),
+        );
+    }
+    let mut head = format!(
+        "experiment {}: {} run(s) executed, {} already done, {} failed\n",
+        plan.experiment,
+        summary.executed.len(),
+        summary.already_done.len(),
+        summary.failed.len()
+    );
+    for n in &plan.notes {
+        writeln!(head, "note: {n}")?;
+    }
+    for (id, e) in &summary.failed {
+        writeln!(head, "  failed {id}: {}", e.lines().next().unwrap_or(""))?;
+    }
+    finish_run(head + &out, summary.failed.len())
 }
 
 /// `acdc features`: one `.npy` per input; every failure is reported, the others are still written.
@@ -295,7 +299,7 @@ pub(crate) fn per_file(
 }
 
 fn open_existing(home: &Path) -> Result<Store> {
-    let db = home.join("acdc.db");
+    let db = crate::home::Home::new(home).db();
     if !db.exists() {
         bail!(
             "{}: no store here yet (run an experiment first, or pass --home / set ACDC_HOME)",
@@ -368,7 +372,7 @@ pub fn plan(
 
 fn statuses(plan: &Plan, home: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let db = home.join("acdc.db");
+    let db = crate::home::Home::new(home).db();
     if db.exists() {
         if let Ok(store) = Store::open(&db) {
             for r in &plan.runs {

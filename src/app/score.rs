@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::eval::caption_metrics::CaptionItem;
+
 /// `jar` if it is a file; otherwise an error naming the flag that gave it.
 fn existing_jar(jar: &Path, flag: &str) -> Result<PathBuf> {
     if !jar.is_file() {
@@ -30,7 +32,7 @@ pub fn score(
     jars: &Jars,
     json: bool,
 ) -> Result<String> {
-    use crate::eval::caption_metrics::{score_captions, CaptionItem, CaptionTokenizer};
+    use crate::eval::caption_metrics::{score_captions, CaptionTokenizer};
     const KNOWN: &[&str] = &["bleu", "rouge_l", "cider_d", "meteor", "spice", "spider"];
     for m in metrics {
         if !KNOWN.contains(&m.as_str()) {
@@ -40,23 +42,7 @@ pub fn score(
             );
         }
     }
-    let text = std::fs::read_to_string(input)
-        .with_context(|| format!("{}: cannot read", input.display()))?;
-    let items: Vec<CaptionItem> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: expected [{{\"id\", \"candidate\", \"references\": [...]}}, ...]",
-            input.display()
-        )
-    })?;
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, it) in items.iter().enumerate() {
-        if !seen.insert(&it.id) {
-            bail!("{}: item {i}: duplicate id `{}`", input.display(), it.id);
-        }
-        if it.references.is_empty() {
-            bail!("{}: item {i} (`{}`): no references", input.display(), it.id);
-        }
-    }
+    let items = read_items(input)?;
     let tok = match tokenizer {
         crate::cli::ScoreTokenizer::Ptb => CaptionTokenizer::Ptb,
         crate::cli::ScoreTokenizer::Plain => CaptionTokenizer::Plain,
@@ -82,28 +68,7 @@ pub fn score(
             None => crate::eval::spice::jar_from_env()?,
         };
         match jar {
-            Some(jar) => {
-                let (c, per) = crate::eval::spice::spice_captions(&jar, &items, tok)?;
-                let cider = s.corpus.get("cider_d").copied().unwrap_or(f64::NAN);
-                for (name, wanted) in [
-                    ("spice", c),
-                    ("spider", crate::eval::spice::spider(cider, c)),
-                ] {
-                    if metrics.iter().any(|m| m == name) {
-                        corpus.insert(name.into(), wanted);
-                    }
-                }
-                for (it, v) in s.items.iter_mut().zip(per) {
-                    let cider = it.scores.get("cider_d").copied().unwrap_or(f64::NAN);
-                    if metrics.iter().any(|m| m == "spice") {
-                        it.scores.insert("spice".into(), v);
-                    }
-                    if metrics.iter().any(|m| m == "spider") {
-                        it.scores
-                            .insert("spider".into(), crate::eval::spice::spider(cider, v));
-                    }
-                }
-            }
+            Some(jar) => add_spice(&jar, &items, tok, metrics, &mut corpus, &mut s)?,
             None => unavailable.extend(
                 ["spice", "spider"]
                     .into_iter()
@@ -127,6 +92,71 @@ pub fn score(
             None => unavailable.insert(0, "meteor"),
         }
     }
+    render(&s, &corpus, &unavailable, &want, json)
+}
+
+/// The items of a captions file, checked: unique ids, references for each.
+fn read_items(input: &Path) -> Result<Vec<CaptionItem>> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("{}: cannot read", input.display()))?;
+    let items: Vec<CaptionItem> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected [{{\"id\", \"candidate\", \"references\": [...]}}, ...]",
+            input.display()
+        )
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, it) in items.iter().enumerate() {
+        if !seen.insert(&it.id) {
+            bail!("{}: item {i}: duplicate id `{}`", input.display(), it.id);
+        }
+        if it.references.is_empty() {
+            bail!("{}: item {i} (`{}`): no references", input.display(), it.id);
+        }
+    }
+    Ok(items)
+}
+
+/// SPICE (and SPIDEr, from each item's CIDEr-D) with the official jar, for the metrics asked.
+fn add_spice(
+    jar: &Path,
+    items: &[CaptionItem],
+    tok: crate::eval::caption_metrics::CaptionTokenizer,
+    metrics: &[String],
+    corpus: &mut BTreeMap<String, f64>,
+    s: &mut crate::eval::caption_metrics::CaptionScores,
+) -> Result<()> {
+    let (c, per) = crate::eval::spice::spice_captions(jar, items, tok)?;
+    let cider = s.corpus.get("cider_d").copied().unwrap_or(f64::NAN);
+    for (name, wanted) in [
+        ("spice", c),
+        ("spider", crate::eval::spice::spider(cider, c)),
+    ] {
+        if metrics.iter().any(|m| m == name) {
+            corpus.insert(name.into(), wanted);
+        }
+    }
+    for (it, v) in s.items.iter_mut().zip(per) {
+        let cider = it.scores.get("cider_d").copied().unwrap_or(f64::NAN);
+        if metrics.iter().any(|m| m == "spice") {
+            it.scores.insert("spice".into(), v);
+        }
+        if metrics.iter().any(|m| m == "spider") {
+            it.scores
+                .insert("spider".into(), crate::eval::spice::spider(cider, v));
+        }
+    }
+    Ok(())
+}
+
+/// The scores as JSON (corpus, items, unavailable) or as lines of text.
+fn render(
+    s: &crate::eval::caption_metrics::CaptionScores,
+    corpus: &BTreeMap<String, f64>,
+    unavailable: &[&str],
+    want: &dyn Fn(&str) -> bool,
+    json: bool,
+) -> Result<String> {
     if json {
         let items: Vec<serde_json::Value> =
             s.items
@@ -147,7 +177,7 @@ pub fn score(
         )? + "\n");
     }
     let mut out = String::new();
-    for (k, v) in &corpus {
+    for (k, v) in corpus {
         writeln!(out, "{k:<10} {v:.6}")?;
     }
     for m in unavailable {

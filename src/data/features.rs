@@ -301,3 +301,12 @@ pub enum AudioInput<'a> {
     /// EAT input features `[frames, 128]`; the encoder runs inside the step.
     Features(&'a ClipMatrices),
 }
+
+impl<'a> AudioInput<'a> {
+    /// The clips' matrices, whichever they hold.
+    pub fn clips(self) -> &'a ClipMatrices {
+        match self {
+            AudioInput::Encoded(m) | AudioInput::Features(m) => m,
+        }
+    }
+}

@@ -186,7 +186,7 @@ pub fn assemble(
         target_frames: cfg.encoder.target_frames,
         max_seconds: cfg.data.max_audio_seconds,
     };
-    let cache = home.join("cache").join("features");
+    let cache = crate::home::Home::new(home).feature_cache();
     progress(0, total);
     let (features, failures) = extract(&clips, limits, Some(&cache), &|n| progress(n, total));
     let first: Vec<String> = failures

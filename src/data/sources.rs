@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::items::{CaptionItem, DataError, QaItem};
 use super::synth::{self, SynthConfig};
+use crate::home::Home;
 use crate::spec::schema::{DataConfig, SynthData};
 
 /// Datasets that have readers.
@@ -20,7 +21,7 @@ pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavca
 /// `level_db`); worlds written by older builds are left where they are and regenerated beside
 /// them (the audio is the same: generation is a pure function of the config).
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
-    home.join("data").join(format!(
+    Home::new(home).world_dir(&format!(
         "synth-v3-c{}-s{}-d{}",
         s.clips, s.seed, s.clip_seconds
     ))
@@ -184,7 +185,7 @@ pub fn qa_items(
                 super::audiobench::read_split(
                     &r,
                     split,
-                    &home.join("cache").join("audio").join(dataset),
+                    &Home::new(home).audio_cache(dataset),
                     dataset,
                 )
             }

@@ -2,7 +2,7 @@
 //! captioning sets with BLEU-1..4, ROUGE-L and CIDEr-D (PTB-style tokenisation), QA sets with
 //! token-F1 and exact match. Every prediction is returned for the store.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::caption_metrics::{score_captions, CaptionItem as ScoredCaption, CaptionTokenizer};
 use super::qa_metrics::{exact_match, token_f1};
@@ -77,7 +77,7 @@ fn prompt_embeds(
         Answerer::Audio { model, audio } => {
             let keys: Vec<&str> = rows.iter().map(|r| r.audio.as_str()).collect();
             let prompts: Vec<AudioPrompt> = rows.iter().map(|r| r.prompt.clone()).collect();
-            let a = audio_for(model, *audio, &keys, device);
+            let a = audio_embeds(model, *audio, &keys, device)?;
             Ok(crate::decode::splice_prompts(model, &prompts, a, pad))
         }
         Answerer::TextOracle { llm, texts } => {
@@ -114,17 +114,19 @@ fn prompt_embeds(
     }
 }
 
-fn audio_for(model: &AudioLlm, audio: AudioInput<'_>, keys: &[&str], device: &Device) -> Tensor<3> {
-    match audio {
-        AudioInput::Encoded(m) => model.project(m.batch(keys, device)),
-        AudioInput::Features(m) => {
-            let x = m.clone_batch_host(keys);
-            model.embed_audio(Tensor::from_data(
-                TensorData::new(x, [keys.len(), m.rows, m.dim]),
-                device,
-            ))
-        }
-    }
+/// The clips' audio embeddings ([`AudioLlm::embed_clips`]).
+fn audio_embeds(
+    model: &AudioLlm,
+    audio: AudioInput<'_>,
+    keys: &[&str],
+    device: &Device,
+) -> Result<Tensor<3>, EvalError> {
+    model
+        .embed_clips(audio, keys, device, None)
+        .map_err(|clip| EvalError::Task {
+            task: "audio".into(),
+            message: format!("no audio features for clip `{clip}`"),
+        })
 }
 
 /// Decode every row with `answerer` and `cfg.decode`'s beams and length limit: each output,
@@ -176,7 +178,7 @@ pub fn decode_all(
         let ids = if let Answerer::Audio { model, audio } = answerer {
             let keys: Vec<&str> = chunk.iter().map(|r| r.audio.as_str()).collect();
             let prompts: Vec<AudioPrompt> = chunk.iter().map(|r| r.prompt.clone()).collect();
-            let a = audio_for(model, *audio, &keys, device);
+            let a = audio_embeds(model, *audio, &keys, device)?;
             generate_with_audio(
                 model,
                 &prompts,

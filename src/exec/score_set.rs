@@ -125,23 +125,15 @@ fn provenance(path: &Path, items: usize) -> Result<SetFile, DataError> {
     })
 }
 
-/// Score run `run` (id or unique prefix) on `set` and record the scores.
-pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores, ScoreSetError> {
-    check_name(&set.name)?;
-    if set.aqa.is_none() && set.aac.is_none() {
-        return Err(ScoreSetError::Usage(
-            "nothing to score: give --aqa FILE.jsonl and/or --aac FILE.json".into(),
-        ));
-    }
-    let (id, cfg) = done_run(store, run)?;
-    if own_sets(store, &id, &cfg)?.contains(&set.name) {
-        return Err(ScoreSetError::Name {
-            name: set.name.clone(),
-            message: format!("run `{id}` has an evaluation set of that name in its own configuration or scores; choose another name"),
-        });
-    }
+/// A new set's inputs, read and checked: its evaluation sets, where each audio key lives, and
+/// the files' provenance.
+struct Inputs {
+    sets: Vec<EvalSet>,
+    places: BTreeMap<String, String>,
+    sources: BTreeMap<String, SetFile>,
+}
 
-    // Every input, checked before anything loads.
+fn read_inputs(set: &NewSet) -> Result<Inputs, ScoreSetError> {
     let mut sets = Vec::new();
     let mut places: BTreeMap<String, String> = BTreeMap::new();
     let mut sources = BTreeMap::new();
@@ -171,6 +163,36 @@ pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores
             items: items.into_iter().map(|l| l.item).collect(),
         });
     }
+
+    Ok(Inputs {
+        sets,
+        places,
+        sources,
+    })
+}
+
+/// Score run `run` (id or unique prefix) on `set` and record the scores.
+pub fn score_set(store: &mut Store, run: &str, set: &NewSet) -> Result<SetScores, ScoreSetError> {
+    check_name(&set.name)?;
+    if set.aqa.is_none() && set.aac.is_none() {
+        return Err(ScoreSetError::Usage(
+            "nothing to score: give --aqa FILE.jsonl and/or --aac FILE.json".into(),
+        ));
+    }
+    let (id, cfg) = done_run(store, run)?;
+    if own_sets(store, &id, &cfg)?.contains(&set.name) {
+        return Err(ScoreSetError::Name {
+            name: set.name.clone(),
+            message: format!("run `{id}` has an evaluation set of that name in its own configuration or scores; choose another name"),
+        });
+    }
+
+    // Every input, checked before anything loads.
+    let Inputs {
+        sets,
+        places,
+        sources,
+    } = read_inputs(set)?;
 
     // Its models were built when it ran; a store moved to a fresh $ACDC_HOME builds them again.
     super::stages::provision_builtins(&cfg, &store.home(), &id).map_err(|e| {

@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError};
 use crate::targets::{self, TargetsError};
 use crate::train::checkpoint::{load_trainable, CheckpointError};
 use crate::train::pretrain::PretrainError;
-use crate::train::trainer::{final_weights, TrainError};
+use crate::train::trainer::TrainError;
 use crate::train::{train, TrainJob, TrainSource};
 
 /// Why a stage, and so its run, failed: each module's own error, turned into text once, where
@@ -260,18 +260,15 @@ pub fn execute(
     cfg: &RunConfig,
     home: &Path,
     init_weights: Option<PathBuf>,
+    claim_lost: &std::sync::atomic::AtomicBool,
 ) -> StageResult<()> {
     let run_dir = store.run_dir(run_id);
     let io = |e: std::io::Error| StageError::Io {
-        path: run_dir.clone(),
+        path: run_dir.path().to_path_buf(),
         message: e.to_string(),
     };
-    std::fs::create_dir_all(&run_dir).map_err(io)?;
-    std::fs::write(
-        run_dir.join("config.json"),
-        crate::spec::canonical_json(cfg),
-    )
-    .map_err(io)?;
+    std::fs::create_dir_all(run_dir.path()).map_err(io)?;
+    std::fs::write(run_dir.config(), crate::spec::canonical_json(cfg)).map_err(io)?;
     provision_builtins(cfg, home, run_id)?;
     let backbone = Backbone::resolve(&cfg.backbone, home)?;
     let device = crate::model::device::device_for(cfg.device)?;
@@ -284,7 +281,7 @@ pub fn execute(
         device: &device,
         data: &data,
     };
-    let weights = final_weights(&run_dir);
+    let weights = run_dir.final_weights();
     if !cfg.reference.is_none() {
         // A reference row: no targets, no training; its backbone answers alone.
         return eval_stage(store, &run, AudioInput::Features(&feats), &weights);
@@ -312,6 +309,7 @@ pub fn execute(
             run_dir: &run_dir,
             home,
             init_from: init_weights,
+            claim_lost: Some(claim_lost),
         };
         train_stage(store, &job)?;
     }
@@ -557,7 +555,7 @@ fn evaluate_sets(
                 .collect()
         }),
         probes_trained: (cfg.eval.probes && synth_instruct).then(|| {
-            crate::data::synth::probes::TAUGHT_BY_SYNTH_QA
+            crate::spec::probes::TAUGHT_BY_SYNTH_QA
                 .iter()
                 .map(|k| k.to_string())
                 .collect()

@@ -15,7 +15,6 @@ use crate::store::runs::RunStatus;
 use crate::store::stages::StageName;
 use crate::store::{Store, StoreError};
 use crate::train::checkpoint::load_trainable;
-use crate::train::trainer::final_weights;
 
 /// Why a run's trained model cannot be loaded or its audio read; each names the run or file.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +96,7 @@ impl TrainedRun {
             run: id.to_string(),
             message,
         };
-        let weights = final_weights(&store.run_dir(id));
+        let weights = store.run_dir(id).final_weights();
         if !weights.is_file() {
             return Err(TrainedRunError::MissingWeights {
                 run: id.to_string(),
@@ -153,7 +152,7 @@ impl TrainedRun {
             target_frames: self.cfg.encoder.target_frames,
             max_seconds: self.cfg.data.max_audio_seconds,
         };
-        let cache = self.home.join("cache").join("features");
+        let cache = crate::home::Home::new(&self.home).feature_cache();
         let (features, failures) = extract(clips, limits, Some(&cache), &|n| pb.inc(n as u64));
         pb.finish_and_clear();
         if !failures.is_empty() {

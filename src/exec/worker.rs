@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::spec::{self, Plan, PlannedRun};
-use crate::store::runs::{RunStatus, WorkerInfo};
-use crate::store::Store;
+use crate::store::runs::{Claim, RunStatus, WorkerInfo};
+use crate::store::{Store, StoreError};
 
 /// Options of `acdc run`.
 #[derive(Debug, Clone)]
@@ -87,20 +87,27 @@ pub fn select<'a>(plan: &'a Plan, only: &[String]) -> Result<Vec<&'a PlannedRun>
         .collect())
 }
 
-/// Keep a run's heartbeat fresh from a side thread while it executes.
+/// Keep a run's heartbeat fresh from a side thread while it executes (its own connection; a
+/// busy store only delays a beat). When the claim turns out lost, `lost` is set and the beats
+/// stop.
 struct Heartbeat {
     stop: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Heartbeat {
-    fn start(db: PathBuf, run_id: String) -> Heartbeat {
+    fn start(db: PathBuf, claim: Claim) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
+        let lost = Arc::new(AtomicBool::new(false));
+        let (s, l) = (stop.clone(), lost.clone());
         let handle = std::thread::spawn(move || {
             let Ok(store) = Store::open(&db) else { return };
             while !s.load(Ordering::Relaxed) {
-                let _ = store.heartbeat(&run_id);
+                if let Err(StoreError::ClaimLost { .. }) = store.heartbeat(&claim) {
+                    l.store(true, Ordering::Relaxed);
+                    return;
+                }
                 for _ in 0..50 {
                     if s.load(Ordering::Relaxed) {
                         return;
@@ -111,6 +118,7 @@ impl Heartbeat {
         });
         Heartbeat {
             stop,
+            lost,
             handle: Some(handle),
         }
     }
@@ -125,15 +133,20 @@ impl Drop for Heartbeat {
     }
 }
 
-fn execute_one(store: &mut Store, run: &PlannedRun, home: &Path) -> Result<(), String> {
+fn execute_one(
+    store: &mut Store,
+    run: &PlannedRun,
+    claim: &Claim,
+    home: &Path,
+) -> Result<(), String> {
     let init = run
         .config
         .init_from
         .as_ref()
-        .map(|src| crate::train::trainer::final_weights(&store.run_dir(src)));
-    let _beat = Heartbeat::start(store.path.clone(), run.run_id.clone());
+        .map(|src| store.run_dir(src).final_weights());
+    let beat = Heartbeat::start(store.path.clone(), claim.clone());
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::stages::execute(store, &run.run_id, &run.config, home, init)
+        super::stages::execute(store, &run.run_id, &run.config, home, init, &beat.lost)
     }));
     match r {
         // The run's failure, recorded as text: the one place a stage error becomes a string.
@@ -175,64 +188,135 @@ pub fn worker_loop(
         if open.is_empty() {
             return Ok(());
         }
-        let mut progressed = false;
-        let mut waiting = false;
-        for r in &open {
-            if let Some(dep) = &r.config.init_from {
-                match status
-                    .get(dep)
-                    .copied()
-                    .or_else(|| store.run(dep).ok().map(|x| x.status))
-                {
-                    Some(RunStatus::Done) => {}
-                    Some(RunStatus::Failed) => {
-                        // Its source failed: this run cannot start.
-                        if store.claim(&r.run_id, &me, false)? {
-                            let msg = format!("init_from run {dep} failed");
-                            store.finish_run(&r.run_id, Some(&msg))?;
-                            summary.failed.push((r.run_id.clone(), msg));
-                            attempted.insert(r.run_id.clone());
-                            progressed = true;
-                        }
-                        continue;
-                    }
-                    _ => {
-                        waiting = true;
-                        continue;
-                    }
-                }
-            }
-            if attempted.contains(&r.run_id) && status[&r.run_id] != RunStatus::Running {
-                continue;
-            }
-            if store.claim(&r.run_id, &me, false)? {
-                attempted.insert(r.run_id.clone());
-                eprintln!("acdc: run {} ({}) starting", r.run_id, r.name());
-                let result = execute_one(store, r, home);
-                match &result {
-                    Ok(()) => {
-                        store.finish_run(&r.run_id, None)?;
-                        eprintln!("acdc: run {} ({}) done", r.run_id, r.name());
-                        summary.executed.push(r.run_id.clone());
-                    }
-                    Err(e) => {
-                        store.finish_run(&r.run_id, Some(e))?;
-                        eprintln!("acdc: run {} ({}) failed: {e}", r.run_id, r.name());
-                        summary.failed.push((r.run_id.clone(), e.clone()));
-                    }
-                }
-                progressed = true;
-                break;
-            } else if status[&r.run_id] == RunStatus::Running {
-                waiting = true;
-            }
-        }
+        let mut pass = Pass {
+            store: &mut *store,
+            status: &status,
+            me: &me,
+            attempted: &mut attempted,
+            summary: &mut *summary,
+            progressed: false,
+            waiting: false,
+        };
+        pass.run_one(&open, home)?;
+        let (progressed, waiting) = (pass.progressed, pass.waiting);
         if !progressed {
             if !waiting {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+}
+
+/// One pass of a worker over the open runs: it executes the first it can claim, and notes
+/// whether it made progress (executed or failed a run) or saw runs it must wait for.
+struct Pass<'a> {
+    store: &'a mut Store,
+    status: &'a BTreeMap<String, RunStatus>,
+    me: &'a WorkerInfo,
+    attempted: &'a mut BTreeSet<String>,
+    summary: &'a mut RunSummary,
+    progressed: bool,
+    waiting: bool,
+}
+
+/// Where a run's `init_from` parent stands.
+enum Parent {
+    /// None, or done: the run may start.
+    Ready,
+    /// Not done yet: the run waits.
+    Pending,
+    /// Failed: the run cannot start.
+    Failed(String),
+}
+
+impl Pass<'_> {
+    fn parent(&self, r: &PlannedRun) -> Parent {
+        let Some(dep) = &r.config.init_from else {
+            return Parent::Ready;
+        };
+        let status = self
+            .status
+            .get(dep)
+            .copied()
+            .or_else(|| self.store.run(dep).ok().map(|x| x.status));
+        match status {
+            Some(RunStatus::Done) => Parent::Ready,
+            Some(RunStatus::Failed) => Parent::Failed(dep.clone()),
+            _ => Parent::Pending,
+        }
+    }
+
+    /// Try the open runs in order until one is executed.
+    fn run_one(&mut self, open: &[&PlannedRun], home: &Path) -> Result<(), ExecError> {
+        for r in open {
+            match self.parent(r) {
+                Parent::Ready => {}
+                Parent::Pending => {
+                    self.waiting = true;
+                    continue;
+                }
+                Parent::Failed(dep) => {
+                    self.fail_unstartable(r, &dep)?;
+                    continue;
+                }
+            }
+            let running = self.status[&r.run_id] == RunStatus::Running;
+            if self.attempted.contains(&r.run_id) && !running {
+                continue;
+            }
+            if let Some(claim) = self.store.claim(&r.run_id, self.me, false)? {
+                self.attempted.insert(r.run_id.clone());
+                self.execute(r, &claim, home)?;
+                self.progressed = true;
+                return Ok(());
+            }
+            if running {
+                self.waiting = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// A run whose `init_from` source failed cannot start: record it as failed (when this
+    /// worker gets its claim).
+    fn fail_unstartable(&mut self, r: &PlannedRun, dep: &str) -> Result<(), ExecError> {
+        if let Some(claim) = self.store.claim(&r.run_id, self.me, false)? {
+            let msg = format!("init_from run {dep} failed");
+            self.store.finish_run(&claim, Some(&msg))?;
+            self.summary.failed.push((r.run_id.clone(), msg));
+            self.attempted.insert(r.run_id.clone());
+            self.progressed = true;
+        }
+        Ok(())
+    }
+
+    /// Execute a claimed run and record how it ended (unless the claim was lost meanwhile:
+    /// then the worker that took the run over records its end, and this one says so).
+    fn execute(&mut self, r: &PlannedRun, claim: &Claim, home: &Path) -> Result<(), ExecError> {
+        eprintln!("acdc: run {} ({}) starting", r.run_id, r.name());
+        let outcome = execute_one(self.store, r, claim, home);
+        match self
+            .store
+            .finish_run(claim, outcome.as_ref().err().map(String::as_str))
+        {
+            Err(e @ StoreError::ClaimLost { .. }) => {
+                eprintln!("acdc: run {} ({}): {e}", r.run_id, r.name());
+                return Ok(());
+            }
+            other => other?,
+        }
+        match outcome {
+            Ok(()) => {
+                eprintln!("acdc: run {} ({}) done", r.run_id, r.name());
+                self.summary.executed.push(r.run_id.clone());
+            }
+            Err(e) => {
+                eprintln!("acdc: run {} ({}) failed: {e}", r.run_id, r.name());
+                self.summary.failed.push((r.run_id.clone(), e));
+            }
+        }
+        Ok(())
     }
 }
 

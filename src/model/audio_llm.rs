@@ -6,6 +6,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::adapter::Adapter;
 use super::encoder::Eat;
 use super::llm::{AttnInputs, KvCache, Llama};
+use crate::data::features::AudioInput;
 
 #[derive(Module, Debug)]
 pub struct AudioLlm {
@@ -41,6 +42,37 @@ impl AudioLlm {
     /// Audio embeddings straight from normalised fbank features `[B, frames, mel]`.
     pub fn embed_audio(&self, feats: Tensor<3>) -> Tensor<3> {
         self.adapter.forward(self.encoder.forward(feats))
+    }
+
+    /// The audio embeddings of clips `keys` of `audio` (the one audio-embedding step of training,
+    /// validation and evaluation): frozen-encoder outputs projected by the adapter, or features
+    /// run through the encoder first. `augment` edits each clip's feature rows (`[frames · mel]`)
+    /// before the encoder reads them (training's SpecAugment; ignored for encoder outputs).
+    /// Err names the first clip `audio` lacks.
+    pub fn embed_clips(
+        &self,
+        audio: AudioInput<'_>,
+        keys: &[&str],
+        device: &burn::tensor::Device,
+        augment: Option<&mut dyn FnMut(&mut [f32])>,
+    ) -> Result<Tensor<3>, String> {
+        let clips = audio.clips();
+        if let Some(k) = keys.iter().find(|k| !clips.contains(k)) {
+            return Err(k.to_string());
+        }
+        Ok(match audio {
+            AudioInput::Encoded(m) => self.project(m.batch(keys, device)),
+            AudioInput::Features(m) => {
+                let mut x = m.clone_batch_host(keys);
+                if let Some(edit) = augment {
+                    x.chunks_mut(m.rows * m.dim).for_each(edit);
+                }
+                self.embed_audio(Tensor::from_data(
+                    TensorData::new(x, [keys.len(), m.rows, m.dim]),
+                    device,
+                ))
+            }
+        })
     }
 
     /// Input embeddings for a batch: token embeddings with the audio rows spliced in.

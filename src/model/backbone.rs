@@ -9,6 +9,7 @@ use burn::tensor::Device;
 
 use super::encoder::{Eat, EatConfig};
 use super::llm::{Llama, LlamaConfig};
+use crate::home::Home;
 use crate::text::tokenizer::TokenizerError;
 use crate::text::{ChatFormat, TextTokenizer};
 
@@ -123,8 +124,8 @@ pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
 /// Where `builtin:tiny-eat-events` keeps its pretrained weights (built by
 /// `train::pretrain_encoder`).
 pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
-    home.join("models")
-        .join("builtin-tiny-eat-events")
+    Home::new(home)
+        .model_dir("builtin-tiny-eat-events")
         .join("model.bpk")
 }
 
@@ -137,8 +138,7 @@ pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
 pub fn tiny_chat_dir(home: &Path) -> PathBuf {
     let version =
         crate::spec::run_id::builtin_recipe("builtin:tiny-chat").expect("a listed recipe");
-    home.join("models")
-        .join(format!("builtin-tiny-chat-v{version}"))
+    Home::new(home).model_dir(&format!("builtin-tiny-chat-v{version}"))
 }
 
 /// `builtin:tiny-chat`'s pretrained weights (written last when it is built).
@@ -193,7 +193,7 @@ impl Backbone {
                 Ok(b)
             }
             "builtin:tiny" => {
-                let dir = home.join("models").join("builtin-tiny");
+                let dir = Home::new(home).model_dir("builtin-tiny");
                 let tok_path = dir.join("tokenizer.json");
                 let tokenizer = if tok_path.exists() {
                     TextTokenizer::from_file(&tok_path).map_err(|source| {

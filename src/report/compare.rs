@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{ReportData, ReportRow};
 use super::markdown::fmt_delta;
-use crate::data::synth::probes::PROBE_KINDS;
 use crate::rng::Rng;
+use crate::spec::probes::PROBE_KINDS;
 
 /// Bootstrap resamples per comparison.
 pub const RESAMPLES: usize = 2000;

@@ -193,7 +193,7 @@ impl ReportData {
     /// Probes behind each probe kind's score (from the first done run that has it), with the
     /// kind's chance level: `(kind, n, chance)` in report order.
     pub fn probe_counts(&self) -> Vec<(&str, i64, Option<f64>)> {
-        use crate::data::synth::probes::{chance, PROBE_KINDS};
+        use crate::spec::probes::{chance, PROBE_KINDS};
         self.probe_metrics
             .iter()
             .filter_map(|m| {

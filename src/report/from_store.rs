@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::data::{EvalFacts, ProbeExample, ReportData, ReportRow, RunResult};
-use crate::data::synth::probes::PROBE_KINDS;
+use crate::spec::probes::PROBE_KINDS;
 use crate::store::stages::{EvalInfo, StageName, StageRecord};
 use crate::store::{Store, StoreError};
 

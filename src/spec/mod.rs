@@ -25,6 +25,7 @@
 pub mod expand;
 pub mod load;
 pub mod overlay;
+pub mod probes;
 pub mod run_id;
 pub mod schema;
 

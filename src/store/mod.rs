@@ -11,6 +11,7 @@ pub mod schema;
 pub mod stages;
 pub mod targets;
 
+use crate::home::{Home, RunDir};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub enum StoreError {
         metric: String,
         value: f64,
     },
+    #[error("{}: run `{run}` is no longer this worker's: another worker took it over (its heartbeat had gone stale); nothing more is recorded for it here", path.display())]
+    ClaimLost { path: PathBuf, run: String },
     #[error("{}: run prefix `{prefix}` is ambiguous: {candidates}", path.display())]
     AmbiguousRun {
         path: PathBuf,
@@ -49,13 +52,6 @@ pub enum StoreError {
 pub struct Store {
     pub(crate) conn: Connection,
     pub path: PathBuf,
-}
-
-/// `$ACDC_HOME`, or `./acdc-home`.
-pub fn home() -> PathBuf {
-    std::env::var_os("ACDC_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("acdc-home"))
 }
 
 pub(crate) fn now_iso() -> String {
@@ -100,7 +96,7 @@ impl Store {
             path: home.to_path_buf(),
             message: format!("cannot create ACDC_HOME directory: {e}"),
         })?;
-        Self::open(&home.join("acdc.db"))
+        Self::open(&Home::new(home).db())
     }
 
     /// Open (creating if needed) a store file and bring its schema up to date.
@@ -109,7 +105,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -138,43 +134,43 @@ impl Store {
             });
         }
         if version < target {
-            if version > 0 {
-                // Refuse to migrate something that was not made by acdc.
-                let has_runs: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
-                if has_runs == 0 {
-                    return Err(StoreError::Open {
-                        path: path.to_path_buf(),
-                        message: "an SQLite file that is not an acdc store".into(),
-                    });
-                }
-            } else {
-                let tables: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM sqlite_master WHERE type='table'",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
-                if tables > 0 {
-                    return Err(StoreError::Open {
-                        path: path.to_path_buf(),
-                        message: "an SQLite file with other tables, not an acdc store; nothing was changed".into(),
-                    });
-                }
+            // Under the write lock, the version read again: another process opening the store
+            // at the same time may have migrated it meanwhile (then there is nothing to do).
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sql)?;
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(sql)?;
+            let tables = |filter: &str| -> Result<i64, StoreError> {
+                tx.query_row(
+                    &format!("SELECT count(*) FROM sqlite_master WHERE type='table'{filter}"),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)
+            };
+            // Refuse to migrate something that was not made by acdc.
+            if version > 0 && tables(" AND name='runs'")? == 0 {
+                return Err(StoreError::Open {
+                    path: path.to_path_buf(),
+                    message: "an SQLite file that is not an acdc store".into(),
+                });
+            }
+            if version == 0 && tables("")? > 0 {
+                return Err(StoreError::Open {
+                    path: path.to_path_buf(),
+                    message:
+                        "an SQLite file with other tables, not an acdc store; nothing was changed"
+                            .into(),
+                });
             }
             for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
-                let tx = conn.unchecked_transaction().map_err(sql)?;
                 tx.execute_batch(m).map_err(sql)?;
                 tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                     .map_err(sql)?;
-                tx.commit().map_err(sql)?;
             }
+            tx.commit().map_err(sql)?;
         }
         Ok(Store {
             conn,
@@ -205,13 +201,9 @@ impl Store {
         }
     }
 
-    /// Directory of run artifacts: `<home>/runs/<id>/`.
-    pub fn run_dir(&self, run_id: &str) -> PathBuf {
-        self.path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("runs")
-            .join(run_id)
+    /// A run's folder, `<home>/runs/<id>/`, with the paths in it.
+    pub fn run_dir(&self, run_id: &str) -> RunDir {
+        Home::new(self.home()).run(run_id)
     }
 
     /// The home directory the store lives in.
@@ -293,6 +285,78 @@ mod tests {
         s.put_item_scores("r1", &[item("token_f1", "q1", 0.5)])
             .unwrap();
         assert_eq!(s.item_scores("r1").unwrap().len(), 1);
+    }
+
+    /// Eight processes' worth of connections opening one fresh store at once: every one opens
+    /// it (the migrations run once, under the write lock), none sees a half-made schema.
+    #[test]
+    fn a_fresh_store_opened_at_once_by_many_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acdc.db");
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|sc| {
+            let opened: Vec<_> = (0..8)
+                .map(|_| {
+                    sc.spawn(|| {
+                        barrier.wait();
+                        Store::open(&p).map(|_| ()).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for o in opened {
+                o.join().unwrap().unwrap();
+            }
+        });
+        let conn = Connection::open(&p).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, schema::MIGRATIONS.len() as i64);
+    }
+
+    /// A worker whose run another worker took over (its heartbeat gone stale) can neither beat
+    /// nor record the run's end over the new owner's claim; the new owner can.
+    #[test]
+    fn a_lost_claim_records_nothing_over_the_new_owner() {
+        use runs::{RunStatus, WorkerInfo};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("acdc.db")).unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO runs (id, config, created_at) VALUES ('r1', '{}', 'now')",
+                [],
+            )
+            .unwrap();
+        let worker = |host: &str, pid: u32| WorkerInfo {
+            host: host.into(),
+            pid,
+            git_commit: None,
+            git_dirty: None,
+            version: "0".into(),
+        };
+        let first = s.claim("r1", &worker("a", 1), false).unwrap().unwrap();
+        s.heartbeat(&first).unwrap();
+        // Not claimable while its heartbeat is fresh (another host cannot check the pid).
+        assert!(s.claim("r1", &worker("b", 2), false).unwrap().is_none());
+        s.conn
+            .execute("UPDATE runs SET heartbeat_at = 0 WHERE id = 'r1'", [])
+            .unwrap();
+        let second = s.claim("r1", &worker("b", 2), false).unwrap().unwrap();
+        assert_ne!(first.token, second.token);
+        for e in [
+            s.heartbeat(&first).unwrap_err(),
+            s.finish_run(&first, Some("late failure")).unwrap_err(),
+        ] {
+            assert!(matches!(e, StoreError::ClaimLost { .. }), "{e}");
+            assert!(e.to_string().contains("r1"), "{e}");
+        }
+        assert_eq!(s.run("r1").unwrap().status, RunStatus::Running);
+        s.heartbeat(&second).unwrap();
+        s.finish_run(&second, None).unwrap();
+        let r = s.run("r1").unwrap();
+        assert_eq!((r.status, r.error), (RunStatus::Done, None));
+        // A finished run's claim is spent.
+        assert!(s.finish_run(&second, None).is_err());
     }
 
     /// Item scores live and die with the scores they are behind: a new batch of a (task, metric)

@@ -124,6 +124,27 @@ fn git_state() -> (Option<String>, Option<bool>) {
     (commit, dirty)
 }
 
+/// A worker's hold on a running run, from [`Store::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub run_id: String,
+    /// Unique to this claim: a later claim of the run by anyone gets another.
+    pub token: String,
+}
+
+/// A token no other claim has: this worker's host and pid, the time, and a process-wide count.
+fn claim_token(me: &WorkerInfo) -> String {
+    use sha2::{Digest, Sha256};
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!("{}|{}|{nanos}|{n}", me.host, me.pid);
+    hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}
+
 fn pid_alive(pid: i64) -> bool {
     pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -212,13 +233,14 @@ impl Store {
     }
 
     /// Atomically claim `run_id` for this worker if it is pending, (optionally) failed, or running
-    /// under a dead worker. Returns whether the claim succeeded.
+    /// under a dead worker. Returns the claim when it succeeded: heartbeats and the run's end are
+    /// recorded only under it ([`Store::heartbeat`], [`Store::finish_run`]).
     pub fn claim(
         &mut self,
         run_id: &str,
         me: &WorkerInfo,
         retry_failed: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Claim>, StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sql {
             path: path.clone(),
@@ -261,16 +283,20 @@ impl Store {
             _ => false,
         };
         if !claimable {
-            return Ok(false);
+            return Ok(None);
         }
+        let claim = Claim {
+            run_id: run_id.to_string(),
+            token: claim_token(me),
+        };
         tx.execute(
             "UPDATE runs SET status = 'running', started_at = ?2, finished_at = NULL, heartbeat_at = ?3, worker_host = ?4,
-               worker_pid = ?5, git_commit = ?6, git_dirty = ?7, acdc_version = ?8, error = NULL WHERE id = ?1",
-            params![run_id, now_iso(), unix_now(), me.host, me.pid as i64, me.git_commit, me.git_dirty.map(|d| d as i64), me.version],
+               worker_pid = ?5, git_commit = ?6, git_dirty = ?7, acdc_version = ?8, error = NULL, claim_token = ?9 WHERE id = ?1",
+            params![run_id, now_iso(), unix_now(), me.host, me.pid as i64, me.git_commit, me.git_dirty.map(|d| d as i64), me.version, claim.token],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
-        Ok(true)
+        Ok(Some(claim))
     }
 
     /// Make a failed run pending again (`acdc run --retry-failed`, before any worker starts).
@@ -305,26 +331,41 @@ impl Store {
         })
     }
 
-    /// Refresh a running run's heartbeat.
-    pub fn heartbeat(&self, run_id: &str) -> Result<(), StoreError> {
-        self.conn
+    /// Refresh a running run's heartbeat; [`StoreError::ClaimLost`] when `claim` no longer
+    /// holds the run (another worker took it over).
+    pub fn heartbeat(&self, claim: &Claim) -> Result<(), StoreError> {
+        let n = self
+            .conn
             .execute(
-                "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'",
-                params![run_id, unix_now()],
+                "UPDATE runs SET heartbeat_at = ?3 WHERE id = ?1 AND status = 'running' AND claim_token = ?2",
+                params![claim.run_id, claim.token, unix_now()],
             )
             .map_err(|e| self.sql(e))?;
-        Ok(())
+        self.held(claim, n)
     }
 
-    /// Mark a run done or failed.
-    pub fn finish_run(&self, run_id: &str, error: Option<&str>) -> Result<(), StoreError> {
+    /// Mark a run done or failed, if `claim` still holds it ([`StoreError::ClaimLost`] and no
+    /// change otherwise: the worker that took it over records its end).
+    pub fn finish_run(&self, claim: &Claim, error: Option<&str>) -> Result<(), StoreError> {
         let status = if error.is_some() { "failed" } else { "done" };
-        self.conn
+        let n = self
+            .conn
             .execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
-                params![run_id, status, now_iso(), error],
+                "UPDATE runs SET status = ?3, finished_at = ?4, error = ?5, claim_token = NULL
+                 WHERE id = ?1 AND status = 'running' AND claim_token = ?2",
+                params![claim.run_id, claim.token, status, now_iso(), error],
             )
             .map_err(|e| self.sql(e))?;
+        self.held(claim, n)
+    }
+
+    fn held(&self, claim: &Claim, updated: usize) -> Result<(), StoreError> {
+        if updated == 0 {
+            return Err(StoreError::ClaimLost {
+                path: self.path.clone(),
+                run: claim.run_id.clone(),
+            });
+        }
         Ok(())
     }
 

@@ -129,4 +129,9 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE experiments ADD COLUMN compare TEXT;   -- JSON list of [row A, row B] names
     "#,
+    // 5: the token of the claim a running run is held under: heartbeats and the run's end are
+    // recorded only by the worker that holds it (NULL for runs claimed by older releases)
+    r#"
+    ALTER TABLE runs ADD COLUMN claim_token TEXT;
+    "#,
 ];

@@ -1,6 +1,11 @@
 //! Training batches: `[prefix] [audio slot] [suffix] [response <eot>]`, right-padded, with the
-//! loss on the response tokens (and the end-of-turn token) only.
+//! loss on the response tokens (and the end-of-turn token) only; the sources batches are drawn
+//! from and the loss over a batch's scored positions.
 
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::data::TargetExample;
 use crate::model::audio_llm::SplicedBatch;
 use crate::text::prompt::AudioPrompt;
 
@@ -100,6 +105,43 @@ pub fn build_rows(rows: &[(Vec<u32>, Vec<u32>)], audio_at: usize, pad: u32) -> T
         mask,
         scored,
     }
+}
+
+/// One weighted source of training examples.
+#[derive(Debug, Clone)]
+pub struct TrainSource {
+    pub name: String,
+    pub examples: Vec<TargetExample>,
+    pub weight: f64,
+}
+
+/// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
+pub fn masked_loss(logits: Tensor<3>, b: &TrainBatch, device: &Device) -> Tensor<1> {
+    masked_loss_over(logits, b, device, b.scored)
+}
+
+/// Summed cross-entropy over the batch's scored positions divided by `scored`: the scored tokens
+/// of the whole optimizer step, so that micro-batches of a gradient-accumulation step add up to
+/// the token mean over all of them (as one large batch, and transformers' `num_items_in_batch`).
+pub fn masked_loss_over(
+    logits: Tensor<3>,
+    b: &TrainBatch,
+    device: &Device,
+    scored: usize,
+) -> Tensor<1> {
+    let [bs, t, _] = logits.dims();
+    // The loss is taken in f32 whatever dtype the frozen LLM computes in.
+    let logits = crate::model::to_dtype(logits, burn::tensor::DType::F32);
+    let tg: Vec<i64> = b
+        .targets
+        .iter()
+        .flat_map(|r| r.iter().map(|&x| x as i64))
+        .collect();
+    let tg = Tensor::<3, Int>::from_data(TensorData::new(tg, [bs, t, 1]), device);
+    let mask: Vec<f32> = b.mask.iter().flatten().copied().collect();
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [bs, t]), device);
+    let picked: Tensor<2> = log_softmax(logits, 2).gather(2, tg).squeeze_dim(2);
+    (picked * mask).sum().neg().div_scalar(scored.max(1) as f64)
 }
 
 #[cfg(test)]

@@ -9,16 +9,16 @@ use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::batch;
+pub use super::batch::{masked_loss, masked_loss_over, TrainSource};
 use super::checkpoint::{self, LoopState};
 use super::schedule::lr_at;
 use crate::audio::specaugment::SpecAugment;
 use crate::data::features::AudioInput;
 use crate::data::mix::{Mix, MixCursor};
-use crate::data::TargetExample;
+use crate::home::RunDir;
 use crate::model::audio_llm::AudioLlm;
 use crate::model::backbone::{build_for_run, Backbone, BackboneError};
 use crate::rng::Rng;
@@ -30,14 +30,6 @@ pub use crate::store::stages::TrainInfo as TrainOutcome;
 use crate::store::{Store, StoreError};
 use crate::text::prompt::{audio_prompt, response_ids, AudioPrompt};
 
-/// One weighted source of training examples.
-#[derive(Debug, Clone)]
-pub struct TrainSource {
-    pub name: String,
-    pub examples: Vec<TargetExample>,
-    pub weight: f64,
-}
-
 pub struct TrainJob<'a> {
     pub run_id: &'a str,
     pub cfg: &'a RunConfig,
@@ -46,11 +38,14 @@ pub struct TrainJob<'a> {
     /// Held-out sets for the validation loss (`train.val_every`).
     pub val: &'a [TrainSource],
     pub audio: AudioInput<'a>,
-    pub run_dir: &'a Path,
+    pub run_dir: &'a RunDir,
     /// `$ACDC_HOME` (where builtin models live).
     pub home: &'a Path,
     /// Trained weights of the `init_from` run.
     pub init_from: Option<PathBuf>,
+    /// Set when the worker's claim on the run was lost (another worker took it over): training
+    /// stops at the next step.
+    pub claim_lost: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +60,8 @@ pub enum TrainError {
     Model(#[from] BackboneError),
     #[error("{0}")]
     Data(String),
+    #[error("run {0}: another worker took it over; training stopped here")]
+    ClaimLost(String),
 }
 
 /// AdamW with PyTorch's defaults (β 0.9/0.999, ε 1e-8, decoupled decay), the parameters whose
@@ -117,11 +114,6 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
-}
-
-/// Final trained weights of a run.
-pub fn final_weights(run_dir: &Path) -> PathBuf {
-    run_dir.join("final").join("trainable.bpk")
 }
 
 /// Mark the trainable parameters (adapter, LoRA factors, encoder if asked); freeze the rest.
@@ -205,35 +197,6 @@ impl ModuleVisitor for GradScale<'_> {
     }
 }
 
-/// Mean cross-entropy over the scored positions. `[B,T,V]` logits → scalar.
-pub fn masked_loss(logits: Tensor<3>, b: &batch::TrainBatch, device: &Device) -> Tensor<1> {
-    masked_loss_over(logits, b, device, b.scored)
-}
-
-/// Summed cross-entropy over the batch's scored positions divided by `scored`: the scored tokens
-/// of the whole optimizer step, so that micro-batches of a gradient-accumulation step add up to
-/// the token mean over all of them (as one large batch, and transformers' `num_items_in_batch`).
-pub fn masked_loss_over(
-    logits: Tensor<3>,
-    b: &batch::TrainBatch,
-    device: &Device,
-    scored: usize,
-) -> Tensor<1> {
-    let [bs, t, _] = logits.dims();
-    // The loss is taken in f32 whatever dtype the frozen LLM computes in.
-    let logits = crate::model::to_dtype(logits, burn::tensor::DType::F32);
-    let tg: Vec<i64> = b
-        .targets
-        .iter()
-        .flat_map(|r| r.iter().map(|&x| x as i64))
-        .collect();
-    let tg = Tensor::<3, Int>::from_data(TensorData::new(tg, [bs, t, 1]), device);
-    let mask: Vec<f32> = b.mask.iter().flatten().copied().collect();
-    let mask = Tensor::<2>::from_data(TensorData::new(mask, [bs, t]), device);
-    let picked: Tensor<2> = log_softmax(logits, 2).gather(2, tg).squeeze_dim(2);
-    (picked * mask).sum().neg().div_scalar(scored.max(1) as f64)
-}
-
 /// Response ids of every example of a source (end-of-turn included where the reply ended).
 fn tokenize_targets(backbone: &Backbone, s: &TrainSource) -> Result<Vec<Vec<u32>>, TrainError> {
     s.examples
@@ -267,7 +230,7 @@ pub fn train(
     let infer_device = crate::model::device::device_for(cfg.device)
         .map_err(|e| TrainError::Data(e.to_string()))?;
     let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
-    let ckpt_dir = job.run_dir.join("checkpoints");
+    let ckpt_dir = job.run_dir.checkpoints();
     let Resumed {
         mut model,
         mut optim,
@@ -276,7 +239,6 @@ pub fn train(
     } = start_or_resume(store, job, &ckpt_dir, &device)?;
     let data = StepData::prepare(job, &model)?;
     let mut pending: Vec<(u64, String, f64)> = Vec::new();
-    let mut last_beat = Instant::now();
     while state.step < tc.steps {
         let t0 = Instant::now();
         device.seed(
@@ -286,7 +248,7 @@ pub fn train(
         );
         let micro = data.draw(job, &mut state.cursor)?;
         let (mut grads, loss_sum, tokens) =
-            data.gradients(&model, &micro, job, &device, &mut state.aug_rng);
+            data.gradients(&model, &micro, job, &device, &mut state.aug_rng)?;
         let (gnorm, finite) = clip_global_norm(&model, &mut grads, tc.clip_norm);
         if !loss_sum.is_finite() || !finite {
             let what = if !loss_sum.is_finite() {
@@ -348,9 +310,12 @@ pub fn train(
             pending.clear();
             checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;
         }
-        if last_beat.elapsed().as_secs() >= 10 {
-            store.heartbeat(job.run_id)?;
-            last_beat = Instant::now();
+        if job
+            .claim_lost
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            store.log_steps(job.run_id, &pending)?;
+            return Err(TrainError::ClaimLost(job.run_id.to_string()));
         }
         progress(state.step, tc.steps, loss_sum);
     }
@@ -423,7 +388,7 @@ fn start_or_resume(
 /// Write the trained parameters to the run's final weights (through a temporary file and a
 /// rename); returns their path.
 fn save_final(job: &TrainJob<'_>, model: &AudioLlm, regex: &str) -> Result<PathBuf, TrainError> {
-    let weights = final_weights(job.run_dir);
+    let weights = job.run_dir.final_weights();
     let parent = weights.parent().expect("final/ has a parent").to_path_buf();
     std::fs::create_dir_all(&parent)
         .map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
@@ -444,8 +409,6 @@ struct StepData<'a> {
     instruction_prompts: std::collections::HashMap<&'a str, AudioPrompt>,
     val_sets: Vec<super::validate::ValSet<'a>>,
     clips: &'a crate::data::features::ClipMatrices,
-    /// Whether `clips` hold frozen-encoder outputs (else features the encoder reads).
-    encoded: bool,
     /// Audio positions the adapter gives each clip.
     audio_len: usize,
 }
@@ -514,7 +477,6 @@ impl<'a> StepData<'a> {
             instruction_prompts,
             val_sets,
             clips,
-            encoded,
             audio_len,
         })
     }
@@ -539,11 +501,6 @@ impl<'a> StepData<'a> {
                 .iter()
                 .map(|&(s, i)| job.sources[s].examples[i].audio_key.as_str())
                 .collect();
-            if let Some(id) = ids.iter().find(|id| !self.clips.contains(id)) {
-                return Err(TrainError::Data(format!(
-                    "no audio features for clip `{id}`"
-                )));
-            }
             let prompts: Vec<&AudioPrompt> = picks
                 .iter()
                 .map(|&(s, i)| match &job.sources[s].examples[i].instruction {
@@ -561,7 +518,7 @@ impl<'a> StepData<'a> {
     }
 
     /// A step's gradients over its micro-batches (accumulated), its loss (per scored token of
-    /// the step) and the tokens it read.
+    /// the step) and the tokens it read. A clip the run's audio lacks is an error.
     fn gradients(
         &self,
         model: &AudioLlm,
@@ -569,27 +526,22 @@ impl<'a> StepData<'a> {
         job: &TrainJob<'_>,
         device: &Device,
         aug_rng: &mut Rng,
-    ) -> (GradientsParams, f64, usize) {
-        let clips = self.clips;
+    ) -> Result<(GradientsParams, f64, usize), TrainError> {
         let augment = SpecAugment::default();
+        let (rows, dim) = (self.clips.rows, self.clips.dim);
         let mut acc = GradientsAccumulator::<AudioLlm>::new();
         let (mut loss_sum, mut tokens) = (0.0, 0usize);
         let step_scored: usize = micro.iter().map(|(_, b)| b.scored).sum();
         for (ids, b) in micro {
-            let audio = if self.encoded {
-                model.project(clips.batch(ids, device))
+            let mut spec_augment = |clip: &mut [f32]| augment.apply(clip, rows, dim, aug_rng);
+            let edit: Option<&mut dyn FnMut(&mut [f32])> = if job.cfg.encoder.spec_augment {
+                Some(&mut spec_augment)
             } else {
-                let mut x = clips.clone_batch_host(ids);
-                if job.cfg.encoder.spec_augment {
-                    for row in x.chunks_mut(clips.rows * clips.dim) {
-                        augment.apply(row, clips.rows, clips.dim, aug_rng);
-                    }
-                }
-                model.embed_audio(Tensor::from_data(
-                    TensorData::new(x, [ids.len(), clips.rows, clips.dim]),
-                    device,
-                ))
+                None
             };
+            let audio = model
+                .embed_clips(job.audio, ids, device, edit)
+                .map_err(|id| TrainError::Data(format!("no audio features for clip `{id}`")))?;
             let logits = model.forward(&b.spliced, audio);
             let loss = masked_loss_over(logits, b, device, step_scored);
             let lv: f32 = loss.clone().into_scalar();
@@ -598,7 +550,7 @@ impl<'a> StepData<'a> {
             let grads = GradientsParams::from_grads(loss.backward(), model);
             acc.accumulate(model, grads);
         }
-        (acc.grads(), loss_sum, tokens)
+        Ok((acc.grads(), loss_sum, tokens))
     }
 
     /// The validation loss at `step` as step metrics: overall, and per set when there are
@@ -638,6 +590,7 @@ impl<'a> StepData<'a> {
 mod tests {
     use super::*;
     use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::TensorData;
 
     #[derive(Module, Debug)]
     struct Wrap {

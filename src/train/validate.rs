@@ -3,10 +3,10 @@
 //! once in order. Sets are weighted by their scored tokens, as one big batch would weigh them.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use super::batch;
-use super::trainer::{masked_loss, TrainSource};
+use super::batch::{masked_loss, TrainSource};
 use crate::data::features::AudioInput;
 use crate::model::audio_llm::AudioLlm;
 use crate::text::prompt::AudioPrompt;
@@ -43,20 +43,9 @@ pub fn validation_loss(
                 .map(|e| e.audio_key.as_str())
                 .collect();
             let b = batch::build(prompt, audio_len, &set.responses[start..end], pad);
-            let embeds = match audio {
-                AudioInput::Encoded(c) => {
-                    check(c, &ids)?;
-                    m.project(c.batch(&ids, device))
-                }
-                AudioInput::Features(c) => {
-                    check(c, &ids)?;
-                    let x = c.clone_batch_host(&ids);
-                    m.embed_audio(Tensor::from_data(
-                        TensorData::new(x, [ids.len(), c.rows, c.dim]),
-                        device,
-                    ))
-                }
-            };
+            let embeds = m
+                .embed_clips(audio, &ids, device, None)
+                .map_err(|id| format!("no audio features for validation clip `{id}`"))?;
             let loss: f32 = masked_loss(m.forward(&b.spliced, embeds), &b, device).into_scalar();
             sum += loss as f64 * b.scored as f64;
             tokens += b.scored;
@@ -66,11 +55,4 @@ pub fn validation_loss(
         all_tokens += tokens;
     }
     Ok((per_set, all_sum / all_tokens.max(1) as f64))
-}
-
-fn check(c: &crate::data::features::ClipMatrices, ids: &[&str]) -> Result<(), String> {
-    match ids.iter().find(|id| !c.contains(id)) {
-        Some(id) => Err(format!("no audio features for validation clip `{id}`")),
-        None => Ok(()),
-    }
 }

@@ -21,28 +21,7 @@
 use super::{ClipRecord, EventRecord, EventType};
 use crate::rng::Rng;
 
-/// The probe kinds, in report order.
-pub const PROBE_KINDS: [&str; 6] = [
-    "counting",
-    "order",
-    "presence",
-    "loudness",
-    "captioning",
-    "absent",
-];
-
-/// Probe kinds whose instruction types the synthetic question–answer pairs teach (count, order
-/// and presence questions): when `data.instruct` trains on them, these probes are no longer
-/// zero-shot, and the eval stage records it.
-pub const TAUGHT_BY_SYNTH_QA: [&str; 3] = ["counting", "order", "presence"];
-
-/// What a constant or order-blind answer scores on each probe kind (`None`: no such baseline).
-pub fn chance(kind: &str) -> Option<f64> {
-    match kind {
-        "order" | "presence" | "loudness" | "absent" => Some(0.5),
-        _ => None,
-    }
-}
+pub use crate::spec::probes::{chance, PROBE_KINDS, TAUGHT_BY_SYNTH_QA};
 
 /// The property an `order` or `loudness` probe asks to pick a sound by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

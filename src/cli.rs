@@ -139,25 +139,7 @@ pub enum Command {
     /// and featurised as the run's data stage reads it. Without --question the prompt holds the audio alone, nothing after it: the run's dialogue
     /// behaviour, as in dialogue-continuation training. --json prints
     /// `[{"audio", "question", "answer"}]` (`question` null without --question).
-    Ask {
-        /// Run id or unique prefix (`acdc ls` lists them); the run must be done.
-        run: String,
-        /// An audio file (repeat for several): one answer each, in order.
-        #[arg(long = "audio", value_name = "FILE", required = true)]
-        audio: Vec<PathBuf>,
-        /// The instruction after the audio (default: none).
-        #[arg(long)]
-        question: Option<String>,
-        /// Beam width (default: the run's `decode.beams`; 1 = greedy).
-        #[arg(long, value_name = "K")]
-        beams: Option<usize>,
-        /// Most new tokens an answer (default: the run's `decode.max_new_tokens`).
-        #[arg(long, value_name = "N")]
-        max_new_tokens: Option<usize>,
-        /// Print `[{"audio", "question", "answer"}]`.
-        #[arg(long)]
-        json: bool,
-    },
+    Ask(AskArgs),
     /// Score a done run on a new set without retraining, recorded under its tasks `SET/aqa`, `SET/aac`.
     ///
     /// The scores and predictions are stored with the run's own, shown by `acdc show` and in its
@@ -234,22 +216,7 @@ pub enum Command {
     },
     /// Captioning metrics of candidates against references: INPUT.json is
     /// `[{"id", "candidate", "references": [...]}]`.
-    Score {
-        input: PathBuf,
-        /// Comma-separated subset of bleu, rouge_l, cider_d, meteor, spice, spider.
-        #[arg(long, value_delimiter = ',', default_value = "bleu,rouge_l,cider_d")]
-        metrics: Vec<String>,
-        #[arg(long, value_enum, default_value = "ptb")]
-        tokenizer: ScoreTokenizer,
-        /// METEOR 1.5 jar (default: `$ACDC_METEOR_JAR`).
-        #[arg(long, value_name = "JAR")]
-        meteor_jar: Option<PathBuf>,
-        /// SPICE 1.0 jar (default: `$ACDC_SPICE_JAR`).
-        #[arg(long, value_name = "JAR")]
-        spice_jar: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    Score(ScoreArgs),
     /// Judge QA answers with an LLM, AudioBench-style (0–5 rating, score = mean × 20). INPUT.jsonl
     /// holds one `{"id", "question", "reference", "prediction"}` per line. Judgments are cached in
     /// the store: a rerun asks only what it has not asked before.
@@ -271,6 +238,47 @@ pub enum Command {
         #[arg(long, default_value_t = 5.0)]
         clip_seconds: f32,
     },
+}
+
+/// The arguments of `acdc ask`.
+#[derive(Debug, clap::Args)]
+pub struct AskArgs {
+    /// Run id or unique prefix (`acdc ls` lists them); the run must be done.
+    pub run: String,
+    /// An audio file (repeat for several): one answer each, in order.
+    #[arg(long = "audio", value_name = "FILE", required = true)]
+    pub audio: Vec<PathBuf>,
+    /// The instruction after the audio (default: none).
+    #[arg(long)]
+    pub question: Option<String>,
+    /// Beam width (default: the run's `decode.beams`; 1 = greedy).
+    #[arg(long, value_name = "K")]
+    pub beams: Option<usize>,
+    /// Most new tokens an answer (default: the run's `decode.max_new_tokens`).
+    #[arg(long, value_name = "N")]
+    pub max_new_tokens: Option<usize>,
+    /// Print `[{"audio", "question", "answer"}]`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `acdc score`.
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    pub input: PathBuf,
+    /// Comma-separated subset of bleu, rouge_l, cider_d, meteor, spice, spider.
+    #[arg(long, value_delimiter = ',', default_value = "bleu,rouge_l,cider_d")]
+    pub metrics: Vec<String>,
+    #[arg(long, value_enum, default_value = "ptb")]
+    pub tokenizer: ScoreTokenizer,
+    /// METEOR 1.5 jar (default: `$ACDC_METEOR_JAR`).
+    #[arg(long, value_name = "JAR")]
+    pub meteor_jar: Option<PathBuf>,
+    /// SPICE 1.0 jar (default: `$ACDC_SPICE_JAR`).
+    #[arg(long, value_name = "JAR")]
+    pub spice_jar: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The arguments of `acdc run`.

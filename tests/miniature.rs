@@ -206,7 +206,12 @@ fn every_file_runs_in_miniature() {
     }
     // Every planned run of every file is done.
     let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
-    for (_, r) in store.list_runs(None, None).unwrap() {
+    for r in store
+        .list_runs(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.run)
+    {
         assert_eq!(r.status.as_str(), "done", "run {}: {:?}", r.id, r.error);
     }
 }

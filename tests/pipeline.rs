@@ -11,7 +11,7 @@ fn status_of(home: &std::path::Path) -> Vec<(String, String, Option<String>)> {
     s.list_runs(None, None)
         .unwrap()
         .into_iter()
-        .map(|(_, r)| (r.id, r.status.as_str().to_string(), r.error))
+        .map(|l| (l.run.id, l.run.status.as_str().to_string(), l.run.error))
         .collect()
 }
 

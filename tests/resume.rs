@@ -18,7 +18,7 @@ fn curve(home: &std::path::Path) -> Curve {
     let s = Store::open(&home.join("acdc.db")).unwrap();
     let runs = s.list_runs(None, None).unwrap();
     assert_eq!(runs.len(), 1);
-    let r = &runs[0].1;
+    let r = &runs[0].run;
     assert_eq!(r.status.as_str(), "done", "{:?}", r.error);
     let evals = s
         .evals(&r.id)
@@ -88,14 +88,14 @@ fn sigkill_mid_training_resumes_to_the_same_result() {
     {
         let s = Store::open(&home.join("acdc.db")).unwrap();
         let runs = s.list_runs(None, None).unwrap();
-        assert_eq!(runs[0].1.status.as_str(), "running", "killed mid-run");
+        assert_eq!(runs[0].run.status.as_str(), "running", "killed mid-run");
     }
     // The dead worker's run is claimable again; the run resumes and completes.
     let o = common::acdc(&home, d.path(), &["run", spec.to_str().unwrap()]);
     assert!(o.status.success(), "{}", common::stderr(&o));
 
     let s = Store::open(&home.join("acdc.db")).unwrap();
-    let id = s.list_runs(None, None).unwrap()[0].1.id.clone();
+    let id = s.list_runs(None, None).unwrap()[0].run.id.clone();
     let info = common::stage(&s, &id, "train").train().cloned().unwrap();
     assert!(
         info.resumed_from.unwrap() >= 20,

@@ -99,22 +99,15 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
         }
         Command::Lm { command } => lm::dispatch(command, &home),
-        Command::Score {
-            input,
-            metrics,
-            tokenizer,
-            meteor_jar,
-            spice_jar,
-            json,
-        } => score::score(
-            &input,
-            &metrics,
-            tokenizer,
+        Command::Score(a) => score::score(
+            &a.input,
+            &a.metrics,
+            a.tokenizer,
             &score::Jars {
-                meteor_jar,
-                spice_jar,
+                meteor_jar: a.meteor_jar,
+                spice_jar: a.spice_jar,
             },
-            json,
+            a.json,
         ),
         Command::Features {
             audio,
@@ -141,23 +134,16 @@ pub fn dispatch(cli: Cli) -> Result<String> {
             &out_dir,
             if no_pad { 0 } else { target_frames },
         ),
-        Command::Ask {
-            run,
-            audio,
-            question,
-            beams,
-            max_new_tokens,
-            json,
-        } => ask::ask(
+        Command::Ask(a) => ask::ask(
             &home,
-            &run,
-            &audio,
-            question.as_deref(),
+            &a.run,
+            &a.audio,
+            a.question.as_deref(),
             crate::exec::ask::AskDecode {
-                beams,
-                max_new_tokens,
+                beams: a.beams,
+                max_new_tokens: a.max_new_tokens,
             },
-            json,
+            a.json,
         ),
         Command::Eval {
             run,
@@ -447,7 +433,7 @@ fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -
     if json {
         let v: Vec<serde_json::Value> = runs
             .iter()
-            .map(|(e, r)| serde_json::json!({"run_id": r.id, "name": e.as_ref().map(|e| e.name.clone()), "status": r.status.as_str(), "finished_at": r.finished_at, "error": r.error}))
+            .map(|l| serde_json::json!({"run_id": l.run.id, "name": l.row.as_ref().map(|e| e.name.clone()), "status": l.run.status.as_str(), "finished_at": l.run.finished_at, "error": l.run.error}))
             .collect();
         return Ok(serde_json::to_string_pretty(&v)? + "\n");
     }
@@ -457,7 +443,8 @@ fn ls(home: &Path, experiment: Option<&str>, status: Option<&str>, json: bool) -
         .collect();
     let rows: Vec<Vec<String>> = runs
         .iter()
-        .map(|(e, r)| {
+        .map(|l| {
+            let (e, r) = (&l.row, &l.run);
             vec![
                 r.id.clone(),
                 e.as_ref()
@@ -607,7 +594,7 @@ fn csv_cell(s: &str) -> String {
 
 fn export(home: &Path, experiment: &str, format: ExportFormat) -> Result<String> {
     let store = open_existing(home)?;
-    let (_, _, varying) = store.experiment(experiment)?;
+    let varying = store.experiment(experiment)?.varying;
     let rows = store.experiment_runs(experiment)?;
     let mut records = Vec::new();
     let mut metric_keys = std::collections::BTreeSet::new();

@@ -48,7 +48,11 @@ fn show(v: &serde_json::Value) -> String {
 
 /// The report data of `experiment`, from the store alone.
 pub fn gather(store: &Store, experiment: &str) -> Result<ReportData, StoreError> {
-    let (description, spec_path, varying) = store.experiment(experiment)?;
+    let crate::store::runs::ExperimentRecord {
+        description,
+        spec_path,
+        varying,
+    } = store.experiment(experiment)?;
     let compare = store.experiment_compare(experiment)?;
     let ers = store.experiment_runs(experiment)?;
     let mut rows: Vec<ReportRow> = Vec::new();

@@ -124,6 +124,22 @@ fn git_state() -> (Option<String>, Option<bool>) {
     (commit, dirty)
 }
 
+/// A run as `acdc ls` lists it: the run, and its experiment row when listed by experiment.
+#[derive(Debug, Clone)]
+pub struct ListedRun {
+    pub row: Option<ExperimentRun>,
+    pub run: RunRecord,
+}
+
+/// An experiment as registered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentRecord {
+    pub description: String,
+    pub spec_path: String,
+    /// The dotted keys that vary between its rows.
+    pub varying: Vec<String>,
+}
+
 /// A worker's hold on a running run, from [`Store::claim`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -415,14 +431,14 @@ impl Store {
         &self,
         experiment: Option<&str>,
         status: Option<RunStatus>,
-    ) -> Result<Vec<(Option<ExperimentRun>, RunRecord)>, StoreError> {
+    ) -> Result<Vec<ListedRun>, StoreError> {
         let mut out = Vec::new();
         match experiment {
             Some(e) => {
                 for er in self.experiment_runs(e)? {
                     let run = self.run(&er.run_id)?;
                     if status.map(|s| s == run.status).unwrap_or(true) {
-                        out.push((Some(er), run));
+                        out.push(ListedRun { row: Some(er), run });
                     }
                 }
             }
@@ -437,7 +453,7 @@ impl Store {
                 for r in rows {
                     let r = r.map_err(|e| self.sql(e))?;
                     if status.map(|s| s == r.status).unwrap_or(true) {
-                        out.push((None, r));
+                        out.push(ListedRun { row: None, run: r });
                     }
                 }
             }
@@ -487,19 +503,19 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    /// Experiment metadata: (description, spec path, varying keys).
-    pub fn experiment(&self, name: &str) -> Result<(String, String, Vec<String>), StoreError> {
+    /// An experiment's description, spec path and varying keys.
+    pub fn experiment(&self, name: &str) -> Result<ExperimentRecord, StoreError> {
         self.conn
             .query_row(
                 "SELECT description, spec_path, varying FROM experiments WHERE name = ?1",
                 params![name],
                 |r| {
                     let v: String = r.get(2)?;
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        serde_json::from_str(&v).unwrap_or_default(),
-                    ))
+                    Ok(ExperimentRecord {
+                        description: r.get(0)?,
+                        spec_path: r.get(1)?,
+                        varying: serde_json::from_str(&v).unwrap_or_default(),
+                    })
                 },
             )
             .optional()

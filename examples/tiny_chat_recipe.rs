@@ -68,15 +68,28 @@ fn main() {
     let corpus_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let mut last = 0.0;
-    let llm = acdc::train::pretrain::train_chat(&base, &turns, steps, batch, lr, &mut |s, n, l| {
-        last = l;
-        if s % 250 == 0 || s == n {
-            eprintln!(
-                "step {s}/{n} loss {l:.3} ({:.0} s)",
-                t1.elapsed().as_secs_f64()
-            );
-        }
-    })
+    // ACDC_RECIPE_AVERAGE=DECAY: return the moving average of the weights (Polyak averaging).
+    let average = std::env::var("ACDC_RECIPE_AVERAGE").ok().map(|d| {
+        d.parse::<f64>()
+            .expect("ACDC_RECIPE_AVERAGE: a decay such as 0.999")
+    });
+    let models = acdc::train::pretrain::train_chat(
+        &base,
+        &turns,
+        steps,
+        batch,
+        lr,
+        average,
+        &mut |s, n, l| {
+            last = l;
+            if s % 250 == 0 || s == n {
+                eprintln!(
+                    "step {s}/{n} loss {l:.3} ({:.0} s)",
+                    t1.elapsed().as_secs_f64()
+                );
+            }
+        },
+    )
     .unwrap();
     let train_s = t1.elapsed().as_secs_f64();
 
@@ -97,92 +110,102 @@ fn main() {
     let text_of = |file: &str| descriptions[file].clone();
     let device = Device::flex();
     let stops = base.stop_ids();
-    let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut examples = Vec::new();
-    for chunk in items.chunks(16) {
-        let prompts: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|p| {
-                let user = format!("{} {}", text_of(&p.file_name), p.question);
-                text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
-            })
-            .collect();
-        let (embeds, valid) = embed_padded(&llm, &prompts, base.tokenizer.pad, &device);
-        let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-        let out = decode(
-            &llm,
-            embeds,
-            &valid,
-            &stops,
-            48,
-            &Sampling::Greedy,
-            &mut rngs,
-        );
-        for (p, ids) in chunk.iter().zip(out) {
-            let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
-            let ok = acdc::eval::probes::check(&p.expected, &answer);
-            let e = right.entry(p.kind).or_default();
-            e.0 += ok as usize;
-            e.1 += 1;
-            if !ok && examples.len() < 40 {
-                examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
-            }
-        }
-    }
-    // The synthetic QA pairs, by the same verdicts the eval stage's `accuracy` uses.
-    let qa = acdc::data::aqa::read_qa_jsonl(&dir.join("qa_test.jsonl")).unwrap();
-    let (mut qa_ok, mut qa_n) = (0usize, 0usize);
-    for chunk in qa.chunks(16) {
-        let prompts: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|it| {
-                let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
-                let user = format!("{} {}", text_of(&file), it.question);
-                text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
-            })
-            .collect();
-        let (embeds, valid) = embed_padded(&llm, &prompts, base.tokenizer.pad, &device);
-        let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-        let out = decode(
-            &llm,
-            embeds,
-            &valid,
-            &stops,
-            48,
-            &Sampling::Greedy,
-            &mut rngs,
-        );
-        for (it, ids) in chunk.iter().zip(out) {
-            let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
-            if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer) {
-                qa_ok += ok as usize;
-                qa_n += 1;
-                if !ok && examples.len() < 60 {
-                    examples.push(format!(
-                        "qa | {} → {} (ref {})",
-                        it.question,
-                        answer.trim(),
-                        it.answer
-                    ));
+    // The last weights, and their moving average when ACDC_RECIPE_AVERAGE asked for it: one
+    // JSON line each, scored on the same items.
+    let scored = [
+        ("last", Some(&models.last)),
+        ("average", models.average.as_ref()),
+    ];
+    for (weights, llm) in scored {
+        let Some(llm) = llm else { continue };
+        let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let mut examples = Vec::new();
+        for chunk in items.chunks(16) {
+            let prompts: Vec<Vec<u32>> = chunk
+                .iter()
+                .map(|p| {
+                    let user = format!("{} {}", text_of(&p.file_name), p.question);
+                    text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+                })
+                .collect();
+            let (embeds, valid) = embed_padded(llm, &prompts, base.tokenizer.pad, &device);
+            let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
+            let out = decode(
+                llm,
+                embeds,
+                &valid,
+                &stops,
+                48,
+                &Sampling::Greedy,
+                &mut rngs,
+            );
+            for (p, ids) in chunk.iter().zip(out) {
+                let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
+                let ok = acdc::eval::probes::check(&p.expected, &answer);
+                let e = right.entry(p.kind).or_default();
+                e.0 += ok as usize;
+                e.1 += 1;
+                if !ok && examples.len() < 40 {
+                    examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
                 }
             }
         }
+        // The synthetic QA pairs, by the same verdicts the eval stage's `accuracy` uses.
+        let qa = acdc::data::aqa::read_qa_jsonl(&dir.join("qa_test.jsonl")).unwrap();
+        let (mut qa_ok, mut qa_n) = (0usize, 0usize);
+        for chunk in qa.chunks(16) {
+            let prompts: Vec<Vec<u32>> = chunk
+                .iter()
+                .map(|it| {
+                    let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
+                    let user = format!("{} {}", text_of(&file), it.question);
+                    text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+                })
+                .collect();
+            let (embeds, valid) = embed_padded(llm, &prompts, base.tokenizer.pad, &device);
+            let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
+            let out = decode(
+                llm,
+                embeds,
+                &valid,
+                &stops,
+                48,
+                &Sampling::Greedy,
+                &mut rngs,
+            );
+            for (it, ids) in chunk.iter().zip(out) {
+                let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
+                if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer)
+                {
+                    qa_ok += ok as usize;
+                    qa_n += 1;
+                    if !ok && examples.len() < 60 {
+                        examples.push(format!(
+                            "qa | {} → {} (ref {})",
+                            it.question,
+                            answer.trim(),
+                            it.answer
+                        ));
+                    }
+                }
+            }
+        }
+        let per_kind: BTreeMap<&str, f64> = right
+            .iter()
+            .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
+            .collect();
+        let mean = per_kind.values().sum::<f64>() / per_kind.len() as f64;
+        println!(
+            "{}",
+            serde_json::json!({
+                "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
+                           "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}"), "average": average},
+                "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
+                "weights": weights, "probe_mean": mean, "per_kind": per_kind,
+                "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
+                "wrong_examples": examples,
+            })
+        );
     }
-    let per_kind: BTreeMap<&str, f64> = right
-        .iter()
-        .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
-        .collect();
-    let mean = per_kind.values().sum::<f64>() / per_kind.len() as f64;
-    println!(
-        "{}",
-        serde_json::json!({
-            "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
-                       "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}")},
-            "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
-            "probe_mean": mean, "per_kind": per_kind,
-            "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
-            "wrong_examples": examples,
-        })
-    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -186,7 +186,7 @@ fn build(
         tok.save(p).map_err(|e| e.to_string())
     })?;
     let base = tiny_chat_base(tok);
-    let model = train_chat(&base, &turns, STEPS, BATCH, LR, progress)?;
+    let model = train_chat(&base, &turns, STEPS, BATCH, LR, None, progress)?.last;
     publish(weights, |p| {
         let mut store = BurnpackStore::from_file(p)
             .overwrite(true)
@@ -199,15 +199,18 @@ fn build(
 /// trained on `turns` for `steps` steps of `batch` conversations at peak learning rate `lr`
 /// (AdamW, 100 warm-up steps, cosine decay, global-norm clipping at 1): the inference copy.
 /// The loss is the mean over every reply token of the batch; the output projection is applied
-/// only where a reply token is predicted.
+/// only where a reply token is predicted. With `average = Some(decay)` the exponential moving
+/// average of the weights over the steps is returned beside the last weights (Polyak averaging;
+/// the decay warms up as `min(decay, (1 + step) / (10 + step))`).
 pub fn train_chat(
     base: &Backbone,
     turns: &[Turn],
     steps: usize,
     batch: usize,
     lr: f64,
+    average: Option<f64>,
     progress: &mut dyn FnMut(usize, usize, f64),
-) -> Result<Llama, PretrainError> {
+) -> Result<ChatModels, PretrainError> {
     let rows = turns
         .iter()
         .map(|t| conversation_ids(base, t))
@@ -225,6 +228,12 @@ pub fn train_chat(
         .init();
     let mut rng = Rng::derive(CORPUS_SEED, "tiny-chat-order");
     let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut averaged = average.map(|decay| WeightAverage {
+        decay,
+        steps: 0,
+        avg: Default::default(),
+        placed: 0,
+    });
     for step in 0..steps {
         if batches.is_empty() {
             batches = length_bucketed_batches(&lens, batch, &mut rng);
@@ -244,9 +253,77 @@ pub fn train_chat(
             )));
         }
         model = optim.step(lr_at(lr, Schedule::Cosine, 100, steps, step), model, grads);
+        if let Some(a) = averaged.as_mut() {
+            a.steps += 1;
+            model.visit(a);
+        }
         progress(step + 1, steps, lv as f64);
     }
-    Ok(model.valid())
+    let last = model.valid();
+    let average = match averaged {
+        Some(mut a) => {
+            let m = last.clone().map(&mut a);
+            if a.placed == 0 || a.placed != a.avg.len() {
+                return Err(PretrainError::Build(format!(
+                    "weight averaging placed {} of {} averaged parameters",
+                    a.placed,
+                    a.avg.len()
+                )));
+            }
+            Some(m)
+        }
+        None => None,
+    };
+    Ok(ChatModels { last, average })
+}
+
+/// What [`train_chat`] returns: the inference copy of the last weights, and of their moving
+/// average when asked for.
+pub struct ChatModels {
+    pub last: Llama,
+    pub average: Option<Llama>,
+}
+
+/// The exponential moving average of a model's float parameters, by parameter id: visiting
+/// the model after a step folds its weights in; mapping a model puts the averages in place.
+struct WeightAverage {
+    decay: f64,
+    steps: usize,
+    avg: std::collections::HashMap<burn::module::ParamId, Tensor<1>>,
+    /// Parameters the mapping replaced by their average.
+    placed: usize,
+}
+
+impl burn::module::ModuleVisitor for WeightAverage {
+    fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+        let now = p.val().detach();
+        let n = now.shape().num_elements();
+        let now = now.reshape([n]);
+        let k = self.steps as f64;
+        let decay = self.decay.min((1.0 + k) / (10.0 + k));
+        let next = match self.avg.remove(&p.id) {
+            Some(a) => a.mul_scalar(decay) + now.mul_scalar(1.0 - decay),
+            None => now,
+        };
+        self.avg.insert(p.id, next);
+    }
+}
+
+impl burn::module::ModuleMapper for WeightAverage {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let Some(a) = self.avg.get(&param.id) else {
+            return param;
+        };
+        let data = a.clone().into_data();
+        self.placed += 1;
+        param.map(|t| {
+            let dims = t.dims();
+            Tensor::<1>::from_data(data, &t.device()).reshape(dims)
+        })
+    }
 }
 
 /// A conversation as training reads it ([`conversation_ids`]): its ids and, per id, whether it
@@ -437,6 +514,39 @@ mod tests {
         };
         model.visit(&mut cmp);
         (cmp.worst, cmp.params)
+    }
+
+    /// The moving average of the weights lands on every parameter: with decay 0 it is the last
+    /// weights exactly, with decay 0.5 it differs from them (and from the start).
+    #[test]
+    fn weight_averaging_places_every_parameter() {
+        let turns: Vec<Turn> = chat_corpus_of(12, CorpusShape::default())
+            .into_iter()
+            .take(6)
+            .collect();
+        let texts: Vec<String> = turns.iter().flat_map(Turn::texts).collect();
+        let tok = TextTokenizer::train_byte_level_bpe(&texts, 300).unwrap();
+        let base = tiny_chat_base(tok);
+        let flat = |m: &Llama| -> Vec<f32> {
+            struct All(Vec<f32>);
+            impl ModuleVisitor for All {
+                fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                    self.0.extend(p.val().into_data().to_vec::<f32>().unwrap());
+                }
+            }
+            let mut a = All(Vec::new());
+            m.visit(&mut a);
+            a.0
+        };
+        let run = |decay: f64| {
+            train_chat(&base, &turns, 3, 2, 1e-2, Some(decay), &mut |_, _, _| {}).unwrap()
+        };
+        let zero = run(0.0);
+        assert_eq!(flat(&zero.last), flat(zero.average.as_ref().unwrap()));
+        let half = run(0.5);
+        let (last, avg) = (flat(&half.last), flat(half.average.as_ref().unwrap()));
+        assert_eq!(last, flat(&zero.last), "averaging changed training itself");
+        assert_ne!(last, avg);
     }
 
     /// Two halves on two threads give one pass's loss and gradients (up to float rounding),

@@ -188,10 +188,6 @@ pub(crate) fn encode_all(
 /// judge, `builtin:tiny-eat-events`) the first time they are asked for, with a progress bar;
 /// later runs find them built.
 pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> StageResult<()> {
-    type Ensure = fn(
-        &Path,
-        &mut dyn FnMut(usize, usize, f64),
-    ) -> Result<std::path::PathBuf, crate::train::pretrain::PretrainError>;
     let mut wanted: Vec<(&str, Ensure, std::path::PathBuf)> = Vec::new();
     let judge_model = cfg.eval.judge.strip_prefix("local:").map(str::trim);
     if cfg.backbone == "builtin:tiny-chat" || judge_model == Some("builtin:tiny-chat") {
@@ -227,22 +223,7 @@ pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> 
                 let pb = bars.add(bar(0, &format!("building {name}")));
                 pb.set_prefix(run_id.to_string());
                 eprintln!("acdc: building {name} (once per ACDC_HOME)");
-                scope.spawn(move || {
-                    let build = || {
-                        ensure(home, &mut |s, n, loss| {
-                            pb.set_length(n as u64);
-                            pb.set_position(s as u64);
-                            pb.set_message(format!("building {name} {loss:.3}"));
-                        })
-                    };
-                    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build();
-                    let r = match one_thread {
-                        Ok(pool) if side_by_side => pool.install(build),
-                        _ => build(),
-                    };
-                    pb.finish_and_clear();
-                    r.map(|_| ()).map_err(StageError::from)
-                })
+                scope.spawn(move || build_toy_model(name, ensure, home, &pb, side_by_side))
             })
             .collect();
         builds
@@ -251,6 +232,34 @@ pub(crate) fn provision_builtins(cfg: &RunConfig, home: &Path, run_id: &str) -> 
             .collect::<StageResult<Vec<()>>>()
     })?;
     Ok(())
+}
+
+/// A toy model's `ensure` function (builds it unless it is there; returns its weights' path).
+type Ensure = fn(&Path, &mut dyn FnMut(usize, usize, f64)) -> Result<PathBuf, PretrainError>;
+
+/// Build one toy model with its progress bar, on a one-thread pool for burn's parallel loops
+/// when another builds beside it.
+fn build_toy_model(
+    name: &str,
+    ensure: Ensure,
+    home: &Path,
+    pb: &ProgressBar,
+    side_by_side: bool,
+) -> StageResult<()> {
+    let build = || {
+        ensure(home, &mut |s, n, loss| {
+            pb.set_length(n as u64);
+            pb.set_position(s as u64);
+            pb.set_message(format!("building {name} {loss:.3}"));
+        })
+    };
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let r = match one_thread {
+        Ok(pool) if side_by_side => pool.install(build),
+        _ => build(),
+    };
+    pb.finish_and_clear();
+    r.map(|_| ()).map_err(StageError::from)
 }
 
 /// Execute every stage of one run. `init_weights` are the trained weights of its `init_from` run.

@@ -531,7 +531,7 @@ mod tests {
             struct All(Vec<f32>);
             impl ModuleVisitor for All {
                 fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-                    self.0.extend(p.val().into_data().to_vec::<f32>().unwrap());
+                    self.0.extend(p.val().into_data().try_to_vec::<f32>().unwrap());
                 }
             }
             let mut a = All(Vec::new());

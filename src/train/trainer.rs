@@ -251,31 +251,24 @@ pub fn train(
             data.gradients(&model, &micro, job, &device, &mut state.aug_rng)?;
         let (gnorm, finite) = clip_global_norm(&model, &mut grads, tc.clip_norm);
         if !loss_sum.is_finite() || !finite {
-            let what = if !loss_sum.is_finite() {
-                format!("loss ({loss_sum})")
-            } else {
-                format!("gradient norm ({gnorm})")
-            };
-            let step_no = state.step + 1;
-            match tc.nan_policy {
-                NanPolicy::Fail => {
-                    store.log_steps(job.run_id, &pending)?;
-                    return Err(TrainError::NonFinite {
-                        step: step_no,
-                        what,
-                    });
-                }
-                NanPolicy::Skip => {
-                    state.skipped += 1;
-                    state.step += 1;
-                    pending.push((
-                        step_no as u64,
-                        "skipped_updates".into(),
-                        state.skipped as f64,
-                    ));
-                    continue;
-                }
-            }
+            // train.nan_policy: fail (an error), or skip the update (recorded as a metric).
+            non_finite(
+                tc.nan_policy,
+                state.step + 1,
+                loss_sum,
+                gnorm,
+                job,
+                store,
+                &pending,
+            )?;
+            state.skipped += 1;
+            state.step += 1;
+            pending.push((
+                state.step as u64,
+                "skipped_updates".into(),
+                state.skipped as f64,
+            ));
+            continue;
         }
         let lr = lr_at(tc.lr, tc.schedule, tc.warmup_steps, tc.steps, state.step);
         let lrs = step_lrs(lr, tc.lr, cfg.encoder.trainable.then_some(cfg.encoder.lr))
@@ -331,6 +324,30 @@ pub fn train(
             AudioInput::Features(_) => AudioInputKind::Features,
         }),
     })
+}
+
+/// A step whose loss or gradient norm is not finite: under `train.nan_policy = "fail"` the
+/// metrics so far are logged and the run fails naming the step; under `"skip"` nothing happens
+/// here (the caller skips the update).
+fn non_finite(
+    policy: NanPolicy,
+    step: usize,
+    loss: f64,
+    gnorm: f64,
+    job: &TrainJob<'_>,
+    store: &mut Store,
+    pending: &[(u64, String, f64)],
+) -> Result<(), TrainError> {
+    if policy == NanPolicy::Skip {
+        return Ok(());
+    }
+    store.log_steps(job.run_id, pending)?;
+    let what = if !loss.is_finite() {
+        format!("loss ({loss})")
+    } else {
+        format!("gradient norm ({gnorm})")
+    };
+    Err(TrainError::NonFinite { step, what })
 }
 
 /// The model, optimizer and loop state a run trains from: fresh (from `init_from`'s weights

@@ -26,7 +26,12 @@ fn non_finite_steps_fail_the_run_or_are_skipped() {
     let skipped = store.step_series(&skips, "skipped_updates").unwrap();
     assert!(!skipped.is_empty(), "no update was skipped");
     // Counted 1, 2, … at the steps they happened.
-    assert!(skipped.windows(2).all(|w| w[1].1 == w[0].1 + 1.0 && w[1].0 > w[0].0));
-    let train = common::stage(&store, &skips, "train").train().cloned().unwrap();
+    assert!(skipped
+        .windows(2)
+        .all(|w| w[1].1 == w[0].1 + 1.0 && w[1].0 > w[0].0));
+    let train = common::stage(&store, &skips, "train")
+        .train()
+        .cloned()
+        .unwrap();
     assert_eq!(train.skipped, skipped.last().unwrap().1 as u64);
 }

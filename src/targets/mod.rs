@@ -25,8 +25,8 @@ pub use crate::data::TargetExample;
 pub enum TargetsError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Backbone(String),
+    #[error(transparent)]
+    Backbone(#[from] crate::model::backbone::BackboneError),
     /// The `openai` engine's settings cannot work.
     #[error("targets.engine = \"openai\": {0}")]
     EngineSettings(String),
@@ -237,9 +237,7 @@ fn generate_builtin(
     device: &Device,
     keep: &mut dyn FnMut(Vec<CachedTarget>) -> Result<(), TargetsError>,
 ) -> Result<(), TargetsError> {
-    let llm = backbone
-        .load_llm(device)
-        .map_err(|e| TargetsError::Backbone(e.to_string()))?;
+    let llm = backbone.load_llm(device)?;
     let stops = backbone.stop_ids();
     let sampling = Sampling::from_temperature(cfg.temperature, cfg.top_p);
     const BATCH: usize = 32;

@@ -58,8 +58,17 @@ pub enum TrainError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Model(#[from] BackboneError),
+    #[error(transparent)]
+    Device(#[from] crate::model::device::DeviceError),
+    /// A training or validation source's examples cannot be trained on (none left, a clip
+    /// without audio, a target or prompt the tokenizer or chat format refuses).
     #[error("{0}")]
     Data(String),
+    /// `train.*` settings that cannot work (learning rates, `no_decay` patterns).
+    #[error("{0}")]
+    Settings(String),
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
     #[error("run {0}: another worker took it over; training stopped here")]
     ClaimLost(String),
 }
@@ -225,10 +234,8 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     let cfg = job.cfg;
     let tc = &cfg.train;
-    let device = crate::model::device::train_device_for(cfg.device, tc.gradient_checkpointing)
-        .map_err(|e| TrainError::Data(e.to_string()))?;
-    let infer_device = crate::model::device::device_for(cfg.device)
-        .map_err(|e| TrainError::Data(e.to_string()))?;
+    let device = crate::model::device::train_device_for(cfg.device, tc.gradient_checkpointing)?;
+    let infer_device = crate::model::device::device_for(cfg.device)?;
     let regex = checkpoint::trainable_regex(cfg.encoder.trainable);
     let ckpt_dir = job.run_dir.checkpoints();
     let Resumed {
@@ -272,7 +279,7 @@ pub fn train(
         }
         let lr = lr_at(tc.lr, tc.schedule, tc.warmup_steps, tc.steps, state.step);
         let lrs = step_lrs(lr, tc.lr, cfg.encoder.trainable.then_some(cfg.encoder.lr))
-            .map_err(TrainError::Data)?;
+            .map_err(TrainError::Settings)?;
         model = optim.step(lrs, model, grads);
         state.step += 1;
         state.last_loss = Some(loss_sum);
@@ -374,7 +381,7 @@ fn start_or_resume(
         checkpoint::load_trainable(&mut model, src)?;
     }
     let model = mark_trainable(model, cfg.encoder.trainable);
-    let optim = adamw(cfg.train.weight_decay, &cfg.train.no_decay).map_err(TrainError::Data)?;
+    let optim = adamw(cfg.train.weight_decay, &cfg.train.no_decay).map_err(TrainError::Settings)?;
     let Some(latest) = checkpoint::list(ckpt_dir).pop() else {
         store.truncate_steps_after(job.run_id, 0)?;
         return Ok(Resumed {
@@ -407,12 +414,16 @@ fn start_or_resume(
 fn save_final(job: &TrainJob<'_>, model: &AudioLlm, regex: &str) -> Result<PathBuf, TrainError> {
     let weights = job.run_dir.final_weights();
     let parent = weights.parent().expect("final/ has a parent").to_path_buf();
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| TrainError::Data(format!("{}: {e}", parent.display())))?;
+    std::fs::create_dir_all(&parent).map_err(|e| TrainError::Io {
+        path: parent.clone(),
+        message: e.to_string(),
+    })?;
     let tmp = parent.join(format!(".trainable-{}.bpk", std::process::id()));
     checkpoint::save_trainable(model, &tmp, regex)?;
-    std::fs::rename(&tmp, &weights)
-        .map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
+    std::fs::rename(&tmp, &weights).map_err(|e| TrainError::Io {
+        path: weights.clone(),
+        message: e.to_string(),
+    })?;
     Ok(weights)
 }
 

@@ -64,6 +64,7 @@ seeds = [0, 1]
     let me = WorkerInfo {
         host: "h".into(),
         pid: 1,
+        started: None,
         git_commit: None,
         git_dirty: None,
         version: "0".into(),

@@ -52,6 +52,12 @@ pub enum StoreError {
 pub struct Store {
     pub(crate) conn: Connection,
     pub path: PathBuf,
+    /// The heartbeat count this process last saw for each running run it could not check
+    /// otherwise, and when (by its own clock): see [`Store::claim`].
+    pub(crate) beats_seen: std::collections::HashMap<String, (i64, std::time::Instant)>,
+    /// How long a run's heartbeat count must stay unchanged, by this process's clock, before
+    /// the run counts as abandoned ([`runs::STALE_HEARTBEAT_S`]).
+    pub stale_after: Duration,
 }
 
 pub(crate) fn now_iso() -> String {
@@ -175,6 +181,8 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            beats_seen: Default::default(),
+            stale_after: Duration::from_secs(runs::STALE_HEARTBEAT_S),
         })
     }
 
@@ -330,17 +338,29 @@ mod tests {
         let worker = |host: &str, pid: u32| WorkerInfo {
             host: host.into(),
             pid,
+            started: None,
             git_commit: None,
             git_dirty: None,
             version: "0".into(),
         };
+        s.stale_after = std::time::Duration::from_millis(300);
         let first = s.claim("r1", &worker("a", 1), false).unwrap().unwrap();
-        s.heartbeat(&first).unwrap();
-        // Not claimable while its heartbeat is fresh (another host cannot check the pid).
-        assert!(s.claim("r1", &worker("b", 2), false).unwrap().is_none());
+        // Another host cannot check the pid: the run is stale once its heartbeat count has not
+        // moved for `stale_after` of the claimer's own clock. The wall time the worker wrote
+        // plays no part (a clock an hour behind, here).
         s.conn
-            .execute("UPDATE runs SET heartbeat_at = 0 WHERE id = 'r1'", [])
+            .execute(
+                "UPDATE runs SET heartbeat_at = heartbeat_at - 3600 WHERE id = 'r1'",
+                [],
+            )
             .unwrap();
+        assert!(s.claim("r1", &worker("b", 2), false).unwrap().is_none());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        s.heartbeat(&first).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // 400 ms since b first looked, but a beat 200 ms ago: still a's.
+        assert!(s.claim("r1", &worker("b", 2), false).unwrap().is_none());
+        std::thread::sleep(std::time::Duration::from_millis(400));
         let second = s.claim("r1", &worker("b", 2), false).unwrap().unwrap();
         assert_ne!(first.token, second.token);
         for e in [

@@ -6,9 +6,10 @@ use super::stages::{info_json, StageInfo, StageName, StageRecord, StageStatus};
 use super::{now_iso, unix_now, Store, StoreError};
 use crate::spec::Plan;
 
-/// A run is considered abandoned when its heartbeat is older than this (seconds) and its worker
-/// cannot be checked (another host), or immediately when its worker's pid is gone on this host.
-pub const STALE_HEARTBEAT_S: i64 = 120;
+/// A run is considered abandoned when its heartbeat count has not moved for this many seconds
+/// of the would-be claimer's own clock and its worker cannot be checked (another host, or no
+/// `/proc` here), or at once when its worker's pid is gone on this host.
+pub const STALE_HEARTBEAT_S: u64 = 120;
 
 /// Run status in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct ExperimentRun {
 pub struct WorkerInfo {
     pub host: String,
     pub pid: u32,
+    /// When the process started (clock ticks after boot, from `/proc`), where known.
+    pub started: Option<u64>,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
     pub version: String,
@@ -88,6 +91,7 @@ impl WorkerInfo {
         WorkerInfo {
             host: hostname(),
             pid: std::process::id(),
+            started: process_started(std::process::id() as i64),
             git_commit,
             git_dirty,
             version: env!("CARGO_PKG_VERSION").into(),
@@ -161,8 +165,41 @@ fn claim_token(me: &WorkerInfo) -> String {
     hex::encode(&Sha256::digest(seed.as_bytes())[..12])
 }
 
-fn pid_alive(pid: i64) -> bool {
-    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// Whether this host has a `/proc` that lists processes (Linux); elsewhere a worker's pid
+/// cannot be checked and its heartbeat decides.
+fn proc_available() -> bool {
+    std::path::Path::new("/proc/self").exists()
+}
+
+/// A process's state letter and start time (clock ticks after boot) from `/proc/<pid>/stat`.
+fn proc_stat(pid: i64) -> Option<(char, u64)> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`: the name may hold spaces and parentheses; fields follow the
+    // last `)`, the state first, the start time 20th after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let started = fields.get(19)?.parse().ok()?;
+    Some((state, started))
+}
+
+/// When process `pid` started, from `/proc` (None where unknown).
+fn process_started(pid: i64) -> Option<u64> {
+    proc_stat(pid).map(|(_, s)| s)
+}
+
+/// Whether the worker process `pid` started at `started` still runs on this host: not gone,
+/// not a zombie (killed and not yet reaped, as an OOM-killed worker child is), and not another
+/// process that was given the same pid later.
+fn process_alive(pid: i64, started: Option<u64>) -> bool {
+    match proc_stat(pid) {
+        None => false,
+        Some(('Z' | 'X', _)) => false,
+        Some((_, now)) => started.is_none_or(|s| s == now),
+    }
 }
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
@@ -266,17 +303,17 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        // (status, worker host, worker pid, heartbeat)
-        type Holder = (String, Option<String>, Option<i64>, Option<i64>);
+        // (status, worker host, worker pid, heartbeat count, worker start time)
+        type Holder = (String, Option<String>, Option<i64>, i64, Option<i64>);
         let row: Option<Holder> = tx
             .query_row(
-                "SELECT status, worker_host, worker_pid, heartbeat_at FROM runs WHERE id = ?1",
+                "SELECT status, worker_host, worker_pid, beat_seq, worker_started FROM runs WHERE id = ?1",
                 params![run_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(sql)?;
-        let Some((status, host, pid, beat)) = row else {
+        let Some((status, host, pid, beats, started)) = row else {
             return Err(StoreError::UnknownRun {
                 path,
                 id: run_id.into(),
@@ -287,14 +324,25 @@ impl Store {
             "failed" => retry_failed,
             "running" => {
                 let same_host = host.as_deref() == Some(me.host.as_str());
-                let dead = match (same_host, pid) {
-                    (true, Some(p)) => p != me.pid as i64 && !pid_alive(p),
+                // This host's /proc tells whether the worker's pid is gone; elsewhere (another
+                // host, or no /proc here) only the heartbeat count can.
+                let checkable = same_host && pid.is_some() && proc_available();
+                let dead = match pid {
+                    Some(p) if checkable => {
+                        p != me.pid as i64 && !process_alive(p, started.map(|s| s as u64))
+                    }
                     _ => false,
                 };
-                let stale = beat
-                    .map(|b| unix_now() - b > STALE_HEARTBEAT_S)
-                    .unwrap_or(true);
-                dead || (!same_host && stale)
+                let now = std::time::Instant::now();
+                let seen = self
+                    .beats_seen
+                    .entry(run_id.to_string())
+                    .or_insert((beats, now));
+                if seen.0 != beats {
+                    *seen = (beats, now);
+                }
+                let stale = now.duration_since(seen.1) > self.stale_after;
+                dead || (!checkable && stale)
             }
             _ => false,
         };
@@ -307,8 +355,9 @@ impl Store {
         };
         tx.execute(
             "UPDATE runs SET status = 'running', started_at = ?2, finished_at = NULL, heartbeat_at = ?3, worker_host = ?4,
-               worker_pid = ?5, git_commit = ?6, git_dirty = ?7, acdc_version = ?8, error = NULL, claim_token = ?9 WHERE id = ?1",
-            params![run_id, now_iso(), unix_now(), me.host, me.pid as i64, me.git_commit, me.git_dirty.map(|d| d as i64), me.version, claim.token],
+               worker_pid = ?5, git_commit = ?6, git_dirty = ?7, acdc_version = ?8, error = NULL, claim_token = ?9,
+               beat_seq = beat_seq + 1, worker_started = ?10 WHERE id = ?1",
+            params![run_id, now_iso(), unix_now(), me.host, me.pid as i64, me.git_commit, me.git_dirty.map(|d| d as i64), me.version, claim.token, me.started.map(|s| s as i64)],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -353,7 +402,8 @@ impl Store {
         let n = self
             .conn
             .execute(
-                "UPDATE runs SET heartbeat_at = ?3 WHERE id = ?1 AND status = 'running' AND claim_token = ?2",
+                "UPDATE runs SET heartbeat_at = ?3, beat_seq = beat_seq + 1
+                 WHERE id = ?1 AND status = 'running' AND claim_token = ?2",
                 params![claim.run_id, claim.token, unix_now()],
             )
             .map_err(|e| self.sql(e))?;
@@ -666,5 +716,40 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that was killed but not yet reaped (a zombie, as an OOM-killed child of
+    /// `--workers N` is) counts as dead, and so does another process given the worker's pid
+    /// later (its start time differs); a running one with its own start time is alive.
+    #[test]
+    fn zombies_and_reused_pids_are_not_live_workers() {
+        if !proc_available() {
+            return; // no /proc: liveness is the heartbeat's to judge
+        }
+        let me = std::process::id() as i64;
+        let started = process_started(me).expect("this process's start time");
+        assert!(process_alive(me, Some(started)));
+        assert!(process_alive(me, None));
+        assert!(!process_alive(me, Some(started + 1)), "a reused pid");
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i64;
+        // Not waited for: once it exits it stays a zombie.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while proc_stat(pid).map(|(s, _)| s) != Some('Z') {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert!(!process_alive(pid, None), "a zombie looked alive");
+        drop(child);
+        assert!(!process_alive(-1, None) && !process_alive(0, None));
     }
 }

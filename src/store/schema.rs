@@ -134,4 +134,12 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN claim_token TEXT;
     "#,
+    // 6: a running run's heartbeat count (another worker judges a run stale by how long it has
+    // itself seen the count unchanged, never by comparing its clock with the worker's), and its
+    // worker's start time (clock ticks after boot, /proc/<pid>/stat), so a reused pid is not
+    // taken for the worker
+    r#"
+    ALTER TABLE runs ADD COLUMN beat_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN worker_started INTEGER;
+    "#,
 ];

@@ -118,6 +118,23 @@ fn main() {
     ];
     for (weights, llm) in scored {
         let Some(llm) = llm else { continue };
+        // Greedy answers (48 tokens at most) to a chunk of prompts, as text.
+        let answers = |llm: &acdc::model::llm::Llama, prompts: &[Vec<u32>]| -> Vec<String> {
+            let (embeds, valid) = embed_padded(llm, prompts, base.tokenizer.pad, &device);
+            let mut rngs: Vec<Rng> = (0..prompts.len()).map(|_| Rng::new(0)).collect();
+            decode(
+                llm,
+                embeds,
+                &valid,
+                &stops,
+                48,
+                &Sampling::Greedy,
+                &mut rngs,
+            )
+            .iter()
+            .map(|ids| base.tokenizer.decode(split_stop(ids, &stops).0))
+            .collect()
+        };
         let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         let mut examples = Vec::new();
         for chunk in items.chunks(16) {
@@ -128,19 +145,8 @@ fn main() {
                     text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
                 })
                 .collect();
-            let (embeds, valid) = embed_padded(llm, &prompts, base.tokenizer.pad, &device);
-            let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-            let out = decode(
-                llm,
-                embeds,
-                &valid,
-                &stops,
-                48,
-                &Sampling::Greedy,
-                &mut rngs,
-            );
-            for (p, ids) in chunk.iter().zip(out) {
-                let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
+            let out = answers(llm, &prompts);
+            for (p, answer) in chunk.iter().zip(out) {
                 let ok = acdc::eval::probes::check(&p.expected, &answer);
                 let e = right.entry(p.kind).or_default();
                 e.0 += ok as usize;
@@ -162,19 +168,8 @@ fn main() {
                     text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
                 })
                 .collect();
-            let (embeds, valid) = embed_padded(llm, &prompts, base.tokenizer.pad, &device);
-            let mut rngs: Vec<Rng> = (0..chunk.len()).map(|_| Rng::new(0)).collect();
-            let out = decode(
-                llm,
-                embeds,
-                &valid,
-                &stops,
-                48,
-                &Sampling::Greedy,
-                &mut rngs,
-            );
-            for (it, ids) in chunk.iter().zip(out) {
-                let answer = base.tokenizer.decode(split_stop(&ids, &stops).0);
+            let out = answers(llm, &prompts);
+            for (it, answer) in chunk.iter().zip(out) {
                 if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer)
                 {
                     qa_ok += ok as usize;

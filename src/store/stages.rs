@@ -1,4 +1,4 @@
-//! What each stage of a run records, typed: the stage names and statuses, and one serde struct
+//! What each stage of a run records, typed, and how the store reads and writes it: the stage names and statuses, and one serde struct
 //! per stage's info (data, targets, train, eval, and a set `acdc eval` scored). Exec writes
 //! them, the report, `acdc show` and the tests read them; no JSON key is spelled anywhere else.
 //!
@@ -11,7 +11,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use rusqlite::{params, OptionalExtension};
+
 use super::records::EvalScore;
+use super::{now_iso, StoreError};
 use crate::spec::schema::TruncatedReplies;
 
 /// Stage names of the sets `acdc eval RUN --name SET` scored: `eval:SET`.
@@ -403,6 +406,116 @@ impl StageRecord {
             Some(StageInfo::Adhoc(i)) => Some(i),
             _ => None,
         }
+    }
+}
+
+impl super::Store {
+    /// Status of a run's stage, if recorded.
+    pub fn stage_status(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+    ) -> Result<Option<StageStatus>, StoreError> {
+        let status: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT status FROM stages WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage.key()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(status.as_deref().map(StageStatus::parse))
+    }
+
+    pub fn stage_start(&self, run_id: &str, stage: &StageName) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO stages (run_id, stage, status, started_at) VALUES (?1, ?2, 'running', ?3)
+                 ON CONFLICT(run_id, stage) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
+                params![run_id, stage.key(), now_iso()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Replace a stage's info while it runs (what a later attempt must know if this one dies).
+    pub fn stage_set_info(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        info: &StageInfo,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE stages SET info = ?3 WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage.key(), info_json(Some(info), None)],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// A stage completed, with what it records.
+    pub fn stage_done(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        info: &StageInfo,
+    ) -> Result<(), StoreError> {
+        self.stage_finish(run_id, stage, StageStatus::Done, Some(info), None)
+    }
+
+    /// A stage failed for `error`, with what it had recorded up to then (if anything).
+    pub fn stage_failed(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        info: Option<&StageInfo>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.stage_finish(run_id, stage, StageStatus::Failed, info, Some(error))
+    }
+
+    fn stage_finish(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+        status: StageStatus,
+        info: Option<&StageInfo>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE stages SET status = ?3, finished_at = ?4, info = ?5 WHERE run_id = ?1 AND stage = ?2",
+                params![run_id, stage.key(), status.as_str(), now_iso(), info_json(info, error)],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// All stage records of a run, in the order they started.
+    pub fn stages(&self, run_id: &str) -> Result<Vec<StageRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT stage, status, info FROM stages WHERE run_id = ?1 ORDER BY started_at, stage")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| {
+                let (stage, status, info): (String, String, Option<String>) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok(StageRecord::from_row(&stage, &status, info.as_deref()))
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// One stage's record, if the run has it.
+    pub fn stage(
+        &self,
+        run_id: &str,
+        stage: &StageName,
+    ) -> Result<Option<StageRecord>, StoreError> {
+        Ok(self.stages(run_id)?.into_iter().find(|r| &r.stage == stage))
     }
 }
 

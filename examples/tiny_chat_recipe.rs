@@ -2,7 +2,7 @@
 //! of the given width / depth for the given steps on the toy chat corpus, then score its
 //! text-oracle answers (each clip's ground-truth description as text, then the question) on the
 //! probes and the QA pairs of a validation synthetic world (seed 1, not the quickstart's seed 0;
-//! `ACDC_RECIPE_WORLD_SEED` changes it), with the eval stage's verdicts. Prints JSON.
+//! `ACDC_RECIPE_WORLD_SEED="1,2,3"` scores several), with the eval stage's verdicts. Prints JSON.
 //!
 //!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH [CLIPS]]
 //!
@@ -93,114 +93,125 @@ fn main() {
     .unwrap();
     let train_s = t1.elapsed().as_secs_f64();
 
-    let dir = std::env::temp_dir().join(format!("acdc-recipe-{}", std::process::id()));
-    // Scored on a validation world (seed 1 unless ACDC_RECIPE_WORLD_SEED says otherwise), not on
-    // the quickstart's (seed 0), so choosing a recipe never looks at the quickstart's probes.
-    let world_seed: u64 = std::env::var("ACDC_RECIPE_WORLD_SEED").map_or(1, |s| {
-        s.parse().expect("ACDC_RECIPE_WORLD_SEED: an integer")
-    });
-    generate(&dir, &SynthConfig::new(300, world_seed)).unwrap();
-    let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
-    let items = probes(&clips, 60, 0);
-    // The text-oracle's text: each clip's ground-truth description (events.jsonl).
-    let descriptions: std::collections::HashMap<String, String> = clips
-        .iter()
-        .map(|c| (format!("audio/test/{}", c.file_name), c.description.clone()))
-        .collect();
-    let text_of = |file: &str| descriptions[file].clone();
-    let device = Device::flex();
-    let stops = base.stop_ids();
-    // The last weights, and their moving average when ACDC_RECIPE_AVERAGE asked for it: one
-    // JSON line each, scored on the same items.
-    let scored = [
-        ("last", Some(&models.last)),
-        ("average", models.average.as_ref()),
-    ];
-    for (weights, llm) in scored {
-        let Some(llm) = llm else { continue };
-        // Greedy answers (48 tokens at most) to a chunk of prompts, as text.
-        let answers = |llm: &acdc::model::llm::Llama, prompts: &[Vec<u32>]| -> Vec<String> {
-            let (embeds, valid) = embed_padded(llm, prompts, base.tokenizer.pad, &device);
-            let mut rngs: Vec<Rng> = (0..prompts.len()).map(|_| Rng::new(0)).collect();
-            decode(
-                llm,
-                embeds,
-                &valid,
-                &stops,
-                48,
-                &Sampling::Greedy,
-                &mut rngs,
-            )
-            .iter()
-            .map(|ids| base.tokenizer.decode(split_stop(ids, &stops).0))
+    // Scored on validation worlds (seed 1 unless ACDC_RECIPE_WORLD_SEED lists others, e.g.
+    // "1,2,3"), never on the quickstart's (seed 0), so choosing a recipe never looks at the
+    // quickstart's probes. One JSON line per world and weights.
+    let world_seeds: Vec<u64> = std::env::var("ACDC_RECIPE_WORLD_SEED").map_or(vec![1], |s| {
+        s.split(',')
+            .map(|x| {
+                x.trim()
+                    .parse()
+                    .expect("ACDC_RECIPE_WORLD_SEED: integers, comma-separated")
+            })
             .collect()
-        };
-        let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        let mut examples = Vec::new();
-        for chunk in items.chunks(16) {
-            let prompts: Vec<Vec<u32>> = chunk
+    });
+    for world_seed in world_seeds {
+        let dir =
+            std::env::temp_dir().join(format!("acdc-recipe-{}-{world_seed}", std::process::id()));
+        generate(&dir, &SynthConfig::new(300, world_seed)).unwrap();
+        let clips = read_events(&dir.join("events.jsonl"), "test").unwrap();
+        let items = probes(&clips, 60, 0);
+        // The text-oracle's text: each clip's ground-truth description (events.jsonl).
+        let descriptions: std::collections::HashMap<String, String> = clips
+            .iter()
+            .map(|c| (format!("audio/test/{}", c.file_name), c.description.clone()))
+            .collect();
+        let text_of = |file: &str| descriptions[file].clone();
+        let device = Device::flex();
+        let stops = base.stop_ids();
+        // The last weights, and their moving average when ACDC_RECIPE_AVERAGE asked for it: one
+        // JSON line each, scored on the same items.
+        let scored = [
+            ("last", Some(&models.last)),
+            ("average", models.average.as_ref()),
+        ];
+        for (weights, llm) in scored {
+            let Some(llm) = llm else { continue };
+            // Greedy answers (48 tokens at most) to a chunk of prompts, as text.
+            let answers = |llm: &acdc::model::llm::Llama, prompts: &[Vec<u32>]| -> Vec<String> {
+                let (embeds, valid) = embed_padded(llm, prompts, base.tokenizer.pad, &device);
+                let mut rngs: Vec<Rng> = (0..prompts.len()).map(|_| Rng::new(0)).collect();
+                decode(
+                    llm,
+                    embeds,
+                    &valid,
+                    &stops,
+                    48,
+                    &Sampling::Greedy,
+                    &mut rngs,
+                )
                 .iter()
-                .map(|p| {
-                    let user = format!("{} {}", text_of(&p.file_name), p.question);
-                    text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
-                })
-                .collect();
-            let out = answers(llm, &prompts);
-            for (p, answer) in chunk.iter().zip(out) {
-                let ok = acdc::eval::probes::check(&p.expected, &answer);
-                let e = right.entry(p.kind).or_default();
-                e.0 += ok as usize;
-                e.1 += 1;
-                if !ok && examples.len() < 40 {
-                    examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
-                }
-            }
-        }
-        // The synthetic QA pairs, by the same verdicts the eval stage's `accuracy` uses.
-        let qa = acdc::data::aqa::read_qa_jsonl(&dir.join("qa_test.jsonl")).unwrap();
-        let (mut qa_ok, mut qa_n) = (0usize, 0usize);
-        for chunk in qa.chunks(16) {
-            let prompts: Vec<Vec<u32>> = chunk
-                .iter()
-                .map(|it| {
-                    let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
-                    let user = format!("{} {}", text_of(&file), it.question);
-                    text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
-                })
-                .collect();
-            let out = answers(llm, &prompts);
-            for (it, answer) in chunk.iter().zip(out) {
-                if let Some(ok) = acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer)
-                {
-                    qa_ok += ok as usize;
-                    qa_n += 1;
-                    if !ok && examples.len() < 60 {
-                        examples.push(format!(
-                            "qa | {} → {} (ref {})",
-                            it.question,
-                            answer.trim(),
-                            it.answer
-                        ));
+                .map(|ids| base.tokenizer.decode(split_stop(ids, &stops).0))
+                .collect()
+            };
+            let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            let mut examples = Vec::new();
+            for chunk in items.chunks(16) {
+                let prompts: Vec<Vec<u32>> = chunk
+                    .iter()
+                    .map(|p| {
+                        let user = format!("{} {}", text_of(&p.file_name), p.question);
+                        text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+                    })
+                    .collect();
+                let out = answers(llm, &prompts);
+                for (p, answer) in chunk.iter().zip(out) {
+                    let ok = acdc::eval::probes::check(&p.expected, &answer);
+                    let e = right.entry(p.kind).or_default();
+                    e.0 += ok as usize;
+                    e.1 += 1;
+                    if !ok && examples.len() < 40 {
+                        examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
                     }
                 }
             }
+            // The synthetic QA pairs, by the same verdicts the eval stage's `accuracy` uses.
+            let qa = acdc::data::aqa::read_qa_jsonl(&dir.join("qa_test.jsonl")).unwrap();
+            let (mut qa_ok, mut qa_n) = (0usize, 0usize);
+            for chunk in qa.chunks(16) {
+                let prompts: Vec<Vec<u32>> = chunk
+                    .iter()
+                    .map(|it| {
+                        let file = it.audio.strip_prefix(&dir).unwrap().display().to_string();
+                        let user = format!("{} {}", text_of(&file), it.question);
+                        text_prompt(&base.tokenizer, &base.chat, &user).unwrap()
+                    })
+                    .collect();
+                let out = answers(llm, &prompts);
+                for (it, answer) in chunk.iter().zip(out) {
+                    if let Some(ok) =
+                        acdc::eval::qa_verdict::verdict(&it.question, &it.answer, &answer)
+                    {
+                        qa_ok += ok as usize;
+                        qa_n += 1;
+                        if !ok && examples.len() < 60 {
+                            examples.push(format!(
+                                "qa | {} → {} (ref {})",
+                                it.question,
+                                answer.trim(),
+                                it.answer
+                            ));
+                        }
+                    }
+                }
+            }
+            let per_kind: BTreeMap<&str, f64> = right
+                .iter()
+                .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
+                .collect();
+            let mean = per_kind.values().sum::<f64>() / per_kind.len() as f64;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
+                               "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}"), "average": average},
+                    "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
+                    "weights": weights, "probe_mean": mean, "per_kind": per_kind,
+                    "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
+                    "wrong_examples": examples,
+                })
+            );
         }
-        let per_kind: BTreeMap<&str, f64> = right
-            .iter()
-            .map(|(k, (ok, n))| (*k, *ok as f64 / *n as f64))
-            .collect();
-        let mean = per_kind.values().sum::<f64>() / per_kind.len() as f64;
-        println!(
-            "{}",
-            serde_json::json!({
-                "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
-                           "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}"), "average": average},
-                "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
-                "weights": weights, "probe_mean": mean, "per_kind": per_kind,
-                "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,
-                "wrong_examples": examples,
-            })
-        );
+        std::fs::remove_dir_all(&dir).ok();
     }
-    std::fs::remove_dir_all(&dir).ok();
 }

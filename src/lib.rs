@@ -8,9 +8,9 @@
 //!   reports from the store;
 //! - [`model`], [`decode`], [`data`], [`text`], [`audio`]: models, generation, datasets and the
 //!   synthetic world, tokenizers and chat formats, the audio front end;
-//! - [`spec`], [`store`], [`home`], [`once`], [`rng`], [`openai`]: leaves — specs and run ids,
-//!   the SQLite store, every path under `$ACDC_HOME`, build-once locks, seeded random streams,
-//!   the client of OpenAI-compatible servers.
+//! - [`spec`], [`store`], [`home`], [`once`], [`rng`], [`openai`], [`hub`]: leaves — specs and
+//!   run ids, the SQLite store, every path under `$ACDC_HOME`, build-once locks, seeded random
+//!   streams, the client of OpenAI-compatible servers, the Hugging Face Hub and its cache.
 
 pub mod app;
 pub mod audio;
@@ -20,6 +20,7 @@ pub mod decode;
 pub mod eval;
 pub mod exec;
 pub mod home;
+pub mod hub;
 pub mod model;
 pub mod once;
 pub mod openai;

@@ -290,6 +290,37 @@ impl Client {
         }
     }
 
+    /// The model names the server lists (`GET {base}/models`, the OpenAI API's `data[].id`), or
+    /// `None` when it has no such endpoint (HTTP 404/405): vLLM and `transformers serve` have it.
+    pub fn served_models(&self) -> Result<Option<Vec<String>>, String> {
+        let url = format!("{}/models", self.cfg.base_url.trim_end_matches('/'));
+        let mut req = self.agent.get(&url);
+        if let Some(k) = &self.key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let mut resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("GET {url}: reading the response: {e}"))?;
+        match status {
+            200..=299 => {
+                let v: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|e| format!("GET {url}: not JSON ({e}): {}", snippet(&body)))?;
+                let names = v["data"]
+                    .as_array()
+                    .ok_or_else(|| format!("GET {url}: no `data` list: {}", snippet(&body)))?
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_string))
+                    .collect();
+                Ok(Some(names))
+            }
+            404 | 405 => Ok(None),
+            _ => Err(format!("GET {url}: HTTP {status}: {}", snippet(&body))),
+        }
+    }
+
     /// One prompt, with retries. An empty reply on the last attempt is the reply (empty text).
     pub fn complete(&self, prompt: &str, p: &Params) -> Result<Completion, String> {
         let mut delay = self.cfg.backoff;

@@ -9,7 +9,7 @@ use std::path::Path;
 fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
     let below_exec = [
         "targets", "train", "eval", "report", "model", "decode", "data", "text", "audio", "spec",
-        "store", "home", "once", "rng", "openai",
+        "store", "home", "once", "rng", "openai", "hub",
     ];
     let mut everything = below_exec.to_vec();
     everything.extend(["exec", "app", "cli"]);
@@ -18,15 +18,16 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("once", vec![]),
         ("home", vec![]),
         ("openai", vec![]),
+        ("hub", vec!["once"]),
         ("spec", vec![]),
         ("text", vec![]),
         ("store", vec!["spec", "home"]),
         ("audio", vec!["rng"]),
         (
             "data",
-            vec!["audio", "spec", "store", "home", "once", "rng"],
+            vec!["audio", "spec", "store", "home", "once", "rng", "hub"],
         ),
-        ("model", vec!["text", "spec", "data", "home"]),
+        ("model", vec!["text", "spec", "data", "home", "hub"]),
         ("decode", vec!["model", "text", "rng"]),
         (
             "targets",

@@ -97,8 +97,14 @@ fn replies_come_from_the_server_with_the_runs_settings() {
     let mut store = Store::open(&d.path().join("acdc.db")).unwrap();
     let b = tiny(d.path());
     let m = mock(reply);
+    m.serve_models(&["served-tiny", "another-model"]);
     let c = cfg(&m.url);
     let (examples, info) = targets(&mut store, &b, &c).unwrap();
+    assert_eq!(
+        m.model_lists.load(Ordering::SeqCst),
+        1,
+        "the served list is checked first"
+    );
 
     // 3 captions × 2 samples asked; the 2 replies to the "long" caption were cut off and dropped.
     let seen = m.seen.lock().unwrap().clone();
@@ -223,4 +229,28 @@ fn unusable_engine_settings_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("targets.engine_timeout_s"), "{e}");
+}
+
+#[test]
+fn a_server_that_does_not_serve_the_model_is_refused_before_any_request() {
+    std::env::set_var(KEY_ENV, KEY);
+    let d = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&d.path().join("acdc.db")).unwrap();
+    let b = tiny(d.path());
+    let m = mock(reply);
+    m.serve_models(&["some-other-model"]);
+    let e = targets(&mut store, &b, &cfg(&m.url)).unwrap_err();
+    assert!(matches!(e, TargetsError::EngineSettings(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("served-tiny")
+            && text.contains("some-other-model")
+            && text.contains("targets.engine_model"),
+        "{text}"
+    );
+    assert_eq!(m.count(), 0, "no reply was asked of another model");
+    // Served after all: the same settings go through.
+    m.serve_models(&["some-other-model", "served-tiny"]);
+    targets(&mut store, &b, &cfg(&m.url)).unwrap();
+    assert_eq!(m.count(), 6);
 }

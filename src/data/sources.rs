@@ -67,16 +67,32 @@ pub fn ensure_synth(home: &Path, s: &SynthData) -> Result<PathBuf, DataError> {
     Ok(dir)
 }
 
+/// The folder of `dataset`: `data.roots.<dataset>` as given when it is a folder; a Hub dataset
+/// repository (`owner/name`, or `hf://datasets/owner/name`) otherwise, fetched into the Hugging
+/// Face cache through [`crate::hub`] (AudioBench's sets are such repositories:
+/// `AudioLLMs/clotho_aqa_test`).
 fn root(cfg: &DataConfig, dataset: &str) -> Result<PathBuf, DataError> {
-    cfg.roots
-        .get(dataset)
-        .map(PathBuf::from)
-        .ok_or_else(|| DataError::Dataset {
-            dataset: dataset.into(),
-            message: format!(
-                "no folder given: set `data.roots.{dataset} = \"/path/to/{dataset}\"`"
-            ),
-        })
+    let given = cfg.roots.get(dataset).ok_or_else(|| DataError::Dataset {
+        dataset: dataset.into(),
+        message: format!("no folder given: set `data.roots.{dataset} = \"/path/to/{dataset}\"`"),
+    })?;
+    let path = PathBuf::from(given);
+    let repo = given.strip_prefix("hf://datasets/");
+    if path.is_dir() && repo.is_none() {
+        return Ok(path);
+    }
+    match repo.or(Some(given.as_str()).filter(|g| crate::hub::is_repo_id(g))) {
+        Some(id) => crate::hub::Hub::from_env()
+            .snapshot(crate::hub::RepoKind::Dataset, id, &crate::hub::dataset_file)
+            .map_err(|e| DataError::Dataset {
+                dataset: dataset.into(),
+                message: format!(
+                    "`data.roots.{dataset} = \"{given}\"` is not a folder here, so it was taken for a Hub dataset: {e}"
+                ),
+            }),
+        // A path that does not exist: the reader names what it misses.
+        None => Ok(path),
+    }
 }
 
 fn unknown(dataset: &str, known: &[&str]) -> DataError {

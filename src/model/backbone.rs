@@ -30,6 +30,9 @@ pub enum BackboneError {
     Tokenizer { id: String, source: TokenizerError },
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
+    /// Fetching a backbone or encoder from the Hub (the message names the repo).
+    #[error(transparent)]
+    Hub(Box<crate::hub::HubError>),
 }
 
 /// A resolved backbone.
@@ -90,35 +93,41 @@ pub enum Weights {
     HfDir(PathBuf),
 }
 
-/// Resolve a Hugging Face model id or directory to a local directory, offline: a directory with a
-/// `config.json` as given, else the hub cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, or
-/// `~/.cache/huggingface/hub`) snapshot that `refs/main` points to. acdc never downloads.
+/// Resolve a Hugging Face model id or directory to a local directory: a directory with a
+/// `config.json` as given, else the Hub repository of that id through [`crate::hub`] — its cached
+/// snapshot, or downloaded into the cache Python shares (`HF_HUB_CACHE` / `HF_HOME`; never with
+/// `HF_HUB_OFFLINE=1`, where a missing id is an error naming it).
 pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
     let p = PathBuf::from(id);
     if p.join("config.json").exists() {
         return Ok(p);
     }
-    let cache = std::env::var_os("HF_HUB_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
-        })
-        .unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"));
-    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
-    let snapshot = std::fs::read_to_string(repo.join("refs").join("main"))
-        .ok()
-        .map(|r| repo.join("snapshots").join(r.trim()));
-    match snapshot {
-        Some(s) if s.join("config.json").exists() => Ok(s),
-        _ => Err(BackboneError::Unsupported {
-            id: id.into(),
-            message: format!(
-                "not a model directory (no config.json) and not in the Hugging Face cache at {}; download it first (e.g. `huggingface-cli download {id}`) or give its directory",
-                repo.display()
-            ),
-        }),
+    let unsupported = |message: String| BackboneError::Unsupported {
+        id: id.into(),
+        message,
+    };
+    if p.is_dir() {
+        return Err(unsupported(format!(
+            "the directory {} has no config.json (a Hugging Face model directory has)",
+            p.display()
+        )));
     }
+    if !crate::hub::is_repo_id(id) {
+        return Err(unsupported(format!(
+            "no such model directory ({} has no config.json), and not a Hub repo id (`owner/name`)",
+            p.display()
+        )));
+    }
+    let dir = crate::hub::Hub::from_env()
+        .snapshot(crate::hub::RepoKind::Model, id, &crate::hub::model_file)
+        .map_err(|e| BackboneError::Hub(Box::new(e)))?;
+    if !dir.join("config.json").exists() {
+        return Err(unsupported(format!(
+            "the Hub repository has no config.json (snapshot {})",
+            dir.display()
+        )));
+    }
+    Ok(dir)
 }
 
 /// Where `builtin:tiny-eat-events` keeps its pretrained weights (built by

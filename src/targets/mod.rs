@@ -37,6 +37,9 @@ pub enum TargetsError {
         item: String,
         message: String,
     },
+    /// The `openai` engine's server could not say which models it serves.
+    #[error("targets.engine = \"openai\" ({url}): {message}")]
+    EngineList { url: String, message: String },
     #[error("caption `{item}`: {message}")]
     Tokenize { item: String, message: String },
     #[error("all {replies} dialogue replies reached targets.max_new_tokens = {max_new_tokens} without ending, and targets.truncated = \"drop\" leaves none to train on (raise targets.max_new_tokens, or use \"open\")")]

@@ -56,6 +56,31 @@ fn client(cfg: &TargetsConfig, model: String) -> Result<Client, TargetsError> {
     .map_err(|m| err(format!("targets.engine_url / targets.engine_model: {m}")))
 }
 
+/// The server must serve `model` (its `GET /v1/models` lists it), so replies are never asked of
+/// another model under this one's name: servers such as vLLM refuse an unknown name per request,
+/// but some answer with whatever they serve. A server without the list is trusted (a warning).
+fn check_served(cfg: &TargetsConfig, client: &Client, model: &str) -> Result<(), TargetsError> {
+    match client.served_models() {
+        Ok(Some(names)) if names.iter().any(|n| n == model) => Ok(()),
+        Ok(Some(names)) => Err(TargetsError::EngineSettings(format!(
+            "the server at {} does not serve `{model}` (it serves: {}); set targets.engine_model to the name it serves the run's backbone under, or serve the backbone",
+            cfg.engine_url,
+            if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
+        ))),
+        Ok(None) => {
+            tracing::warn!(
+                "the server at {} lists no models (no /models endpoint); trusting that it serves `{model}`",
+                cfg.engine_url
+            );
+            Ok(())
+        }
+        Err(message) => Err(TargetsError::EngineList {
+            url: cfg.engine_url.clone(),
+            message,
+        }),
+    }
+}
+
 /// Replies for `todo` ((pair index, sample) pairs) from the server serving `model`, in batches
 /// handed to `keep` as they finish. A request that still fails after its retries stops the
 /// generation with an error naming the caption; the replies of its batch that arrived are kept
@@ -68,7 +93,8 @@ pub(super) fn generate(
     todo: &[(usize, u32)],
     keep: &mut dyn FnMut(Vec<CachedTarget>) -> Result<(), TargetsError>,
 ) -> Result<(), TargetsError> {
-    let client = client(cfg, model)?;
+    let client = client(cfg, model.clone())?;
+    check_served(cfg, &client, &model)?;
     let workers = cfg.engine_concurrency.max(1);
     let top_p = (cfg.top_p < 1.0).then_some(cfg.top_p);
     for chunk in todo.chunks(workers * 4) {

@@ -51,6 +51,10 @@ pub type Rule = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
 pub struct Mock {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// What `GET /v1/models` lists (`None`: the endpoint answers 404, as a server without it).
+    /// Those requests are counted in `model_lists`, not in `seen`.
+    pub served: Arc<Mutex<Option<Vec<String>>>>,
+    pub model_lists: Arc<AtomicUsize>,
     /// Requests in flight now and at most: from the request line arriving until the answer is
     /// ready to be written (so a client's next request cannot overlap its last one here).
     flight: Arc<Flight>,
@@ -71,11 +75,50 @@ pub fn prompt_of(s: &Seen) -> String {
         .to_string()
 }
 
-fn handle(mut stream: TcpStream, rule: &Rule, seen: &Mutex<Vec<Seen>>, flight: &Flight) {
+/// `GET …/models`: the served list, or 404 without one.
+fn list_models(mut stream: TcpStream, served: &Mutex<Option<Vec<String>>>) {
+    let (status, body) = match served.lock().unwrap().as_ref() {
+        Some(names) => (
+            200,
+            serde_json::json!({"object": "list", "data": names.iter().map(|n| serde_json::json!({"id": n, "object": "model"})).collect::<Vec<_>>()}).to_string(),
+        ),
+        None => (404, "{\"error\": \"not found\"}".to_string()),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn handle(
+    mut stream: TcpStream,
+    rule: &Rule,
+    seen: &Mutex<Vec<Seen>>,
+    flight: &Flight,
+    served: &Mutex<Option<Vec<String>>>,
+    model_lists: &AtomicUsize,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
         return;
+    }
+    if request_line.starts_with("GET ")
+        && request_line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|p| p.ends_with("/models"))
+    {
+        // Headers are not needed; drain them so the client's write completes.
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                break;
+            }
+        }
+        model_lists.fetch_add(1, Ordering::SeqCst);
+        return list_models(stream, served);
     }
     let at = Instant::now();
     let now = flight.now.fetch_add(1, Ordering::SeqCst) + 1;
@@ -136,18 +179,39 @@ pub fn mock(rule: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Mo
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let flight = Arc::new(Flight::default());
+    let served = Arc::new(Mutex::new(None));
+    let model_lists = Arc::new(AtomicUsize::new(0));
     let rule: Arc<Rule> = Arc::new(rule);
-    let (s2, f2) = (seen.clone(), flight.clone());
+    let (s2, f2, v2, l2) = (
+        seen.clone(),
+        flight.clone(),
+        served.clone(),
+        model_lists.clone(),
+    );
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let (rule, seen, flight) = (rule.clone(), s2.clone(), f2.clone());
-            std::thread::spawn(move || handle(stream, rule.as_ref(), &seen, &flight));
+            let (rule, seen, flight, served, lists) =
+                (rule.clone(), s2.clone(), f2.clone(), v2.clone(), l2.clone());
+            std::thread::spawn(move || {
+                handle(stream, rule.as_ref(), &seen, &flight, &served, &lists)
+            });
         }
     });
-    Mock { url, seen, flight }
+    Mock {
+        url,
+        seen,
+        served,
+        model_lists,
+        flight,
+    }
 }
 
 impl Mock {
+    /// `GET /v1/models` lists these names from now on.
+    pub fn serve_models(&self, names: &[&str]) {
+        *self.served.lock().unwrap() = Some(names.iter().map(|n| n.to_string()).collect());
+    }
+
     /// Requests received.
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()

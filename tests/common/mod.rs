@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod mock_judge;
+pub mod stand_in_hub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

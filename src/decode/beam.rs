@@ -59,6 +59,70 @@ struct Search {
     done: bool,
 }
 
+/// Candidates sorted best first: higher summed log-prob, then lower (beam · V + token) index.
+fn by_score(v: usize) -> impl Fn(&(f32, usize, u32), &(f32, usize, u32)) -> std::cmp::Ordering {
+    move |x, y| {
+        y.0.partial_cmp(&x.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
+    }
+}
+
+/// The top 2K of all K·V (beam score + token log-prob, beam, token) candidates of one prompt,
+/// best first, from its K rows' log-probs on the host (`[K·V]`).
+fn top_candidates(scores: &[f32], logprobs: &[f32], v: usize) -> Vec<(f32, usize, u32)> {
+    let k = scores.len();
+    let mut cand: Vec<(f32, usize, u32)> = Vec::with_capacity(k * v);
+    for (b, s) in scores.iter().enumerate() {
+        for tok in 0..v {
+            cand.push((s + logprobs[b * v + tok], b, tok as u32));
+        }
+    }
+    let order = by_score(v);
+    let n_top = (2 * k).min(cand.len());
+    cand.select_nth_unstable_by(n_top - 1, &order);
+    cand.truncate(n_top);
+    cand.sort_by(order);
+    cand
+}
+
+/// [`top_candidates`] of every prompt at once on the device: the K rows' scores are added to
+/// their `[B·K, V]` log-probs there and each prompt's top 2K taken there, so only B · 2K values
+/// and indices come back per step instead of B · K · V log-probs. Ties at the 2K-th place may
+/// resolve otherwise than the host's lower-index rule.
+fn top_candidates_on_device(
+    logprobs: Tensor<2>,
+    scores: &[f32],
+    nb: usize,
+    k: usize,
+) -> Vec<Vec<(f32, usize, u32)>> {
+    let device = logprobs.device();
+    let v = logprobs.dims()[1];
+    let s = Tensor::<2>::from_data(TensorData::new(scores.to_vec(), [nb * k, 1]), &device);
+    let n_top = (2 * k).min(k * v);
+    let (vals, idx) = (logprobs + s)
+        .reshape([nb, k * v])
+        .topk_with_indices(n_top, 1);
+    let vals = host(vals);
+    let idx: Vec<i64> = idx
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("top-k indices read back as integers");
+    (0..nb)
+        .map(|b| {
+            let mut c: Vec<(f32, usize, u32)> = (0..n_top)
+                .map(|j| {
+                    let i = idx[b * n_top + j] as usize;
+                    (vals[b * n_top + j], i / v, (i % v) as u32)
+                })
+                .collect();
+            c.sort_by(by_score(v));
+            c
+        })
+        .collect()
+}
+
 impl Search {
     fn new(k: usize) -> Self {
         Self {
@@ -70,33 +134,17 @@ impl Search {
         }
     }
 
-    /// Advance by one token given the K rows' log-probs (`[K·V]`); returns the K (parent beam,
+    /// Advance by one token given the top 2K (summed log-prob, beam, token) candidates of the K
+    /// rows ([`top_candidates`] or the device's top-k), best first; returns the K (parent beam,
     /// token) pairs to feed next, or None when this prompt's search has ended.
     fn step(
         &mut self,
-        logprobs: &[f32],
-        v: usize,
+        cand: &[(f32, usize, u32)],
         len: usize,
         eos: &[u32],
         cfg: &BeamConfig,
     ) -> Option<Vec<(usize, u32)>> {
         let k = self.running.len();
-        // All K·V candidates by raw summed log-prob; keep the top 2K (ties: lower index first).
-        let mut cand: Vec<(f32, usize, u32)> = Vec::with_capacity(k * v);
-        for b in 0..k {
-            for tok in 0..v {
-                cand.push((self.scores[b] + logprobs[b * v + tok], b, tok as u32));
-            }
-        }
-        let order = |x: &(f32, usize, u32), y: &(f32, usize, u32)| {
-            y.0.partial_cmp(&x.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then((x.1 * v + x.2 as usize).cmp(&(y.1 * v + y.2 as usize)))
-        };
-        let n_top = (2 * k).min(cand.len());
-        cand.select_nth_unstable_by(n_top - 1, order);
-        cand.truncate(n_top);
-        cand.sort_by(order);
         let lp = cfg.length_penalty;
         let mut next: Vec<(f32, usize, u32)> = Vec::with_capacity(k);
         let mut new_finished = Vec::new();
@@ -168,6 +216,20 @@ pub fn beam_search_batch(
     eos: &[u32],
     cfg: &BeamConfig,
 ) -> Vec<Vec<Hypothesis>> {
+    let on_host = crate::model::device::is_host(&prompt.device());
+    beam_search_placed(llm, prompt, valid, eos, cfg, on_host)
+}
+
+/// [`beam_search_batch`] with the candidates' top-2K taken on the host (`on_host`: the CPU
+/// backend, where the log-probs are already in memory) or on the device.
+fn beam_search_placed(
+    llm: &Llama,
+    prompt: Tensor<3>,
+    valid: &[Vec<bool>],
+    eos: &[u32],
+    cfg: &BeamConfig,
+    on_host: bool,
+) -> Vec<Vec<Hypothesis>> {
     let device = prompt.device();
     let k = cfg.beams.max(1);
     let [nb, t, _] = prompt.dims();
@@ -190,19 +252,35 @@ pub fn beam_search_batch(
         }
     }
     let last = llm.logits(h.narrow(1, t - 1, 1)).squeeze_dim::<2>(1);
-    let mut logprobs = host(log_softmax(last.select(0, idx), 1));
-    let v = logprobs.len() / (nb * k);
+    let to_f32 = |t: Tensor<2>| crate::model::to_dtype(t, burn::tensor::DType::F32);
+    let mut logprobs = to_f32(log_softmax(last.select(0, idx), 1));
+    let v = logprobs.dims()[1];
     let mut key_valid: Vec<Vec<bool>> = (0..nb * k).map(|r| valid[r / k].clone()).collect();
     let mut searches: Vec<Search> = (0..nb).map(|_| Search::new(k)).collect();
     for step in 0..cfg.max_new {
         let len = step + 1;
         let mut parents: Vec<i64> = Vec::with_capacity(nb * k);
         let mut tokens: Vec<i64> = Vec::with_capacity(nb * k);
+        let scores: Vec<f32> = searches.iter().flat_map(|s| s.scores.clone()).collect();
+        let candidates: Vec<Vec<(f32, usize, u32)>> = if on_host {
+            let lp = host(logprobs);
+            (0..nb)
+                .map(|b| {
+                    top_candidates(
+                        &scores[b * k..(b + 1) * k],
+                        &lp[b * k * v..(b + 1) * k * v],
+                        v,
+                    )
+                })
+                .collect()
+        } else {
+            top_candidates_on_device(logprobs, &scores, nb, k)
+        };
         for (b, s) in searches.iter_mut().enumerate() {
             let next = if s.done {
                 None
             } else {
-                let out = s.step(&logprobs[b * k * v..(b + 1) * k * v], v, len, eos, cfg);
+                let out = s.step(&candidates[b], len, eos, cfg);
                 s.done = out.is_none();
                 out
             };
@@ -234,7 +312,7 @@ pub fn beam_search_batch(
         let pos: Vec<Vec<usize>> = (0..nb * k).map(|r| vec![lens[r / k] + step]).collect();
         let a = AttnInputs::new(&pos, &key_valid, cache.len, &inv, &device);
         let h = llm.forward_hidden(llm.embed(toks), &a, Some(&mut cache));
-        logprobs = host(log_softmax(llm.logits(h).squeeze_dim::<2>(1), 1));
+        logprobs = to_f32(log_softmax(llm.logits(h).squeeze_dim::<2>(1), 1));
     }
     searches
         .into_iter()
@@ -301,6 +379,36 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Taking each step's top 2K on the device finds the host's hypotheses and scores.
+    #[test]
+    fn device_top_candidates_search_as_the_host_does() {
+        let device = Device::flex();
+        let m = crate::model::init_seeded(&device, 23, || {
+            LlamaConfig::new(60, 32, 64, 2, 4, 2)
+                .with_rope_theta(10000.0)
+                .init(&device)
+        });
+        let prompts: Vec<Vec<u32>> = vec![vec![3, 9, 12, 5], vec![7], vec![1, 2, 30, 4, 8, 22]];
+        for (eos, early, beams) in [
+            (vec![5u32, 17], false, 3),
+            (vec![9], true, 4),
+            (vec![], false, 2),
+        ] {
+            let cfg = BeamConfig {
+                beams,
+                num_return: 2,
+                length_penalty: 1.0,
+                early_stopping: early,
+                max_new: 8,
+            };
+            let run = |on_host: bool| {
+                let (x, valid) = crate::decode::embed_padded(&m, &prompts, 0, &device);
+                beam_search_placed(&m, x, &valid, &eos, &cfg, on_host)
+            };
+            assert_eq!(run(false), run(true), "eos {eos:?}, {beams} beams");
         }
     }
 }

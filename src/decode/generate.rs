@@ -3,7 +3,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::sampling::{choose, Sampling};
+use super::sampling::{choose, choose_on_device, Sampling};
 use crate::model::llm::{AttnInputs, KvCache, Llama};
 use crate::rng::Rng;
 
@@ -20,6 +20,22 @@ pub fn generate(
     max_new: usize,
     sampling: &Sampling,
     rngs: &mut [Rng],
+) -> Vec<Vec<u32>> {
+    let on_host = crate::model::device::is_host(&prompt.device());
+    generate_placed(llm, prompt, valid, stops, max_new, sampling, rngs, on_host)
+}
+
+/// [`generate`] with the sampling placement chosen (see [`next_tokens_at`]).
+#[allow(clippy::too_many_arguments)] // `generate`'s arguments plus the placement
+fn generate_placed(
+    llm: &Llama,
+    prompt: Tensor<3>,
+    valid: &[Vec<bool>],
+    stops: &[u32],
+    max_new: usize,
+    sampling: &Sampling,
+    rngs: &mut [Rng],
+    on_host: bool,
 ) -> Vec<Vec<u32>> {
     assert_eq!(rngs.len(), valid.len(), "one RNG per row");
     let device = prompt.device();
@@ -38,7 +54,7 @@ pub fn generate(
     let mut out = vec![Vec::new(); b];
     let mut done = vec![false; b];
     for _ in 0..max_new {
-        let chosen = next_tokens(logits, sampling, rngs, &done);
+        let chosen = next_tokens_at(logits, sampling, rngs, &done, on_host);
         let mut next = Vec::with_capacity(b);
         for (row, tok) in chosen.into_iter().enumerate() {
             if done[row] {
@@ -71,13 +87,17 @@ pub fn generate(
 /// Each row's next token from `[B, 1, V]` logits. Greedy takes the argmax on the device, so only
 /// B ids cross to the host, not B × V logits (on a GPU that copy and its wait dominated a decode
 /// step); ties go to the first index, as with [`super::sampling::argmax`] and torch. Sampling
-/// reads each unfinished row's logits on the host, where its own RNG stream draws (so a row's
-/// sample does not depend on its batch); finished rows get 0 (ignored by the caller).
-fn next_tokens(
+/// draws one uniform from each unfinished row's own stream (so a row's sample does not depend on
+/// its batch) and picks on the device too ([`super::sampling::choose_on_device`]) — except where
+/// the device is the host's memory (the CPU backend), where reading the logits is no transfer
+/// and [`super::sampling::choose`]'s f64 pass is exact. Finished rows get 0 (ignored by the
+/// caller) and draw nothing. `on_host` chooses the placement (tests run both on the CPU).
+fn next_tokens_at(
     logits: Tensor<3>,
     sampling: &Sampling,
     rngs: &mut [Rng],
     done: &[bool],
+    on_host: bool,
 ) -> Vec<u32> {
     let [b, _, v] = logits.dims();
     if *sampling == Sampling::Greedy {
@@ -89,6 +109,19 @@ fn next_tokens(
             .expect("argmax ids read back as integers")
             .into_iter()
             .map(|i| i as u32)
+            .collect();
+    }
+    if !on_host {
+        let u: Vec<f64> = rngs
+            .iter_mut()
+            .zip(done)
+            .map(|(r, &d)| if d { 0.0 } else { r.next_f64() })
+            .collect();
+        let ids = choose_on_device(logits.squeeze_dim::<2>(1), sampling, &u);
+        return ids
+            .into_iter()
+            .zip(done)
+            .map(|(id, &d)| if d { 0 } else { id })
             .collect();
     }
     let host: Vec<f32> = crate::model::host_f32(logits);
@@ -196,4 +229,70 @@ pub fn generate_with_audio(
 ) -> Vec<Vec<u32>> {
     let (embeds, valid) = splice_prompts(model, prompts, audio, pad);
     generate(&model.llm, embeds, &valid, stops, max_new, sampling, rngs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::llm::LlamaConfig;
+    use burn::tensor::Device;
+
+    /// Sampled generation picks the same tokens with the draw on the device as on the host, for
+    /// a left-padded batch whose rows end at different steps.
+    #[test]
+    fn device_sampling_generates_what_host_sampling_does() {
+        let device = Device::flex();
+        let m = crate::model::init_seeded(&device, 5, || {
+            LlamaConfig::new(50, 32, 64, 2, 4, 2)
+                .with_rope_theta(10000.0)
+                .init(&device)
+        });
+        let prompts: Vec<Vec<u32>> = vec![vec![3, 9, 12, 5], vec![7], vec![1, 2, 30, 4, 8, 22]];
+        for sampling in [
+            Sampling::from_temperature(1.0, 1.0),
+            Sampling::from_temperature(0.8, 0.9),
+            Sampling::Sample {
+                temperature: 1.2,
+                top_p: 1.0,
+                top_k: 8,
+            },
+        ] {
+            let run = |on_host: bool| {
+                let (x, valid) = embed_padded(&m, &prompts, 0, &device);
+                let mut rngs: Vec<Rng> = (0..3).map(|i| Rng::new(40 + i)).collect();
+                generate_placed(&m, x, &valid, &[11, 17], 12, &sampling, &mut rngs, on_host)
+            };
+            let host = run(true);
+            assert_eq!(run(false), host, "{sampling:?}");
+            assert!(host.iter().any(|r| r.len() > 1), "{host:?}");
+        }
+    }
+
+    /// A row's sampled reply does not depend on the batch it is generated in (its own RNG stream,
+    /// its own padding masked out): 64 prompts at once give what two batches of 32 give.
+    #[test]
+    fn replies_do_not_depend_on_the_batch() {
+        let device = Device::flex();
+        let m = crate::model::init_seeded(&device, 9, || {
+            LlamaConfig::new(50, 32, 64, 2, 4, 2)
+                .with_rope_theta(10000.0)
+                .init(&device)
+        });
+        let mut r = Rng::new(1);
+        let prompts: Vec<Vec<u32>> = (0..64)
+            .map(|_| (0..1 + r.below(12)).map(|_| r.below(50) as u32).collect())
+            .collect();
+        let sampling = Sampling::from_temperature(1.0, 1.0);
+        let run = |rows: &[Vec<u32>], first: usize| {
+            let (x, valid) = embed_padded(&m, rows, 0, &device);
+            let mut rngs: Vec<Rng> = (0..rows.len())
+                .map(|i| Rng::new(100 + (first + i) as u64))
+                .collect();
+            generate(&m, x, &valid, &[11], 10, &sampling, &mut rngs)
+        };
+        let whole = run(&prompts, 0);
+        let mut halves = run(&prompts[..32], 0);
+        halves.extend(run(&prompts[32..], 32));
+        assert_eq!(whole, halves);
+    }
 }

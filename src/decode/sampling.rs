@@ -1,6 +1,9 @@
 //! Choosing the next token from logits: greedy, or sampling with temperature, top-k and top-p
 //! applied in transformers' order (temperature → top-k → top-p), drawn from acdc's seeded RNG.
 
+use burn::tensor::activation::softmax;
+use burn::tensor::{DType, Tensor, TensorData};
+
 use crate::rng::Rng;
 
 /// Version of how a seed becomes tokens (the RNG stream, the order of filtering and the draw).
@@ -133,6 +136,74 @@ fn sample_unfiltered(logits: &[f32], temperature: f64, rng: &mut Rng) -> u32 {
     last as u32
 }
 
+/// [`choose`]'s draw for every row of `[B, V]` logits, on the logits' device: only B ids come
+/// back (a GPU would otherwise copy B × V logits to the host and wait for them every token).
+/// Row b draws with `u[b]` (one uniform from its own stream, as [`choose`] takes one), by the same
+/// rule: softmax(logits / T) — restricted to the top k, then to the smallest prefix by
+/// probability whose mass reaches top_p — and the first token in that order whose cumulative
+/// mass exceeds `u` times the total (a zero-probability tail is never picked). The arithmetic is
+/// f32 where the host's is f64, so a draw can differ where `u` falls within rounding of a
+/// boundary, as it can between two devices' logits; greedy never comes here.
+pub fn choose_on_device(logits: Tensor<2>, s: &Sampling, u: &[f64]) -> Vec<u32> {
+    let Sampling::Sample {
+        temperature,
+        top_p,
+        top_k,
+    } = *s
+    else {
+        panic!("choose_on_device samples; greedy takes the argmax");
+    };
+    let device = logits.device();
+    let logits = crate::model::to_dtype(logits, DType::F32);
+    let [b, v] = logits.dims();
+    assert_eq!(u.len(), b, "one uniform per row");
+    let scaled = logits.div_scalar(temperature);
+    // The candidates in the order the draw walks: the whole vocabulary by index, or by
+    // probability (top-k / top-p), with their ids.
+    let (scores, ids) = if top_k == 0 && top_p >= 1.0 {
+        (scaled, None)
+    } else {
+        let (vals, order) = scaled.sort_descending_with_indices(1);
+        if top_k > 0 && top_k < v {
+            (vals.narrow(1, 0, top_k), Some(order.narrow(1, 0, top_k)))
+        } else {
+            (vals, Some(order))
+        }
+    };
+    let n = scores.dims()[1];
+    let mut probs = softmax(scores, 1);
+    if top_p < 1.0 {
+        // Keep a candidate while the mass before it is below top_p (the first always).
+        let before = probs.clone().cumsum(1) - probs.clone();
+        probs = probs.mask_fill(before.lower_elem(top_p).bool_not(), 0.0);
+    }
+    let cdf = probs.cumsum(1);
+    let total = cdf.clone().narrow(1, n - 1, 1);
+    // The largest f32 below 1, so u · total < total.
+    let us: Vec<f32> = u.iter().map(|&x| (x as f32).min(0.999_999_94)).collect();
+    let target = Tensor::<2>::from_data(TensorData::new(us, [b, 1]), &device) * total.clone();
+    let first_above = cdf
+        .clone()
+        .lower_equal(target.expand([b, n]))
+        .int()
+        .sum_dim(1);
+    // Where rounding leaves nothing above the target: the last candidate with mass.
+    let last_with_mass = cdf.lower(total.expand([b, n])).int().sum_dim(1);
+    let pos = first_above.min_pair(last_with_mass);
+    let chosen = match ids {
+        None => pos,
+        Some(order) => order.gather(1, pos),
+    };
+    chosen
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("sampled ids read back as integers")
+        .into_iter()
+        .map(|i| i as u32)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +253,51 @@ mod tests {
         for (c, w) in n.iter().zip(&want) {
             let f = *c as f64 / draws as f64;
             assert!((f - w).abs() < 0.01, "{n:?} vs {want:?}");
+        }
+    }
+
+    /// The device draw equals the host's on the same uniforms, for every filter: rows of random
+    /// logits (some -inf), each from its own stream.
+    #[test]
+    fn the_device_draw_is_the_hosts() {
+        let device = burn::tensor::Device::flex();
+        let (b, v) = (64, 300);
+        let mut r = Rng::new(17);
+        let logits: Vec<f32> = (0..b * v)
+            .map(|i| {
+                if i % 37 == 5 {
+                    f32::NEG_INFINITY
+                } else {
+                    (r.next_f64() * 8.0 - 4.0) as f32
+                }
+            })
+            .collect();
+        let t = Tensor::<2>::from_data(TensorData::new(logits.clone(), [b, v]), &device);
+        for s in [
+            Sampling::from_temperature(0.7, 1.0),
+            Sampling::from_temperature(1.3, 0.9),
+            Sampling::Sample {
+                temperature: 1.0,
+                top_p: 1.0,
+                top_k: 20,
+            },
+            Sampling::Sample {
+                temperature: 0.5,
+                top_p: 0.5,
+                top_k: 50,
+            },
+        ] {
+            for round in 0..5u64 {
+                let mut host_rngs: Vec<Rng> =
+                    (0..b as u64).map(|i| Rng::new(round * 1000 + i)).collect();
+                let mut dev_rngs = host_rngs.clone();
+                let want: Vec<u32> = (0..b)
+                    .map(|row| choose(&logits[row * v..(row + 1) * v], &s, &mut host_rngs[row]))
+                    .collect();
+                let u: Vec<f64> = dev_rngs.iter_mut().map(|r| r.next_f64()).collect();
+                let got = choose_on_device(t.clone(), &s, &u);
+                assert_eq!(got, want, "{s:?} round {round}");
+            }
         }
     }
 }

@@ -25,6 +25,12 @@ pub fn device_for(kind: DeviceKind) -> Result<Device, DeviceError> {
     }
 }
 
+/// Whether tensors on `device` live in this process's own memory (the CPU backend, `flex`), so
+/// reading one back is a copy rather than a transfer from an accelerator to wait for.
+pub fn is_host(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
 /// The training (autodiff) device for a run's `device` key, with burn's balanced gradient
 /// checkpointing when `checkpointing` is set.
 pub fn train_device_for(kind: DeviceKind, checkpointing: bool) -> Result<Device, DeviceError> {

@@ -10,7 +10,8 @@
 //!   synthetic world, tokenizers and chat formats, the audio front end;
 //! - [`spec`], [`store`], [`home`], [`once`], [`rng`], [`openai`], [`hub`]: leaves — specs and
 //!   run ids, the SQLite store, every path under `$ACDC_HOME`, build-once locks, seeded random
-//!   streams, the client of OpenAI-compatible servers, the Hugging Face Hub and its cache.
+//!   streams, the client of OpenAI-compatible servers, the Hugging Face Hub and its cache;
+//!   [`pause`]: named points where the fault tests stop a process to kill it.
 
 pub mod app;
 pub mod audio;
@@ -24,6 +25,7 @@ pub mod hub;
 pub mod model;
 pub mod once;
 pub mod openai;
+pub mod pause;
 pub mod report;
 pub mod rng;
 pub mod spec;

@@ -197,6 +197,7 @@ fn another_builds_predictions_are_decoded_afresh() {
         prompt: qa.question.clone(),
         output: "a marked answer".into(),
         references: vec![qa.answer.clone()],
+        cut_off: false,
     };
     let mut store = store;
     store.put_predictions(id, &[old]).unwrap();

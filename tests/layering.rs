@@ -9,7 +9,7 @@ use std::path::Path;
 fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
     let below_exec = [
         "targets", "train", "eval", "report", "model", "decode", "data", "text", "audio", "spec",
-        "store", "home", "once", "rng", "openai", "hub",
+        "store", "home", "once", "rng", "openai", "hub", "pause",
     ];
     let mut everything = below_exec.to_vec();
     everything.extend(["exec", "app", "cli"]);
@@ -19,26 +19,32 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("home", vec![]),
         ("openai", vec![]),
         ("hub", vec!["once"]),
+        ("pause", vec![]),
         ("spec", vec![]),
         ("text", vec![]),
         ("store", vec!["spec", "home"]),
         ("audio", vec!["rng"]),
         (
             "data",
-            vec!["audio", "spec", "store", "home", "once", "rng", "hub"],
+            vec![
+                "audio", "spec", "store", "home", "once", "rng", "hub", "pause",
+            ],
         ),
-        ("model", vec!["text", "spec", "data", "home", "hub"]),
+        (
+            "model",
+            vec!["text", "spec", "data", "home", "hub", "pause"],
+        ),
         ("decode", vec!["model", "text", "rng"]),
         (
             "targets",
             vec![
-                "decode", "model", "data", "text", "store", "spec", "rng", "openai",
+                "decode", "model", "data", "text", "store", "spec", "rng", "openai", "pause",
             ],
         ),
         (
             "train",
             vec![
-                "model", "data", "text", "audio", "store", "home", "spec", "once", "rng",
+                "model", "data", "text", "audio", "store", "home", "spec", "once", "rng", "pause",
             ],
         ),
         (
@@ -47,7 +53,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "decode", "model", "data", "text", "store", "spec", "rng", "openai",
             ],
         ),
-        ("report", vec!["store", "spec", "rng"]),
+        ("report", vec!["store", "spec", "rng", "pause"]),
         ("exec", below_exec.to_vec()),
         ("app", everything.clone()),
         ("cli", everything),

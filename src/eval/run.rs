@@ -235,10 +235,10 @@ fn question_rows<'a>(
 }
 
 /// Outputs an earlier attempt of the same run recorded, to score instead of decoding again:
-/// `task → item id → (prompt, output)`. The caller vouches that they came from the same weights
-/// and code; an item is reused only when its prompt is still the same.
+/// `task → item id → (prompt, output, cut off)`. The caller vouches that they came from the same
+/// weights and code; an item is reused only when its prompt is still the same.
 pub type RecordedOutputs =
-    std::collections::HashMap<String, std::collections::HashMap<String, (String, String)>>;
+    std::collections::HashMap<String, std::collections::HashMap<String, (String, String, bool)>>;
 
 /// Index stored predictions for [`evaluate`].
 pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
@@ -246,7 +246,7 @@ pub fn recorded_outputs(preds: Vec<Prediction>) -> RecordedOutputs {
     for p in preds {
         out.entry(p.task)
             .or_default()
-            .insert(p.item_id, (p.prompt, p.output));
+            .insert(p.item_id, (p.prompt, p.output, p.cut_off));
     }
     out
 }
@@ -261,7 +261,8 @@ pub struct SetEvaluation {
     pub items: Vec<ItemScore>,
     pub predictions: Vec<Prediction>,
     pub reused: usize,
-    /// Outputs decoded here that hit `decode.max_new_tokens` before an end of turn (cut off).
+    /// Outputs scored that hit `decode.max_new_tokens` before an end of turn (cut off), whether
+    /// decoded here or recorded by an earlier attempt.
     pub truncated: usize,
 }
 
@@ -273,7 +274,8 @@ struct SetDecoder<'a> {
     recorded: &'a RecordedOutputs,
     device: &'a Device,
     reused: std::cell::Cell<usize>,
-    truncated: std::cell::Cell<usize>,
+    /// Item id → whether its output was cut off (recorded or decoded), for the predictions.
+    cut_off: std::cell::RefCell<std::collections::HashMap<String, bool>>,
 }
 
 impl SetDecoder<'_> {
@@ -290,8 +292,8 @@ impl SetDecoder<'_> {
         let known = |(id, prompt): (&str, &str)| {
             recorded
                 .and_then(|r| r.get(id))
-                .filter(|(p, _)| p == prompt)
-                .map(|(_, o)| o)
+                .filter(|(p, _, _)| p == prompt)
+                .map(|(_, o, cut)| (o, *cut))
         };
         let todo: Vec<usize> = (0..rows.len())
             .filter(|&i| known(keys[i]).is_none())
@@ -311,12 +313,15 @@ impl SetDecoder<'_> {
                 progress,
             )?
         };
-        let mut out: Vec<String> = keys
-            .iter()
-            .map(|k| known(*k).cloned().unwrap_or_default())
-            .collect();
+        let mut cut_off = self.cut_off.borrow_mut();
+        let mut out: Vec<String> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let (o, cut) = known(*k).map_or((String::new(), false), |(o, c)| (o.clone(), c));
+            cut_off.insert(k.0.to_string(), cut);
+            out.push(o);
+        }
         for (i, (o, cut)) in todo.into_iter().zip(decoded) {
-            self.truncated.set(self.truncated.get() + cut as usize);
+            cut_off.insert(keys[i].0.to_string(), cut);
             out[i] = o;
         }
         Ok(out)
@@ -342,7 +347,7 @@ pub fn evaluate(
         recorded,
         device,
         reused: std::cell::Cell::new(0),
-        truncated: std::cell::Cell::new(0),
+        cut_off: Default::default(),
     };
     let (scores, items, predictions) = match set {
         EvalSet::Aac { name, items } => {
@@ -410,6 +415,7 @@ pub fn evaluate(
                     prompt: cfg.eval.caption_instruction.clone(),
                     output: o,
                     references: it.captions.clone(),
+                    cut_off: false,
                 })
                 .collect();
             (scores, per_item, preds)
@@ -458,6 +464,7 @@ pub fn evaluate(
                     prompt: it.question.clone(),
                     output: o,
                     references: refs,
+                    cut_off: false,
                 });
             }
             let cnt = items.len() as i64;
@@ -517,12 +524,17 @@ pub fn evaluate(
             score_probes(&task, items, outputs)
         }
     };
+    let cut_off = decoder.cut_off.into_inner();
+    let mut predictions: Vec<Prediction> = predictions;
+    for p in &mut predictions {
+        p.cut_off = cut_off.get(&p.item_id).copied().unwrap_or(false);
+    }
     Ok(SetEvaluation {
         scores,
         items,
+        truncated: predictions.iter().filter(|p| p.cut_off).count(),
         predictions,
         reused: decoder.reused.get(),
-        truncated: decoder.truncated.get(),
     })
 }
 
@@ -565,6 +577,7 @@ fn score_probes(
                 format!("expected: {}", it.expected_text),
                 format!("verdict: {}", if ok { "correct" } else { "wrong" }),
             ],
+            cut_off: false,
         });
     }
     let score = |metric: &str, value: f64, n: usize| EvalScore {

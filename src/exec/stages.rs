@@ -537,6 +537,7 @@ fn evaluate_sets(
         };
         store.put_evals(run.run_id, &more)?;
         store.put_item_scores(run.run_id, &more_items)?;
+        crate::pause::point("eval");
         reused += ev.reused;
         truncated += ev.truncated;
         summary.extend(ev.scores);
@@ -553,7 +554,7 @@ fn evaluate_sets(
     Ok(EvalInfo {
         scores: summary,
         reused_predictions: Some(reused),
-        // Outputs decoded in this attempt that hit decode.max_new_tokens (cut off).
+        // Outputs scored that hit decode.max_new_tokens (cut off), reused ones included.
         truncated_outputs: Some(truncated as u64),
         judge: external.info(),
         unavailable: aac.then(|| {

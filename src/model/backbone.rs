@@ -228,6 +228,7 @@ impl Backbone {
                         id: id.into(),
                         source,
                     })?;
+                    crate::pause::point("model-build");
                     std::fs::rename(&tmp, &tok_path).map_err(|e| BackboneError::Io {
                         path: tok_path.clone(),
                         message: e.to_string(),

@@ -43,6 +43,7 @@ pub fn render_report(d: &ReportData, out_dir: &Path) -> Result<Vec<PathBuf>, Rep
     loss_curves(d, &out_dir.join(&png), &out_dir.join(&svg))?;
     written.push(out_dir.join(&png));
     written.push(out_dir.join(&svg));
+    crate::pause::point("report");
     figures.push(Figure {
         title: "Training loss".to_string(),
         png,

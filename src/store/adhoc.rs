@@ -118,6 +118,7 @@ mod tests {
             prompt: "q".into(),
             output: "a".into(),
             references: vec!["r".into()],
+            cut_off: false,
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Prediction {
     pub prompt: String,
     pub output: String,
     pub references: Vec<String>,
+    /// The output hit `decode.max_new_tokens` before an end of turn (false where an older
+    /// release did not record it).
+    pub cut_off: bool,
 }
 
 /// One recorded artifact.
@@ -253,8 +256,8 @@ impl Store {
         self.write(|tx| {
             for p in preds {
                 tx.execute(
-                    "INSERT OR REPLACE INTO predictions (run_id, task, item_id, prompt, output, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![run_id, p.task, p.item_id, p.prompt, p.output, serde_json::to_string(&p.references).unwrap_or_default()],
+                    "INSERT OR REPLACE INTO predictions (run_id, task, item_id, prompt, output, refs, cut_off) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![run_id, p.task, p.item_id, p.prompt, p.output, serde_json::to_string(&p.references).unwrap_or_default(), p.cut_off],
                 )?;
             }
             Ok(())
@@ -307,7 +310,7 @@ impl Store {
         let mut st = self
             .conn
             .prepare(
-                "SELECT task, item_id, prompt, output, refs FROM predictions WHERE run_id = ?1 AND (?2 IS NULL OR task = ?2)
+                "SELECT task, item_id, prompt, output, refs, cut_off FROM predictions WHERE run_id = ?1 AND (?2 IS NULL OR task = ?2)
                  ORDER BY task, item_id",
             )
             .map_err(|e| self.sql(e))?;
@@ -320,6 +323,7 @@ impl Store {
                     prompt: r.get(2)?,
                     output: r.get(3)?,
                     references: serde_json::from_str(&refs).unwrap_or_default(),
+                    cut_off: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
                 })
             })
             .map_err(|e| self.sql(e))?;

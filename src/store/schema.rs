@@ -142,4 +142,10 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN beat_seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN worker_started INTEGER;
     "#,
+    // 7: whether a prediction was cut off at decode.max_new_tokens (NULL for rows recorded by
+    // older releases), so an evaluation resumed after a kill still counts the cut-off outputs
+    // it reuses
+    r#"
+    ALTER TABLE predictions ADD COLUMN cut_off INTEGER;
+    "#,
 ];

@@ -232,7 +232,8 @@ pub struct EvalInfo {
     pub scores: Vec<EvalScore>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reused_predictions: Option<usize>,
-    /// Outputs decoded in this attempt that hit `decode.max_new_tokens`.
+    /// Outputs scored that hit `decode.max_new_tokens` (those reused from an interrupted
+    /// attempt included; before schema 7, only those decoded in the last attempt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_outputs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

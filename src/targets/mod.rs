@@ -177,6 +177,7 @@ pub fn build(
                 cached.insert((t.item_id, t.sample), (t.text, t.truncated));
             }
             progress(done, total);
+            crate::pause::point("targets");
             Ok(())
         };
         match cfg.engine {

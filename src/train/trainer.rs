@@ -309,6 +309,7 @@ pub fn train(
             store.log_steps(job.run_id, &pending)?;
             pending.clear();
             checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;
+            crate::pause::point("train");
         }
         if job
             .claim_lost

@@ -670,6 +670,9 @@ pub fn generate(out: &Path, cfg: &SynthConfig) -> Result<SynthSummary, SynthErro
     let mut events_out = Out::create(out.join("events.jsonl"))?;
 
     for (idx, &test_clip) in is_test.iter().enumerate() {
+        if idx == cfg.clips / 2 {
+            crate::pause::point("world");
+        }
         let split = if test_clip { "test" } else { "train" };
         let file_name = clip_file_name(idx);
         let rel_audio = format!("audio/{split}/{file_name}");

@@ -4,7 +4,8 @@
 //!   (`ACDC_PAUSE_AT`, `src/pause.rs`, stops it there) — is completed by the next `acdc run`,
 //!   whose scores, per-item scores and report equal those of a run never interrupted;
 //! - eight local workers on one store run a grid with no run executed twice, every run done and
-//!   no "database is locked" anywhere.
+//!   no "database is locked" anywhere;
+//! - a worker process killed mid-run is reaped at once and its run taken over by the others.
 
 mod common;
 
@@ -227,4 +228,107 @@ fn eight_workers_run_each_run_once_without_a_locked_store() {
             r.run_id
         );
     }
+}
+
+#[test]
+fn a_worker_killed_mid_run_is_reaped_and_its_run_taken_over() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let spec = common::write(
+        d.path(),
+        "kw.toml",
+        &format!(
+            "[experiment]\nname = \"kw\"\n{}\n[sweep]\nseeds = [0, 1, 2, 3, 4, 5, 6, 7]\n\n[runs.long]\ntrain.steps = 400\ntrain.checkpoint_every = 50\n",
+            common::TINY_DEFAULTS
+        ),
+    );
+    let parent = acdc_cmd(&home)
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--workers",
+            "3",
+            "--no-report",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent_pid = parent.id() as i64;
+    let mut parent = parent;
+    let stderr = parent.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let _ = tx.send(text);
+    });
+    // A run being trained by a worker process (not the parent), past its first checkpoint.
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let (victim_run, victim_pid) = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no child worker got to train"
+        );
+        if let Ok(store) = acdc::store::Store::open(&home.join("acdc.db")) {
+            let found = store.experiment_runs("kw").ok().and_then(|runs| {
+                runs.into_iter().find_map(|r| {
+                    let rec = store.run(&r.run_id).ok()?;
+                    let pid = rec.worker_pid?;
+                    let trained = store.step_series(&r.run_id, "loss").ok()?.len();
+                    (rec.status.as_str() == "running" && pid != parent_pid && trained >= 60)
+                        .then_some((r.run_id, pid))
+                })
+            });
+            if let Some(f) = found {
+                break f;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    kill9(victim_pid);
+    // Reaped by the parent well before the grid ends: no zombie left behind.
+    let reaped = std::time::Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&format!("/proc/{victim_pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < reaped,
+            "the killed worker was not reaped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        parent.try_wait().unwrap().is_none(),
+        "the grid ended before the reaping could be seen (make its runs longer)"
+    );
+    let status = wait_or_kill(&mut parent, Duration::from_secs(600));
+    let text = rx.recv().unwrap_or_default();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{text}");
+    assert!(text.contains("a worker process was killed"), "{text}");
+    let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
+    for r in store.experiment_runs("kw").unwrap() {
+        assert_eq!(
+            store.run(&r.run_id).unwrap().status.as_str(),
+            "done",
+            "{}",
+            r.run_id
+        );
+    }
+    let restarts = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("acdc: run {victim_run} ")) && l.ends_with(" starting"))
+        .count();
+    assert_eq!(restarts, 2, "the killed run was not taken over:\n{text}");
+}
+
+/// SIGKILL to a process that is not our child.
+fn kill9(pid: i64) {
+    let st = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
 }

@@ -371,9 +371,46 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
             );
         }
     }
-    worker_loop(&mut store, &selected, &opts.home, &mut summary)?;
-    for mut c in children {
-        let st = c.wait().map_err(|e| ExecError::Worker(e.to_string()))?;
+    // Worker processes are reaped as soon as they end (`try_wait` every half second), so one
+    // killed mid-run (say by the OOM killer) is gone at once rather than a zombie whose pid
+    // still exists until this process reaches its end; the other workers then take its run
+    // over.
+    let reaper = std::thread::spawn(move || {
+        let mut statuses = Vec::with_capacity(children.len());
+        while !children.is_empty() {
+            let mut i = 0;
+            while i < children.len() {
+                match children[i].try_wait() {
+                    Ok(Some(st)) => {
+                        statuses.push(Ok(st));
+                        children.swap_remove(i);
+                    }
+                    Ok(None) => i += 1,
+                    Err(e) => {
+                        statuses.push(Err(e.to_string()));
+                        children.swap_remove(i);
+                    }
+                }
+            }
+            if !children.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+        statuses
+    });
+    let looped = worker_loop(&mut store, &selected, &opts.home, &mut summary);
+    let statuses = reaper
+        .join()
+        .map_err(|_| ExecError::Worker("the worker reaper panicked".into()))?;
+    looped?;
+    for st in statuses {
+        let st = st.map_err(ExecError::Worker)?;
+        // Killed by a signal (the OOM killer, `kill -9`): its run is taken over by the workers
+        // left, and what happened to every run is read from the store below.
+        if st.code().is_none() {
+            eprintln!("acdc: a worker process was killed ({st}); the runs it held were taken over");
+            continue;
+        }
         // Exit 2: the worker finished but some runs failed; they are gathered from the store below.
         if !st.success() && st.code() != Some(2) {
             return Err(ExecError::Worker(format!(

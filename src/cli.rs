@@ -127,6 +127,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
     },
+    /// Copy what cluster tasks recorded in their runs' own stores (`runs/<id>/run.db`) into the
+    /// store (idempotent; `acdc report` and `acdc run --executor slurm` do it too).
+    Ingest { experiment: String },
+    /// Execute one run as a Slurm array task, against the run's own store (written by
+    /// `acdc run --executor slurm`'s scripts).
+    #[command(hide = true)]
+    SlurmTask {
+        spec: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        run: String,
+    },
     /// Render an experiment's report (markdown + plots) from the store alone.
     Report {
         experiment: String,
@@ -281,6 +296,13 @@ pub struct ScoreArgs {
     pub json: bool,
 }
 
+/// Where `acdc run` executes runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    Local,
+    Slurm,
+}
+
 /// The arguments of `acdc run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -311,6 +333,37 @@ pub struct RunArgs {
     /// Where the report goes (default reports/<experiment>).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// `local` (worker processes on this machine) or `slurm` (one job-array task per run that
+    /// is not done; the home, the spec and this acdc binary must be on a filesystem the
+    /// cluster's nodes share).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+    /// Slurm: the partition of every task.
+    #[arg(long, help_heading = "Slurm")]
+    pub partition: Option<String>,
+    /// Slurm: the account charged.
+    #[arg(long, help_heading = "Slurm")]
+    pub account: Option<String>,
+    /// Slurm: each task's time limit (`HH:MM:SS`, `D-HH:MM`).
+    #[arg(long, help_heading = "Slurm")]
+    pub time: Option<String>,
+    #[arg(long, help_heading = "Slurm")]
+    pub cpus_per_task: Option<usize>,
+    #[arg(long, help_heading = "Slurm")]
+    pub gpus_per_task: Option<usize>,
+    /// Slurm: each task's memory (`64G`).
+    #[arg(long, help_heading = "Slurm")]
+    pub mem: Option<String>,
+    /// Slurm: at most K tasks of an array at once.
+    #[arg(long, value_name = "K", help_heading = "Slurm")]
+    pub array_parallelism: Option<usize>,
+    /// Slurm: an extra `#SBATCH` line for every task (repeatable), e.g. `--qos=high`.
+    #[arg(long = "sbatch", value_name = "LINE", help_heading = "Slurm")]
+    pub sbatch_lines: Vec<String>,
+    /// Slurm: follow the jobs until they end, then ingest, report and exit as a local run
+    /// (2 when a run failed).
+    #[arg(long, help_heading = "Slurm")]
+    pub wait: bool,
     #[arg(long, hide = true)]
     pub no_report: bool,
     #[arg(long)]

@@ -6,6 +6,7 @@
 //!   runs/<id>/config.json         a run's resolved configuration
 //!   runs/<id>/checkpoints/        its training checkpoints
 //!   runs/<id>/final/trainable.bpk its trained weights
+//!   runs/<id>/run.db              its own store, when a cluster task ran it (`acdc ingest`)
 //!   models/<name>/                the built toy models (builtin-tiny-chat-v6, …)
 //!   data/<world>/                 synthetic worlds
 //!   cache/features/               per-clip audio features
@@ -98,6 +99,12 @@ impl RunDir {
     /// Its trained weights (the trainable parameters only).
     pub fn final_weights(&self) -> PathBuf {
         self.path.join("final").join("trainable.bpk")
+    }
+
+    /// The run's own store, where a task of a cluster executor records everything about the
+    /// run (SQLite, one writer; `acdc ingest` copies it into `acdc.db`).
+    pub fn store(&self) -> PathBuf {
+        self.path.join("run.db")
     }
 }
 

@@ -8,6 +8,7 @@ pub mod judge;
 pub mod lm;
 pub mod lm_bench;
 pub mod score;
+pub mod slurm;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,7 +83,42 @@ pub fn dispatch(cli: Cli) -> Result<String> {
                 reeval: a.reeval,
                 home: home.clone(),
             };
-            run(&opts, a.report_dir, a.no_report, a.json)
+            match a.executor {
+                crate::cli::Executor::Local => run(&opts, a.report_dir, a.no_report, a.json),
+                crate::cli::Executor::Slurm => {
+                    let s = crate::exec::slurm::SlurmOptions {
+                        partition: a.partition,
+                        account: a.account,
+                        time: a.time,
+                        cpus_per_task: a.cpus_per_task,
+                        gpus_per_task: a.gpus_per_task,
+                        mem: a.mem,
+                        array_parallelism: a.array_parallelism,
+                        sbatch_lines: a.sbatch_lines,
+                        wait: a.wait,
+                    };
+                    slurm::run_on_slurm(&opts, &s, a.report_dir, a.no_report, a.json)
+                }
+            }
+        }
+        Command::Ingest { experiment } => slurm::ingest(&home, &experiment),
+        Command::SlurmTask {
+            spec,
+            overlay,
+            sets,
+            run,
+        } => {
+            let opts = RunOptions {
+                spec,
+                overlay,
+                sets,
+                only: Vec::new(),
+                workers: Some(1),
+                retry_failed: true,
+                reeval: false,
+                home: home.clone(),
+            };
+            slurm::slurm_task(&opts, &run)
         }
         Command::Ls {
             experiment,
@@ -93,7 +129,8 @@ pub fn dispatch(cli: Cli) -> Result<String> {
         Command::Diff { a, b } => diff(&home, &a, &b),
         Command::Export { experiment, format } => export(&home, &experiment, format),
         Command::Report { experiment, out } => {
-            let store = open_existing(&home)?;
+            let mut store = open_existing(&home)?;
+            slurm::ingest_experiment(&mut store, &experiment)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&experiment));
             let files = crate::report::write_report(&store, &experiment, &dir)?;
             Ok(files.iter().map(|f| format!("{}\n", f.display())).collect())
@@ -190,10 +227,23 @@ fn run(
     json: bool,
 ) -> Result<String> {
     let (plan, summary) = run_experiment(opts)?;
+    summarise(&plan, &summary, &opts.home, report_dir, no_report, json)
+}
+
+/// Render the report (unless `no_report`) and say what an `acdc run` did; exit 2 when a run
+/// failed ([`RunsFailed`]).
+fn summarise(
+    plan: &Plan,
+    summary: &crate::exec::RunSummary,
+    home: &Path,
+    report_dir: Option<PathBuf>,
+    no_report: bool,
+    json: bool,
+) -> Result<String> {
     let mut out = String::new();
     if !no_report {
         let dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(&plan.experiment));
-        let store = Store::open_home(&opts.home)?;
+        let store = Store::open_home(home)?;
         crate::report::write_report(&store, &plan.experiment, &dir)?;
         if !json {
             writeln!(out, "report: {}", dir.join("README.md").display())?;

@@ -4,6 +4,7 @@
 //! several worker processes share it. The schema is versioned (`schema::MIGRATIONS`).
 
 pub mod adhoc;
+pub mod ingest;
 pub mod judgments;
 pub mod records;
 pub mod runs;
@@ -58,6 +59,9 @@ pub struct Store {
     /// How long a run's heartbeat count must stay unchanged, by this process's clock, before
     /// the run counts as abandoned ([`runs::STALE_HEARTBEAT_S`]).
     pub stale_after: Duration,
+    /// The `$ACDC_HOME` whose run folders this store's runs use: the file's folder for
+    /// `acdc.db`, the home above it for a run's own store ([`Store::open_run_store`]).
+    home_dir: PathBuf,
 }
 
 pub(crate) fn now_iso() -> String {
@@ -128,7 +132,15 @@ impl Store {
                     "not an acdc store (SQLite could not read it: {e}); nothing was changed"
                 ),
             })?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        // WAL for the shared store; a run's own store (`runs/<id>/run.db`) keeps a rollback
+        // journal, since it may sit on a network filesystem and be read from another host, where
+        // WAL's shared memory does not reach.
+        let journal = if path.file_name().is_some_and(|n| n == "run.db") {
+            "DELETE"
+        } else {
+            "WAL"
+        };
+        conn.query_row(&format!("PRAGMA journal_mode={journal}"), [], |_| Ok(()))
             .map_err(sql)?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             .map_err(sql)?;
@@ -183,6 +195,7 @@ impl Store {
             path: path.to_path_buf(),
             beats_seen: Default::default(),
             stale_after: Duration::from_secs(runs::STALE_HEARTBEAT_S),
+            home_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
         })
     }
 
@@ -214,9 +227,9 @@ impl Store {
         Home::new(self.home()).run(run_id)
     }
 
-    /// The home directory the store lives in.
+    /// The home directory whose run folders the store's runs use.
     pub fn home(&self) -> PathBuf {
-        self.path.parent().unwrap_or(Path::new(".")).to_path_buf()
+        self.home_dir.clone()
     }
 }
 

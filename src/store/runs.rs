@@ -375,6 +375,20 @@ impl Store {
         })
     }
 
+    /// Make a run left `running` pending again, its records kept (the stages resume from them):
+    /// for a cluster task on the run's own store, where only one task holds the run at a time,
+    /// so a `running` row there is the claim of a task that was killed or preempted. Returns
+    /// whether there was one.
+    pub fn release_claim_of_dead_task(&mut self, run_id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'pending', claim_token = NULL WHERE id = ?1 AND status = 'running'",
+                params![run_id],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
     /// Make a done run pending again with only its eval stage to do (`acdc run --reeval`): its
     /// data, targets and trained weights stay; its scores stay until the new evaluation replaces
     /// them; the eval stage keeps its info, so the same build rescores the predictions it already

@@ -450,6 +450,14 @@ pub fn load_encoder(
         other => {
             let dir = resolve_model_dir(other).map_err(|e| match e {
                 BackboneError::Unsupported { message, .. } => fail(message),
+                // The hub names the repo as a model; this one is an encoder.
+                BackboneError::Hub(h) => {
+                    let m = h.to_string();
+                    fail(
+                        m.strip_prefix(&format!("model `{other}`: "))
+                            .map_or(m.clone(), str::to_string),
+                    )
+                }
                 e => e,
             })?;
             super::eat_checkpoint::load_eat(&dir, device).map_err(|e| fail(e.to_string()))

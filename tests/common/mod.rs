@@ -44,10 +44,13 @@ pub fn tiny_spec(dir: &Path, name: &str, extra: &str) -> PathBuf {
     )
 }
 
+/// `acdc ARGS` with the store in `home`. The Hugging Face Hub is offline for it
+/// (`HF_HUB_OFFLINE=1`): no test reaches the internet (tests/hub.rs uses a local stand-in).
 pub fn acdc(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_acdc"))
         .args(args)
         .env("ACDC_HOME", home)
+        .env("HF_HUB_OFFLINE", "1")
         .env_remove("RUST_LOG")
         .current_dir(cwd)
         .output()

@@ -11,7 +11,8 @@
 //! - [`spec`], [`store`], [`home`], [`once`], [`rng`], [`openai`], [`hub`]: leaves — specs and
 //!   run ids, the SQLite store, every path under `$ACDC_HOME`, build-once locks, seeded random
 //!   streams, the client of OpenAI-compatible servers, the Hugging Face Hub and its cache;
-//!   [`pause`]: named points where the fault tests stop a process to kill it.
+//!   [`pause`]: named points where the fault tests stop a process to kill it; [`preempt`]:
+//!   Slurm's signals to a task, as a flag the trainer reads.
 
 pub mod app;
 pub mod audio;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod once;
 pub mod openai;
 pub mod pause;
+pub mod preempt;
 pub mod report;
 pub mod rng;
 pub mod spec;

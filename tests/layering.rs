@@ -9,7 +9,7 @@ use std::path::Path;
 fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
     let below_exec = [
         "targets", "train", "eval", "report", "model", "decode", "data", "text", "audio", "spec",
-        "store", "home", "once", "rng", "openai", "hub", "pause",
+        "store", "home", "once", "rng", "openai", "hub", "pause", "preempt",
     ];
     let mut everything = below_exec.to_vec();
     everything.extend(["exec", "app", "cli"]);
@@ -20,6 +20,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("openai", vec![]),
         ("hub", vec!["once"]),
         ("pause", vec![]),
+        ("preempt", vec![]),
         ("spec", vec![]),
         ("text", vec![]),
         ("store", vec!["spec", "home"]),
@@ -45,6 +46,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
             "train",
             vec![
                 "model", "data", "text", "audio", "store", "home", "spec", "once", "rng", "pause",
+                "preempt",
             ],
         ),
         (

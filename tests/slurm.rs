@@ -7,6 +7,9 @@
 //!   `scancel --signal=KILL`) leave their runs unfinished and the child pending; the next
 //!   `acdc run --executor slurm` submits them again, the killed ones resume from their
 //!   checkpoints, and the numbers still equal the local run's.
+//! - A task signalled as Slurm does before its time limit (`SIGUSR1` to the batch step) writes a
+//!   checkpoint, requeues itself (`scontrol requeue`), and its next start resumes from it, with
+//!   the numbers of an uninterrupted run.
 
 mod common;
 
@@ -35,12 +38,34 @@ fn slurm_or_skip() -> bool {
 }
 
 fn spec(dir: &Path, steps: usize) -> std::path::PathBuf {
+    spec_named(dir, "sl", steps, 25, ROWS)
+}
+
+const ROWS: &str = r#"
+[runs.caption]
+targets.kind = "caption"
+
+[runs.dialogue]
+targets.kind = "dialogue"
+
+[runs.staged]
+targets.kind = "caption"
+init_from = "dialogue"
+"#;
+
+fn spec_named(
+    dir: &Path,
+    name: &str,
+    steps: usize,
+    checkpoint_every: usize,
+    rows: &str,
+) -> std::path::PathBuf {
     common::write(
         dir,
-        "sl.toml",
+        &format!("{name}.toml"),
         &format!(
             r#"[experiment]
-name = "sl"
+name = "{name}"
 
 [defaults]
 backbone = "builtin:tiny"
@@ -52,7 +77,7 @@ targets.max_new_tokens = 6
 train.steps = {steps}
 train.batch_size = 2
 train.warmup_steps = 2
-train.checkpoint_every = 25
+train.checkpoint_every = {checkpoint_every}
 train.log_every = 1
 decode.beams = 1
 decode.max_new_tokens = 5
@@ -60,17 +85,7 @@ data.train = [{{ dataset = "synth", split = "train" }}]
 data.eval_aac = [{{ dataset = "synth", split = "test" }}]
 data.eval_aqa = [{{ dataset = "synth", split = "test", max_items = 6 }}]
 data.synth = {{ clips = 24, seed = 3, clip_seconds = 3.0 }}
-
-[runs.caption]
-targets.kind = "caption"
-
-[runs.dialogue]
-targets.kind = "dialogue"
-
-[runs.staged]
-targets.kind = "caption"
-init_from = "dialogue"
-"#
+{rows}"#
         ),
     )
 }
@@ -95,9 +110,13 @@ fn text(o: &Output) -> String {
 
 /// Every run's scores and item scores, by row label, and the report.
 fn exported(home: &Path) -> (Vec<String>, String) {
+    exported_of(home, "sl")
+}
+
+fn exported_of(home: &Path, experiment: &str) -> (Vec<String>, String) {
     let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
     let mut rows = Vec::new();
-    for r in store.experiment_runs("sl").unwrap() {
+    for r in store.experiment_runs(experiment).unwrap() {
         let run = store.run(&r.run_id).unwrap();
         assert_eq!(run.status.as_str(), "done", "{} {:?}", r.label, run.error);
         for s in store.evals(&r.run_id).unwrap() {
@@ -111,7 +130,8 @@ fn exported(home: &Path) -> (Vec<String>, String) {
         }
     }
     rows.sort();
-    let report = std::fs::read_to_string(home.join("reports/sl/README.md")).unwrap();
+    let report =
+        std::fs::read_to_string(home.join(format!("reports/{experiment}/README.md"))).unwrap();
     (rows, report)
 }
 
@@ -243,6 +263,102 @@ fn a_grid_runs_as_job_arrays_and_resumes_a_killed_task() {
     assert!(
         train.train().is_some_and(|t| t.resumed_from.is_some()),
         "the rerun did not resume from the checkpoint: {}",
+        train.raw
+    );
+}
+
+#[test]
+fn a_task_warned_of_its_time_limit_checkpoints_requeues_itself_and_resumes() {
+    if !slurm_or_skip() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let steps = 6000;
+    let spec = spec_named(
+        d.path(),
+        "sp",
+        steps,
+        100,
+        "[runs.caption]\ntargets.kind = \"caption\"\n",
+    );
+    let local = d.path().join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let o = acdc(&local, &["run", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let want = exported_of(&local, "sp");
+
+    let home = d.path().join("slurm");
+    std::fs::create_dir_all(&home).unwrap();
+    let o = acdc(
+        &home,
+        &["run", spec.to_str().unwrap(), "--executor", "slurm"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
+    let run = common::run_id(&store, "sp", "caption");
+    drop(store);
+    let run_store = home.join("runs").join(&run).join("run.db");
+    // Past its first checkpoint, far from its end.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        assert!(Instant::now() < deadline, "the run never trained");
+        let trained = acdc::store::Store::open(&run_store)
+            .ok()
+            .and_then(|s| s.step_series(&run, "loss").ok())
+            .map_or(0, |v| v.len());
+        assert!(trained < steps, "training ended before the signal");
+        if trained >= 100 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let q = String::from_utf8_lossy(
+        &Command::new("squeue")
+            .args(["-h", "-o", "%i %j"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
+    let task = q
+        .lines()
+        .find(|l| l.ends_with(" acdc-sp-l0-0"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the task is not in squeue:\n{q}"))
+        .to_string();
+    let st = Command::new("scancel")
+        .args(["--signal=USR1", "--batch", &task])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let q = Command::new("squeue").args(["-h"]).output().unwrap();
+        if q.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs did not end");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = acdc(&home, &["report", "sp"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(exported_of(&home, "sp"), want, "requeued ≠ uninterrupted");
+    let jobs_dir = std::fs::read_dir(home.join("slurm"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let log = std::fs::read_to_string(jobs_dir.join("logs/acdc-sp-l0-0-0.out")).unwrap();
+    assert!(
+        log.contains("stopped by a Slurm signal") && log.contains("requeueing task"),
+        "{log}"
+    );
+    let store = acdc::store::Store::open(&run_store).unwrap();
+    let train = common::stage(&store, &run, "train");
+    assert!(
+        train.train().is_some_and(|t| t.resumed_from.is_some()),
+        "the requeued task did not resume from the checkpoint: {}",
         train.raw
     );
 }

@@ -142,6 +142,10 @@ pub fn array_script(
         log_dir.join(format!("{}-%a.out", job.name)).display()
     );
     let _ = writeln!(s, "#SBATCH --requeue");
+    // Two minutes before the time limit: checkpoint and requeue (`preempt`).
+    let _ = writeln!(s, "#SBATCH --signal=B:USR1@120");
+    // A requeued task's log goes on after its first attempt's.
+    let _ = writeln!(s, "#SBATCH --open-mode=append");
     if let Some(p) = &o.partition {
         let _ = writeln!(s, "#SBATCH --partition={p}");
     }
@@ -444,9 +448,30 @@ pub fn run_task(opts: &RunOptions, run_id: &str) -> Result<bool, ExecError> {
             }
         }
     }
+    crate::preempt::install();
     let mut summary = RunSummary::default();
     worker_loop(&mut store, &[run], &opts.home, &mut summary)?;
+    if crate::preempt::requested() == Some(crate::preempt::Stop::Requeue) {
+        requeue_self()?;
+    }
     Ok(store.run(run_id)?.status == RunStatus::Done)
+}
+
+/// Put this task back in the queue (`scontrol requeue`): it starts again later, from the
+/// checkpoint just written.
+fn requeue_self() -> Result<(), ExecError> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let id = match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        (Some(job), Some(task)) => format!("{job}_{task}"),
+        _ => var("SLURM_JOB_ID").ok_or_else(|| {
+            ExecError::Worker(
+                "asked to requeue, but SLURM_JOB_ID is not set (not a Slurm task?)".into(),
+            )
+        })?,
+    };
+    eprintln!("acdc: requeueing task {id} (scontrol requeue)");
+    output(Command::new("scontrol").args(["requeue", &id]))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -526,6 +551,7 @@ mod tests {
         for line in [
             "#SBATCH --array=0-2%2",
             "#SBATCH --requeue",
+            "#SBATCH --signal=B:USR1@120",
             "#SBATCH --partition=gpu",
             "#SBATCH --account=lab",
             "#SBATCH --time=04:00:00",

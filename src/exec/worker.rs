@@ -172,6 +172,10 @@ pub fn worker_loop(
     let me = WorkerInfo::current();
     let mut attempted: BTreeSet<String> = BTreeSet::new();
     loop {
+        // A Slurm task asked to stop takes nothing more.
+        if crate::preempt::requested().is_some() {
+            return Ok(());
+        }
         let mut status: BTreeMap<String, RunStatus> = BTreeMap::new();
         for r in runs {
             status.insert(r.run_id.clone(), store.run(&r.run_id)?.status);
@@ -296,6 +300,18 @@ impl Pass<'_> {
     fn execute(&mut self, r: &PlannedRun, claim: &Claim, home: &Path) -> Result<(), ExecError> {
         eprintln!("acdc: run {} ({}) starting", r.run_id, r.name());
         let outcome = execute_one(self.store, r, claim, home);
+        // Stopped by Slurm's signal (a Slurm task only): not a failure. The run goes back to
+        // pending, its checkpoint kept, for the task's next start.
+        if outcome.is_err() && crate::preempt::requested().is_some() {
+            self.store.release_claim_of_dead_task(&r.run_id)?;
+            eprintln!(
+                "acdc: run {} ({}) stopped by a Slurm signal ({}); it resumes from its checkpoint when its task runs again",
+                r.run_id,
+                r.name(),
+                outcome.err().unwrap_or_default()
+            );
+            return Ok(());
+        }
         match self
             .store
             .finish_run(claim, outcome.as_ref().err().map(String::as_str))

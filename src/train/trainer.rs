@@ -71,6 +71,9 @@ pub enum TrainError {
     Io { path: PathBuf, message: String },
     #[error("run {0}: another worker took it over; training stopped here")]
     ClaimLost(String),
+    /// Slurm signalled the task (`preempt`): a checkpoint was written at `step`.
+    #[error("stopped by Slurm's signal after step {step}, at a checkpoint it resumes from")]
+    Preempted { step: usize },
 }
 
 /// AdamW with PyTorch's defaults (β 0.9/0.999, ε 1e-8, decoupled decay), the parameters whose
@@ -310,6 +313,15 @@ pub fn train(
             pending.clear();
             checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;
             crate::pause::point("train");
+        }
+        // Slurm's warning (time limit, preemption): a checkpoint here, then stop.
+        if crate::preempt::requested().is_some() && state.step < tc.steps {
+            store.log_steps(job.run_id, &pending)?;
+            pending.clear();
+            if !state.step.is_multiple_of(tc.checkpoint_every) {
+                checkpoint::save(&ckpt_dir, &model, &optim, &state, cfg, &regex, 2)?;
+            }
+            return Err(TrainError::Preempted { step: state.step });
         }
         if job
             .claim_lost

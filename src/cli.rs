@@ -385,6 +385,9 @@ pub enum LmCommand {
     /// Prefill and decode tokens/s (greedy and beam search) on a device and dtype; optionally the
     /// logits' distance from a CPU float32 run of the same weights.
     Bench(LmBenchArgs),
+    /// One adapter training step's time on a device with the backbone frozen in a dtype
+    /// (`train::step_bench`'s shape; `tools/bench_train_torch.py` is the PyTorch side).
+    BenchTrain(LmBenchTrainArgs),
     /// The replies a dialogue-continuation target would get for CAPTION.
     Chat(LmChatArgs),
 }
@@ -515,6 +518,30 @@ pub struct LmBenchArgs {
     pub no_timing: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// The arguments of `acdc lm bench-train`.
+#[derive(Debug, clap::Args)]
+pub struct LmBenchTrainArgs {
+    #[arg(long)]
+    pub model: String,
+    /// Seeded random weights from MODEL's config.json instead of its checkpoint.
+    #[arg(long)]
+    pub random: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// The frozen backbone's dtype (the adapter and its optimizer stay f32): f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Untimed steps first (kernel compilation, allocator growth).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
 }
 
 /// The arguments of `acdc lm chat`.

@@ -225,3 +225,37 @@ fn bench_rows_and_bf16_distance() {
     );
     assert!(c["argmax_agree"].as_f64().unwrap() >= 0.85, "{c}");
 }
+
+/// `acdc lm bench-train`: the adapter step on a frozen backbone in f32 and bf16 — the adapter
+/// learns (its loss falls over three steps) and the step is timed.
+#[test]
+fn bench_train_times_a_learning_adapter_step() {
+    let d = tempfile::tempdir().unwrap();
+    for dtype in ["f32", "bf16"] {
+        let o = common::acdc(
+            d.path(),
+            d.path(),
+            &[
+                "lm",
+                "bench-train",
+                "--model",
+                &fixture("llama"),
+                "--dtype",
+                dtype,
+                "--steps",
+                "3",
+                "--warmup",
+                "1",
+            ],
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["steps"], 3);
+        assert_eq!(v["batch"], 8);
+        assert!(v["ms_per_step"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(
+            v["last_loss"].as_f64().unwrap() < v["first_loss"].as_f64().unwrap(),
+            "{dtype}: {v}"
+        );
+    }
+}

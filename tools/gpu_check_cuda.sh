@@ -4,7 +4,9 @@
 # CPU float32 run of the same weights, prefill and greedy-decode tokens/s at batch 1 / 8 / 64 — and,
 # on the same GPU, the same model and measurements in PyTorch + transformers (bf16, sdpa) as the
 # reference. Decode at batch 1 is compared with the memory-bandwidth bound (weight bytes ÷ the
-# GPU's bandwidth) in summary.json.
+# GPU's bandwidth) in summary.json, and the adapter training step with the backbone frozen in bf16
+# (`acdc lm bench-train`) with the same step in PyTorch (tools/bench_train_torch.py --device cuda),
+# time and peak memory.
 #
 #   tools/gpu_check_cuda.sh build      # here: prepare the offline CUDA build, build acdc with
 #                                      # --features cuda, strip and compress it into .gpu/
@@ -76,6 +78,21 @@ for b in (1, 8, 64):
 print(json.dumps({"engine": "transformers", "dtype": "bf16", "weight_bytes": weights, "cases": out}))
 EOF
     cat "$out/torch-bf16.json" || true
+    # The adapter training step (train::step_bench's shape: batch 8, 100 EAT-base frames stacked
+    # by 5, 32 prompt + 48 target tokens, AdamW) with the backbone frozen in bf16, acdc then
+    # PyTorch; peak memory from nvidia-smi (acdc) and torch.cuda.max_memory_allocated (PyTorch).
+    echo "== adapter training step, bf16 frozen backbone" | tee -a "$out/log.txt"
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$out/train_mem.log" &
+    smi=$!
+    timeout "${STEP_TIMEOUT:-200}" /tmp/acdc-cuda lm bench-train --model "$model" --random --seed 1 \
+        --device cuda --dtype bf16 --steps 10 --warmup 3 >"$out/acdc-train.json" 2>>"$out/log.txt" ||
+        echo "FAILED acdc bench-train" | tee -a "$out/log.txt"
+    kill $smi 2>/dev/null || true
+    cat "$out/acdc-train.json" || true
+    timeout "${STEP_TIMEOUT:-200}" python3 tools/bench_train_torch.py "$model" --random --threads "$(nproc)" \
+        --device cuda --dtype bf16 --steps 10 --warmup 3 >"$out/torch-train.json" 2>>"$out/log.txt" ||
+        echo "FAILED torch train step" | tee -a "$out/log.txt"
+    cat "$out/torch-train.json" || true
     # The bandwidth bound of decode at batch 1: every weight read once per token.
     python3 - "$out" >"$out/summary.json" <<'EOF' || true
 import json, sys
@@ -84,8 +101,25 @@ name = open(out + "/gpu.txt").read()
 bw = 4.8e12 if "H200" in name else 3.35e12 if "H100" in name else None
 torch_ = json.load(open(out + "/torch-bf16.json"))
 bound = bw / torch_["weight_bytes"] if bw else None
+def load(f):
+    try:
+        return json.load(open(out + "/" + f))
+    except Exception:
+        return None
+acdc = load("acdc-bf16.json")
+dec1 = next((r["decode_tok_s"] for r in (acdc or {}).get("rows", []) if r["batch"] == 1 and r["beams"] == 1), None)
+at, tt = load("acdc-train.json"), load("torch-train.json")
+try:
+    peak = max(float(l) for l in open(out + "/train_mem.log") if l.strip())
+except Exception:
+    peak = None
 print(json.dumps({"gpu": name.strip(), "bandwidth_B_s": bw, "weight_bytes_bf16": torch_["weight_bytes"],
-                  "decode_bound_tok_s_batch1": bound}, indent=1))
+                  "decode_bound_tok_s_batch1": bound, "acdc_decode_tok_s_batch1": dec1,
+                  "decode_share_of_bound": dec1 / bound if dec1 and bound else None,
+                  "train_ms_acdc": at and at["ms_per_step"], "train_ms_torch": tt and tt["ms_per_step"],
+                  "train_speed_vs_torch": tt["ms_per_step"] / at["ms_per_step"] if at and tt else None,
+                  "train_peak_mem_mb_acdc_nvidia_smi": peak,
+                  "train_peak_mem_mb_torch_allocated": tt and tt.get("peak_mem_mb")}, indent=1))
 EOF
     cat "$out/summary.json" || true
     ;;

@@ -63,6 +63,7 @@ pub fn dispatch(cmd: LmCommand, home: &Path) -> Result<String> {
         LmCommand::Logits(a) => logits_command(a, home),
         LmCommand::Generate(a) => generate_command(a, home),
         LmCommand::Bench(a) => bench_command(a, home),
+        LmCommand::BenchTrain(a) => bench_train_command(a, home),
         LmCommand::Chat(a) => chat_command(a, home),
     }
 }
@@ -310,6 +311,46 @@ fn bench_command(a: LmBenchArgs, home: &Path) -> Result<String> {
             seed,
         },
     )
+}
+
+/// `acdc lm bench-train`: the adapter training step's time (`train::step_bench`) as one JSON
+/// object, the keys of `tools/bench_train_torch.py`'s plus the device and dtype.
+fn bench_train_command(a: crate::cli::LmBenchTrainArgs, home: &Path) -> Result<String> {
+    use crate::app::lm_bench as lb;
+    let crate::cli::LmBenchTrainArgs {
+        model,
+        random,
+        seed,
+        device,
+        dtype,
+        steps,
+        warmup,
+    } = a;
+    let dtype = lb::parse_dtype(&dtype)?;
+    let kind: crate::spec::schema::DeviceKind =
+        serde_json::from_value(serde_json::Value::String(device.clone()))
+            .map_err(|_| anyhow::anyhow!("--device `{device}`: expected cpu, wgpu or cuda"))?;
+    if steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let target = crate::model::device::device_for(kind)?;
+    lb::check_dtype(&target, dtype)?;
+    let cpu = bench_model(&model, home, random, seed)?;
+    let params = lb::param_count(&cpu);
+    let train_device = target.autodiff();
+    let llm = lb::place(cpu, &train_device, dtype);
+    let r = crate::train::step_bench::run(llm, &train_device, steps, warmup);
+    let mut v = serde_json::to_value(&r)?;
+    v["impl"] = "acdc".into();
+    v["model"] = model.into();
+    v["device"] = device.into();
+    v["dtype"] = format!("{dtype:?}").into();
+    v["params"] = params.into();
+    v["threads"] = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .into();
+    Ok(serde_json::to_string(&v)? + "\n")
 }
 
 /// `acdc lm chat`: the replies a dialogue-continuation target would get for a caption.

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod pretrain;
 pub mod pretrain_encoder;
 pub mod schedule;
+pub mod step_bench;
 pub mod trainer;
 pub mod validate;
 

@@ -7,7 +7,10 @@
 //! (what EAT's data pipeline does with `wav.mean(0)` / `sf.read(...).mean(-1)`).
 //!
 //! Decoding never panics on bad input: an unreadable file, an empty file, garbage bytes or a
-//! truncated stream all come back as an [`AudioError`] whose message names the file.
+//! truncated stream all come back as an [`AudioError`] whose message names the file. Audio that
+//! is not what it claims is refused too: a WAV or FLAC file with fewer frames than its header
+//! declares (cut short), NaN or infinite samples, and (at 16 kHz, [`load_mono_16k`]) a clip
+//! shorter than one 25 ms analysis frame, which would be all padding.
 
 use std::fs::File;
 use std::io::Cursor;
@@ -45,7 +48,23 @@ pub enum AudioError {
     /// The file (or decoded stream) contains zero samples.
     #[error("audio file {path} contains no samples")]
     Empty { path: String },
+    /// A WAV or FLAC file whose data ends before the frames its header declares.
+    #[error("audio file {path} is cut short: its header declares {declared} frames, {present} are present")]
+    CutShort {
+        path: String,
+        declared: u64,
+        present: u64,
+    },
+    /// A sample that is NaN or infinite (float PCM can hold them).
+    #[error("audio file {path} has a non-finite sample (NaN or infinity) at frame {frame}")]
+    NonFinite { path: String, frame: usize },
+    /// Fewer 16 kHz samples than one 25 ms analysis frame: its features would be all padding.
+    #[error("audio file {path} is {samples} samples long at 16 kHz, shorter than one 25 ms analysis frame ({MIN_SAMPLES_16K} samples)")]
+    TooShort { path: String, samples: usize },
 }
+
+/// One Kaldi fbank frame at 16 kHz (25 ms): the shortest clip that has any features.
+pub const MIN_SAMPLES_16K: usize = 400;
 
 /// A mono waveform with samples in [-1, 1] (float PCM may exceed that range; it is not clipped).
 #[derive(Debug, Clone, PartialEq)]
@@ -96,9 +115,21 @@ pub fn decode_bytes(
     decode_source(Box::new(Cursor::new(bytes)), hint_ext, name)
 }
 
-/// Decode a file and resample it to 16 kHz mono (torchaudio `resample` defaults) if needed.
+/// Decode a file and resample it to 16 kHz mono (torchaudio `resample` defaults) if needed; a
+/// clip shorter than one 25 ms frame at 16 kHz is refused ([`AudioError::TooShort`]).
 pub fn load_mono_16k(path: &Path) -> Result<Vec<f32>, AudioError> {
-    Ok(at_16k(decode_file(path)?))
+    long_enough(&path.display().to_string(), at_16k(decode_file(path)?))
+}
+
+/// A 16 kHz waveform of `name`, unless it is shorter than one 25 ms frame.
+pub fn long_enough(name: &str, w: Vec<f32>) -> Result<Vec<f32>, AudioError> {
+    if w.len() < MIN_SAMPLES_16K {
+        return Err(AudioError::TooShort {
+            path: name.to_string(),
+            samples: w.len(),
+        });
+    }
+    Ok(w)
 }
 
 /// A decoded waveform at 16 kHz (resampled with torchaudio's `resample` defaults if needed).
@@ -162,6 +193,10 @@ fn decode_source(
         .default_track(TrackType::Audio)
         .ok_or_else(|| unsupported(name, "no audio track"))?;
     let track_id = track.id;
+    // What the header declares, where it is exact (a WAV's data chunk, FLAC's STREAMINFO); an
+    // MP3's or Vorbis' count is an estimate.
+    let exact = matches!(format.format_info().short_name, "wave" | "flac");
+    let declared = track.num_frames.filter(|_| exact);
     let params = track
         .codec_params
         .as_ref()
@@ -254,6 +289,21 @@ fn decode_source(
         Some(r) if r > 0 => r,
         _ => return Err(unsupported(name, "stream does not declare a sample rate")),
     };
+    if let Some(declared) = declared {
+        if (mono.len() as u64) < declared {
+            return Err(AudioError::CutShort {
+                path: name.to_string(),
+                declared,
+                present: mono.len() as u64,
+            });
+        }
+    }
+    if let Some(frame) = mono.iter().position(|s| !s.is_finite()) {
+        return Err(AudioError::NonFinite {
+            path: name.to_string(),
+            frame,
+        });
+    }
     Ok(Waveform {
         samples: mono,
         sample_rate,
@@ -312,8 +362,13 @@ mod tests {
         for (a, b) in w.samples.iter().zip(samples.iter()) {
             assert_eq!(*a, *b as f32 / 32768.0);
         }
-        // load_mono_16k is a no-op resample at 16 kHz.
-        assert_eq!(load_mono_16k(&path).unwrap(), w.samples);
+        // At 16 kHz nothing is resampled; load_mono_16k refuses these 8 samples (shorter than
+        // one 25 ms frame).
+        assert_eq!(at_16k(w.clone()), w.samples);
+        assert!(matches!(
+            load_mono_16k(&path),
+            Err(AudioError::TooShort { samples: 8, .. })
+        ));
         std::fs::remove_file(&path).ok();
     }
 
@@ -348,7 +403,7 @@ mod tests {
         let wb = decode_bytes(bytes, Some("wav"), "column[3]").unwrap();
         assert_eq!(wb, w);
         // Resampled to 16 kHz: ceil(16000 * 1000 / 48000) = 334 samples.
-        assert_eq!(load_mono_16k(&path).unwrap().len(), 334);
+        assert_eq!(at_16k(w).len(), 334);
         std::fs::remove_file(&path).ok();
     }
 
@@ -403,14 +458,63 @@ mod tests {
         for cut in [4usize, 12, 20, 30, 43, 44, 45, 101, 1001] {
             let path = temp_path("truncated", "wav");
             std::fs::write(&path, &full[..cut]).unwrap();
+            // Cut in the header: unreadable; cut in the data: refused as cut short, saying
+            // how many frames the header declares.
             match decode_file(&path) {
-                Ok(w) => assert!(w.samples.len() <= samples.len()),
-                Err(e) => assert!(e.to_string().contains("truncated"), "{e}"),
+                Ok(w) => panic!("{cut} bytes decoded to {} samples", w.samples.len()),
+                // 45 bytes hold half a sample: nothing decodes.
+                Err(e) if cut > 46 => assert!(
+                    e.to_string().contains("cut short")
+                        && e.to_string().contains("declares 2000 frames"),
+                    "{e}"
+                ),
+                Err(e) => assert!(
+                    e.to_string().contains("truncated") || e.to_string().contains("no samples"),
+                    "{e}"
+                ),
             }
             std::fs::remove_file(&path).ok();
         }
         // Truncated header alone: must be an error.
         let err = decode_bytes(full[..20].to_vec(), Some("wav"), "short.wav").unwrap_err();
         assert!(err.to_string().contains("short.wav"));
+    }
+
+    /// Audio that is not what it claims, each refused naming the file and what is wrong: a float
+    /// WAV of NaN samples, a data chunk cut short of what the header declares, a clip shorter
+    /// than one 25 ms frame.
+    #[test]
+    fn audio_that_is_not_what_it_claims_is_refused() {
+        let nan: Vec<u8> = (0..1600).flat_map(|_| f32::NAN.to_le_bytes()).collect();
+        let path = temp_path("nan", "wav");
+        std::fs::write(&path, wav_bytes(3, 1, 16000, 32, &nan)).unwrap();
+        let e = load_mono_16k(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("non-finite"),
+            "{e}"
+        );
+
+        // The header declares 16000 frames; 8 are present.
+        let mut cut = wav_bytes(1, 1, 16000, 16, &i16_data(&[100; 16000]));
+        cut.truncate(44 + 16);
+        let path = temp_path("cut", "wav");
+        std::fs::write(&path, &cut).unwrap();
+        let e = load_mono_16k(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(&path.display().to_string())
+                && e.contains("declares 16000 frames, 8 are present"),
+            "{e}"
+        );
+
+        let path = temp_path("short", "wav");
+        std::fs::write(&path, wav_bytes(1, 1, 16000, 16, &i16_data(&[100; 399]))).unwrap();
+        let e = load_mono_16k(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("shorter than one 25 ms"),
+            "{e}"
+        );
+        // One frame is enough.
+        std::fs::write(&path, wav_bytes(1, 1, 16000, 16, &i16_data(&[100; 400]))).unwrap();
+        assert_eq!(load_mono_16k(&path).unwrap().len(), 400);
     }
 }

@@ -154,8 +154,10 @@ fn features_of(
     }
     // Decode the bytes already read for the cache key: the file is read once.
     let ext = path.extension().and_then(|e| e.to_str());
-    let w = crate::audio::decode::decode_bytes(bytes, ext, &path.display().to_string())
+    let name = path.display().to_string();
+    let w = crate::audio::decode::decode_bytes(bytes, ext, &name)
         .map(crate::audio::decode::at_16k)
+        .and_then(|w| crate::audio::decode::long_enough(&name, w))
         .map_err(|e| e.to_string())?;
     let w = check_waveform(path, w, limits)?;
     let (v, frames) = eat_features(&w, cfg, target_frames);
@@ -193,24 +195,19 @@ pub struct AudioLimits {
     pub max_seconds: f64,
 }
 
-/// The 16 kHz waveform of a file, refusing non-finite samples and over-long clips.
+/// The 16 kHz waveform of a file (decoding refuses files cut short, non-finite samples and clips
+/// shorter than one frame), refusing over-long clips.
 pub fn checked_waveform(path: &std::path::Path, limits: &AudioLimits) -> Result<Vec<f32>, String> {
     let w = load_mono_16k(path).map_err(|e| e.to_string())?;
     check_waveform(path, w, limits)
 }
 
-/// Refuse a decoded 16 kHz waveform of `path` with non-finite samples or over `limits`.
+/// Refuse a decoded 16 kHz waveform of `path` over `limits`.
 fn check_waveform(
     path: &std::path::Path,
     w: Vec<f32>,
     limits: &AudioLimits,
 ) -> Result<Vec<f32>, String> {
-    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-        return Err(format!(
-            "{}: non-finite sample (NaN or infinity) at 16 kHz sample {i}",
-            path.display()
-        ));
-    }
     let secs = w.len() as f64 / 16000.0;
     if limits.max_seconds > 0.0 && secs > limits.max_seconds {
         return Err(format!(

@@ -41,6 +41,29 @@ pub const MACHINE_KEYS: &[&str] = &[
     "targets.engine_backoff_s",
 ];
 
+/// Settings that change how a run computes, not what it computes (memory, not results): its id is
+/// hashed with their default value, so it does not depend on them, and a run resumes under either
+/// value. (Hashed at the default rather than left out, so the ids of runs at the default stay
+/// what they were before the key was listed.)
+pub const HOW_KEYS: &[&str] = &["train.gradient_checkpointing"];
+
+/// Whether a dotted key may differ between two runs of one id: a [`MACHINE_KEYS`] or
+/// [`HOW_KEYS`] setting.
+pub fn is_setting_key(key: &str) -> bool {
+    is_machine_key(key) || HOW_KEYS.contains(&key)
+}
+
+/// The judge template a run names (`eval.judge_template`, a file) enters its id by its contents:
+/// `sha256:<hex>` of the file's bytes instead of its path, so editing the template makes new runs
+/// and moving it does not. A file that cannot be read keeps its path (the run's evaluation will
+/// say why it cannot read it).
+fn judge_template_identity(path: &str) -> serde_json::Value {
+    match std::fs::read(path) {
+        Ok(bytes) => format!("sha256:{}", hex::encode(Sha256::digest(&bytes))).into(),
+        Err(_) => path.into(),
+    }
+}
+
 /// Machine keys whose value is replaced in the run id by whether it is set: a METEOR or SPICE
 /// jar adds metrics to what a run reports, wherever the jar lives.
 pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
@@ -97,8 +120,9 @@ pub fn is_machine_key(key: &str) -> bool {
 }
 
 /// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`], except that
-/// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty), and with the recipe versions of
-/// the [`BUILTIN_RECIPES`] it names under `builtin_recipes`.
+/// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty); the [`HOW_KEYS`] at their
+/// defaults; a judge template file by its contents' hash; and with the recipe versions of the
+/// [`BUILTIN_RECIPES`] it names under `builtin_recipes`.
 pub fn identity_json(cfg: &RunConfig) -> String {
     let mut value = serde_json::to_value(cfg).expect("RunConfig always serialises");
     let recipes = builtin_recipes_in(&value);
@@ -120,6 +144,29 @@ pub fn identity_json(cfg: &RunConfig) -> String {
             let set = was.as_str().is_some_and(|s| !s.is_empty());
             object.insert(leaf.to_string(), serde_json::Value::Bool(set));
         }
+    }
+    let defaults = serde_json::to_value(RunConfig::default()).expect("RunConfig always serialises");
+    for key in HOW_KEYS {
+        let path: Vec<&str> = key.split('.').collect();
+        let default = path
+            .iter()
+            .try_fold(&defaults, |v, p| v.get(*p))
+            .unwrap_or_else(|| panic!("HOW_KEYS names `{key}`, not in RunConfig"))
+            .clone();
+        let (leaf, parents) = path.split_last().expect("a dotted key");
+        let node = parents
+            .iter()
+            .try_fold(&mut value, |v, p| v.get_mut(*p))
+            .and_then(|v| v.as_object_mut())
+            .unwrap_or_else(|| panic!("HOW_KEYS names `{key}`, not in RunConfig"));
+        node.insert(leaf.to_string(), default);
+    }
+    if let Some(t) = value
+        .get_mut("eval")
+        .and_then(|e| e.get_mut("judge_template"))
+        .filter(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        *t = judge_template_identity(t.as_str().expect("a string, checked"));
     }
     if !recipes.is_empty() {
         value
@@ -311,5 +358,47 @@ mod tests {
             run_id(&c),
             "how files are named is not a machine setting"
         );
+    }
+
+    /// Issue 17 item 7: the id covers the judge template's contents, not its path, and not
+    /// `train.gradient_checkpointing`; runs at the defaults keep their ids.
+    #[test]
+    fn ids_cover_the_template_contents_and_not_how_memory_is_spent() {
+        let base = RunConfig::default();
+        let before = run_id(&base);
+        let mut ckpt = base.clone();
+        ckpt.train.gradient_checkpointing = true;
+        assert_eq!(run_id(&ckpt), before);
+        assert!(is_setting_key("train.gradient_checkpointing"));
+
+        let d = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            d.path().join("a.txt"),
+            d.path().join("b.txt"),
+            d.path().join("c.txt"),
+        );
+        std::fs::write(
+            &a,
+            "Rate {question} / {reference} / {prediction} from 0 to 5.",
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            "Rate {question} / {reference} / {prediction} from 0 to 5.",
+        )
+        .unwrap();
+        std::fs::write(&c, "Score {question} / {reference} / {prediction}, 0-5.").unwrap();
+        let with = |p: &std::path::Path| {
+            let mut cfg = base.clone();
+            cfg.eval.judge_template = p.display().to_string();
+            run_id(&cfg)
+        };
+        assert_eq!(with(&a), with(&b), "same contents, another path");
+        assert_ne!(with(&a), with(&c), "other contents");
+        assert_ne!(with(&a), before);
+        // Edited in place: another run.
+        let first = with(&a);
+        std::fs::write(&a, "Judge {question} / {reference} / {prediction} 0..5").unwrap();
+        assert_ne!(with(&a), first);
     }
 }

@@ -167,7 +167,7 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 /// Refuse to resume from a checkpoint written under another configuration (copied between run
 /// folders, say), naming the keys that differ.
 pub fn check_config(ckpt: &Path, cfg: &crate::spec::RunConfig) -> Result<(), CheckpointError> {
-    use crate::spec::run_id::{flatten, flatten_value, is_machine_key};
+    use crate::spec::run_id::{flatten, flatten_value, is_setting_key};
     let file = ckpt.join("config.json");
     let Ok(text) = std::fs::read_to_string(&file) else {
         return Ok(()); // checkpoints from before configurations were recorded
@@ -179,10 +179,11 @@ pub fn check_config(ckpt: &Path, cfg: &crate::spec::RunConfig) -> Result<(), Che
         })?;
     let (theirs, ours) = (flatten_value(&theirs), flatten(cfg));
     let keys: std::collections::BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
-    // Where data and tools live may change between the crash and the resume.
+    // Where data and tools live, and how memory is spent, may change between the crash and
+    // the resume.
     let differ: Vec<String> = keys
         .into_iter()
-        .filter(|k| !is_machine_key(k))
+        .filter(|k| !is_setting_key(k))
         .filter(|k| theirs.get(*k) != ours.get(*k))
         .map(|k| {
             let show = |v: Option<&serde_json::Value>| {

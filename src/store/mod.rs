@@ -64,6 +64,23 @@ pub struct Store {
     home_dir: PathBuf,
 }
 
+/// `f` again while SQLite answers "busy" (another connection holds a lock it does not wait
+/// for through the busy timeout), for up to 30 s.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < Duration::from_secs(30) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 pub(crate) fn now_iso() -> String {
     // RFC 3339 UTC from the system clock, without a date crate.
     let secs = unix_now();
@@ -140,7 +157,9 @@ impl Store {
         } else {
             "WAL"
         };
-        conn.query_row(&format!("PRAGMA journal_mode={journal}"), [], |_| Ok(()))
+        // Switching a fresh file's journal mode takes an exclusive lock that SQLite does not wait
+        // for through the busy timeout: several processes opening one new store at once retry.
+        retry_busy(|| conn.query_row(&format!("PRAGMA journal_mode={journal}"), [], |_| Ok(())))
             .map_err(sql)?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             .map_err(sql)?;

@@ -240,6 +240,8 @@ fn beam_search_placed(
         .iter()
         .map(|r| r.iter().filter(|&&x| x).count())
         .collect();
+    // Grown by concatenation: the beams' reordering copies the cache every step anyway, and a
+    // preallocated one would copy its whole capacity.
     let mut cache = KvCache::default();
     let a = AttnInputs::new(&positions, valid, 0, &inv, &device);
     let h = llm.forward_hidden(prompt, &a, Some(&mut cache));

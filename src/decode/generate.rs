@@ -46,7 +46,8 @@ fn generate_placed(
         .iter()
         .map(|v| v.iter().filter(|&&x| x).count())
         .collect();
-    let mut cache = KvCache::default();
+    // Sized for the whole generation: the prompt and every new token (the last is not fed).
+    let mut cache = KvCache::with_capacity(valid.first().map_or(0, Vec::len) + max_new);
     let a = AttnInputs::new(&positions, &key_valid, 0, &llm.inv_freq(), &device);
     let h = llm.forward_hidden(prompt, &a, Some(&mut cache));
     let t = h.dims()[1];

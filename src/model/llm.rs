@@ -227,12 +227,35 @@ pub struct Llama {
     pub max_positions: Option<usize>,
 }
 
-/// Keys and values of earlier positions, per layer: `[B, kv_heads, S, head_dim]`.
+/// Keys and values of earlier positions, per layer: `[B, kv_heads, S, head_dim]`, or, with a
+/// capacity, buffers `[B, kv_heads, capacity, head_dim]` whose first `len` positions are filled.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
     pub layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
     /// Positions already cached.
     pub len: usize,
+    /// Positions each layer's buffers hold, allocated at the first forward and written in place
+    /// after (a generation knows its length: prompt + new tokens). 0: grow by concatenation,
+    /// which allocates and copies the whole cache at every step.
+    pub capacity: usize,
+}
+
+impl KvCache {
+    /// A cache whose buffers hold `positions` (allocated on first use, written in place).
+    pub fn with_capacity(positions: usize) -> KvCache {
+        KvCache {
+            layers: Vec::new(),
+            len: 0,
+            capacity: positions,
+        }
+    }
+}
+
+/// One layer's cache slot, the positions before this call and the buffers' capacity.
+pub(crate) struct CacheSlot<'a> {
+    pub kv: &'a mut Option<(Tensor<4>, Tensor<4>)>,
+    pub past: usize,
+    pub capacity: usize,
 }
 
 /// Rotary positions of padded rows: each real slot's position is the number of real slots before
@@ -337,12 +360,7 @@ fn apply_rope(x: Tensor<4>, a: &AttnInputs) -> Tensor<4> {
 
 impl Attention {
     /// `[B, T, D]` → `[B, T, D]`.
-    fn forward(
-        &self,
-        x: Tensor<3>,
-        a: &AttnInputs,
-        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
-    ) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, a: &AttnInputs, cache: Option<CacheSlot<'_>>) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let q = self
@@ -363,12 +381,34 @@ impl Attention {
         let q = apply_rope(q, a);
         let k = apply_rope(k, a);
         let (k, v) = match cache {
+            // Preallocated: the new positions written into the buffers in place (the slot owns
+            // them alone between calls, so the backend need not copy), attention over the
+            // filled prefix.
+            Some(slot) if slot.capacity > 0 => {
+                let end = slot.past + t;
+                assert!(
+                    end <= slot.capacity,
+                    "KV cache of {} positions asked to hold {end}",
+                    slot.capacity
+                );
+                let (bk, bv) = slot.kv.take().unwrap_or_else(|| {
+                    let dev = k.device();
+                    let shape = [b, kvh, slot.capacity, hd];
+                    let zeros = || super::to_dtype(Tensor::<4>::zeros(shape, &dev), k.dtype());
+                    (zeros(), zeros())
+                });
+                let at = [0..b, 0..kvh, slot.past..end, 0..hd];
+                let (bk, bv) = (bk.slice_assign(at.clone(), k), bv.slice_assign(at, v));
+                let view = (bk.clone().narrow(2, 0, end), bv.clone().narrow(2, 0, end));
+                *slot.kv = Some((bk, bv));
+                view
+            }
             Some(slot) => {
-                let (k, v) = match slot.take() {
+                let (k, v) = match slot.kv.take() {
                     Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
                     None => (k, v),
                 };
-                *slot = Some((k.clone(), v.clone()));
+                *slot.kv = Some((k.clone(), v.clone()));
                 (k, v)
             }
             None => (k, v),
@@ -476,7 +516,11 @@ impl Llama {
         }
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let slot = cache.as_deref_mut().map(|c| CacheSlot {
+                past: c.len,
+                capacity: c.capacity,
+                kv: &mut c.layers[i],
+            });
             let r = layer
                 .self_attn
                 .forward(layer.input_layernorm.forward(h.clone()), a, slot);
@@ -549,26 +593,34 @@ mod tests {
             .try_to_vec::<f32>()
             .unwrap();
 
-        let mut cache = KvCache::default();
-        let pre = Tensor::<2, Int>::from_data(TensorData::new(ids[..5].to_vec(), [1, 5]), &device);
-        let a1 = AttnInputs::new(
-            &[(0..5).collect()],
-            &[vec![true; 5]],
-            0,
-            &m.inv_freq(),
-            &device,
-        );
-        m.forward_embeds(m.embed(pre), &a1, Some(&mut cache));
-        let nxt = Tensor::<2, Int>::from_data(TensorData::new(vec![ids[5]], [1, 1]), &device);
-        let a2 = AttnInputs::new(&[vec![5]], &[vec![true; 6]], 5, &m.inv_freq(), &device);
-        let step: Vec<f32> = m
-            .forward_embeds(m.embed(nxt), &a2, Some(&mut cache))
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        for (x, y) in last_full.iter().zip(&step) {
-            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        // A growing cache, and one preallocated for 8 positions (written in place): the same
+        // logits, bit for bit, and the full forward's.
+        let mut steps = Vec::new();
+        for mut cache in [KvCache::default(), KvCache::with_capacity(8)] {
+            let pre =
+                Tensor::<2, Int>::from_data(TensorData::new(ids[..5].to_vec(), [1, 5]), &device);
+            let a1 = AttnInputs::new(
+                &[(0..5).collect()],
+                &[vec![true; 5]],
+                0,
+                &m.inv_freq(),
+                &device,
+            );
+            m.forward_embeds(m.embed(pre), &a1, Some(&mut cache));
+            let nxt = Tensor::<2, Int>::from_data(TensorData::new(vec![ids[5]], [1, 1]), &device);
+            let a2 = AttnInputs::new(&[vec![5]], &[vec![true; 6]], 5, &m.inv_freq(), &device);
+            let step: Vec<f32> = m
+                .forward_embeds(m.embed(nxt), &a2, Some(&mut cache))
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for (x, y) in last_full.iter().zip(&step) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+            assert_eq!(cache.len, 6);
+            steps.push(step);
         }
+        assert_eq!(steps[0], steps[1], "preallocated ≠ growing");
     }
 
     /// Left padding with a mask must not change the real tokens' logits.

@@ -273,7 +273,7 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_itself_and_resumes() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let steps = 6000;
+    let steps = 3000;
     let spec = spec_named(
         d.path(),
         "sp",

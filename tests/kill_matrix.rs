@@ -60,29 +60,6 @@ fn acdc_cmd(home: &Path) -> Command {
     c
 }
 
-/// Everything a reviewer reads of an experiment: every run's scores and per-item scores (by row
-/// label) and the report's text.
-fn exported(home: &Path) -> (Vec<String>, String) {
-    let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
-    let mut rows = Vec::new();
-    for r in store.experiment_runs("km").unwrap() {
-        let run = store.run(&r.run_id).unwrap();
-        assert_eq!(run.status.as_str(), "done", "{} {:?}", r.label, run.error);
-        for s in store.evals(&r.run_id).unwrap() {
-            rows.push(format!(
-                "{} {} {} {:?} {}",
-                r.label, s.task, s.metric, s.value, s.n
-            ));
-        }
-        for s in store.item_scores(&r.run_id).unwrap() {
-            rows.push(format!("{} {:?}", r.label, s));
-        }
-    }
-    rows.sort();
-    let report = std::fs::read_to_string(home.join("reports/km/README.md")).unwrap();
-    (rows, report)
-}
-
 /// `acdc run` to the end, within a watchdog (a hang fails the test instead of stalling CI).
 fn run_to_end(home: &Path, spec: &Path) {
     let mut child = acdc_cmd(home)
@@ -167,7 +144,7 @@ fn killed_anywhere_the_next_run_completes_with_the_same_numbers() {
     std::fs::create_dir_all(&reference).unwrap();
     let spec = spec(d.path());
     run_to_end(&reference, &spec);
-    let want = exported(&reference);
+    let want = common::exported(&reference, "km");
     assert!(want
         .0
         .iter()
@@ -178,7 +155,7 @@ fn killed_anywhere_the_next_run_completes_with_the_same_numbers() {
         std::fs::create_dir_all(&home).unwrap();
         kill_at(&home, &spec, point);
         run_to_end(&home, &spec);
-        let got = exported(&home);
+        let got = common::exported(&home, "km");
         assert_eq!(got.0, want.0, "scores after a kill at {point}");
         assert_eq!(got.1, want.1, "report after a kill at {point}");
     }

@@ -108,31 +108,17 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// Every run's scores and item scores, by row label, and the report.
-fn exported(home: &Path) -> (Vec<String>, String) {
-    exported_of(home, "sl")
-}
-
-fn exported_of(home: &Path, experiment: &str) -> (Vec<String>, String) {
-    let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
-    let mut rows = Vec::new();
-    for r in store.experiment_runs(experiment).unwrap() {
-        let run = store.run(&r.run_id).unwrap();
-        assert_eq!(run.status.as_str(), "done", "{} {:?}", r.label, run.error);
-        for s in store.evals(&r.run_id).unwrap() {
-            rows.push(format!(
-                "{} {} {} {:?} {}",
-                r.label, s.task, s.metric, s.value, s.n
-            ));
+/// Poll `squeue` until no job is queued or running (the ingestion jobs included).
+fn wait_for_empty_queue() {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let q = Command::new("squeue").args(["-h"]).output().unwrap();
+        if q.stdout.is_empty() {
+            return;
         }
-        for s in store.item_scores(&r.run_id).unwrap() {
-            rows.push(format!("{} {:?}", r.label, s));
-        }
+        assert!(Instant::now() < deadline, "jobs did not end");
+        std::thread::sleep(Duration::from_millis(200));
     }
-    rows.sort();
-    let report =
-        std::fs::read_to_string(home.join(format!("reports/{experiment}/README.md"))).unwrap();
-    (rows, report)
 }
 
 #[test]
@@ -147,7 +133,7 @@ fn a_grid_runs_as_job_arrays_and_resumes_a_killed_task() {
     let spec = spec(d.path(), steps);
     let o = acdc(&local, &["run", spec.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    let want = exported(&local);
+    let want = common::exported(&local, "sl");
 
     // The whole grid on Slurm, followed to its end.
     let home = d.path().join("slurm");
@@ -168,7 +154,7 @@ fn a_grid_runs_as_job_arrays_and_resumes_a_killed_task() {
     let t = text(&o);
     assert!(t.contains("submitted 2 run(s) as array job"), "{t}");
     assert!(t.contains("submitted 1 run(s) as array job"), "{t}");
-    assert_eq!(exported(&home), want, "Slurm ≠ local");
+    assert_eq!(common::exported(&home, "sl"), want, "Slurm ≠ local");
 
     // Again from nothing, every task stopped after its first checkpoint (`ACDC_PAUSE_AT`
     // reaches the tasks through sbatch's exported environment) and killed there.
@@ -220,15 +206,7 @@ fn a_grid_runs_as_job_arrays_and_resumes_a_killed_task() {
     assert!(st.success());
     // Every job ends: the killed array, the child's (its parent did not end: it stays
     // pending) and the ingestion.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let q = Command::new("squeue").args(["-h"]).output().unwrap();
-        if q.stdout.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "jobs did not end");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_empty_queue();
     let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
     let caption = common::run_id(&store, "sl", "caption");
     for r in store.experiment_runs("sl").unwrap() {
@@ -257,7 +235,11 @@ fn a_grid_runs_as_job_arrays_and_resumes_a_killed_task() {
     let t = text(&o);
     assert!(t.contains("submitted 2 run(s) as array job"), "{t}");
     assert!(t.contains("submitted 1 run(s) as array job"), "{t}");
-    assert_eq!(exported(&home), want, "after killed tasks: Slurm ≠ local");
+    assert_eq!(
+        common::exported(&home, "sl"),
+        want,
+        "after killed tasks: Slurm ≠ local"
+    );
     let store = acdc::store::Store::open(&run_store).unwrap();
     let train = common::stage(&store, &caption, "train");
     assert!(
@@ -285,7 +267,7 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_itself_and_resumes() {
     std::fs::create_dir_all(&local).unwrap();
     let o = acdc(&local, &["run", spec.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    let want = exported_of(&local, "sp");
+    let want = common::exported(&local, "sp");
 
     let home = d.path().join("slurm");
     std::fs::create_dir_all(&home).unwrap();
@@ -331,18 +313,14 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_itself_and_resumes() {
         .status()
         .unwrap();
     assert!(st.success());
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let q = Command::new("squeue").args(["-h"]).output().unwrap();
-        if q.stdout.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "jobs did not end");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_empty_queue();
     let o = acdc(&home, &["report", "sp"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(exported_of(&home, "sp"), want, "requeued ≠ uninterrupted");
+    assert_eq!(
+        common::exported(&home, "sp"),
+        want,
+        "requeued ≠ uninterrupted"
+    );
     let jobs_dir = std::fs::read_dir(home.join("slurm"))
         .unwrap()
         .flatten()

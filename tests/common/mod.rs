@@ -124,3 +124,29 @@ pub fn stage(
         .unwrap()
         .unwrap_or_else(|| panic!("run {run} has no {stage} stage"))
 }
+
+/// Everything a reviewer reads of `experiment` in the store under `home`: every run's scores and
+/// per-item scores (by row label, sorted; every run must be done) and the report's text
+/// (`reports/<experiment>/README.md` beside the store). Two runs of an experiment agree when
+/// these are equal.
+pub fn exported(home: &Path, experiment: &str) -> (Vec<String>, String) {
+    let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
+    let mut rows = Vec::new();
+    for r in store.experiment_runs(experiment).unwrap() {
+        let run = store.run(&r.run_id).unwrap();
+        assert_eq!(run.status.as_str(), "done", "{} {:?}", r.label, run.error);
+        for s in store.evals(&r.run_id).unwrap() {
+            rows.push(format!(
+                "{} {} {} {:?} {}",
+                r.label, s.task, s.metric, s.value, s.n
+            ));
+        }
+        for s in store.item_scores(&r.run_id).unwrap() {
+            rows.push(format!("{} {:?}", r.label, s));
+        }
+    }
+    rows.sort();
+    let report =
+        std::fs::read_to_string(home.join(format!("reports/{experiment}/README.md"))).unwrap();
+    (rows, report)
+}

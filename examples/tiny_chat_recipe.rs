@@ -7,7 +7,11 @@
 //!   cargo run --release --example tiny_chat_recipe -- HIDDEN INTERMEDIATE LAYERS HEADS KV STEPS LR [BATCH [CLIPS]]
 //!
 //! e.g. `… -- 64 176 4 4 2 3000 3e-3`. The shipped recipe is `model::builtin_tiny_chat_llm` with
-//! `train::pretrain::{STEPS, LR}`.
+//! `train::pretrain::{STEPS, LR, CORPUS_SEED}`. `ACDC_CORPUS_SEED` draws another corpus world,
+//! corpus and batch order (one more build of the same recipe); `ACDC_CORPUS_SHAPE` changes the
+//! corpus's make-up (see below); `ACDC_RECIPE_LOAD=DIR` scores a built model instead of training
+//! one (e.g. `$ACDC_HOME/models/builtin-tiny-chat-v6`, with its architecture's arguments and
+//! STEPS 0). Wrong answers are printed with the description they were given.
 
 use std::collections::BTreeMap;
 
@@ -41,7 +45,8 @@ fn main() {
     let corpus_clips = a
         .get(8)
         .map_or(acdc::train::pretrain::CORPUS_CLIPS, |c| c.parse().unwrap());
-    // ACDC_CORPUS_SHAPE="RESTATEMENTS,CAPTION_QUESTIONS,MERGED_QUESTIONS,PER_CONVERSATION[,MISSING[,EXTRA_ORDER]]"
+    // ACDC_CORPUS_SHAPE="RESTATEMENTS,CAPTION_QUESTIONS,MERGED_QUESTIONS,PER_CONVERSATION[,MISSING[,EXTRA_ORDER[,BALANCED_ORDER_PAIRS[,FRAMED_COMPARISONS]]]]"
+    // (flags 0 or 1)
     let mut shape = acdc::data::synth::dialogue::CorpusShape::default();
     if let Ok(v) = std::env::var("ACDC_CORPUS_SHAPE") {
         let n: Vec<usize> = v.split(',').map(|x| x.trim().parse().unwrap()).collect();
@@ -51,10 +56,22 @@ fn main() {
         shape.per_conversation = n[3];
         shape.missing_sound_questions = n.get(4).is_none_or(|m| *m != 0);
         shape.extra_order_questions = n.get(5).copied().unwrap_or(0);
+        shape.balanced_order_pairs = n.get(6).is_some_and(|b| *b != 0);
+        shape.framed_comparisons = n.get(7).is_some_and(|b| *b != 0);
     }
-    let turns = acdc::train::pretrain::chat_corpus_of(corpus_clips, shape);
+    // ACDC_CORPUS_SEED: another draw of the corpus world, its questions and the batch order.
+    let seed = std::env::var("ACDC_CORPUS_SEED").map_or(acdc::train::pretrain::CORPUS_SEED, |s| {
+        s.parse().expect("ACDC_CORPUS_SEED: an integer")
+    });
+    let turns = acdc::train::pretrain::chat_corpus_of(corpus_clips, shape, seed);
     let texts: Vec<String> = turns.iter().flat_map(|t| t.texts()).collect();
-    let tok = TextTokenizer::train_byte_level_bpe(&texts, acdc::train::pretrain::VOCAB).unwrap();
+    // ACDC_RECIPE_LOAD=DIR: score a built model (its tokenizer.json and model.bpk, e.g.
+    // `$ACDC_HOME/models/builtin-tiny-chat-v6`) instead of training one; HIDDEN.. must match it.
+    let load = std::env::var_os("ACDC_RECIPE_LOAD").map(std::path::PathBuf::from);
+    let tok = match &load {
+        Some(dir) => TextTokenizer::from_file(&dir.join("tokenizer.json")).unwrap(),
+        None => TextTokenizer::train_byte_level_bpe(&texts, acdc::train::pretrain::VOCAB).unwrap(),
+    };
     let mut base = tiny_chat_base(tok);
     base.config = acdc::model::llm::LlamaConfig::new(
         base.tokenizer.vocab_size(),
@@ -73,14 +90,22 @@ fn main() {
         d.parse::<f64>()
             .expect("ACDC_RECIPE_AVERAGE: a decay such as 0.999")
     });
-    let models = acdc::train::pretrain::train_chat(
-        &base,
-        &turns,
-        steps,
-        batch,
-        lr,
-        average,
-        &mut |s, n, l| {
+    let models = if let Some(dir) = &load {
+        let mut b = base.clone();
+        b.weights = acdc::model::backbone::Weights::Burnpack(dir.join("model.bpk"));
+        acdc::train::pretrain::ChatModels {
+            last: b.load_llm(&Device::flex()).unwrap(),
+            average: None,
+        }
+    } else {
+        let how = acdc::train::pretrain::ChatTraining {
+            steps,
+            batch,
+            lr,
+            seed,
+            average,
+        };
+        acdc::train::pretrain::train_chat(&base, &turns, &how, &mut |s, n, l| {
             last = l;
             if s % 250 == 0 || s == n {
                 eprintln!(
@@ -88,9 +113,9 @@ fn main() {
                     t1.elapsed().as_secs_f64()
                 );
             }
-        },
-    )
-    .unwrap();
+        })
+        .unwrap()
+    };
     let train_s = t1.elapsed().as_secs_f64();
 
     // Scored on validation worlds (seed 1 unless ACDC_RECIPE_WORLD_SEED lists others, e.g.
@@ -161,7 +186,13 @@ fn main() {
                     e.0 += ok as usize;
                     e.1 += 1;
                     if !ok && examples.len() < 40 {
-                        examples.push(format!("{} | {} → {}", p.kind, p.question, answer.trim()));
+                        examples.push(format!(
+                            "{} | {} | {} → {}",
+                            p.kind,
+                            text_of(&p.file_name),
+                            p.question,
+                            answer.trim()
+                        ));
                     }
                 }
             }
@@ -204,7 +235,7 @@ fn main() {
                 "{}",
                 serde_json::json!({
                     "recipe": {"hidden": hidden, "intermediate": inter, "layers": layers, "heads": heads,
-                               "kv_heads": kv, "steps": steps, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}"), "average": average},
+                               "kv_heads": kv, "steps": steps, "corpus_seed": seed, "lr": lr, "batch": batch, "clips": corpus_clips, "shape": format!("{shape:?}"), "average": average},
                     "world_seed": world_seed, "turns": turns.len(), "corpus_s": corpus_s, "train_s": train_s, "final_loss": last,
                     "weights": weights, "probe_mean": mean, "per_kind": per_kind,
                     "synth_qa_accuracy": qa_ok as f64 / qa_n.max(1) as f64, "synth_qa_items": qa_n,

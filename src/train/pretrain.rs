@@ -563,6 +563,27 @@ mod tests {
         (cmp.worst, cmp.params)
     }
 
+    /// The default corpus is the one the shipped `builtin:tiny-chat` was built from: a change
+    /// to `data::synth::dialogue` that alters it (another draw, another wording) changes the shipped model, so
+    /// it must come with a new recipe version (`spec::run_id::BUILTIN_RECIPES`) and this digest.
+    /// Corpus options that are off by default must leave it as it is.
+    #[test]
+    fn the_default_corpus_is_the_shipped_models() {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for t in chat_corpus_of(300, CorpusShape::default(), CORPUS_SEED) {
+            for s in t.texts() {
+                h.update(s.as_bytes());
+                h.update([0]);
+            }
+        }
+        let digest = hex::encode(h.finalize());
+        assert_eq!(
+            digest, "f2c564865f95c7bdab7b241c34b2c795355d1cbbbc4195f1e074e177b3b75af9",
+            "the default chat corpus changed"
+        );
+    }
+
     /// The moving average of the weights lands on every parameter: with decay 0 it is the last
     /// weights exactly, with decay 0.5 it differs from them (and from the start).
     #[test]

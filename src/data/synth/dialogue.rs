@@ -452,15 +452,12 @@ fn two_sound_question(x: &str, y: &str, p: &str, in_frames: bool, rng: &mut Rng)
     }
     // In the frames every other question is asked in ("Quick question: …", "… Thanks."), so
     // no opening or closing words tell a pick from a yes-or-no question: only "which" does.
-    let core = q.trim_end_matches(['?', '.']);
-    let mut lower = core.to_string();
-    if let Some(first) = lower.get(0..1) {
+    let mut core = q.trim_end_matches(['?', '.']).to_string();
+    if let Some(first) = core.get(0..1) {
         let first = first.to_lowercase();
-        lower.replace_range(0..1, &first);
+        core.replace_range(0..1, &first);
     }
-    pick(rng, &FRAMES)
-        .replace("{Q}", core)
-        .replace("{q}", &lower)
+    framed(&core, rng)
 }
 
 /// An order question about `x` and `y` (in the order asked), asking for the earlier one when

@@ -188,6 +188,13 @@ fn eight_workers_run_each_run_once_without_a_locked_store() {
         !text.to_lowercase().contains("database is locked"),
         "{text}"
     );
+    // One summary, of the whole experiment: the workers' own go nowhere.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.matches("experiment grid:").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("experiment grid: 24 run(s) executed, 0 already done, 0 failed"),
+        "{stdout}"
+    );
     let store = acdc::store::Store::open(&home.join("acdc.db")).unwrap();
     let runs = store.experiment_runs("grid").unwrap();
     assert_eq!(runs.len(), 24);

@@ -298,18 +298,18 @@ impl Pass<'_> {
     /// Execute a claimed run and record how it ended (unless the claim was lost meanwhile:
     /// then the worker that took the run over records its end, and this one says so).
     fn execute(&mut self, r: &PlannedRun, claim: &Claim, home: &Path) -> Result<(), ExecError> {
-        eprintln!("acdc: run {} ({}) starting", r.run_id, r.name());
+        say(format!("acdc: run {} ({}) starting", r.run_id, r.name()));
         let outcome = execute_one(self.store, r, claim, home);
         // Stopped by Slurm's signal (a Slurm task only): not a failure. The run goes back to
         // pending, its checkpoint kept, for the task's next start.
         if outcome.is_err() && crate::preempt::requested().is_some() {
             self.store.release_claim_of_dead_task(&r.run_id)?;
-            eprintln!(
+            say(format!(
                 "acdc: run {} ({}) stopped by a Slurm signal ({}); it resumes from its checkpoint when its task runs again",
                 r.run_id,
                 r.name(),
                 outcome.err().unwrap_or_default()
-            );
+            ));
             return Ok(());
         }
         match self
@@ -317,23 +317,31 @@ impl Pass<'_> {
             .finish_run(claim, outcome.as_ref().err().map(String::as_str))
         {
             Err(e @ StoreError::ClaimLost { .. }) => {
-                eprintln!("acdc: run {} ({}): {e}", r.run_id, r.name());
+                say(format!("acdc: run {} ({}): {e}", r.run_id, r.name()));
                 return Ok(());
             }
             other => other?,
         }
         match outcome {
             Ok(()) => {
-                eprintln!("acdc: run {} ({}) done", r.run_id, r.name());
+                say(format!("acdc: run {} ({}) done", r.run_id, r.name()));
                 self.summary.executed.push(r.run_id.clone());
             }
             Err(e) => {
-                eprintln!("acdc: run {} ({}) failed: {e}", r.run_id, r.name());
+                say(format!("acdc: run {} ({}) failed: {e}", r.run_id, r.name()));
                 self.summary.failed.push((r.run_id.clone(), e));
             }
         }
         Ok(())
     }
+}
+
+/// Prints one status line on stderr in one `write` call. Workers share their parent's stderr,
+/// and `eprintln!` writes a formatted line piece by piece, so lines from eight workers could
+/// interleave mid-line; one write of a line under `PIPE_BUF` bytes reaches a pipe whole.
+fn say(line: String) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 /// `acdc run`: register the plan, execute it (with `workers` processes), return what happened.
@@ -371,7 +379,10 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
                 .arg("--workers")
                 .arg("1")
                 .arg("--no-report")
-                .env("ACDC_HOME", &opts.home);
+                .env("ACDC_HOME", &opts.home)
+                // A worker's own summary counts only its runs; this process prints the
+                // experiment's, read from the store. Its status lines (stderr) still show.
+                .stdout(std::process::Stdio::null());
             if let Some(o) = &opts.overlay {
                 cmd.arg("--overlay").arg(o);
             }
@@ -437,6 +448,12 @@ pub fn run_experiment(opts: &RunOptions) -> Result<(Plan, RunSummary), ExecError
     // Runs finished by other workers count as executed in this invocation too.
     for r in &selected {
         let rec = store.run(&r.run_id)?;
+        if rec.status == RunStatus::Done
+            && !summary.already_done.contains(&r.run_id)
+            && !summary.executed.contains(&r.run_id)
+        {
+            summary.executed.push(r.run_id.clone());
+        }
         if rec.status == RunStatus::Failed && !summary.failed.iter().any(|(id, _)| id == &r.run_id)
         {
             summary

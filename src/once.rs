@@ -110,7 +110,7 @@ pub fn build_once<E: From<LockError>>(
     }
     if done.exists() {
         if waited {
-            eprintln!("acdc: {what} is ready (built by another process)");
+            eprintln!("acdc: {what}: ready (built by another process)");
         }
         return Ok(Outcome::BuiltByOther);
     }

@@ -7,7 +7,7 @@
 //!   runs/<id>/checkpoints/        its training checkpoints
 //!   runs/<id>/final/trainable.bpk its trained weights
 //!   runs/<id>/run.db              its own store, when a cluster task ran it (`acdc ingest`)
-//!   models/<name>/                the built toy models (builtin-tiny-chat-v6, …)
+//!   models/<name>/                the built toy models (builtin-tiny-chat-v7, …)
 //!   data/<world>/                 synthetic worlds
 //!   cache/features/               per-clip audio features
 //!   cache/audio/<dataset>/        audio decoded from the Hugging Face hub's parquet files
@@ -49,7 +49,7 @@ impl Home {
         RunDir::at(self.root.join("runs").join(run_id))
     }
 
-    /// A built model's folder (`builtin-tiny-chat-v6`, `builtin-tiny-eat-events`, …).
+    /// A built model's folder (`builtin-tiny-chat-v7`, `builtin-tiny-eat-events`, …).
     pub fn model_dir(&self, name: &str) -> PathBuf {
         self.root.join("models").join(name)
     }

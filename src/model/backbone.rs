@@ -139,8 +139,10 @@ pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
 }
 
 /// Where `builtin:tiny-chat` keeps its tokenizer and pretrained weights: `builtin-tiny-chat-vN`,
-/// N its recipe version (`spec::run_id::BUILTIN_RECIPES`, which run ids cover too). v6: v5's
-/// corpus, each batch split over two threads, 9 000 steps; v5: its corpus asks when a missing
+/// N its recipe version (`spec::run_id::BUILTIN_RECIPES`, which run ids cover too). v7: v6's
+/// recipe with balanced order pairs in the corpus (`CorpusShape::balanced_order_pairs`), the
+/// best of fifteen builds on validation worlds 1–3; v6: v5's corpus, each batch split over two
+/// threads, 9 000 steps; v5: its corpus asks when a missing
 /// sound begins, 14 000 steps; v3 was the first 64-d model (10 000
 /// steps), v2 the 128-d one, the first lived in `builtin-tiny-chat/`; v4 (the v5 corpus at
 /// 10 000 steps) was never released.

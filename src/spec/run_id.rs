@@ -74,7 +74,7 @@ pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
 /// not finished ones reported as if they had used the new model. The model's directory under
 /// `$ACDC_HOME/models/` carries the same version (`model::backbone::tiny_chat_dir`). Runs of
 /// models not listed keep the ids they had before versions entered the id (tiny-chat v5).
-pub const BUILTIN_RECIPES: &[(&str, u32)] = &[("builtin:tiny-chat", 6)];
+pub const BUILTIN_RECIPES: &[(&str, u32)] = &[("builtin:tiny-chat", 7)];
 
 /// The recipe version of the built-in model `name` (see [`BUILTIN_RECIPES`]).
 pub fn builtin_recipe(name: &str) -> Option<u32> {

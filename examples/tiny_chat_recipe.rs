@@ -10,7 +10,7 @@
 //! `train::pretrain::{STEPS, LR, CORPUS_SEED}`. `ACDC_CORPUS_SEED` draws another corpus world,
 //! corpus and batch order (one more build of the same recipe); `ACDC_CORPUS_SHAPE` changes the
 //! corpus's make-up (see below); `ACDC_RECIPE_LOAD=DIR` scores a built model instead of training
-//! one (e.g. `$ACDC_HOME/models/builtin-tiny-chat-v6`, with its architecture's arguments and
+//! one (e.g. `$ACDC_HOME/models/builtin-tiny-chat-v7`, with its architecture's arguments and
 //! STEPS 0). Wrong answers are printed with the description they were given.
 
 use std::collections::BTreeMap;
@@ -66,7 +66,7 @@ fn main() {
     let turns = acdc::train::pretrain::chat_corpus_of(corpus_clips, shape, seed);
     let texts: Vec<String> = turns.iter().flat_map(|t| t.texts()).collect();
     // ACDC_RECIPE_LOAD=DIR: score a built model (its tokenizer.json and model.bpk, e.g.
-    // `$ACDC_HOME/models/builtin-tiny-chat-v6`) instead of training one; HIDDEN.. must match it.
+    // `$ACDC_HOME/models/builtin-tiny-chat-v7`) instead of training one; HIDDEN.. must match it.
     let load = std::env::var_os("ACDC_RECIPE_LOAD").map(std::path::PathBuf::from);
     let tok = match &load {
         Some(dir) => TextTokenizer::from_file(&dir.join("tokenizer.json")).unwrap(),

@@ -9,8 +9,8 @@
 # ablation (0.3 / 0.7 / 1.0) and the samples-per-caption ablation (1 vs 3), three seeds each, then
 # copies the numbers of their reports between the findings markers of experiments/README.md.
 # Runs whose configuration is the quickstart's (temperature 0.7, one sample) are the quickstart's
-# own runs, so they are not trained twice. About 14 minutes on 2 cores after the build on a fresh
-# store (6 of them building the toy models, once); the store
+# own runs, so they are not trained twice. About 10 minutes on 2 cores after the build on a fresh
+# store (4.5 of them building the toy models, once); the store
 # is $ACDC_HOME (default ./acdc-home), the reports go to reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

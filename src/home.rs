@@ -49,7 +49,7 @@ impl Home {
         RunDir::at(self.root.join("runs").join(run_id))
     }
 
-    /// A built model's folder (`builtin-tiny-chat-v7`, `builtin-tiny-eat-events`, …).
+    /// A built model's folder (`builtin-tiny-chat-v7`, `builtin-tiny-eat-events-v1`, …).
     pub fn model_dir(&self, name: &str) -> PathBuf {
         self.root.join("models").join(name)
     }

@@ -131,10 +131,14 @@ pub fn resolve_model_dir(id: &str) -> Result<PathBuf, BackboneError> {
 }
 
 /// Where `builtin:tiny-eat-events` keeps its pretrained weights (built by
-/// `train::pretrain_encoder`).
+/// `train::pretrain_encoder`): `builtin-tiny-eat-events-vN`, N its recipe version
+/// (`spec::run_id::BUILTIN_RECIPES`, which run ids cover too). v1 is the first recipe; it lived
+/// in `builtin-tiny-eat-events/` before the version entered its folder and run ids.
 pub fn tiny_eat_events_weights(home: &Path) -> PathBuf {
+    let version =
+        crate::spec::run_id::builtin_recipe("builtin:tiny-eat-events").expect("a listed recipe");
     Home::new(home)
-        .model_dir("builtin-tiny-eat-events")
+        .model_dir(&format!("builtin-tiny-eat-events-v{version}"))
         .join("model.bpk")
 }
 

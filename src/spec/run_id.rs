@@ -72,9 +72,12 @@ pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
 /// recipe. A run whose configuration names one has `builtin_recipes` (name → version) in the
 /// JSON its id hashes, so after a recipe changes a store's runs of the old model are new runs,
 /// not finished ones reported as if they had used the new model. The model's directory under
-/// `$ACDC_HOME/models/` carries the same version (`model::backbone::tiny_chat_dir`). Runs of
-/// models not listed keep the ids they had before versions entered the id (tiny-chat v5).
-pub const BUILTIN_RECIPES: &[(&str, u32)] = &[("builtin:tiny-chat", 7)];
+/// `$ACDC_HOME/models/` carries the same version (`model::backbone::{tiny_chat_dir,
+/// tiny_eat_events_weights}`), so a new recipe is built, not an old build reused. Runs of models
+/// not listed keep the ids they had before versions entered the id (tiny-chat v5; the encoder
+/// `builtin:tiny-eat-events` was listed from its first recipe on, as version 1, at tiny-chat v7).
+pub const BUILTIN_RECIPES: &[(&str, u32)] =
+    &[("builtin:tiny-chat", 7), ("builtin:tiny-eat-events", 1)];
 
 /// The recipe version of the built-in model `name` (see [`BUILTIN_RECIPES`]).
 pub fn builtin_recipe(name: &str) -> Option<u32> {
@@ -291,6 +294,17 @@ mod tests {
         let mut j = RunConfig::default();
         j.eval.judge = "local:builtin:tiny-chat".into();
         assert!(identity_json(&j).contains("\"builtin_recipes\":{\"builtin:tiny-chat\":"));
+        // The pretrained encoder is versioned too; the random one is not, and its name, a prefix
+        // of the pretrained one's, does not count as naming it.
+        let mut e = RunConfig::default();
+        e.encoder.checkpoint = "builtin:tiny-eat".into();
+        assert!(!identity_json(&e).contains("builtin_recipes"));
+        e.encoder.checkpoint = "builtin:tiny-eat-events".into();
+        let v: serde_json::Value = serde_json::from_str(&identity_json(&e)).unwrap();
+        assert_eq!(
+            v["builtin_recipes"],
+            serde_json::json!({"builtin:tiny-eat-events": builtin_recipe("builtin:tiny-eat-events").unwrap()})
+        );
         // What is stored is the configuration as given.
         assert!(!canonical_json(&a).contains("builtin_recipes"));
     }

@@ -17,13 +17,16 @@ pub const CAPTION_DATASETS: &[&str] = &["synth", "audiocaps", "clotho", "wavcaps
 /// answer}` object a line, audio relative to the root) or the hub's parquet files.
 pub const QA_DATASETS: &[&str] = &["synth", "clotho_aqa", "audiocaps_qa", "wavcaps_qa"];
 
-/// Folder of a synthetic world. `v2` is the format of `events.jsonl` (v2 added each event's
-/// `level_db`); worlds written by older builds are left where they are and regenerated beside
-/// them (the audio is the same: generation is a pure function of the config).
+/// Folder of a synthetic world: `synth-vN-…`, N the generator's version
+/// ([`crate::spec::run_id::SYNTH_WORLD_VERSION`], which the ids of the runs that read it carry
+/// too); worlds written by older versions are left where they are and regenerated beside them.
 pub fn synth_dir(home: &Path, s: &SynthData) -> PathBuf {
     Home::new(home).world_dir(&format!(
-        "synth-v3-c{}-s{}-d{}",
-        s.clips, s.seed, s.clip_seconds
+        "synth-v{}-c{}-s{}-d{}",
+        crate::spec::run_id::SYNTH_WORLD_VERSION,
+        s.clips,
+        s.seed,
+        s.clip_seconds
     ))
 }
 

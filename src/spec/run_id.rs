@@ -79,6 +79,25 @@ pub const PRESENCE_KEYS: &[&str] = &["eval.meteor_jar", "eval.spice_jar"];
 pub const BUILTIN_RECIPES: &[(&str, u32)] =
     &[("builtin:tiny-chat", 7), ("builtin:tiny-eat-events", 1)];
 
+/// Version of the synthetic world's generator and its files: the `synth-vN-…` folder of a world
+/// (`data::sources::synth_dir`) and, as `synth_world`, the JSON the id of every run that reads
+/// the `synth` dataset hashes, so after the generator changes a world is generated again and its
+/// runs are new runs, not finished ones reported as if they had read the new world. Bump it with
+/// any change to what `data/synth/` writes for a given config (v2 added each event's `level_db`
+/// to `events.jsonl`). The toy models learn from synthetic worlds of their own: a change that
+/// alters those also bumps their [`BUILTIN_RECIPES`] versions.
+pub const SYNTH_WORLD_VERSION: u32 = 3;
+
+/// Whether a run reads the synthetic world (as a training, instruction, validation or eval set).
+fn reads_synth(cfg: &RunConfig) -> bool {
+    let d = &cfg.data;
+    let sources = d.train.iter().chain(&d.instruct).chain(&d.val);
+    sources
+        .map(|s| &s.dataset)
+        .chain(d.eval_aac.iter().chain(&d.eval_aqa).map(|s| &s.dataset))
+        .any(|name| name == "synth")
+}
+
 /// The recipe version of the built-in model `name` (see [`BUILTIN_RECIPES`]).
 pub fn builtin_recipe(name: &str) -> Option<u32> {
     BUILTIN_RECIPES
@@ -124,8 +143,9 @@ pub fn is_machine_key(key: &str) -> bool {
 
 /// The JSON text the run id hashes: the canonical JSON without the [`MACHINE_KEYS`], except that
 /// the [`PRESENCE_KEYS`] stay as `true` / `false` (set or empty); the [`HOW_KEYS`] at their
-/// defaults; a judge template file by its contents' hash; and with the recipe versions of the
-/// [`BUILTIN_RECIPES`] it names under `builtin_recipes`.
+/// defaults; a judge template file by its contents' hash; with the recipe versions of the
+/// [`BUILTIN_RECIPES`] it names under `builtin_recipes`; and with the [`SYNTH_WORLD_VERSION`] as
+/// `synth_world` when it reads the synthetic world.
 pub fn identity_json(cfg: &RunConfig) -> String {
     let mut value = serde_json::to_value(cfg).expect("RunConfig always serialises");
     let recipes = builtin_recipes_in(&value);
@@ -171,11 +191,14 @@ pub fn identity_json(cfg: &RunConfig) -> String {
     {
         *t = judge_template_identity(t.as_str().expect("a string, checked"));
     }
+    let object = value
+        .as_object_mut()
+        .expect("RunConfig serialises as an object");
     if !recipes.is_empty() {
-        value
-            .as_object_mut()
-            .expect("RunConfig serialises as an object")
-            .insert("builtin_recipes".into(), recipes.into());
+        object.insert("builtin_recipes".into(), recipes.into());
+    }
+    if reads_synth(cfg) {
+        object.insert("synth_world".into(), SYNTH_WORLD_VERSION.into());
     }
     serde_json::to_string(&value).expect("a JSON value always serialises")
 }
@@ -307,6 +330,30 @@ mod tests {
         );
         // What is stored is the configuration as given.
         assert!(!canonical_json(&a).contains("builtin_recipes"));
+    }
+
+    /// A run that reads the synthetic world, in any role, has the world's version in its id;
+    /// runs of real datasets keep theirs.
+    #[test]
+    fn the_synthetic_worlds_version_is_in_the_id_of_runs_that_read_it() {
+        let real = RunConfig::default();
+        assert!(!identity_json(&real).contains("synth_world"));
+        let synth = |f: &dyn Fn(&mut RunConfig)| {
+            let mut c = RunConfig::default();
+            f(&mut c);
+            let v: serde_json::Value = serde_json::from_str(&identity_json(&c)).unwrap();
+            assert_eq!(v["synth_world"], serde_json::json!(SYNTH_WORLD_VERSION));
+            assert_ne!(run_id(&c), run_id(&real));
+            assert!(!canonical_json(&c).contains("synth_world"));
+        };
+        synth(&|c| c.data.train[0].dataset = "synth".into());
+        synth(&|c| c.data.eval_aac[0].dataset = "synth".into());
+        synth(&|c| c.data.eval_aqa[0].dataset = "synth".into());
+        synth(&|c| {
+            let mut s = c.data.train[0].clone();
+            s.dataset = "synth".into();
+            c.data.instruct.push(s);
+        });
     }
 
     /// Where data, jars and the judge server live does not change the run; what is judged does.

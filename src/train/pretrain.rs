@@ -51,7 +51,7 @@ pub const CORPUS_SEED: u64 = 7919;
 /// of the build) the v5 corpus scored 0.946 at 14 000 steps (order 0.81, absent 1.0, QA 0.90) and
 /// 0.956 at 9 000 (order 0.89, absent 0.98, QA 0.85): 9 000 steps are shipped, the build's time
 /// being part of the quickstart's. Built beside the encoder on a fresh home (one core each until
-/// the encoder is done, then both for the chat model), both are done in 4.3 minutes on 2 cores.
+/// the encoder is done, then both for the chat model), both are done in 4.3 minutes on 2 cores (4.5 for v7, measured on a fresh store).
 /// The moving average of the weights (`train_chat`'s `average`, decay 0.999) scored the same on
 /// every probe kind of the validation world as the last weights (0.956; QA 0.84 vs 0.85): not
 /// shipped. Built with six other [`CORPUS_SEED`]s and scored on validation worlds 1–3, the same
